@@ -1,0 +1,63 @@
+// The client library's one interface to a registry, embedded (a local database directory, no
+// server) or remote (a weightprint server over gRPC). The CLI is written against this
+// interface only, so both modes give the same answers.
+// Implementations are thread-safe.
+#ifndef WEIGHTPRINT_CLIENT_REGISTRY_CLIENT_H_
+#define WEIGHTPRINT_CLIENT_REGISTRY_CLIENT_H_
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "indexer/dtype.h"
+#include "indexer/tensor_fingerprint.h"
+#include "registry/model_info.h"
+#include "registry/provenance_report.h"
+#include "registry/registry.h"
+
+namespace weightprint::client {
+
+class RegistryClient {
+ public:
+  virtual ~RegistryClient() = default;
+
+  virtual absl::StatusOr<registry::ModelInfo> Register(
+      const registry::ModelInfo& info,
+      const std::vector<indexer::TensorFingerprint>& tensors) = 0;
+  virtual absl::StatusOr<registry::ProvenanceReport> QueryModel(
+      const std::vector<indexer::TensorFingerprint>& tensors,
+      const registry::QueryOptions& options) = 0;
+  virtual absl::StatusOr<registry::TensorQueryResult> QueryTensor(
+      const indexer::TensorFingerprint& tensor, const registry::QueryOptions& options) = 0;
+  // For callers that hold only a tensor in memory: the registry fingerprints the bytes.
+  virtual absl::StatusOr<registry::TensorQueryResult> QueryRawTensor(
+      const std::string& name, indexer::DType dtype, const std::vector<int64_t>& shape,
+      std::span<const std::byte> data, const registry::QueryOptions& options) = 0;
+  virtual absl::StatusOr<registry::ModelInfo> GetModel(const registry::ModelKey& key) = 0;
+  // Tensors without sketches.
+  virtual absl::StatusOr<std::vector<indexer::TensorFingerprint>> GetModelTensors(
+      const registry::ModelKey& key) = 0;
+  virtual absl::StatusOr<std::vector<registry::ModelInfo>> ListModels(
+      const std::string& name_prefix, size_t limit) = 0;
+  virtual absl::StatusOr<registry::ModelInfo> DeleteModel(const registry::ModelKey& key) = 0;
+  virtual absl::StatusOr<registry::RegistryStats> Stats() = 0;
+};
+
+// Opens (creating if missing) the registry database in `db_dir`, in this process.
+absl::StatusOr<std::unique_ptr<RegistryClient>> OpenEmbedded(const std::string& db_dir);
+
+struct RemoteOptions {
+  std::chrono::milliseconds deadline{std::chrono::seconds(300)};  // per call
+};
+// Connects to a server at "HOST:PORT" (insecure channel; see docs/DEPLOY.md for TLS).
+absl::StatusOr<std::unique_ptr<RegistryClient>> ConnectRemote(const std::string& address,
+                                                              const RemoteOptions& options = {});
+
+}  // namespace weightprint::client
+
+#endif  // WEIGHTPRINT_CLIENT_REGISTRY_CLIENT_H_

@@ -1,0 +1,43 @@
+// Fingerprints a whole model: a single weights file or a Hugging Face model directory
+// (model.safetensors, or shards listed in model.safetensors.index.json; config.json read for the
+// architecture). Tensors are visited one at a time, so resident memory stays bounded by one
+// tensor's pages no matter the model size. Functions are thread-compatible.
+#ifndef WEIGHTPRINT_INDEXER_MODEL_FINGERPRINT_H_
+#define WEIGHTPRINT_INDEXER_MODEL_FINGERPRINT_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "indexer/tensor_fingerprint.h"
+
+namespace weightprint::indexer {
+
+struct ModelFingerprint {
+  std::string format;        // "safetensors"
+  std::string architecture;  // config.json architectures[0], else model_type, else ""
+  std::map<std::string, std::string> metadata;  // file metadata (first shard's)
+  std::vector<TensorFingerprint> tensors;       // sorted by name
+
+  uint64_t parameter_count() const;  // sum of element counts
+};
+
+// Called after each tensor with (bytes done, bytes total) over the whole model.
+using ProgressCallback = std::function<void(uint64_t done, uint64_t total)>;
+
+struct FingerprintOptions {
+  ProgressCallback progress;  // Default: none
+};
+
+// `path` is a weights file or a directory. Fails with a message naming the file and offset for
+// malformed input, NOT_FOUND for a missing path, and INVALID_ARGUMENT for a directory holding no
+// weights, duplicate tensor names across shards, or an index naming a missing shard.
+absl::StatusOr<ModelFingerprint> FingerprintModel(const std::string& path,
+                                                  const FingerprintOptions& options = {});
+
+}  // namespace weightprint::indexer
+
+#endif  // WEIGHTPRINT_INDEXER_MODEL_FINGERPRINT_H_

@@ -1,0 +1,82 @@
+// The fingerprint of one tensor (version 1): exact and cast-invariant hashes, statistics, and a
+// centred sketch vector whose inner product with another sketch estimates the Pearson
+// correlation of the two tensors. Definition: docs/FINGERPRINT.md. Plain value type.
+#ifndef WEIGHTPRINT_INDEXER_TENSOR_FINGERPRINT_H_
+#define WEIGHTPRINT_INDEXER_TENSOR_FINGERPRINT_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "indexer/dtype.h"
+
+namespace weightprint::indexer {
+
+inline constexpr uint32_t kFingerprintVersion = 1;
+inline constexpr int kSketchDim = 256;
+
+struct Hash128 {
+  uint64_t high = 0;
+  uint64_t low = 0;
+
+  bool operator==(const Hash128&) const = default;
+  bool IsZero() const { return high == 0 && low == 0; }
+  // 32 lowercase hex digits, high word first.
+  std::string ToHex() const;
+};
+
+struct TensorStats {
+  uint64_t count = 0;             // finite elements
+  double mean = 0;
+  double std = 0;                 // population standard deviation
+  double min = 0;
+  double max = 0;
+  double excess_kurtosis = 0;     // 0 when std == 0
+  double zero_fraction = 0;       // exact zeros / all elements
+  uint64_t non_finite_count = 0;  // NaN/Inf, excluded from the statistics and the sketch
+};
+
+// Values match weightprint.v1.Evidence.
+enum class Evidence : uint8_t {
+  kInformative = 1,
+  kTooSmall = 2,
+  kConstant = 3,
+  kNonFloat = 4,
+  kFixedBuffer = 5,
+};
+
+std::string_view EvidenceName(Evidence evidence);  // "informative", "too_small", ...
+
+struct TensorFingerprint {
+  std::string name;            // canonical (Hugging Face) name
+  DType dtype = DType::kF32;   // as stored
+  std::vector<int64_t> shape;  // canonical shape
+  Hash128 exact_hash;          // over dtype, shape and raw bytes
+  Hash128 bf16_hash;           // over shape and values rounded to bf16
+  Hash128 f16_hash;            // over shape and values rounded to f16
+  TensorStats stats;
+  std::vector<float> sketch;   // kSketchDim values, unit L2 norm; all zero if no variance
+  Evidence evidence = Evidence::kInformative;
+  uint32_t version = kFingerprintVersion;
+
+  uint64_t num_elements() const {
+    uint64_t n = 1;
+    for (int64_t d : shape) n *= static_cast<uint64_t>(d);
+    return n;
+  }
+  bool informative() const { return evidence == Evidence::kInformative; }
+};
+
+// Decides whether a tensor can serve as evidence of provenance (docs/FINGERPRINT.md lists the
+// rules: too few elements, (near-)constant values, integer dtypes, known fixed buffers).
+Evidence ClassifyEvidence(std::string_view name, DType dtype, const TensorStats& stats,
+                          uint64_t num_elements);
+
+// Sketch inner product: the Pearson correlation estimate of two fingerprinted tensors.
+// Returns 0 if either sketch is empty or all zero.
+double SketchCorrelation(const std::vector<float>& a, const std::vector<float>& b);
+
+}  // namespace weightprint::indexer
+
+#endif  // WEIGHTPRINT_INDEXER_TENSOR_FINGERPRINT_H_

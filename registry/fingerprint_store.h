@@ -1,0 +1,120 @@
+// The durable store of models and tensor fingerprints, on RocksDB.
+//
+// Column families and keys are defined in registry/internal/key_schema.h and documented in
+// docs/STORAGE.md. Every mutation (a registration, a deletion) is one atomic WriteBatch across
+// column families, and bumps the index epoch so derived indexes can tell they are stale.
+// Thread-safe: reads run concurrently; writers are serialised internally.
+#ifndef WEIGHTPRINT_REGISTRY_FINGERPRINT_STORE_H_
+#define WEIGHTPRINT_REGISTRY_FINGERPRINT_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "indexer/tensor_fingerprint.h"
+#include "registry/model_info.h"
+
+namespace weightprint::registry {
+
+enum class HashKind : uint8_t { kExact = 1, kBF16 = 2, kF16 = 3 };
+
+// A registered tensor, found by hash.
+struct TensorRef {
+  uint64_t model_id = 0;
+  std::string tensor;
+};
+
+// A registered tensor with its fingerprint. vector_id is 0 for tensors without a sketch vector
+// (non-informative ones); fingerprint.sketch is filled only when asked for.
+struct StoredTensor {
+  uint64_t model_id = 0;
+  uint64_t vector_id = 0;
+  indexer::TensorFingerprint fingerprint;
+};
+
+// The owner of a sketch vector.
+struct VectorOwner {
+  uint64_t model_id = 0;
+  std::string tensor;
+};
+
+struct StoreCounts {
+  uint64_t models = 0;
+  uint64_t tensors = 0;
+  uint64_t vectors = 0;
+  uint64_t parameters = 0;
+};
+
+class FingerprintStore {
+ public:
+  // Opens (or, with create_if_missing, creates) the store in `dir`. Fails with
+  // FAILED_PRECONDITION if the directory holds a store of a newer schema version.
+  static absl::StatusOr<std::unique_ptr<FingerprintStore>> Open(const std::string& dir,
+                                                                bool create_if_missing = true);
+  ~FingerprintStore();
+
+  const std::string& dir() const;
+
+  // Stores a model and all its tensors in one atomic write. Assigns the model id, the
+  // created time (if zero), counts, and a vector id to each informative tensor that has a
+  // sketch; `vector_ids` (if not null) receives one id per input tensor (0 = none).
+  // ALREADY_EXISTS if name@revision is taken; INVALID_ARGUMENT for duplicate tensor names or an
+  // empty name. Nothing is written on failure.
+  absl::StatusOr<ModelInfo> PutModel(ModelInfo info,
+                                     const std::vector<indexer::TensorFingerprint>& tensors,
+                                     std::vector<uint64_t>* vector_ids = nullptr);
+
+  absl::StatusOr<ModelInfo> GetModel(uint64_t id) const;               // NOT_FOUND if absent
+  // "NAME" (latest registered revision of that name) or "NAME@REVISION".
+  absl::StatusOr<ModelInfo> FindModel(std::string_view name) const;   // NOT_FOUND if absent
+  // Models in name order; limit 0 = all.
+  absl::StatusOr<std::vector<ModelInfo>> ListModels(std::string_view name_prefix = "",
+                                                    size_t limit = 0) const;
+
+  // All tensors of a model, in name order.
+  absl::StatusOr<std::vector<StoredTensor>> GetTensors(uint64_t model_id,
+                                                       bool with_sketches) const;
+
+  // Deletes a model with its tensors, hash entries and vectors in one atomic write.
+  // `removed_vector_ids` receives the vector ids that were removed.
+  absl::StatusOr<ModelInfo> DeleteModel(uint64_t model_id,
+                                        std::vector<uint64_t>* removed_vector_ids = nullptr);
+
+  // Registered tensors whose hash of the given kind equals `hash`.
+  absl::StatusOr<std::vector<TensorRef>> LookupHash(HashKind kind,
+                                                    const indexer::Hash128& hash) const;
+
+  // Who owns a vector id; NOT_FOUND if it was deleted.
+  absl::StatusOr<VectorOwner> GetVectorOwner(uint64_t vector_id) const;
+
+  // Visits every stored sketch vector (for rebuilding indexes and calibration).
+  // Stops early, returning the callback's status, if the callback fails.
+  absl::Status ForEachVector(
+      const std::function<absl::Status(uint64_t vector_id, uint64_t model_id,
+                                       std::string_view tensor, std::span<const float> sketch)>&
+          visit) const;
+
+  StoreCounts counts() const;
+  // Incremented by every write that adds or removes vectors.
+  uint64_t index_epoch() const;
+
+  // Small named values in the meta column family (e.g. calibration state).
+  absl::Status PutMeta(std::string_view key, std::string_view value);
+  absl::StatusOr<std::optional<std::string>> GetMeta(std::string_view key) const;
+
+ private:
+  struct Impl;
+  explicit FingerprintStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace weightprint::registry
+
+#endif  // WEIGHTPRINT_REGISTRY_FINGERPRINT_STORE_H_

@@ -1,0 +1,79 @@
+// The registry library: register fingerprinted models, answer provenance queries, manage
+// models. The CLI's embedded mode and the gRPC service both sit on this class, so both give the
+// same answers.
+//
+// A Registry owns the RocksDB store and the FAISS sketch index derived from it (persisted in
+// <dir>/index/, rebuilt at Open when missing or stale). Thread-safe: queries run concurrently;
+// registrations and deletions are serialised.
+#ifndef WEIGHTPRINT_REGISTRY_REGISTRY_H_
+#define WEIGHTPRINT_REGISTRY_REGISTRY_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "indexer/tensor_fingerprint.h"
+#include "registry/model_info.h"
+#include "registry/provenance_report.h"
+
+namespace weightprint::registry {
+
+struct RegistryOptions {
+  bool create_if_missing = true;  // Default: true
+};
+
+struct RegistryStats {
+  uint64_t models = 0;
+  uint64_t tensors = 0;
+  uint64_t vectors = 0;
+  uint64_t parameters = 0;
+  std::string index_type;
+  uint32_t schema_version = 0;
+  uint32_t fingerprint_version = 0;
+  uint64_t calibration_pairs = 0;
+  std::string db_path;
+};
+
+class Registry {
+ public:
+  static absl::StatusOr<std::unique_ptr<Registry>> Open(const std::string& dir,
+                                                        const RegistryOptions& options = {});
+  ~Registry();  // persists the sketch index
+
+  // Stores a model atomically. `info` supplies name (required), revision, license, source,
+  // base_model, format and architecture; counts, id and created time are filled in.
+  absl::StatusOr<ModelInfo> Register(ModelInfo info,
+                                     const std::vector<indexer::TensorFingerprint>& tensors);
+
+  // Candidate source models of an unknown model, with calibrated evidence.
+  absl::StatusOr<ProvenanceReport> QueryModel(
+      const std::vector<indexer::TensorFingerprint>& tensors, const QueryOptions& options) const;
+  // Best registered matches of one tensor.
+  absl::StatusOr<TensorQueryResult> QueryTensor(const indexer::TensorFingerprint& tensor,
+                                                const QueryOptions& options) const;
+
+  absl::StatusOr<ModelInfo> GetModel(const ModelKey& key) const;
+  absl::StatusOr<std::vector<indexer::TensorFingerprint>> GetModelTensors(uint64_t id) const;
+  absl::StatusOr<std::vector<ModelInfo>> ListModels(const std::string& name_prefix,
+                                                    size_t limit) const;
+  absl::StatusOr<ModelInfo> DeleteModel(const ModelKey& key);
+  absl::StatusOr<RegistryStats> Stats() const;
+
+  // Re-measures the null distribution of unrelated tensors from the registry's own contents.
+  // Runs automatically after registrations while the registry is small.
+  absl::Status Calibrate();
+  // Writes the sketch index to disk now.
+  absl::Status Flush();
+
+ private:
+  struct Impl;
+  explicit Registry(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace weightprint::registry
+
+#endif  // WEIGHTPRINT_REGISTRY_REGISTRY_H_
