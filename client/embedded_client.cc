@@ -1,1 +1,74 @@
-// placeholder: implementation in progress
+// RegistryClient over an in-process Registry (the CLI's default mode).
+#include <memory>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "client/registry_client.h"
+#include "indexer/fingerprinter.h"
+#include "indexer/tensor_info.h"
+
+namespace weightprint::client {
+namespace {
+
+class EmbeddedRegistryClient final : public RegistryClient {
+ public:
+  explicit EmbeddedRegistryClient(std::unique_ptr<registry::Registry> registry)
+      : registry_(std::move(registry)) {}
+
+  absl::StatusOr<registry::ModelInfo> Register(
+      const registry::ModelInfo& info,
+      const std::vector<indexer::TensorFingerprint>& tensors) override {
+    return registry_->Register(info, tensors);
+  }
+  absl::StatusOr<registry::ProvenanceReport> QueryModel(
+      const std::vector<indexer::TensorFingerprint>& tensors,
+      const registry::QueryOptions& options) override {
+    return registry_->QueryModel(tensors, options);
+  }
+  absl::StatusOr<registry::TensorQueryResult> QueryTensor(
+      const indexer::TensorFingerprint& tensor, const registry::QueryOptions& options) override {
+    return registry_->QueryTensor(tensor, options);
+  }
+  absl::StatusOr<registry::TensorQueryResult> QueryRawTensor(
+      const std::string& name, indexer::DType dtype, const std::vector<int64_t>& shape,
+      std::span<const std::byte> data, const registry::QueryOptions& options) override {
+    indexer::TensorInfo info;
+    info.name = name;
+    info.dtype = dtype;
+    info.shape = shape;
+    info.size_bytes = data.size();
+    absl::StatusOr<indexer::TensorFingerprint> fp = indexer::FingerprintTensor(info, data);
+    if (!fp.ok()) return fp.status();
+    return registry_->QueryTensor(*fp, options);
+  }
+  absl::StatusOr<registry::ModelInfo> GetModel(const registry::ModelKey& key) override {
+    return registry_->GetModel(key);
+  }
+  absl::StatusOr<std::vector<indexer::TensorFingerprint>> GetModelTensors(
+      const registry::ModelKey& key) override {
+    absl::StatusOr<registry::ModelInfo> info = registry_->GetModel(key);
+    if (!info.ok()) return info.status();
+    return registry_->GetModelTensors(info->id);
+  }
+  absl::StatusOr<std::vector<registry::ModelInfo>> ListModels(const std::string& name_prefix,
+                                                              size_t limit) override {
+    return registry_->ListModels(name_prefix, limit);
+  }
+  absl::StatusOr<registry::ModelInfo> DeleteModel(const registry::ModelKey& key) override {
+    return registry_->DeleteModel(key);
+  }
+  absl::StatusOr<registry::RegistryStats> Stats() override { return registry_->Stats(); }
+
+ private:
+  std::unique_ptr<registry::Registry> registry_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RegistryClient>> OpenEmbedded(const std::string& db_dir) {
+  absl::StatusOr<std::unique_ptr<registry::Registry>> reg = registry::Registry::Open(db_dir);
+  if (!reg.ok()) return reg.status();
+  return std::unique_ptr<RegistryClient>(new EmbeddedRegistryClient(*std::move(reg)));
+}
+
+}  // namespace weightprint::client

@@ -1,1 +1,254 @@
-// placeholder: implementation in progress
+#include "client/report_printer.h"
+
+#include <cmath>
+#include <ctime>
+#include <sstream>
+
+#include "absl/strings/str_format.h"
+
+namespace weightprint::client {
+namespace {
+
+using registry::CandidateReport;
+using registry::RelationName;
+using registry::TensorMatch;
+
+constexpr char kSchema[] = "weightprint.report.v1";
+
+std::string Pct(double share) { return absl::StrFormat("%.1f%%", 100.0 * share); }
+
+std::string Rel(registry::Relation r) { return std::string(RelationName(r)); }
+
+// JSON cannot hold 0 for "smaller than a double can say" honestly; p underflows are exported
+// as 0 together with z, which keeps the ordering.
+nlohmann::json MatchToJson(const TensorMatch& m) {
+  return {{"query_tensor", m.query_tensor},
+          {"model_id", m.model_id},
+          {"model", m.model_name},
+          {"tensor", m.tensor},
+          {"relation", Rel(m.relation)},
+          {"hash_match", std::string(registry::HashMatchName(m.hash_match))},
+          {"pearson_estimate", m.pearson_estimate},
+          {"z", m.z},
+          {"p_value", m.p_value},
+          {"null_sd", m.null_sd},
+          {"parameters", m.parameters}};
+}
+
+std::string MatchLine(const TensorMatch& m) {
+  std::string how = m.hash_match != registry::HashMatch::kNone
+                        ? absl::StrFormat(" [%s hash]", registry::HashMatchName(m.hash_match))
+                        : "";
+  return absl::StrFormat("    %-48s <- %s (%s)%s  pearson=%.4f z=%.1f %s\n", m.query_tensor,
+                         m.tensor, Rel(m.relation), how, m.pearson_estimate, m.z,
+                         FormatP(m.p_value));
+}
+
+std::string Time(int64_t unix_seconds) {
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace
+
+std::string FormatP(double p) {
+  if (p <= 0) return "p < 1e-300";
+  return absl::StrFormat("p = %.2g", p);
+}
+
+std::string FormatReport(const registry::ProvenanceReport& report, bool verbose) {
+  std::ostringstream out;
+  out << "verdict: " << report.verdict << "\n";
+  out << absl::StrFormat(
+      "query: %d tensors (%d informative), %d parameters (%d informative); %d registered "
+      "tensors searched\n",
+      report.query_tensors, report.informative_tensors, report.query_parameters,
+      report.informative_parameters, report.registry_tensors);
+  int rank = 0;
+  for (const CandidateReport& c : report.candidates) {
+    out << absl::StrFormat(
+        "\n%d. %s  [%s]\n   share of informative parameters explained: %s (identical by value: "
+        "%s)\n   tensors matched: %d/%d   median Pearson estimate: %.4f   z = %.1f   %s\n",
+        ++rank, c.model.DisplayName(), Rel(c.relation), Pct(c.share_explained),
+        Pct(c.share_identical), c.tensors_matched, c.tensors_compared, c.median_pearson, c.z,
+        FormatP(c.p_value));
+    if (!c.components.empty()) {
+      out << "   components:\n";
+      for (const registry::ComponentAttribution& comp : c.components) {
+        out << absl::StrFormat("     %-32s %-9s %6s of %d params (%d/%d tensors)\n",
+                               comp.component, Rel(comp.relation), Pct(comp.share_explained),
+                               comp.parameters, comp.tensors_matched, comp.tensors);
+      }
+    }
+    if (!c.layer_map.empty()) {
+      out << "   layer map (query <- source):";
+      for (const registry::LayerMapEntry& e : c.layer_map) {
+        out << " " << e.query_layer << "<-" << e.source_layer;
+      }
+      out << "\n";
+    }
+    if (!c.strongest.empty()) {
+      out << "   strongest evidence:\n";
+      for (const TensorMatch& m : c.strongest) out << MatchLine(m);
+    }
+  }
+  if (verbose && !report.tensor_matches.empty()) {
+    out << "\nper-tensor best matches:\n";
+    for (const TensorMatch& m : report.tensor_matches) out << MatchLine(m);
+  }
+  return out.str();
+}
+
+std::string FormatTensorResult(const registry::TensorQueryResult& result) {
+  std::ostringstream out;
+  out << "verdict: " << result.verdict << "\n";
+  out << absl::StrFormat("query: %s %s [", result.query.name,
+                         indexer::DTypeName(result.query.dtype));
+  for (size_t i = 0; i < result.query.shape.size(); ++i) {
+    out << (i ? "," : "") << result.query.shape[i];
+  }
+  out << absl::StrFormat("] evidence=%s mean=%.4g std=%.4g; %d registered tensors searched\n",
+                         indexer::EvidenceName(result.query.evidence), result.query.stats.mean,
+                         result.query.stats.std, result.registry_tensors);
+  for (const TensorMatch& m : result.matches) {
+    out << absl::StrFormat("  %s / %s", m.model_name, "") << MatchLine(m).substr(4);
+  }
+  return out.str();
+}
+
+std::string FormatModel(const registry::ModelInfo& m) {
+  std::ostringstream out;
+  out << absl::StrFormat("%s (id %d)\n", m.DisplayName(), m.id);
+  auto field = [&](const char* k, const std::string& v) {
+    if (!v.empty()) out << absl::StrFormat("  %-14s %s\n", k, v);
+  };
+  field("license", m.license);
+  field("source", m.source);
+  field("base model", m.base_model);
+  field("format", m.format);
+  field("architecture", m.architecture);
+  out << absl::StrFormat("  %-14s %d\n  %-14s %d\n  %-14s %s\n", "tensors", m.tensor_count,
+                         "parameters", m.parameter_count, "registered", Time(m.created_unix));
+  return out.str();
+}
+
+std::string FormatModelList(const std::vector<registry::ModelInfo>& models) {
+  std::ostringstream out;
+  out << absl::StrFormat("%-6s %-40s %-14s %10s %14s\n", "ID", "NAME", "ARCHITECTURE", "TENSORS",
+                         "PARAMETERS");
+  for (const registry::ModelInfo& m : models) {
+    out << absl::StrFormat("%-6d %-40s %-14s %10d %14d\n", m.id, m.DisplayName(),
+                           m.architecture.empty() ? "-" : m.architecture, m.tensor_count,
+                           m.parameter_count);
+  }
+  return out.str();
+}
+
+std::string FormatStats(const registry::RegistryStats& s) {
+  return absl::StrFormat(
+      "database:            %s\nmodels:              %d\ntensors:             %d\n"
+      "sketch vectors:      %d\nparameters:          %d\nindex:               %s\n"
+      "schema version:      %d\nfingerprint version: %d\ncalibration pairs:   %d\n",
+      s.db_path, s.models, s.tensors, s.vectors, s.parameters, s.index_type, s.schema_version,
+      s.fingerprint_version, s.calibration_pairs);
+}
+
+nlohmann::json ModelToJson(const registry::ModelInfo& m) {
+  return {{"id", m.id},
+          {"name", m.name},
+          {"revision", m.revision},
+          {"license", m.license},
+          {"source", m.source},
+          {"base_model", m.base_model},
+          {"format", m.format},
+          {"architecture", m.architecture},
+          {"tensor_count", m.tensor_count},
+          {"parameter_count", m.parameter_count},
+          {"created_unix", m.created_unix},
+          {"fingerprint_version", m.fingerprint_version}};
+}
+
+nlohmann::json ReportToJson(const registry::ProvenanceReport& r) {
+  nlohmann::json candidates = nlohmann::json::array();
+  for (const CandidateReport& c : r.candidates) {
+    nlohmann::json comps = nlohmann::json::array();
+    for (const registry::ComponentAttribution& comp : c.components) {
+      comps.push_back({{"component", comp.component},
+                       {"relation", Rel(comp.relation)},
+                       {"parameters", comp.parameters},
+                       {"share_explained", comp.share_explained},
+                       {"tensors_matched", comp.tensors_matched},
+                       {"tensors", comp.tensors}});
+    }
+    nlohmann::json layers = nlohmann::json::array();
+    for (const registry::LayerMapEntry& e : c.layer_map) {
+      layers.push_back(
+          {{"query_layer", e.query_layer}, {"source_layer", e.source_layer}, {"tensors", e.tensors}});
+    }
+    nlohmann::json strongest = nlohmann::json::array();
+    for (const TensorMatch& m : c.strongest) strongest.push_back(MatchToJson(m));
+    candidates.push_back({{"model", ModelToJson(c.model)},
+                          {"relation", Rel(c.relation)},
+                          {"share_explained", c.share_explained},
+                          {"share_identical", c.share_identical},
+                          {"tensors_matched", c.tensors_matched},
+                          {"tensors_compared", c.tensors_compared},
+                          {"median_pearson", c.median_pearson},
+                          {"z", c.z},
+                          {"p_value", c.p_value},
+                          {"components", comps},
+                          {"layer_map", layers},
+                          {"strongest", strongest}});
+  }
+  nlohmann::json matches = nlohmann::json::array();
+  for (const TensorMatch& m : r.tensor_matches) matches.push_back(MatchToJson(m));
+  return {{"schema", kSchema},
+          {"kind", "model_query"},
+          {"verdict", r.verdict},
+          {"query",
+           {{"tensors", r.query_tensors},
+            {"informative_tensors", r.informative_tensors},
+            {"parameters", r.query_parameters},
+            {"informative_parameters", r.informative_parameters}}},
+          {"registry_tensors", r.registry_tensors},
+          {"candidates", candidates},
+          {"tensor_matches", matches}};
+}
+
+nlohmann::json TensorResultToJson(const registry::TensorQueryResult& r) {
+  nlohmann::json matches = nlohmann::json::array();
+  for (const TensorMatch& m : r.matches) matches.push_back(MatchToJson(m));
+  return {{"schema", kSchema},
+          {"kind", "tensor_query"},
+          {"verdict", r.verdict},
+          {"query",
+           {{"name", r.query.name},
+            {"dtype", std::string(indexer::DTypeName(r.query.dtype))},
+            {"shape", r.query.shape},
+            {"evidence", std::string(indexer::EvidenceName(r.query.evidence))},
+            {"exact_hash", r.query.exact_hash.ToHex()},
+            {"mean", r.query.stats.mean},
+            {"std", r.query.stats.std}}},
+          {"registry_tensors", r.registry_tensors},
+          {"matches", matches}};
+}
+
+nlohmann::json StatsToJson(const registry::RegistryStats& s) {
+  return {{"schema", kSchema},
+          {"kind", "stats"},
+          {"models", s.models},
+          {"tensors", s.tensors},
+          {"vectors", s.vectors},
+          {"parameters", s.parameters},
+          {"index_type", s.index_type},
+          {"schema_version", s.schema_version},
+          {"fingerprint_version", s.fingerprint_version},
+          {"calibration_pairs", s.calibration_pairs},
+          {"db_path", s.db_path}};
+}
+
+}  // namespace weightprint::client

@@ -1,1 +1,147 @@
-// placeholder: implementation in progress
+#include "registry/null_model.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <sstream>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "indexer/tensor_fingerprint.h"
+#include "registry/internal/normal_tail.h"
+
+namespace weightprint::registry {
+namespace {
+
+bool Contains(std::string_view haystack, std::string_view needle) {
+  return haystack.find(needle) != std::string_view::npos;
+}
+
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  const size_t mid = v.size() / 2;
+  std::nth_element(v.begin(), v.begin() + mid, v.end());
+  double m = v[mid];
+  if (v.size() % 2 == 0) {
+    m = 0.5 * (m + *std::max_element(v.begin(), v.begin() + mid));
+  }
+  return m;
+}
+
+}  // namespace
+
+std::string_view RoleName(Role role) {
+  switch (role) {
+    case Role::kEmbedding: return "embedding";
+    case Role::kNorm: return "norm";
+    case Role::kBias: return "bias";
+    case Role::kAttention: return "attention";
+    case Role::kMlp: return "mlp";
+    case Role::kConv: return "conv";
+    case Role::kOther: return "other";
+  }
+  return "other";
+}
+
+Role RoleOf(std::string_view raw_name, const std::vector<int64_t>& shape) {
+  std::string name(raw_name);
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const bool vector_like = shape.size() <= 1;
+  if (Contains(name, "embed") || Contains(name, "wte") || Contains(name, "wpe") ||
+      Contains(name, "lm_head") || Contains(name, "tok_embeddings") ||
+      name == "output.weight") {
+    return Role::kEmbedding;
+  }
+  if (vector_like && (Contains(name, "norm") || Contains(name, "ln_") ||
+                      Contains(name, ".ln") || name.rfind("ln", 0) == 0)) {
+    return Role::kNorm;
+  }
+  if (vector_like && EndsWith(name, "bias")) return Role::kBias;
+  if (Contains(name, "attn") || Contains(name, "attention") || Contains(name, "q_proj") ||
+      Contains(name, "k_proj") || Contains(name, "v_proj") || Contains(name, "o_proj") ||
+      Contains(name, "query") || Contains(name, "key") || Contains(name, "value") ||
+      Contains(name, "qkv")) {
+    return Role::kAttention;
+  }
+  if (Contains(name, "mlp") || Contains(name, "ffn") || Contains(name, "fc1") ||
+      Contains(name, "fc2") || Contains(name, "gate_proj") || Contains(name, "up_proj") ||
+      Contains(name, "down_proj") || Contains(name, "feed_forward") ||
+      Contains(name, "dense_h_to_4h") || Contains(name, "dense_4h_to_h")) {
+    return Role::kMlp;
+  }
+  if (shape.size() >= 3) return Role::kConv;
+  return Role::kOther;
+}
+
+double NullModel::FloorSd(uint64_t n_a, uint64_t n_b) {
+  const double n = static_cast<double>(std::max<uint64_t>(1, std::min(n_a, n_b)));
+  return std::sqrt(1.0 / indexer::kSketchDim + 1.0 / n);
+}
+
+NullModel NullModel::Fit(const std::array<std::vector<double>, kRoleCount>& standardized) {
+  NullModel model;
+  for (int i = 0; i < kRoleCount; ++i) {
+    const std::vector<double>& s = standardized[i];
+    RoleNull& out = model.roles_[i];
+    out.pairs = s.size();
+    if (s.size() < kMinPairs) continue;
+    // Median and MAD: robust to the related pairs (fine-tunes of one base registered side by
+    // side) that a registry inevitably contains, as long as they are under half the sample.
+    const double location = Median(s);
+    std::vector<double> deviations;
+    deviations.reserve(s.size());
+    for (double v : s) deviations.push_back(std::fabs(v - location));
+    const double robust_sd = 1.4826 * Median(std::move(deviations));
+    out.location = std::max(0.0, location);
+    out.inflation = std::max(1.0, robust_sd);
+  }
+  return model;
+}
+
+NullJudgement NullModel::Judge(double r, Role role, uint64_t n_a, uint64_t n_b) const {
+  const RoleNull& null = roles_[static_cast<int>(role)];
+  const double floor = FloorSd(n_a, n_b);
+  NullJudgement j;
+  j.sd = floor * null.inflation;
+  j.z = (r / floor - null.location) / null.inflation;
+  j.log_p = internal::LogUpperTail(j.z);
+  return j;
+}
+
+uint64_t NullModel::total_pairs() const {
+  uint64_t total = 0;
+  for (const RoleNull& r : roles_) total += r.pairs;
+  return total;
+}
+
+std::string NullModel::Serialize() const {
+  std::ostringstream out;
+  out.precision(17);
+  out << "v1";
+  for (const RoleNull& r : roles_) out << ' ' << r.location << ' ' << r.inflation << ' ' << r.pairs;
+  return out.str();
+}
+
+absl::StatusOr<NullModel> NullModel::Parse(std::string_view text) {
+  std::istringstream in{std::string(text)};
+  std::string version;
+  in >> version;
+  if (version != "v1") {
+    return absl::DataLossError(absl::StrCat("calibration record: unknown version '", version, "'"));
+  }
+  NullModel model;
+  for (RoleNull& r : model.roles_) {
+    if (!(in >> r.location >> r.inflation >> r.pairs) || !std::isfinite(r.location) ||
+        !std::isfinite(r.inflation) || r.inflation < 1.0 || r.location < 0.0) {
+      return absl::DataLossError("calibration record: malformed role entry");
+    }
+  }
+  return model;
+}
+
+}  // namespace weightprint::registry

@@ -1,1 +1,492 @@
-// placeholder: implementation in progress
+#include "registry/provenance_matcher.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "registry/internal/normal_tail.h"
+#include "registry/tensor_name.h"
+
+namespace weightprint::registry {
+namespace {
+
+using indexer::Hash128;
+using indexer::TensorFingerprint;
+
+constexpr int kSearchK = 32;            // stage-1 neighbours per query tensor
+constexpr size_t kMinCandidates = 10;   // stage-2 candidates re-scored at least
+constexpr size_t kStrongest = 5;        // evidence listed per candidate
+const double kLogTensorAlpha = std::log(kTensorAlpha);
+const double kLogModelAlpha = std::log(kModelAlpha);
+const double kLogProposal = std::log(0.05);  // stage-1 hits worth a closer look
+
+bool HasSketch(const TensorFingerprint& t) {
+  if (t.sketch.size() != static_cast<size_t>(indexer::kSketchDim)) return false;
+  for (float v : t.sketch) {
+    if (v != 0.0f) return true;
+  }
+  return false;
+}
+
+bool Usable(const TensorFingerprint& t) { return t.informative() && HasSketch(t); }
+
+double Dot(const std::vector<float>& a, const std::vector<float>& b) {
+  double sum = 0;
+  for (int i = 0; i < indexer::kSketchDim; ++i) sum += static_cast<double>(a[i]) * b[i];
+  return sum;
+}
+
+struct HashKey {
+  size_t operator()(const Hash128& h) const { return h.high ^ (h.low * 0x9E3779B97F4A7C15ull); }
+};
+
+// The best match of one query tensor inside one candidate model.
+struct Scored {
+  bool has_match = false;
+  TensorMatch match;
+  double log_p = 0;  // corrected for the registry-wide search
+};
+
+// Stage-2 result for one candidate: one entry per informative query tensor.
+struct Evaluation {
+  ModelInfo model;
+  std::vector<Scored> per_query;
+};
+
+// Smallest bound over k of C(T, k) * p_(k)^k, the chance under independence that at least k
+// of T tensors reach the k-th smallest p-value (docs/VERDICTS.md). Input: log p, any order.
+double LogCombinedP(std::vector<double> log_ps) {
+  std::sort(log_ps.begin(), log_ps.end());
+  const double t = static_cast<double>(log_ps.size());
+  double best = 0;
+  for (size_t k = 1; k <= log_ps.size(); ++k) {
+    if (log_ps[k - 1] >= 0) break;
+    best = std::min(best, internal::LogChoose(t, static_cast<double>(k)) +
+                              static_cast<double>(k) * log_ps[k - 1]);
+  }
+  return std::min(0.0, best);
+}
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t mid = v.size() / 2;
+  return v.size() % 2 ? v[mid] : 0.5 * (v[mid - 1] + v[mid]);
+}
+
+double ToP(double log_p) { return std::exp(log_p); }
+
+std::string FormatP(double log_p) {
+  if (log_p < std::log(1e-300)) return "p < 1e-300";
+  return absl::StrFormat("p = %.2g", std::exp(log_p));
+}
+
+class QueryRun {
+ public:
+  QueryRun(const FingerprintStore& store, const SketchIndex& index, const NullModel& null,
+           std::vector<const TensorFingerprint*> query)
+      : store_(store), index_(index), null_(null), query_(std::move(query)) {
+    registry_vectors_ = index_.size();
+    log_m_ = std::log(static_cast<double>(std::max<uint64_t>(1, registry_vectors_)));
+  }
+
+  uint64_t registry_vectors() const { return registry_vectors_; }
+
+  // Stage 1: candidate models, most promising first.
+  absl::StatusOr<std::vector<uint64_t>> ProposeCandidates(size_t max_candidates) {
+    struct Vote {
+      int hits = 0;
+      double score = 0;
+    };
+    std::map<uint64_t, Vote> votes;
+    for (const TensorFingerprint* q : query_) {
+      std::set<uint64_t> hashed;
+      for (auto [kind, hash] : {std::pair{HashKind::kExact, q->exact_hash},
+                                std::pair{HashKind::kBF16, q->bf16_hash},
+                                std::pair{HashKind::kF16, q->f16_hash}}) {
+        absl::StatusOr<std::vector<TensorRef>> refs = store_.LookupHash(kind, hash);
+        if (!refs.ok()) return refs.status();
+        for (const TensorRef& ref : *refs) hashed.insert(ref.model_id);
+      }
+      for (uint64_t model : hashed) {
+        votes[model].hits += 1;
+        votes[model].score += 1e6;
+      }
+    }
+    if (registry_vectors_ > 0 && !query_.empty()) {
+      std::vector<float> matrix;
+      matrix.reserve(query_.size() * indexer::kSketchDim);
+      for (const TensorFingerprint* q : query_) {
+        matrix.insert(matrix.end(), q->sketch.begin(), q->sketch.end());
+      }
+      absl::StatusOr<std::vector<std::vector<SearchHit>>> hits =
+          index_.Search(matrix, kSearchK);
+      if (!hits.ok()) return hits.status();
+      for (size_t i = 0; i < query_.size(); ++i) {
+        const TensorFingerprint& q = *query_[i];
+        const Role role = RoleOf(q.name, q.shape);
+        std::map<uint64_t, double> best_per_model;
+        for (const SearchHit& hit : (*hits)[i]) {
+          absl::StatusOr<uint64_t> model = OwnerOf(hit.vector_id);
+          if (absl::IsNotFound(model.status())) continue;  // deleted since the search
+          if (!model.ok()) return model.status();
+          const NullJudgement j =
+              null_.Judge(hit.score, role, q.num_elements(), q.num_elements());
+          const double log_p = std::min(0.0, j.log_p + log_m_);
+          auto [it, inserted] = best_per_model.emplace(*model, log_p);
+          if (!inserted) it->second = std::min(it->second, log_p);
+        }
+        for (auto [model, log_p] : best_per_model) {
+          if (log_p < kLogProposal) {
+            votes[model].hits += 1;
+            votes[model].score += -log_p;
+          }
+        }
+      }
+    }
+    std::vector<std::pair<uint64_t, Vote>> ranked(votes.begin(), votes.end());
+    std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+      if (a.second.hits != b.second.hits) return a.second.hits > b.second.hits;
+      return a.second.score > b.second.score;
+    });
+    std::vector<uint64_t> out;
+    for (size_t i = 0; i < ranked.size() && i < max_candidates; ++i) {
+      out.push_back(ranked[i].first);
+    }
+    return out;
+  }
+
+  // Stage 2: every query tensor against every informative tensor of the candidate.
+  absl::StatusOr<Evaluation> Evaluate(uint64_t model_id) const {
+    Evaluation eval;
+    absl::StatusOr<ModelInfo> model = store_.GetModel(model_id);
+    if (!model.ok()) return model.status();
+    eval.model = *std::move(model);
+    absl::StatusOr<std::vector<StoredTensor>> stored = store_.GetTensors(model_id, true);
+    if (!stored.ok()) return stored.status();
+
+    std::vector<const TensorFingerprint*> usable;
+    std::unordered_map<Hash128, std::vector<const TensorFingerprint*>, HashKey> by_hash[3];
+    for (const StoredTensor& s : *stored) {
+      if (!Usable(s.fingerprint)) continue;
+      usable.push_back(&s.fingerprint);
+      by_hash[0][s.fingerprint.exact_hash].push_back(&s.fingerprint);
+      by_hash[1][s.fingerprint.bf16_hash].push_back(&s.fingerprint);
+      by_hash[2][s.fingerprint.f16_hash].push_back(&s.fingerprint);
+    }
+
+    const std::string display = eval.model.DisplayName();
+    eval.per_query.resize(query_.size());
+    for (size_t i = 0; i < query_.size(); ++i) {
+      const TensorFingerprint& q = *query_[i];
+      const Role role = RoleOf(q.name, q.shape);
+      Scored& out = eval.per_query[i];
+      out.match.query_tensor = q.name;
+      out.match.parameters = q.num_elements();
+      out.match.model_id = model_id;
+      out.match.model_name = display;
+
+      // Identity by value first: exact bytes, then the two cast-invariant hashes.
+      const TensorFingerprint* identical = nullptr;
+      HashMatch kind = HashMatch::kNone;
+      const Hash128 query_hashes[3] = {q.exact_hash, q.bf16_hash, q.f16_hash};
+      const HashMatch kinds[3] = {HashMatch::kExact, HashMatch::kBF16, HashMatch::kF16};
+      for (int h = 0; h < 3 && identical == nullptr; ++h) {
+        auto it = by_hash[h].find(query_hashes[h]);
+        if (it == by_hash[h].end()) continue;
+        identical = it->second.front();
+        for (const TensorFingerprint* t : it->second) {
+          if (t->name == q.name) identical = t;  // prefer the same slot when layers repeat
+        }
+        kind = kinds[h];
+      }
+
+      const TensorFingerprint* best = identical;
+      NullJudgement best_j;
+      double best_r = 0;
+      if (best != nullptr) {
+        best_r = Dot(q.sketch, best->sketch);
+        best_j = null_.Judge(best_r, role, q.num_elements(), best->num_elements());
+      } else {
+        for (const TensorFingerprint* t : usable) {
+          const double r = Dot(q.sketch, t->sketch);
+          const NullJudgement j = null_.Judge(r, role, q.num_elements(), t->num_elements());
+          if (best == nullptr || j.z > best_j.z) {
+            best = t;
+            best_j = j;
+            best_r = r;
+          }
+        }
+      }
+      if (best == nullptr) continue;
+      out.has_match = true;
+      out.log_p = std::min(0.0, best_j.log_p + log_m_);
+      out.match.tensor = best->name;
+      out.match.hash_match = kind;
+      out.match.pearson_estimate = best_r;
+      out.match.z = best_j.z;
+      out.match.null_sd = best_j.sd;
+      out.match.p_value = ToP(out.log_p);
+      out.match.relation = kind != HashMatch::kNone    ? Relation::kIdentical
+                           : out.log_p < kLogTensorAlpha ? Relation::kDerived
+                                                         : Relation::kUnrelated;
+    }
+    return eval;
+  }
+
+  // Turns an evaluation into the candidate's report.
+  CandidateReport Summarize(const Evaluation& eval) const {
+    CandidateReport report;
+    report.model = eval.model;
+    report.tensors_compared = static_cast<uint32_t>(query_.size());
+
+    struct Group {
+      uint64_t parameters = 0, matched_parameters = 0;
+      uint32_t tensors = 0, matched = 0, identical = 0;
+      std::vector<double> log_ps;
+    };
+    Group all;
+    std::map<std::string, Group> components;
+    std::map<int64_t, std::map<int64_t, uint32_t>> layer_votes;
+    std::vector<double> pearsons;
+    uint64_t identical_parameters = 0;
+    std::vector<const TensorMatch*> matched;
+
+    for (size_t i = 0; i < query_.size(); ++i) {
+      const Scored& s = eval.per_query[i];
+      const uint64_t n = query_[i]->num_elements();
+      const bool is_match = s.has_match && s.match.relation != Relation::kUnrelated;
+      const bool is_identical = s.has_match && s.match.relation == Relation::kIdentical;
+      for (Group* g : {&all, &components[ComponentOf(query_[i]->name)]}) {
+        g->parameters += n;
+        g->tensors += 1;
+        g->log_ps.push_back(s.has_match ? s.log_p : 0.0);
+        if (is_match) {
+          g->matched += 1;
+          g->matched_parameters += n;
+        }
+        if (is_identical) g->identical += 1;
+      }
+      if (!is_match) continue;
+      matched.push_back(&s.match);
+      pearsons.push_back(s.match.pearson_estimate);
+      if (is_identical) identical_parameters += n;
+      const std::optional<int64_t> ql = LayerOf(s.match.query_tensor);
+      const std::optional<int64_t> sl = LayerOf(s.match.tensor);
+      if (ql && sl) layer_votes[*ql][*sl] += 1;
+    }
+
+    auto relation_of = [](const Group& g, double log_p) {
+      if (g.tensors > 0 && g.identical == g.tensors) return Relation::kIdentical;
+      if (log_p < kLogModelAlpha) return Relation::kDerived;
+      return Relation::kUnrelated;
+    };
+    const double log_p = LogCombinedP(all.log_ps);
+    report.relation = relation_of(all, log_p);
+    report.p_value = ToP(log_p);
+    report.z = internal::UpperTailInverse(log_p);
+    report.tensors_matched = all.matched;
+    if (all.parameters > 0) {
+      report.share_explained = static_cast<double>(all.matched_parameters) / all.parameters;
+      report.share_identical = static_cast<double>(identical_parameters) / all.parameters;
+    }
+    report.median_pearson = Median(pearsons);
+    for (const auto& [name, g] : components) {
+      ComponentAttribution c;
+      c.component = name;
+      c.parameters = g.parameters;
+      c.tensors = g.tensors;
+      c.tensors_matched = g.matched;
+      c.share_explained =
+          g.parameters ? static_cast<double>(g.matched_parameters) / g.parameters : 0;
+      c.relation = relation_of(g, LogCombinedP(g.log_ps));
+      report.components.push_back(std::move(c));
+    }
+    std::sort(report.components.begin(), report.components.end(),
+              [](const auto& a, const auto& b) { return a.parameters > b.parameters; });
+    for (const auto& [query_layer, votes] : layer_votes) {
+      auto best = std::max_element(votes.begin(), votes.end(), [](const auto& a, const auto& b) {
+        return a.second < b.second;
+      });
+      report.layer_map.push_back({query_layer, best->first, best->second});
+    }
+    std::sort(matched.begin(), matched.end(),
+              [](const TensorMatch* a, const TensorMatch* b) { return a->z > b->z; });
+    for (size_t i = 0; i < matched.size() && i < kStrongest; ++i) {
+      report.strongest.push_back(*matched[i]);
+    }
+    return report;
+  }
+
+ private:
+  absl::StatusOr<uint64_t> OwnerOf(uint64_t vector_id) {
+    auto it = owner_cache_.find(vector_id);
+    if (it != owner_cache_.end()) return it->second;
+    absl::StatusOr<VectorOwner> owner = store_.GetVectorOwner(vector_id);
+    if (!owner.ok()) return owner.status();
+    owner_cache_.emplace(vector_id, owner->model_id);
+    return owner->model_id;
+  }
+
+  const FingerprintStore& store_;
+  const SketchIndex& index_;
+  const NullModel& null_;
+  std::vector<const TensorFingerprint*> query_;
+  uint64_t registry_vectors_ = 0;
+  double log_m_ = 0;
+  std::unordered_map<uint64_t, uint64_t> owner_cache_;
+};
+
+int RelationRank(Relation r) {
+  switch (r) {
+    case Relation::kIdentical: return 0;
+    case Relation::kDerived: return 1;
+    case Relation::kUnrelated: return 2;
+  }
+  return 3;
+}
+
+bool BetterCandidate(const CandidateReport& a, const CandidateReport& b) {
+  if (a.relation != b.relation) return RelationRank(a.relation) < RelationRank(b.relation);
+  if (a.share_explained != b.share_explained) return a.share_explained > b.share_explained;
+  return a.z > b.z;
+}
+
+bool BetterMatch(const TensorMatch& a, const TensorMatch& b) {
+  if (a.relation != b.relation) return RelationRank(a.relation) < RelationRank(b.relation);
+  return a.z > b.z;
+}
+
+std::string Percent(double share) { return absl::StrFormat("%.1f%%", 100.0 * share); }
+
+std::string ModelVerdict(const ProvenanceReport& report) {
+  if (report.informative_tensors == 0) {
+    return "no verdict: the query has no tensor that carries evidence (all are constant, tiny, "
+           "integer or fixed buffers)";
+  }
+  std::vector<std::string> parts;
+  for (const CandidateReport& c : report.candidates) {
+    if (c.relation == Relation::kIdentical) {
+      parts.push_back(absl::StrCat("identical to ", c.model.DisplayName(), " (",
+                                   c.tensors_matched, "/", c.tensors_compared,
+                                   " informative tensors equal by value)"));
+    } else if (c.relation == Relation::kDerived) {
+      parts.push_back(absl::StrCat("derived from ", c.model.DisplayName(), " (",
+                                   Percent(c.share_explained),
+                                   " of informative parameters explained, ",
+                                   FormatP(std::log(std::max(c.p_value, 1e-320))), ")"));
+    }
+  }
+  if (parts.empty()) {
+    return absl::StrCat("no registered source: no candidate beyond the null of unrelated ",
+                        "tensors (", report.registry_tensors, " registered tensors searched)");
+  }
+  std::string out = parts[0];
+  for (size_t i = 1; i < parts.size(); ++i) absl::StrAppend(&out, "; also ", parts[i]);
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<ProvenanceReport> ProvenanceMatcher::QueryModel(
+    const std::vector<TensorFingerprint>& query, const QueryOptions& options) const {
+  ProvenanceReport report;
+  std::vector<const TensorFingerprint*> informative;
+  for (const TensorFingerprint& t : query) {
+    report.query_tensors += 1;
+    report.query_parameters += t.num_elements();
+    if (!Usable(t)) continue;
+    informative.push_back(&t);
+    report.informative_tensors += 1;
+    report.informative_parameters += t.num_elements();
+  }
+  QueryRun run(store_, index_, null_, informative);
+  report.registry_tensors = run.registry_vectors();
+  const size_t top = std::max<uint32_t>(1, options.top);
+
+  absl::StatusOr<std::vector<uint64_t>> candidates =
+      run.ProposeCandidates(std::max(kMinCandidates, 2 * top));
+  if (!candidates.ok()) return candidates.status();
+
+  std::vector<Evaluation> evaluations;
+  for (uint64_t id : *candidates) {
+    absl::StatusOr<Evaluation> eval = run.Evaluate(id);
+    if (absl::IsNotFound(eval.status())) continue;  // deleted meanwhile
+    if (!eval.ok()) return eval.status();
+    report.candidates.push_back(run.Summarize(*eval));
+    evaluations.push_back(*std::move(eval));
+  }
+  std::sort(report.candidates.begin(), report.candidates.end(), BetterCandidate);
+  if (!options.include_unrelated) {
+    std::erase_if(report.candidates,
+                  [](const CandidateReport& c) { return c.relation == Relation::kUnrelated; });
+  }
+  if (report.candidates.size() > top) report.candidates.resize(top);
+
+  if (options.include_tensor_matches) {
+    for (size_t i = 0; i < informative.size(); ++i) {
+      const TensorMatch* best = nullptr;
+      for (const Evaluation& e : evaluations) {
+        const Scored& s = e.per_query[i];
+        if (s.has_match && (best == nullptr || BetterMatch(s.match, *best))) best = &s.match;
+      }
+      if (best != nullptr) report.tensor_matches.push_back(*best);
+    }
+  }
+  report.verdict = ModelVerdict(report);
+  return report;
+}
+
+absl::StatusOr<TensorQueryResult> ProvenanceMatcher::QueryTensor(
+    const TensorFingerprint& query, const QueryOptions& options) const {
+  TensorQueryResult result;
+  result.query = query;
+  result.registry_tensors = index_.size();
+  if (!Usable(query)) {
+    result.verdict = absl::StrCat("no verdict: tensor ", query.name, " carries no evidence (",
+                                  std::string(indexer::EvidenceName(query.evidence)), ")");
+    return result;
+  }
+  QueryRun run(store_, index_, null_, {&query});
+  const size_t top = std::max<uint32_t>(1, options.top);
+  absl::StatusOr<std::vector<uint64_t>> candidates =
+      run.ProposeCandidates(std::max(kMinCandidates, 2 * top));
+  if (!candidates.ok()) return candidates.status();
+  for (uint64_t id : *candidates) {
+    absl::StatusOr<Evaluation> eval = run.Evaluate(id);
+    if (absl::IsNotFound(eval.status())) continue;
+    if (!eval.ok()) return eval.status();
+    const Scored& s = eval->per_query[0];
+    if (!s.has_match) continue;
+    if (s.match.relation == Relation::kUnrelated && !options.include_unrelated) continue;
+    result.matches.push_back(s.match);
+  }
+  std::sort(result.matches.begin(), result.matches.end(), BetterMatch);
+  if (result.matches.size() > top) result.matches.resize(top);
+
+  if (result.matches.empty()) {
+    result.verdict = absl::StrCat("no registered source: nothing beyond the null of unrelated ",
+                                  "tensors (", result.registry_tensors,
+                                  " registered tensors searched)");
+  } else {
+    const TensorMatch& m = result.matches.front();
+    result.verdict = absl::StrCat(
+        std::string(RelationName(m.relation)), " ", m.relation == Relation::kIdentical ? "to " : "from ",
+        m.model_name, " tensor ", m.tensor,
+        m.hash_match != HashMatch::kNone ? absl::StrCat(" (", std::string(HashMatchName(m.hash_match)),
+                                                        " hash)")
+                                         : "",
+        absl::StrFormat(" (Pearson estimate %.4f, z = %.1f, ", m.pearson_estimate, m.z),
+        FormatP(std::log(std::max(m.p_value, 1e-320))), ")");
+  }
+  return result;
+}
+
+}  // namespace weightprint::registry

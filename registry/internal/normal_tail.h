@@ -1,0 +1,19 @@
+// Normal-distribution tail probabilities in log space, so that the very small p-values of
+// strong evidence (1e-300 and beyond) neither underflow nor lose their order. Pure functions.
+#ifndef WEIGHTPRINT_REGISTRY_INTERNAL_NORMAL_TAIL_H_
+#define WEIGHTPRINT_REGISTRY_INTERNAL_NORMAL_TAIL_H_
+
+namespace weightprint::registry::internal {
+
+// log P(Z > z) for a standard normal Z. Accurate for every finite z.
+double LogUpperTail(double z);
+
+// The z with LogUpperTail(z) == log_p, for log_p <= 0. Returns +inf for log_p = -inf.
+double UpperTailInverse(double log_p);
+
+// log of the binomial coefficient C(n, k).
+double LogChoose(double n, double k);
+
+}  // namespace weightprint::registry::internal
+
+#endif  // WEIGHTPRINT_REGISTRY_INTERNAL_NORMAL_TAIL_H_

@@ -1,0 +1,71 @@
+// The null distribution of sketch correlations between unrelated tensors, against which every
+// match is judged (docs/VERDICTS.md).
+//
+// Two layers: an analytic floor — the sketch noise of a 256-bucket CountSketch plus the
+// sampling noise of a Pearson correlation over n elements, sd = sqrt(1/256 + 1/n) — and a
+// per-role correction measured from the registry's own contents (tensors of different models
+// paired at random): a robust location and an inflation of the floor's sd. Roles matter because
+// some structure is shared by independent models (token-frequency effects in embeddings, say),
+// exactly like the LayerNorm offset. A NullModel is an immutable value; thread-safe.
+#ifndef WEIGHTPRINT_REGISTRY_NULL_MODEL_H_
+#define WEIGHTPRINT_REGISTRY_NULL_MODEL_H_
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace weightprint::registry {
+
+// The role of a tensor inside a model, from its canonical name and shape.
+enum class Role : uint8_t { kEmbedding, kNorm, kBias, kAttention, kMlp, kConv, kOther };
+inline constexpr int kRoleCount = 7;
+std::string_view RoleName(Role role);
+Role RoleOf(std::string_view name, const std::vector<int64_t>& shape);
+
+// Null parameters of one role, in units of the analytic sd.
+struct RoleNull {
+  double location = 0;    // median of r / sd_floor over unrelated pairs, clipped at >= 0
+  double inflation = 1;   // robust sd of r / sd_floor, clipped at >= 1
+  uint64_t pairs = 0;     // unrelated pairs measured (0: analytic floor only)
+};
+
+// How one correlation estimate compares with the null.
+struct NullJudgement {
+  double z = 0;           // (r / sd_floor - location) / inflation
+  double log_p = 0;       // log P(Z > z), one-sided, not corrected for multiple comparisons
+  double sd = 0;          // the effective null sd of r: sd_floor * inflation
+};
+
+class NullModel {
+ public:
+  // Fewer unrelated pairs than this per role leave that role on the analytic floor.
+  static constexpr uint64_t kMinPairs = 50;
+
+  NullModel() = default;  // analytic floor for every role
+
+  // sqrt(1/kSketchDim + 1/min(n_a, n_b)).
+  static double FloorSd(uint64_t n_a, uint64_t n_b);
+
+  // Fits each role from standardized scores (r / FloorSd) of unrelated pairs.
+  static NullModel Fit(const std::array<std::vector<double>, kRoleCount>& standardized);
+
+  NullJudgement Judge(double r, Role role, uint64_t n_a, uint64_t n_b) const;
+
+  const RoleNull& role(Role r) const { return roles_[static_cast<int>(r)]; }
+  uint64_t total_pairs() const;
+
+  // A stable text form for the store's meta column family ("v1 location inflation pairs ...").
+  std::string Serialize() const;
+  static absl::StatusOr<NullModel> Parse(std::string_view text);
+
+ private:
+  std::array<RoleNull, kRoleCount> roles_{};
+};
+
+}  // namespace weightprint::registry
+
+#endif  // WEIGHTPRINT_REGISTRY_NULL_MODEL_H_
