@@ -5,6 +5,9 @@
 // many tensors a model has; QueryRawTensor streams a header and then the bytes in chunks of the
 // same size. Every call carries the configured deadline. Thread-safe: the stub and channel are,
 // and each call uses its own ClientContext.
+#include <google/protobuf/io/coded_stream.h>
+#include <grpcpp/grpcpp.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
@@ -12,9 +15,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <google/protobuf/io/coded_stream.h>
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -125,6 +125,7 @@ class GrpcRegistryClient final : public RegistryClient {
         stub_->QueryTensor(&context, &response);
     v1::QueryTensorRequest message;
     message.set_top(options.top);
+    message.set_include_unrelated(options.include_unrelated);
     ToProto(tensor, /*include_sketch=*/true, message.mutable_fingerprint());
     if (writer->Write(message)) writer->WritesDone();
     return DecodeTensorResponse(writer->Finish(), response);
@@ -140,6 +141,7 @@ class GrpcRegistryClient final : public RegistryClient {
         stub_->QueryTensor(&context, &response);
     v1::QueryTensorRequest message;
     message.set_top(options.top);
+    message.set_include_unrelated(options.include_unrelated);
     v1::RawTensorHeader* header = message.mutable_raw_header();
     header->set_name(name);
     header->set_dtype(static_cast<v1::DType>(static_cast<int>(dtype)));
@@ -230,9 +232,9 @@ class GrpcRegistryClient final : public RegistryClient {
         return absl::UnavailableError(absl::StrCat("weightprint server at ", address_,
                                                    " is not reachable: ", status.error_message()));
       case grpc::StatusCode::DEADLINE_EXCEEDED:
-        return absl::DeadlineExceededError(absl::StrCat(
-            "weightprint server at ", address_, " did not answer within ", deadline_.count(),
-            " ms: ", status.error_message()));
+        return absl::DeadlineExceededError(
+            absl::StrCat("weightprint server at ", address_, " did not answer within ",
+                         deadline_.count(), " ms: ", status.error_message()));
       default:
         return absl::Status(static_cast<absl::StatusCode>(code), status.error_message());
     }

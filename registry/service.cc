@@ -1,1 +1,133 @@
-// placeholder: implementation in progress
+#include "registry/service.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "registry/fingerprint_codec.h"
+#include "registry/grpc/read_reactor.h"
+#include "registry/grpc/status_edge.h"
+#include "registry/grpc/upload_streams.h"
+#include "registry/report_codec.h"
+
+namespace weightprint::registry {
+namespace {
+
+using grpc_edge::ClientStreamReactor;
+using grpc_edge::GuardExceptions;
+using grpc_edge::ToGrpcStatus;
+
+// Finishes a unary call with the status `body` returns; `body` fills the response.
+template <typename Body>
+grpc::ServerUnaryReactor* FinishUnary(const char* rpc, grpc::CallbackServerContext* context,
+                                      Body&& body) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(GuardExceptions(rpc, std::forward<Body>(body))));
+  return reactor;
+}
+
+// GetModelRequest and DeleteModelRequest share the `key` oneof (id or NAME[@REVISION]).
+template <typename Request>
+absl::StatusOr<ModelKey> KeyFromRequest(const char* rpc, const Request& request) {
+  ModelKey key;
+  switch (request.key_case()) {
+    case Request::kId:
+      if (request.id() == 0) break;
+      key.id = request.id();
+      return key;
+    case Request::kName:
+      if (request.name().empty()) break;
+      key.name = request.name();
+      return key;
+    case Request::KEY_NOT_SET:
+      break;
+  }
+  return absl::InvalidArgumentError(
+      std::string(rpc) + ": a model key is required: a non-zero `id` or a `name` (NAME[@REV])");
+}
+
+}  // namespace
+
+RegistryService::RegistryService(Registry* registry, const ServerOptions& options)
+    : registry_(registry), max_raw_tensor_bytes_(options.max_raw_tensor_bytes) {}
+
+grpc::ServerReadReactor<v1::RegisterModelRequest>* RegistryService::RegisterModel(
+    grpc::CallbackServerContext* context, v1::RegisterModelResponse* response) {
+  return new ClientStreamReactor<grpc_edge::RegisterModelStream>(
+      "RegisterModel", context, grpc_edge::RegisterModelStream(registry_), response);
+}
+
+grpc::ServerReadReactor<v1::QueryModelRequest>* RegistryService::QueryModel(
+    grpc::CallbackServerContext* context, v1::ProvenanceReport* response) {
+  return new ClientStreamReactor<grpc_edge::QueryModelStream>(
+      "QueryModel", context, grpc_edge::QueryModelStream(registry_), response);
+}
+
+grpc::ServerReadReactor<v1::QueryTensorRequest>* RegistryService::QueryTensor(
+    grpc::CallbackServerContext* context, v1::TensorQueryResponse* response) {
+  return new ClientStreamReactor<grpc_edge::QueryTensorStream>(
+      "QueryTensor", context, grpc_edge::QueryTensorStream(registry_, max_raw_tensor_bytes_),
+      response);
+}
+
+grpc::ServerUnaryReactor* RegistryService::GetModel(grpc::CallbackServerContext* context,
+                                                    const v1::GetModelRequest* request,
+                                                    v1::GetModelResponse* response) {
+  return FinishUnary("GetModel", context, [&]() -> absl::Status {
+    absl::StatusOr<ModelKey> key = KeyFromRequest("GetModel", *request);
+    if (!key.ok()) return key.status();
+    absl::StatusOr<ModelInfo> model = registry_->GetModel(*key);
+    if (!model.ok()) return model.status();
+    if (request->include_tensors()) {
+      absl::StatusOr<std::vector<indexer::TensorFingerprint>> tensors =
+          registry_->GetModelTensors(model->id);
+      if (!tensors.ok()) return tensors.status();
+      response->mutable_tensors()->Reserve(static_cast<int>(tensors->size()));
+      for (const indexer::TensorFingerprint& tensor : *tensors) {
+        ToProto(tensor, /*include_sketch=*/false, response->add_tensors());
+      }
+    }
+    ToProto(*model, response->mutable_model());
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* RegistryService::ListModels(grpc::CallbackServerContext* context,
+                                                      const v1::ListModelsRequest* request,
+                                                      v1::ListModelsResponse* response) {
+  return FinishUnary("ListModels", context, [&]() -> absl::Status {
+    absl::StatusOr<std::vector<ModelInfo>> models =
+        registry_->ListModels(request->name_prefix(), request->limit());
+    if (!models.ok()) return models.status();
+    for (const ModelInfo& model : *models) ToProto(model, response->add_models());
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* RegistryService::DeleteModel(grpc::CallbackServerContext* context,
+                                                       const v1::DeleteModelRequest* request,
+                                                       v1::DeleteModelResponse* response) {
+  return FinishUnary("DeleteModel", context, [&]() -> absl::Status {
+    absl::StatusOr<ModelKey> key = KeyFromRequest("DeleteModel", *request);
+    if (!key.ok()) return key.status();
+    absl::StatusOr<ModelInfo> deleted = registry_->DeleteModel(*key);
+    if (!deleted.ok()) return deleted.status();
+    ToProto(*deleted, response->mutable_deleted());
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* RegistryService::Stats(grpc::CallbackServerContext* context,
+                                                 const v1::StatsRequest* /*request*/,
+                                                 v1::StatsResponse* response) {
+  return FinishUnary("Stats", context, [&]() -> absl::Status {
+    absl::StatusOr<RegistryStats> stats = registry_->Stats();
+    if (!stats.ok()) return stats.status();
+    ToProto(*stats, response);
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace weightprint::registry

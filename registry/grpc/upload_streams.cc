@@ -1,0 +1,232 @@
+#include "registry/grpc/upload_streams.h"
+
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "indexer/dtype.h"
+#include "registry/fingerprint_codec.h"
+#include "registry/report_codec.h"
+
+namespace weightprint::registry::grpc_edge {
+namespace {
+
+// Decodes one batch into `out`, demanding full sketches: a fingerprint that cannot be matched
+// must be rejected at the door, not stored or silently ignored.
+absl::Status AppendBatch(const char* rpc, const v1::TensorBatch& batch,
+                         std::vector<indexer::TensorFingerprint>* out) {
+  if (out->size() + static_cast<size_t>(batch.tensors_size()) > kMaxTensorsPerStream) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(rpc, ": more than ", kMaxTensorsPerStream, " tensors in one request stream"));
+  }
+  for (const v1::TensorFingerprint& tensor : batch.tensors()) {
+    absl::StatusOr<indexer::TensorFingerprint> decoded = FromProto(tensor, /*require_sketch=*/true);
+    if (!decoded.ok()) {
+      const absl::Status& error = decoded.status();
+      // The codec names the tensor; make sure of it, callers act on the name.
+      if (absl::StrContains(error.message(), tensor.name())) {
+        return absl::Status(error.code(), absl::StrCat(rpc, ": ", error.message()));
+      }
+      return absl::Status(error.code(),
+                          absl::StrCat(rpc, ": tensor \"", tensor.name(), "\": ", error.message()));
+    }
+    out->push_back(*std::move(decoded));
+  }
+  return absl::OkStatus();
+}
+
+// Bytes a raw tensor of this dtype and shape occupies, or nullopt on a negative dimension or
+// overflow of 64 bits.
+std::optional<uint64_t> RawTensorBytes(indexer::DType dtype,
+                                       const google::protobuf::RepeatedField<int64_t>& shape) {
+  uint64_t bytes = indexer::DTypeSize(dtype);
+  for (int64_t dim : shape) {
+    if (dim < 0) return std::nullopt;
+    if (__builtin_mul_overflow(bytes, static_cast<uint64_t>(dim), &bytes)) return std::nullopt;
+  }
+  return bytes;
+}
+
+}  // namespace
+
+// ---- RegisterModel ----------------------------------------------------------------------------
+
+absl::Status RegisterModelStream::Add(const Request& message) {
+  constexpr const char* kRpc = "RegisterModel";
+  switch (message.part_case()) {
+    case Request::kInfo:
+      if (have_info_) {
+        return absl::InvalidArgumentError(
+            "RegisterModel: `info` must be sent once, as the first message");
+      }
+      if (message.info().name().empty()) {
+        return absl::InvalidArgumentError("RegisterModel: info.name is required");
+      }
+      info_ = FromProto(message.info());
+      have_info_ = true;
+      return absl::OkStatus();
+    case Request::kTensors:
+      if (!have_info_) {
+        return absl::InvalidArgumentError(
+            "RegisterModel: the first message must be `info`, got `tensors`");
+      }
+      return AppendBatch(kRpc, message.tensors(), &tensors_);
+    case Request::PART_NOT_SET:
+      break;
+  }
+  return absl::InvalidArgumentError("RegisterModel: message with neither `info` nor `tensors`");
+}
+
+absl::Status RegisterModelStream::Finish(Response* response) {
+  if (!have_info_) {
+    return absl::InvalidArgumentError("RegisterModel: empty request stream (no `info`)");
+  }
+  absl::StatusOr<ModelInfo> stored = registry_->Register(std::move(info_), tensors_);
+  if (!stored.ok()) return stored.status();
+  ToProto(*stored, response->mutable_model());
+  return absl::OkStatus();
+}
+
+// ---- QueryModel -------------------------------------------------------------------------------
+
+absl::Status QueryModelStream::Add(const Request& message) {
+  constexpr const char* kRpc = "QueryModel";
+  switch (message.part_case()) {
+    case Request::kOptions:
+      if (have_options_) {
+        return absl::InvalidArgumentError(
+            "QueryModel: `options` must be sent once, as the first message");
+      }
+      options_ = FromProto(message.options());
+      have_options_ = true;
+      return absl::OkStatus();
+    case Request::kTensors:
+      if (!have_options_) {
+        return absl::InvalidArgumentError(
+            "QueryModel: the first message must be `options`, got `tensors`");
+      }
+      return AppendBatch(kRpc, message.tensors(), &tensors_);
+    case Request::PART_NOT_SET:
+      break;
+  }
+  return absl::InvalidArgumentError("QueryModel: message with neither `options` nor `tensors`");
+}
+
+absl::Status QueryModelStream::Finish(Response* response) {
+  if (!have_options_) {
+    return absl::InvalidArgumentError("QueryModel: empty request stream (no `options`)");
+  }
+  absl::StatusOr<ProvenanceReport> report = registry_->QueryModel(tensors_, options_);
+  if (!report.ok()) return report.status();
+  ToProto(*report, response);
+  return absl::OkStatus();
+}
+
+// ---- QueryTensor ------------------------------------------------------------------------------
+
+absl::Status QueryTensorStream::Add(const Request& message) {
+  switch (phase_) {
+    case Phase::kStart:
+      if (message.top() != 0) options_.top = message.top();
+      options_.include_unrelated = message.include_unrelated();
+      switch (message.part_case()) {
+        case Request::kFingerprint: {
+          absl::StatusOr<indexer::TensorFingerprint> decoded =
+              FromProto(message.fingerprint(), /*require_sketch=*/true);
+          if (!decoded.ok()) {
+            return absl::Status(decoded.status().code(),
+                                absl::StrCat("QueryTensor: tensor \"", message.fingerprint().name(),
+                                             "\": ", decoded.status().message()));
+          }
+          fingerprint_ = *std::move(decoded);
+          phase_ = Phase::kFingerprint;
+          return absl::OkStatus();
+        }
+        case Request::kRawHeader:
+          return StartRaw(message.raw_header());
+        case Request::kRawChunk:
+          return absl::InvalidArgumentError("QueryTensor: `raw_chunk` before `raw_header`");
+        case Request::PART_NOT_SET:
+          break;
+      }
+      return absl::InvalidArgumentError(
+          "QueryTensor: the first message must be `fingerprint` or `raw_header`");
+    case Phase::kFingerprint:
+      return absl::InvalidArgumentError(
+          "QueryTensor: a `fingerprint` query is exactly one message");
+    case Phase::kRaw:
+      if (message.part_case() != Request::kRawChunk) {
+        return absl::InvalidArgumentError(
+            "QueryTensor: only `raw_chunk` messages may follow `raw_header`");
+      }
+      return AddChunk(message.raw_chunk());
+  }
+  return absl::InternalError("QueryTensor: unknown stream phase");
+}
+
+absl::Status QueryTensorStream::StartRaw(const v1::RawTensorHeader& header) {
+  std::optional<indexer::DType> dtype = indexer::DTypeFromInt(static_cast<int>(header.dtype()));
+  if (!dtype.has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat("QueryTensor: raw tensor \"", header.name(),
+                                                   "\": unknown dtype ", header.dtype()));
+  }
+  std::optional<uint64_t> bytes = RawTensorBytes(*dtype, header.shape());
+  if (!bytes.has_value()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("QueryTensor: raw tensor \"", header.name(),
+                     "\": shape has a negative dimension or its byte size overflows 64 bits"));
+  }
+  if (*bytes > max_raw_tensor_bytes_) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("QueryTensor: raw tensor \"", header.name(), "\" of ", *bytes,
+                     " bytes exceeds this server's limit of ", max_raw_tensor_bytes_,
+                     " bytes; fingerprint it locally and send the fingerprint"));
+  }
+  raw_name_ = header.name();
+  raw_expected_bytes_ = *bytes;
+  raw_ = std::make_unique<indexer::TensorFingerprinter>(
+      header.name(), *dtype, std::vector<int64_t>(header.shape().begin(), header.shape().end()));
+  phase_ = Phase::kRaw;
+  return absl::OkStatus();
+}
+
+absl::Status QueryTensorStream::AddChunk(const std::string& chunk) {
+  if (chunk.size() > raw_expected_bytes_ - raw_received_bytes_) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("QueryTensor: raw tensor \"", raw_name_, "\" received more than the ",
+                     raw_expected_bytes_, " bytes its dtype and shape call for"));
+  }
+  raw_received_bytes_ += chunk.size();
+  return raw_->Update(std::as_bytes(std::span<const char>(chunk.data(), chunk.size())));
+}
+
+absl::Status QueryTensorStream::Finish(Response* response) {
+  switch (phase_) {
+    case Phase::kStart:
+      return absl::InvalidArgumentError("QueryTensor: empty request stream");
+    case Phase::kFingerprint:
+      break;
+    case Phase::kRaw: {
+      if (raw_received_bytes_ != raw_expected_bytes_) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "QueryTensor: raw tensor \"", raw_name_, "\" ended after ", raw_received_bytes_,
+            " of the ", raw_expected_bytes_, " bytes its dtype and shape call for"));
+      }
+      absl::StatusOr<indexer::TensorFingerprint> computed = raw_->Finish();
+      raw_.reset();
+      if (!computed.ok()) return computed.status();
+      fingerprint_ = *std::move(computed);
+      break;
+    }
+  }
+  absl::StatusOr<TensorQueryResult> result = registry_->QueryTensor(fingerprint_, options_);
+  if (!result.ok()) return result.status();
+  ToProto(*result, response);
+  return absl::OkStatus();
+}
+
+}  // namespace weightprint::registry::grpc_edge

@@ -1,0 +1,59 @@
+// RegistryService: the weightprint.v1.Registry gRPC service, a thin adapter over
+// registry::Registry. Each handler validates the request's shape, calls the library and maps
+// the result; matching, storage and verdicts stay in the library, so the embedded CLI and a
+// remote client get the same answers. Unary RPCs finish on the default unary reactor; the
+// client-streaming RPCs share one read reactor (registry/grpc/read_reactor.h) with a small
+// per-RPC stream object (registry/grpc/upload_streams.h). Library status codes reach clients
+// unchanged (registry/grpc/status_edge.h); no exception escapes a handler.
+//
+// Thread-safety: the service is stateless apart from const configuration and may serve any
+// number of concurrent calls; the Registry it points to is thread-safe and must outlive it.
+// Library calls run on gRPC's callback threads (acceptable for v1, see docs/API.md).
+#ifndef WEIGHTPRINT_REGISTRY_SERVICE_H_
+#define WEIGHTPRINT_REGISTRY_SERVICE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include "registry/registry.h"
+#include "registry/server.h"
+#include "weightprint/v1/registry.grpc.pb.h"
+
+namespace weightprint::registry {
+
+class RegistryService final : public v1::Registry::CallbackService {
+ public:
+  // REQUIRES: registry != nullptr and outlives the service. Only the limits in `options` are
+  // used (max_raw_tensor_bytes); `listen` belongs to StartServer.
+  RegistryService(Registry* registry, const ServerOptions& options);
+
+  RegistryService(const RegistryService&) = delete;
+  RegistryService& operator=(const RegistryService&) = delete;
+
+  grpc::ServerReadReactor<v1::RegisterModelRequest>* RegisterModel(
+      grpc::CallbackServerContext* context, v1::RegisterModelResponse* response) override;
+  grpc::ServerReadReactor<v1::QueryModelRequest>* QueryModel(
+      grpc::CallbackServerContext* context, v1::ProvenanceReport* response) override;
+  grpc::ServerReadReactor<v1::QueryTensorRequest>* QueryTensor(
+      grpc::CallbackServerContext* context, v1::TensorQueryResponse* response) override;
+
+  grpc::ServerUnaryReactor* GetModel(grpc::CallbackServerContext* context,
+                                     const v1::GetModelRequest* request,
+                                     v1::GetModelResponse* response) override;
+  grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* context,
+                                       const v1::ListModelsRequest* request,
+                                       v1::ListModelsResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteModel(grpc::CallbackServerContext* context,
+                                        const v1::DeleteModelRequest* request,
+                                        v1::DeleteModelResponse* response) override;
+  grpc::ServerUnaryReactor* Stats(grpc::CallbackServerContext* context,
+                                  const v1::StatsRequest* request,
+                                  v1::StatsResponse* response) override;
+
+ private:
+  Registry* const registry_;
+  const uint64_t max_raw_tensor_bytes_;
+};
+
+}  // namespace weightprint::registry
+
+#endif  // WEIGHTPRINT_REGISTRY_SERVICE_H_
