@@ -1,1 +1,167 @@
-// placeholder: implementation in progress
+#include "registry/fingerprint_codec.h"
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "registry/internal/error_text.h"
+
+namespace weightprint::registry {
+namespace {
+
+using store_internal::ErrorText;
+
+// The C++ and proto enums share numeric values (see indexer/dtype.h and tensor_fingerprint.h),
+// so the conversion is a cast once the value is known to be a real enumerator.
+static_assert(static_cast<int>(indexer::DType::kF32) == v1::F32);
+static_assert(static_cast<int>(indexer::DType::kF8E5M2) == v1::F8_E5M2);
+static_assert(static_cast<int>(indexer::Evidence::kInformative) == v1::INFORMATIVE);
+static_assert(static_cast<int>(indexer::Evidence::kFixedBuffer) == v1::FIXED_BUFFER);
+
+void ToProto(const indexer::Hash128& in, v1::Hash128* out) {
+  out->set_high(in.high);
+  out->set_low(in.low);
+}
+
+indexer::Hash128 FromProto(const v1::Hash128& in) { return {in.high(), in.low()}; }
+
+absl::Status Invalid(const v1::TensorFingerprint& in, std::string_view field,
+                     std::string_view problem) {
+  return absl::InvalidArgumentError(
+      ErrorText("tensor '", in.name(), "': field ", field, ": ", problem));
+}
+
+}  // namespace
+
+void ToProto(const indexer::TensorFingerprint& in, bool include_sketch,
+             v1::TensorFingerprint* out) {
+  out->Clear();
+  out->set_name(in.name);
+  out->set_dtype(static_cast<v1::DType>(in.dtype));
+  out->mutable_shape()->Reserve(static_cast<int>(in.shape.size()));
+  for (int64_t dim : in.shape) out->add_shape(dim);
+  ToProto(in.exact_hash, out->mutable_exact_hash());
+  ToProto(in.bf16_hash, out->mutable_bf16_hash());
+  ToProto(in.f16_hash, out->mutable_f16_hash());
+  v1::TensorStats* stats = out->mutable_stats();
+  stats->set_count(in.stats.count);
+  stats->set_mean(in.stats.mean);
+  stats->set_std(in.stats.std);
+  stats->set_min(in.stats.min);
+  stats->set_max(in.stats.max);
+  stats->set_excess_kurtosis(in.stats.excess_kurtosis);
+  stats->set_zero_fraction(in.stats.zero_fraction);
+  stats->set_non_finite_count(in.stats.non_finite_count);
+  if (include_sketch) {
+    out->mutable_sketch()->Add(in.sketch.begin(), in.sketch.end());
+  }
+  out->set_evidence(static_cast<v1::Evidence>(in.evidence));
+  out->set_fingerprint_version(in.version);
+}
+
+absl::StatusOr<indexer::TensorFingerprint> FromProto(const v1::TensorFingerprint& in,
+                                                     bool require_sketch) {
+  if (in.name().empty()) {
+    return absl::InvalidArgumentError("tensor fingerprint: field name: must not be empty");
+  }
+  if (in.fingerprint_version() != indexer::kFingerprintVersion) {
+    return absl::FailedPreconditionError(ErrorText(
+        "tensor '", in.name(), "': field fingerprint_version: ", in.fingerprint_version(),
+        " is not supported (this build reads version ", indexer::kFingerprintVersion, ")"));
+  }
+  if (in.dtype() == v1::DTYPE_UNSPECIFIED || !v1::DType_IsValid(in.dtype())) {
+    return Invalid(in, "dtype", ErrorText("unknown value ", in.dtype()));
+  }
+  if (in.evidence() == v1::EVIDENCE_UNSPECIFIED || !v1::Evidence_IsValid(in.evidence())) {
+    return Invalid(in, "evidence", ErrorText("unknown value ", in.evidence()));
+  }
+
+  indexer::TensorFingerprint out;
+  out.name = in.name();
+  out.dtype = static_cast<indexer::DType>(in.dtype());
+  out.evidence = static_cast<indexer::Evidence>(in.evidence());
+  out.version = in.fingerprint_version();
+
+  out.shape.reserve(in.shape_size());
+  uint64_t elements = 1;
+  for (int i = 0; i < in.shape_size(); ++i) {
+    const int64_t dim = in.shape(i);
+    if (dim < 0) {
+      return Invalid(in, ErrorText("shape[", i, "]"), ErrorText("negative dimension ", dim));
+    }
+    if (__builtin_mul_overflow(elements, static_cast<uint64_t>(dim), &elements)) {
+      return Invalid(in, "shape", "element count overflows 64 bits");
+    }
+    out.shape.push_back(dim);
+  }
+
+  out.exact_hash = FromProto(in.exact_hash());
+  out.bf16_hash = FromProto(in.bf16_hash());
+  out.f16_hash = FromProto(in.f16_hash());
+
+  const v1::TensorStats& stats = in.stats();
+  out.stats.count = stats.count();
+  out.stats.mean = stats.mean();
+  out.stats.std = stats.std();
+  out.stats.min = stats.min();
+  out.stats.max = stats.max();
+  out.stats.excess_kurtosis = stats.excess_kurtosis();
+  out.stats.zero_fraction = stats.zero_fraction();
+  out.stats.non_finite_count = stats.non_finite_count();
+
+  if (in.sketch_size() == 0) {
+    if (require_sketch && out.informative()) {
+      return Invalid(
+          in, "sketch",
+          ErrorText("missing; an informative tensor needs ", indexer::kSketchDim, " values"));
+    }
+  } else {
+    if (in.sketch_size() != indexer::kSketchDim) {
+      return Invalid(
+          in, "sketch",
+          ErrorText("has ", in.sketch_size(), " values, expected ", indexer::kSketchDim));
+    }
+    for (int i = 0; i < in.sketch_size(); ++i) {
+      if (!std::isfinite(in.sketch(i))) {
+        return Invalid(in, ErrorText("sketch[", i, "]"), "not a finite number");
+      }
+    }
+    out.sketch.assign(in.sketch().begin(), in.sketch().end());
+  }
+  return out;
+}
+
+void ToProto(const ModelInfo& in, v1::ModelInfo* out) {
+  out->Clear();
+  out->set_id(in.id);
+  out->set_name(in.name);
+  out->set_revision(in.revision);
+  out->set_license(in.license);
+  out->set_source(in.source);
+  out->set_base_model(in.base_model);
+  out->set_format(in.format);
+  out->set_architecture(in.architecture);
+  out->set_tensor_count(in.tensor_count);
+  out->set_parameter_count(in.parameter_count);
+  out->set_created_unix(in.created_unix);
+  out->set_fingerprint_version(in.fingerprint_version);
+}
+
+ModelInfo FromProto(const v1::ModelInfo& in) {
+  ModelInfo out;
+  out.id = in.id();
+  out.name = in.name();
+  out.revision = in.revision();
+  out.license = in.license();
+  out.source = in.source();
+  out.base_model = in.base_model();
+  out.format = in.format();
+  out.architecture = in.architecture();
+  out.tensor_count = in.tensor_count();
+  out.parameter_count = in.parameter_count();
+  out.created_unix = in.created_unix();
+  out.fingerprint_version = in.fingerprint_version();
+  return out;
+}
+
+}  // namespace weightprint::registry
