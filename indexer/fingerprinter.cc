@@ -1,1 +1,464 @@
-// placeholder: implementation in progress
+#include "indexer/fingerprinter.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string_view>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "indexer/internal/central_moments.h"
+#include "indexer/internal/half_float.h"
+#include "indexer/internal/sketch_hash.h"
+
+namespace weightprint::indexer {
+namespace {
+
+using indexer_internal::CentralMoments;
+using indexer_internal::Mix64;
+using indexer_internal::SketchBucket;
+using indexer_internal::SketchRowKey;
+
+static_assert(kSketchDim == 256, "the bucket is the top 8 bits of the coordinate hash");
+
+// Elements decoded per block: large enough to amortise per-block work, small enough that the
+// float block and its 16-bit re-encodings stay in L1.
+constexpr size_t kBlockElements = 4096;
+
+constexpr std::string_view kExactDomain = "wp1.exact";
+constexpr std::string_view kBF16Domain = "wp1.bf16";
+constexpr std::string_view kF16Domain = "wp1.f16";
+
+struct XxhStateDeleter {
+  void operator()(XXH3_state_t* state) const { XXH3_freeState(state); }
+};
+using XxhState = std::unique_ptr<XXH3_state_t, XxhStateDeleter>;
+
+XxhState NewHashState() {
+  XxhState state(XXH3_createState());
+  if (state != nullptr) XXH3_128bits_reset(state.get());
+  return state;
+}
+
+void HashBytes(XXH3_state_t* state, const void* data, size_t size) {
+  if (size > 0) XXH3_128bits_update(state, data, size);
+}
+
+void HashU32(XXH3_state_t* state, uint32_t value) {
+  std::array<unsigned char, 4> le;
+  for (int i = 0; i < 4; ++i) le[i] = static_cast<unsigned char>(value >> (8 * i));
+  HashBytes(state, le.data(), le.size());
+}
+
+void HashI64(XXH3_state_t* state, int64_t value) {
+  const uint64_t bits = static_cast<uint64_t>(value);
+  std::array<unsigned char, 8> le;
+  for (int i = 0; i < 8; ++i) le[i] = static_cast<unsigned char>(bits >> (8 * i));
+  HashBytes(state, le.data(), le.size());
+}
+
+void HashShape(XXH3_state_t* state, const std::vector<int64_t>& shape) {
+  HashU32(state, static_cast<uint32_t>(shape.size()));
+  for (int64_t dim : shape) HashI64(state, dim);
+}
+
+Hash128 Digest(XXH3_state_t* state) {
+  const XXH128_hash_t h = XXH3_128bits_digest(state);
+  return Hash128{h.high64, h.low64};
+}
+
+inline bool IsFiniteBits(float x) {
+  return (std::bit_cast<uint32_t>(x) & 0x7F800000u) != 0x7F800000u;
+}
+
+// Block kernels. They are free functions over plain arrays so the compiler can vectorize them;
+// the AVX2 clones matter most for the 16-bit conversions and the moment sums.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define WP_HOT_LOOP __attribute__((target_clones("avx2", "default")))
+#else
+#define WP_HOT_LOOP
+#endif
+
+WP_HOT_LOOP void ToBF16Block(const float* x, size_t n, uint16_t* out) {
+#pragma omp simd
+  for (size_t i = 0; i < n; ++i) out[i] = indexer_internal::EncodeBF16(x[i]);
+}
+
+WP_HOT_LOOP void ToF16Block(const float* x, size_t n, uint16_t* out) {
+#pragma omp simd
+  for (size_t i = 0; i < n; ++i) out[i] = indexer_internal::EncodeF16(x[i]);
+}
+
+// Counts non-finite values and exact zeros (which include -0.0).
+WP_HOT_LOOP void ScanBlock(const float* x, size_t n, uint64_t* non_finite, uint64_t* zeros) {
+  uint32_t bad = 0;  // n <= kBlockElements, so 32 bits suffice
+  uint32_t zero = 0;
+#pragma omp simd reduction(+ : bad, zero)
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t bits = std::bit_cast<uint32_t>(x[i]);
+    bad += (bits & 0x7F800000u) == 0x7F800000u;
+    zero += (bits & 0x7FFFFFFFu) == 0;
+  }
+  *non_finite += bad;
+  *zeros += zero;
+}
+
+// Coordinate hashes of `n` consecutive columns of one row. The multiplies dominate the
+// fingerprint's cost; AVX-512DQ has a native 64-bit vector multiply, AVX2 emulates it.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#endif
+void HashColumns(uint64_t row_key, uint64_t first_column, size_t n, uint64_t* out) {
+#pragma omp simd
+  for (size_t j = 0; j < n; ++j) out[j] = Mix64(row_key ^ (first_column + j));
+}
+
+// Moments of finite values only. REQUIRES: n > 0 and every x[i] finite.
+WP_HOT_LOOP CentralMoments BlockMoments(const float* x, size_t n, float* min_out, float* max_out) {
+  double sum = 0;
+  float lo = x[0];
+  float hi = x[0];
+#pragma omp simd reduction(+ : sum) reduction(min : lo) reduction(max : hi)
+  for (size_t i = 0; i < n; ++i) {
+    sum += static_cast<double>(x[i]);
+    lo = x[i] < lo ? x[i] : lo;
+    hi = x[i] > hi ? x[i] : hi;
+  }
+  CentralMoments m;
+  m.count = n;
+  m.mean = sum / static_cast<double>(n);
+  double m2 = 0, m3 = 0, m4 = 0;
+  const double mean = m.mean;
+#pragma omp simd reduction(+ : m2, m3, m4)
+  for (size_t i = 0; i < n; ++i) {
+    const double d = static_cast<double>(x[i]) - mean;
+    const double d2 = d * d;
+    m2 += d2;
+    m3 += d2 * d;
+    m4 += d2 * d2;
+  }
+  m.m2 = m2;
+  m.m3 = m3;
+  m.m4 = m4;
+  *min_out = lo;
+  *max_out = hi;
+  return m;
+}
+
+}  // namespace
+
+struct TensorFingerprinter::State {
+  std::string name;
+  DType dtype = DType::kF32;
+  std::vector<int64_t> shape;
+  size_t element_size = 0;
+
+  absl::Status status;  // sticky: construction errors, excess bytes
+  bool finished = false;
+  uint64_t num_elements = 0;
+  uint64_t expected_bytes = 0;
+  uint64_t received_bytes = 0;
+
+  XxhState exact;
+  XxhState bf16;
+  XxhState f16;
+
+  // Bytes of an element split across Update() calls.
+  std::array<std::byte, 8> carry{};
+  size_t carry_size = 0;
+
+  // Decoded values waiting to be folded into the fingerprint.
+  std::vector<float> block;
+  size_t block_size = 0;
+  std::vector<uint16_t> half_bits;
+  std::vector<float> finite_scratch;
+  std::vector<uint64_t> column_hashes;
+
+  // Coordinates of the next element to be sketched.
+  uint64_t inner = std::numeric_limits<uint64_t>::max();  // row length; never wraps for ndim<2
+  uint64_t row = 0;
+  uint64_t column = 0;
+  uint64_t row_key = 0;
+
+  CentralMoments moments;
+  float min = 0;
+  float max = 0;
+  uint64_t zeros = 0;
+  uint64_t non_finite = 0;
+
+  // Per bucket: S (sum of sign * x) and T (sum of sign). Kept side by side so one element
+  // updates a single 16-byte pair; T stays exact in a double up to 2^53 elements.
+  struct BucketSums {
+    double signed_sum = 0;
+    double sign_sum = 0;
+  };
+  std::array<BucketSums, kSketchDim> buckets{};
+
+  void AddDecoded(const std::byte* src, size_t count);
+  void ProcessBlock();
+  void SketchBlock(const float* x, size_t n, bool all_finite);
+  void NextRow() {
+    ++row;
+    column = 0;
+    row_key = SketchRowKey(row);
+  }
+};
+
+void TensorFingerprinter::State::AddDecoded(const std::byte* src, size_t count) {
+  while (count > 0) {
+    const size_t take = std::min(count, kBlockElements - block_size);
+    // The raw bytes are hashed here, a block at a time, rather than once per Update(): the
+    // decode that follows then reads them from cache. Only whole elements arrive here, in
+    // stream order, which hashes the same as the stream itself.
+    HashBytes(exact.get(), src, take * element_size);
+    DecodeToFloat(dtype, src, take, block.data() + block_size);
+    block_size += take;
+    src += take * element_size;
+    count -= take;
+    if (block_size == kBlockElements) ProcessBlock();
+  }
+}
+
+void TensorFingerprinter::State::SketchBlock(const float* x, size_t n, bool all_finite) {
+  // Walk the block one row segment at a time so the row key is hashed once per row.
+  uint64_t* hashes = column_hashes.data();
+  size_t i = 0;
+  while (i < n) {
+    const uint64_t room = inner - column;
+    const size_t segment = static_cast<size_t>(std::min<uint64_t>(room, n - i));
+    HashColumns(row_key, column, segment, hashes);
+    const float* xs = x + i;
+    for (size_t j = 0; j < segment; ++j) {
+      const float v = xs[j];
+      if (!all_finite && !IsFiniteBits(v)) continue;
+      const uint64_t h = hashes[j];
+      const uint32_t bucket = SketchBucket(h);
+      // Flip the float's sign bit instead of branching on the hash.
+      const uint32_t negative = static_cast<uint32_t>(h & 1);
+      const float signed_v = std::bit_cast<float>(std::bit_cast<uint32_t>(v) ^ (negative << 31));
+      BucketSums& sums = buckets[bucket];
+      sums.signed_sum += static_cast<double>(signed_v);
+      sums.sign_sum += 1.0 - 2.0 * static_cast<double>(negative);
+    }
+    i += segment;
+    column += segment;
+    if (column == inner) NextRow();
+  }
+}
+
+void TensorFingerprinter::State::ProcessBlock() {
+  const size_t n = block_size;
+  if (n == 0) return;
+  const float* x = block.data();
+
+  ToBF16Block(x, n, half_bits.data());
+  HashBytes(bf16.get(), half_bits.data(), n * sizeof(uint16_t));
+  ToF16Block(x, n, half_bits.data());
+  HashBytes(f16.get(), half_bits.data(), n * sizeof(uint16_t));
+
+  const uint64_t non_finite_before = non_finite;
+  ScanBlock(x, n, &non_finite, &zeros);
+  const float* finite = x;
+  size_t finite_count = n;
+  const bool all_finite = non_finite == non_finite_before;
+  if (!all_finite) {
+    // Rare path: statistics see only the finite values.
+    finite_count = 0;
+    for (size_t i = 0; i < n; ++i) {
+      if (IsFiniteBits(x[i])) finite_scratch[finite_count++] = x[i];
+    }
+    finite = finite_scratch.data();
+  }
+  if (finite_count > 0) {
+    float lo, hi;
+    const CentralMoments block_moments = BlockMoments(finite, finite_count, &lo, &hi);
+    if (moments.count == 0) {
+      min = lo;
+      max = hi;
+    } else {
+      min = std::min(min, lo);
+      max = std::max(max, hi);
+    }
+    moments.Merge(block_moments);
+  }
+  SketchBlock(x, n, all_finite);
+  block_size = 0;
+}
+
+TensorFingerprinter::TensorFingerprinter(std::string name, DType dtype, std::vector<int64_t> shape)
+    : state_(std::make_unique<State>()) {
+  State& s = *state_;
+  s.name = std::move(name);
+  s.dtype = dtype;
+  s.shape = std::move(shape);
+  s.element_size = DTypeSize(dtype);
+  if (s.element_size == 0) {
+    s.status = absl::InvalidArgumentError(
+        absl::StrCat("tensor ", s.name, ": unknown dtype code ", static_cast<int>(dtype)));
+    return;
+  }
+  uint64_t elements = 1;
+  for (size_t i = 0; i < s.shape.size(); ++i) {
+    const int64_t dim = s.shape[i];
+    if (dim < 0) {
+      s.status = absl::InvalidArgumentError(
+          absl::StrCat("tensor ", s.name, ": dimension ", i, " is negative (", dim, ")"));
+      return;
+    }
+    if (__builtin_mul_overflow(elements, static_cast<uint64_t>(dim), &elements)) {
+      s.status = absl::InvalidArgumentError(
+          absl::StrCat("tensor ", s.name, ": element count of the shape overflows 64 bits"));
+      return;
+    }
+  }
+  if (__builtin_mul_overflow(elements, static_cast<uint64_t>(s.element_size), &s.expected_bytes)) {
+    s.status = absl::InvalidArgumentError(
+        absl::StrCat("tensor ", s.name, ": byte size of the shape overflows 64 bits"));
+    return;
+  }
+  s.num_elements = elements;
+  if (s.shape.size() >= 2) {
+    uint64_t inner = 1;
+    for (size_t i = 1; i < s.shape.size(); ++i) inner *= static_cast<uint64_t>(s.shape[i]);
+    // inner == 0 only when there are no elements, so the value is then irrelevant.
+    s.inner = std::max<uint64_t>(inner, 1);
+  }
+  s.row_key = SketchRowKey(0);
+
+  s.exact = NewHashState();
+  s.bf16 = NewHashState();
+  s.f16 = NewHashState();
+  if (s.exact == nullptr || s.bf16 == nullptr || s.f16 == nullptr) {
+    s.status = absl::ResourceExhaustedError("cannot allocate hash state");
+    return;
+  }
+  HashBytes(s.exact.get(), kExactDomain.data(), kExactDomain.size());
+  const uint8_t code = static_cast<uint8_t>(dtype);
+  HashBytes(s.exact.get(), &code, 1);
+  HashShape(s.exact.get(), s.shape);
+  HashBytes(s.bf16.get(), kBF16Domain.data(), kBF16Domain.size());
+  HashShape(s.bf16.get(), s.shape);
+  HashBytes(s.f16.get(), kF16Domain.data(), kF16Domain.size());
+  HashShape(s.f16.get(), s.shape);
+
+  s.block.resize(kBlockElements);
+  s.half_bits.resize(kBlockElements);
+  s.finite_scratch.resize(kBlockElements);
+  s.column_hashes.resize(kBlockElements);
+}
+
+TensorFingerprinter::~TensorFingerprinter() = default;
+
+uint64_t TensorFingerprinter::expected_bytes() const { return state_->expected_bytes; }
+uint64_t TensorFingerprinter::received_bytes() const { return state_->received_bytes; }
+
+absl::Status TensorFingerprinter::Update(std::span<const std::byte> bytes) {
+  State& s = *state_;
+  if (!s.status.ok()) return s.status;
+  if (s.finished) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("tensor ", s.name, ": Update() after Finish()"));
+  }
+  if (bytes.size() > s.expected_bytes - s.received_bytes) {
+    s.status = absl::InvalidArgumentError(
+        absl::StrCat("tensor ", s.name, ": received more than ", s.expected_bytes, " bytes"));
+    return s.status;
+  }
+  if (bytes.empty()) return absl::OkStatus();
+  s.received_bytes += bytes.size();
+
+  const std::byte* p = bytes.data();
+  size_t left = bytes.size();
+  if (s.carry_size > 0) {
+    const size_t take = std::min(left, s.element_size - s.carry_size);
+    std::memcpy(s.carry.data() + s.carry_size, p, take);
+    s.carry_size += take;
+    p += take;
+    left -= take;
+    if (s.carry_size < s.element_size) return absl::OkStatus();
+    s.AddDecoded(s.carry.data(), 1);
+    s.carry_size = 0;
+  }
+  const size_t whole = left / s.element_size;
+  s.AddDecoded(p, whole);
+  p += whole * s.element_size;
+  left -= whole * s.element_size;
+  std::memcpy(s.carry.data(), p, left);
+  s.carry_size = left;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TensorFingerprint> TensorFingerprinter::Finish() {
+  State& s = *state_;
+  if (!s.status.ok()) return s.status;
+  if (s.finished) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("tensor ", s.name, ": Finish() called twice"));
+  }
+  if (s.received_bytes < s.expected_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tensor ", s.name, ": received ", s.received_bytes, " of ", s.expected_bytes, " bytes"));
+  }
+  s.finished = true;
+  s.ProcessBlock();
+
+  TensorFingerprint fp;
+  fp.name = s.name;
+  fp.dtype = s.dtype;
+  fp.shape = s.shape;
+  fp.exact_hash = Digest(s.exact.get());
+  fp.bf16_hash = Digest(s.bf16.get());
+  fp.f16_hash = Digest(s.f16.get());
+
+  TensorStats& st = fp.stats;
+  st.count = s.moments.count;
+  st.non_finite_count = s.non_finite;
+  st.zero_fraction = s.num_elements == 0
+                         ? 0.0
+                         : static_cast<double>(s.zeros) / static_cast<double>(s.num_elements);
+  if (st.count > 0) {
+    const double n = static_cast<double>(st.count);
+    st.mean = s.moments.mean;
+    st.min = s.min;
+    st.max = s.max;
+    const double variance = std::max(0.0, s.moments.m2 / n);
+    st.std = std::sqrt(variance);
+    if (variance > 0) {
+      st.excess_kurtosis = (s.moments.m4 / n) / (variance * variance) - 3.0;
+      if (!std::isfinite(st.excess_kurtosis)) st.excess_kurtosis = 0;
+    }
+  }
+
+  // Centring after the fact is exact because the sketch is linear: the sketch of (x - mean) is
+  // S - mean * T.
+  fp.sketch.assign(kSketchDim, 0.0f);
+  if (st.std > 0) {
+    std::array<double, kSketchDim> centred;
+    double norm2 = 0;
+    for (int b = 0; b < kSketchDim; ++b) {
+      centred[b] = s.buckets[b].signed_sum - st.mean * s.buckets[b].sign_sum;
+      norm2 += centred[b] * centred[b];
+    }
+    const double norm = std::sqrt(norm2);
+    if (norm > 0 && std::isfinite(norm)) {
+      for (int b = 0; b < kSketchDim; ++b) fp.sketch[b] = static_cast<float>(centred[b] / norm);
+    }
+  }
+  fp.evidence = ClassifyEvidence(fp.name, fp.dtype, fp.stats, s.num_elements);
+  fp.version = kFingerprintVersion;
+  return fp;
+}
+
+absl::StatusOr<TensorFingerprint> FingerprintTensor(const TensorInfo& info,
+                                                    std::span<const std::byte> bytes) {
+  TensorFingerprinter fingerprinter(info.name, info.dtype, info.shape);
+  if (absl::Status status = fingerprinter.Update(bytes); !status.ok()) return status;
+  return fingerprinter.Finish();
+}
+
+}  // namespace weightprint::indexer

@@ -1,1 +1,251 @@
-// placeholder: implementation in progress
+#include "indexer/model_fingerprint.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "indexer/fingerprinter.h"
+#include "indexer/model_reader.h"
+
+namespace weightprint::indexer {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+constexpr char kIndexFile[] = "model.safetensors.index.json";
+constexpr char kSingleFile[] = "model.safetensors";
+constexpr char kConfigFile[] = "config.json";
+
+// Reads a small text file (index or config). Weights are never read this way.
+absl::StatusOr<std::string> ReadSmallFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path.string(), ": cannot open"));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return absl::DataLossError(absl::StrCat(path.string(), ": read failed"));
+  return text;
+}
+
+absl::StatusOr<Json> ParseJsonFile(const fs::path& path) {
+  absl::StatusOr<std::string> text = ReadSmallFile(path);
+  if (!text.ok()) return text.status();
+  try {
+    return Json::parse(*text);
+  } catch (const Json::parse_error& e) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path.string(), ": offset ", e.byte > 0 ? e.byte - 1 : 0, ": expected valid JSON"));
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(path.string(), ": ", e.what()));
+  }
+}
+
+// The architecture label is informational, so a missing or unreadable config.json leaves it
+// empty rather than failing the whole fingerprint.
+std::string ReadArchitecture(const fs::path& dir) {
+  const fs::path config = dir / kConfigFile;
+  std::error_code ec;
+  if (!fs::is_regular_file(config, ec)) return "";
+  absl::StatusOr<Json> json = ParseJsonFile(config);
+  if (!json.ok() || !json->is_object()) return "";
+  const auto arch = json->find("architectures");
+  if (arch != json->end() && arch->is_array() && !arch->empty() && (*arch)[0].is_string()) {
+    return (*arch)[0].get<std::string>();
+  }
+  const auto type = json->find("model_type");
+  if (type != json->end() && type->is_string()) return type->get<std::string>();
+  return "";
+}
+
+// A shard named in an index must be a plain file inside the model directory.
+bool IsPlainFileName(const std::string& name) {
+  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos &&
+         name.find('\\') == std::string::npos;
+}
+
+struct Shards {
+  std::vector<fs::path> files;  // in name order
+  // tensor -> shard file name, when an index lists them.
+  std::optional<std::map<std::string, std::string>> weight_map;
+};
+
+absl::StatusOr<Shards> ReadIndex(const fs::path& dir) {
+  const fs::path index_path = dir / kIndexFile;
+  absl::StatusOr<Json> index = ParseJsonFile(index_path);
+  if (!index.ok()) return index.status();
+  const std::string where = index_path.string();
+  if (!index->is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": expected a JSON object"));
+  }
+  const auto map_it = index->find("weight_map");
+  if (map_it == index->end() || !map_it->is_object()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": expected \"weight_map\" to be an object of tensor -> shard"));
+  }
+  Shards shards;
+  shards.weight_map.emplace();
+  std::set<std::string> shard_names;
+  for (const auto& [tensor, shard] : map_it->items()) {
+    if (!shard.is_string() || !IsPlainFileName(shard.get<std::string>())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": weight_map entry ", Json(tensor).dump(), " must name a shard file"));
+    }
+    const std::string name = shard.get<std::string>();
+    shards.weight_map->emplace(tensor, name);
+    shard_names.insert(name);
+  }
+  for (const std::string& name : shard_names) {
+    const fs::path shard = dir / name;
+    std::error_code ec;
+    if (!fs::is_regular_file(shard, ec)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": shard ", name, " is listed but missing from ", dir.string()));
+    }
+    shards.files.push_back(shard);
+  }
+  if (shards.files.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": weight_map lists no tensors"));
+  }
+  return shards;
+}
+
+absl::StatusOr<Shards> FindShards(const fs::path& dir) {
+  std::error_code ec;
+  if (fs::exists(dir / kIndexFile, ec)) return ReadIndex(dir);
+  Shards shards;
+  if (fs::is_regular_file(dir / kSingleFile, ec)) {
+    shards.files.push_back(dir / kSingleFile);
+    return shards;
+  }
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
+    std::error_code entry_ec;
+    if (entry.is_regular_file(entry_ec) && entry.path().extension() == ".safetensors") {
+      shards.files.push_back(entry.path());
+    }
+  }
+  if (ec) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(dir.string(), ": cannot list directory: ", ec.message()));
+  }
+  if (shards.files.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(dir.string(), ": no weights found (expected ",
+                                                   kIndexFile, ", ", kSingleFile,
+                                                   " or *.safetensors)"));
+  }
+  std::sort(shards.files.begin(), shards.files.end());
+  return shards;
+}
+
+// Sniffs the content: a safetensors file opens with a little-endian header length whose
+// header starts with '{'. Files named *.safetensors go straight to the reader so that a
+// damaged one gets its precise validation error instead of "unrecognised format".
+absl::Status CheckWeightsFormat(const fs::path& file) {
+  if (file.extension() == ".safetensors") return absl::OkStatus();
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(file.string(), ": cannot open"));
+  char head[9] = {};
+  in.read(head, sizeof(head));
+  if (in.gcount() == sizeof(head) && head[8] == '{') return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(file.string(),
+                   ": offset 0: unrecognised format (expected a safetensors file: an 8-byte "
+                   "header length followed by a JSON header)"));
+}
+
+}  // namespace
+
+uint64_t ModelFingerprint::parameter_count() const {
+  uint64_t total = 0;
+  for (const TensorFingerprint& t : tensors) total += t.num_elements();
+  return total;
+}
+
+absl::StatusOr<ModelFingerprint> FingerprintModel(const std::string& path,
+                                                  const FingerprintOptions& options) {
+  const fs::path root(path);
+  std::error_code ec;
+  const fs::file_status status = fs::status(root, ec);
+  if (ec || !fs::exists(status)) {
+    return absl::NotFoundError(absl::StrCat(path, ": no such file or directory"));
+  }
+
+  ModelFingerprint model;
+  model.format = "safetensors";
+  Shards shards;
+  if (fs::is_directory(status)) {
+    absl::StatusOr<Shards> found = FindShards(root);
+    if (!found.ok()) return found.status();
+    shards = *std::move(found);
+    model.architecture = ReadArchitecture(root);
+  } else {
+    if (absl::Status s = CheckWeightsFormat(root); !s.ok()) return s;
+    shards.files.push_back(root);
+  }
+
+  // Open and cross-check every shard before the expensive pass, so that a bad model fails in
+  // milliseconds rather than after hashing most of it. Mapping costs address space only.
+  std::vector<std::unique_ptr<ModelReader>> readers;
+  std::map<std::string, std::string> seen;  // tensor -> shard path
+  uint64_t total_bytes = 0;
+  for (const fs::path& file : shards.files) {
+    absl::StatusOr<std::unique_ptr<ModelReader>> reader = OpenSafetensors(file.string());
+    if (!reader.ok()) return reader.status();
+    const std::string shard_name = file.filename().string();
+    for (const TensorInfo& t : (*reader)->tensors()) {
+      const auto [it, inserted] = seen.emplace(t.name, file.string());
+      if (!inserted) {
+        return absl::InvalidArgumentError(absl::StrCat("tensor ", t.name, " appears in both ",
+                                                       it->second, " and ", file.string()));
+      }
+      if (shards.weight_map.has_value()) {
+        const auto mapped = shards.weight_map->find(t.name);
+        if (mapped == shards.weight_map->end() || mapped->second != shard_name) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              file.string(), ": tensor ", t.name, " is not listed for this shard in ", kIndexFile));
+        }
+      }
+      total_bytes += t.size_bytes;
+    }
+    readers.push_back(*std::move(reader));
+  }
+  if (shards.weight_map.has_value()) {
+    for (const auto& [tensor, shard] : *shards.weight_map) {
+      if (!seen.contains(tensor)) {
+        return absl::InvalidArgumentError(absl::StrCat((root / kIndexFile).string(), ": tensor ",
+                                                       tensor, " is listed in shard ", shard,
+                                                       " but the shard does not contain it"));
+      }
+    }
+  }
+  model.metadata = readers.front()->metadata();
+
+  uint64_t done_bytes = 0;
+  for (const std::unique_ptr<ModelReader>& reader : readers) {
+    const std::vector<TensorInfo>& infos = reader->tensors();
+    for (size_t i = 0; i < infos.size(); ++i) {
+      absl::StatusOr<TensorFingerprint> fp = FingerprintTensor(infos[i], reader->TensorBytes(i));
+      reader->ReleaseTensor(i);
+      if (!fp.ok()) {
+        return absl::Status(fp.status().code(),
+                            absl::StrCat(reader->path(), ": ", fp.status().message()));
+      }
+      model.tensors.push_back(*std::move(fp));
+      done_bytes += infos[i].size_bytes;
+      if (options.progress) options.progress(done_bytes, total_bytes);
+    }
+  }
+  std::sort(model.tensors.begin(), model.tensors.end(),
+            [](const TensorFingerprint& a, const TensorFingerprint& b) { return a.name < b.name; });
+  return model;
+}
+
+}  // namespace weightprint::indexer
