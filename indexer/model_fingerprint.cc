@@ -23,8 +23,6 @@ namespace {
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
-constexpr char kIndexFile[] = "model.safetensors.index.json";
-constexpr char kSingleFile[] = "model.safetensors";
 constexpr char kConfigFile[] = "config.json";
 
 // Reads a small text file (index or config). Weights are never read this way.
@@ -74,12 +72,12 @@ bool IsPlainFileName(const std::string& name) {
 
 struct Shards {
   std::vector<fs::path> files;  // in name order
+  fs::path index;               // the index file, when there is one
   // tensor -> shard file name, when an index lists them.
   std::optional<std::map<std::string, std::string>> weight_map;
 };
 
-absl::StatusOr<Shards> ReadIndex(const fs::path& dir) {
-  const fs::path index_path = dir / kIndexFile;
+absl::StatusOr<Shards> ReadIndex(const fs::path& dir, const fs::path& index_path) {
   absl::StatusOr<Json> index = ParseJsonFile(index_path);
   if (!index.ok()) return index.status();
   const std::string where = index_path.string();
@@ -92,6 +90,7 @@ absl::StatusOr<Shards> ReadIndex(const fs::path& dir) {
         absl::StrCat(where, ": expected \"weight_map\" to be an object of tensor -> shard"));
   }
   Shards shards;
+  shards.index = index_path;
   shards.weight_map.emplace();
   std::set<std::string> shard_names;
   for (const auto& [tensor, shard] : map_it->items()) {
@@ -118,47 +117,73 @@ absl::StatusOr<Shards> ReadIndex(const fs::path& dir) {
   return shards;
 }
 
+// How each format lays a model out in a directory, in order of preference: an index of shards,
+// a conventional single file, or every file with the extension.
+struct DirectoryLayout {
+  const char* index;        // e.g. model.safetensors.index.json ("" if none)
+  const char* single;       // e.g. model.safetensors ("" if none)
+  std::vector<const char*> extensions;
+  bool allow_several;       // several files are shards of one model (not alternatives)
+};
+
+const std::vector<DirectoryLayout>& Layouts() {
+  static const std::vector<DirectoryLayout> kLayouts = {
+      {"model.safetensors.index.json", "model.safetensors", {".safetensors"}, true},
+      {"pytorch_model.bin.index.json", "pytorch_model.bin", {".bin", ".pt", ".pth"}, true},
+      {"", "", {".gguf"}, false},
+      {"", "model.onnx", {".onnx"}, false},
+      {"", "", {".npz", ".npy"}, true},
+  };
+  return kLayouts;
+}
+
 absl::StatusOr<Shards> FindShards(const fs::path& dir) {
   std::error_code ec;
-  if (fs::exists(dir / kIndexFile, ec)) return ReadIndex(dir);
-  Shards shards;
-  if (fs::is_regular_file(dir / kSingleFile, ec)) {
-    shards.files.push_back(dir / kSingleFile);
-    return shards;
-  }
+  std::vector<fs::path> entries;
   for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
     std::error_code entry_ec;
-    if (entry.is_regular_file(entry_ec) && entry.path().extension() == ".safetensors") {
-      shards.files.push_back(entry.path());
-    }
+    if (entry.is_regular_file(entry_ec)) entries.push_back(entry.path());
   }
   if (ec) {
     return absl::InvalidArgumentError(
         absl::StrCat(dir.string(), ": cannot list directory: ", ec.message()));
   }
-  if (shards.files.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(dir.string(), ": no weights found (expected ",
-                                                   kIndexFile, ", ", kSingleFile,
-                                                   " or *.safetensors)"));
+  std::sort(entries.begin(), entries.end());
+  for (const DirectoryLayout& layout : Layouts()) {
+    if (*layout.index && fs::exists(dir / layout.index, ec)) {
+      return ReadIndex(dir, dir / layout.index);
+    }
+    Shards shards;
+    if (*layout.single && fs::is_regular_file(dir / layout.single, ec)) {
+      shards.files.push_back(dir / layout.single);
+      return shards;
+    }
+    for (const fs::path& file : entries) {
+      for (const char* ext : layout.extensions) {
+        if (file.extension() == ext) shards.files.push_back(file);
+      }
+    }
+    if (shards.files.empty()) continue;
+    if (shards.files.size() > 1 && !layout.allow_several) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          dir.string(), ": holds ", shards.files.size(), " ", shards.files[0].extension().string(),
+          " files, which are alternative versions of a model: name the one to fingerprint"));
+    }
+    return shards;
   }
-  std::sort(shards.files.begin(), shards.files.end());
-  return shards;
+  return absl::InvalidArgumentError(absl::StrCat(
+      dir.string(), ": no weights found (expected safetensors, PyTorch, GGUF, ONNX or NumPy "
+                    "files; see docs/FORMATS.md)"));
 }
 
-// Sniffs the content: a safetensors file opens with a little-endian header length whose
-// header starts with '{'. Files named *.safetensors go straight to the reader so that a
-// damaged one gets its precise validation error instead of "unrecognised format".
-absl::Status CheckWeightsFormat(const fs::path& file) {
-  if (file.extension() == ".safetensors") return absl::OkStatus();
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(file.string(), ": cannot open"));
-  char head[9] = {};
-  in.read(head, sizeof(head));
-  if (in.gcount() == sizeof(head) && head[8] == '{') return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat(file.string(),
-                   ": offset 0: unrecognised format (expected a safetensors file: an 8-byte "
-                   "header length followed by a JSON header)"));
+// Streams one tensor's canonical bytes through a fingerprinter.
+absl::StatusOr<TensorFingerprint> Fingerprint(const ModelReader& reader, size_t index) {
+  const TensorInfo& info = reader.tensors()[index];
+  TensorFingerprinter fingerprinter(info.name, info.dtype, info.shape);
+  absl::Status streamed = reader.ReadTensor(
+      index, [&](std::span<const std::byte> chunk) { return fingerprinter.Update(chunk); });
+  if (!streamed.ok()) return streamed;
+  return fingerprinter.Finish();
 }
 
 }  // namespace
@@ -179,7 +204,6 @@ absl::StatusOr<ModelFingerprint> FingerprintModel(const std::string& path,
   }
 
   ModelFingerprint model;
-  model.format = "safetensors";
   Shards shards;
   if (fs::is_directory(status)) {
     absl::StatusOr<Shards> found = FindShards(root);
@@ -187,7 +211,6 @@ absl::StatusOr<ModelFingerprint> FingerprintModel(const std::string& path,
     shards = *std::move(found);
     model.architecture = ReadArchitecture(root);
   } else {
-    if (absl::Status s = CheckWeightsFormat(root); !s.ok()) return s;
     shards.files.push_back(root);
   }
 
@@ -197,7 +220,7 @@ absl::StatusOr<ModelFingerprint> FingerprintModel(const std::string& path,
   std::map<std::string, std::string> seen;  // tensor -> shard path
   uint64_t total_bytes = 0;
   for (const fs::path& file : shards.files) {
-    absl::StatusOr<std::unique_ptr<ModelReader>> reader = OpenSafetensors(file.string());
+    absl::StatusOr<std::unique_ptr<ModelReader>> reader = OpenModelFile(file.string());
     if (!reader.ok()) return reader.status();
     const std::string shard_name = file.filename().string();
     for (const TensorInfo& t : (*reader)->tensors()) {
@@ -210,7 +233,8 @@ absl::StatusOr<ModelFingerprint> FingerprintModel(const std::string& path,
         const auto mapped = shards.weight_map->find(t.name);
         if (mapped == shards.weight_map->end() || mapped->second != shard_name) {
           return absl::InvalidArgumentError(absl::StrCat(
-              file.string(), ": tensor ", t.name, " is not listed for this shard in ", kIndexFile));
+              file.string(), ": tensor ", t.name, " is not listed for this shard in ",
+              shards.index.filename().string()));
         }
       }
       total_bytes += t.size_bytes;
@@ -220,19 +244,20 @@ absl::StatusOr<ModelFingerprint> FingerprintModel(const std::string& path,
   if (shards.weight_map.has_value()) {
     for (const auto& [tensor, shard] : *shards.weight_map) {
       if (!seen.contains(tensor)) {
-        return absl::InvalidArgumentError(absl::StrCat((root / kIndexFile).string(), ": tensor ",
+        return absl::InvalidArgumentError(absl::StrCat(shards.index.string(), ": tensor ",
                                                        tensor, " is listed in shard ", shard,
                                                        " but the shard does not contain it"));
       }
     }
   }
   model.metadata = readers.front()->metadata();
+  model.format = std::string(readers.front()->format());
 
   uint64_t done_bytes = 0;
   for (const std::unique_ptr<ModelReader>& reader : readers) {
     const std::vector<TensorInfo>& infos = reader->tensors();
     for (size_t i = 0; i < infos.size(); ++i) {
-      absl::StatusOr<TensorFingerprint> fp = FingerprintTensor(infos[i], reader->TensorBytes(i));
+      absl::StatusOr<TensorFingerprint> fp = Fingerprint(*reader, i);
       reader->ReleaseTensor(i);
       if (!fp.ok()) {
         return absl::Status(fp.status().code(),
