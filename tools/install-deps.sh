@@ -8,7 +8,12 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libxxhash-dev xxhash nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  zlib1g-dev libonnx-dev
 )
+# Reference writers the format tests compare against (torch.save, onnx.save, numpy.save).
+if [ "${WEIGHTPRINT_TEST_DEPS:-0}" = 1 ]; then
+  PACKAGES+=(python3-numpy python3-torch python3-onnx)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
