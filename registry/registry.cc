@@ -311,6 +311,8 @@ absl::Status Registry::Calibrate() {
   return impl_->CalibrateLocked();
 }
 
+NullModel Registry::null_model() const { return *impl_->null(); }
+
 absl::Status Registry::Flush() {
   std::lock_guard lock(impl_->write_mu);
   return impl_->index->Save(impl_->IndexPath(), impl_->store->index_epoch());

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "indexer/tensor_fingerprint.h"
 #include "registry/model_info.h"
+#include "registry/null_model.h"
 #include "registry/provenance_report.h"
 
 namespace weightprint::registry {
@@ -67,6 +68,9 @@ class Registry {
   absl::Status Calibrate();
   // Writes the sketch index to disk now.
   absl::Status Flush();
+
+  // The null model queries are judged against now (for evaluation and diagnostics).
+  NullModel null_model() const;
 
  private:
   struct Impl;
