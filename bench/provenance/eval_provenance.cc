@@ -4,6 +4,7 @@
 // and a calibration check of the null. Exit status 1 if any unrelated pair is judged related.
 //
 //   eval_provenance [--bases N] [--negatives N] [--hidden H] [--layers L] [--vocab V]
+//   eval_provenance --corpus DIR      (model files listed in DIR/manifest.json)
 //
 // The corpus here is synthetic (Gaussian weights, norm gains near 1.0): cheap enough for CI.
 // Trained models share structure that Gaussian ones do not; docs/EVALUATION.md says what that
@@ -12,6 +13,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -23,6 +25,8 @@
 #include "absl/strings/str_format.h"
 #include "bench/provenance/transforms.h"
 #include "indexer/fingerprinter.h"
+#include "indexer/model_fingerprint.h"
+#include "nlohmann/json.hpp"
 #include "indexer/safetensors_writer.h"
 #include "registry/internal/normal_tail.h"
 #include "registry/registry.h"
@@ -46,6 +50,22 @@ struct Case {
   Model model;
   DType dtype = DType::kF32;
   std::set<std::string> parents;    // registered names it derives from
+  std::string path;                 // a model file instead of `model` (trained corpora)
+};
+
+// A model to register.
+struct Registration {
+  std::string name;
+  Model model;
+  std::string path;                 // a model file instead of `model`
+};
+
+// A corpus: what to register, what to ask.
+struct Corpus {
+  std::string title;
+  std::string description;
+  std::vector<Registration> registered;
+  std::vector<Case> cases;
 };
 
 std::vector<TensorFingerprint> Fingerprint(const Model& model, DType dtype) {
@@ -67,6 +87,23 @@ std::vector<TensorFingerprint> Fingerprint(const Model& model, DType dtype) {
   return out;
 }
 
+std::vector<TensorFingerprint> FingerprintFile(const std::string& path) {
+  absl::StatusOr<indexer::ModelFingerprint> fp = indexer::FingerprintModel(path);
+  if (!fp.ok()) {
+    std::fprintf(stderr, "fingerprint %s: %s\n", path.c_str(), fp.status().ToString().c_str());
+    std::exit(2);
+  }
+  return std::move(fp->tensors);
+}
+
+std::vector<TensorFingerprint> FingerprintOf(const Case& c) {
+  return c.path.empty() ? Fingerprint(c.model, c.dtype) : FingerprintFile(c.path);
+}
+
+std::vector<TensorFingerprint> FingerprintOf(const Registration& r) {
+  return r.path.empty() ? Fingerprint(r.model, DType::kF32) : FingerprintFile(r.path);
+}
+
 Model Make(const Settings& s, uint64_t seed) {
   client::SyntheticModelSpec spec = s.spec;
   spec.seed = seed;
@@ -75,8 +112,20 @@ Model Make(const Settings& s, uint64_t seed) {
 
 std::string BaseName(int i) { return absl::StrFormat("base/%d", i); }
 
-std::vector<Case> BuildCorpus(const Settings& s, const Model& mm_source) {
-  std::vector<Case> cases;
+Corpus SyntheticCorpus(const Settings& s) {
+  Corpus corpus;
+  corpus.title = "synthetic corpus";
+  corpus.description = absl::StrFormat(
+      "model: hidden %d, %d layers, vocab %d; registered: %d bases, 1 multimodal source, "
+      "6 unrelated",
+      s.spec.hidden, s.spec.layers, s.spec.vocab, s.bases);
+  for (int b = 0; b < s.bases; ++b) corpus.registered.push_back({BaseName(b), Make(s, 1 + b), ""});
+  const Model mm_source = WithVisionTower(Make(s, 200), Make(s, 201));
+  corpus.registered.push_back({"mm/source", mm_source, ""});
+  for (int p = 0; p < 6; ++p) {  // unrelated registered models: a wider null
+    corpus.registered.push_back({absl::StrFormat("pool/%d", p), Make(s, 100 + p), ""});
+  }
+  std::vector<Case>& cases = corpus.cases;
   for (int b = 0; b < s.bases; ++b) {
     const Model base = Make(s, 1 + b);
     const Model other = Make(s, 1 + (b + 1) % s.bases);
@@ -85,7 +134,7 @@ std::vector<Case> BuildCorpus(const Settings& s, const Model& mm_source) {
     auto add = [&](std::string name, Model m, DType dtype = DType::kF32,
                    std::set<std::string> parents = {}) {
       cases.push_back({std::move(name), "first", std::move(m), dtype,
-                       parents.empty() ? parent : std::move(parents)});
+                       parents.empty() ? parent : std::move(parents), ""});
     };
     add("cast bf16", base, DType::kBF16);
     add("cast f16", base, DType::kF16);
@@ -109,15 +158,50 @@ std::vector<Case> BuildCorpus(const Settings& s, const Model& mm_source) {
     add("vision tower reused in a new model",
         Transplant(WithVisionTower(Make(s, 300 + b), Make(s, 301 + b)), mm_source, "vision_tower."),
         DType::kF32, {"mm/source"});
-    cases.push_back({"FFN neurons permuted", "harder", PermuteNeurons(base, seed), DType::kF32, parent});
+    cases.push_back(
+        {"FFN neurons permuted", "harder", PermuteNeurons(base, seed), DType::kF32, parent, ""});
     cases.push_back({"FFN neurons rescaled (function-preserving)", "harder",
-                     RescaleNeurons(base, seed), DType::kF32, parent});
+                     RescaleNeurons(base, seed), DType::kF32, parent, ""});
   }
   for (int n = 0; n < s.negatives; ++n) {
     cases.push_back({"independent model, same architecture", "negative", Make(s, 500 + n),
-                     DType::kF32, {}});
+                     DType::kF32, {}, ""});
   }
-  return cases;
+  return corpus;
+}
+
+// A corpus of model files described by DIR/manifest.json:
+//   {"title": "...", "description": "...",
+//    "registered": [{"name": "...", "path": "rel/path"}],
+//    "queries": [{"transform": "...", "group": "first|harder|negative", "path": "...",
+//                 "parents": ["..."]}]}
+Corpus FileCorpus(const std::string& dir) {
+  std::ifstream in(dir + "/manifest.json");
+  if (!in) {
+    std::fprintf(stderr, "%s/manifest.json: cannot open\n", dir.c_str());
+    std::exit(2);
+  }
+  Corpus corpus;
+  try {
+    const nlohmann::json m = nlohmann::json::parse(in);
+    corpus.title = m.value("title", "corpus " + dir);
+    corpus.description = m.value("description", "");
+    for (const auto& r : m.at("registered")) {
+      corpus.registered.push_back({r.at("name"), {}, dir + "/" + r.at("path").get<std::string>()});
+    }
+    for (const auto& q : m.at("queries")) {
+      Case c;
+      c.transform = q.at("transform");
+      c.group = q.value("group", "first");
+      c.path = dir + "/" + q.at("path").get<std::string>();
+      for (const auto& p : q.value("parents", nlohmann::json::array())) c.parents.insert(p);
+      corpus.cases.push_back(std::move(c));
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s/manifest.json: %s\n", dir.c_str(), e.what());
+    std::exit(2);
+  }
+  return corpus;
 }
 
 struct Row {
@@ -155,7 +239,7 @@ class ScratchDir {
   std::string path_;
 };
 
-int Run(const Settings& s) {
+int Run(const Corpus& corpus) {
   ScratchDir dir;
   absl::StatusOr<std::unique_ptr<registry::Registry>> opened =
       registry::Registry::Open(dir.path() + "/db");
@@ -164,31 +248,24 @@ int Run(const Settings& s) {
     return 2;
   }
   registry::Registry& reg = **opened;
-  auto register_model = [&](const std::string& name, const Model& m) {
-    registry::ModelInfo info;
-    info.name = name;
-    absl::StatusOr<registry::ModelInfo> r = reg.Register(info, Fingerprint(m, DType::kF32));
-    if (!r.ok()) {
-      std::fprintf(stderr, "register %s: %s\n", name.c_str(), r.status().ToString().c_str());
-      std::exit(2);
-    }
-  };
   std::vector<std::string> registered;
-  for (int b = 0; b < s.bases; ++b) {
-    register_model(BaseName(b), Make(s, 1 + b));
-    registered.push_back(BaseName(b));
+  std::map<std::string, std::vector<TensorFingerprint>> registered_fps;
+  for (const Registration& r : corpus.registered) {
+    registry::ModelInfo info;
+    info.name = r.name;
+    std::vector<TensorFingerprint> fps = FingerprintOf(r);
+    absl::StatusOr<registry::ModelInfo> stored = reg.Register(info, fps);
+    if (!stored.ok()) {
+      std::fprintf(stderr, "register %s: %s\n", r.name.c_str(), stored.status().ToString().c_str());
+      return 2;
+    }
+    registered.push_back(r.name);
+    registered_fps[r.name] = std::move(fps);
   }
-  const Model mm_source = WithVisionTower(Make(s, 200), Make(s, 201));
-  register_model("mm/source", mm_source);
-  registered.push_back("mm/source");
-  for (int p = 0; p < 6; ++p) {  // a pool of unrelated registered models: a wider null
-    register_model(absl::StrFormat("pool/%d", p), Make(s, 100 + p));
-    registered.push_back(absl::StrFormat("pool/%d", p));
-  }
-
-  const std::vector<Case> cases = BuildCorpus(s, mm_source);
+  const std::vector<Case>& cases = corpus.cases;
   struct Scored {
     const Case* c;
+    std::vector<TensorFingerprint> fps;
     std::map<std::string, registry::CandidateReport> by_model;
   };
   std::vector<Scored> scored;
@@ -196,13 +273,13 @@ int Run(const Settings& s) {
   options.top = 1000;
   options.include_unrelated = true;
   for (const Case& c : cases) {
-    absl::StatusOr<registry::ProvenanceReport> report =
-        reg.QueryModel(Fingerprint(c.model, c.dtype), options);
+    std::vector<TensorFingerprint> fps = FingerprintOf(c);
+    absl::StatusOr<registry::ProvenanceReport> report = reg.QueryModel(fps, options);
     if (!report.ok()) {
       std::fprintf(stderr, "query %s: %s\n", c.transform.c_str(), report.status().ToString().c_str());
       return 2;
     }
-    Scored sc{&c, {}};
+    Scored sc{&c, std::move(fps), {}};
     for (const registry::CandidateReport& cand : report->candidates) {
       sc.by_model[cand.model.name] = cand;
     }
@@ -253,11 +330,9 @@ int Run(const Settings& s) {
     }
   }
 
-  std::printf("## Provenance evaluation (synthetic corpus)\n\n");
-  std::printf("registered: %zu models (%d bases, 1 multimodal source, 6 unrelated); queries: %zu; "
-              "negative pairs: %d; model: hidden %d, %d layers, vocab %d\n\n",
-              registered.size(), s.bases, cases.size(), negative_pairs, s.spec.hidden,
-              s.spec.layers, s.spec.vocab);
+  std::printf("## Provenance evaluation (%s)\n\n", corpus.title.c_str());
+  std::printf("%s; %zu registered models, %zu queries, %d negative pairs\n\n",
+              corpus.description.c_str(), registered.size(), cases.size(), negative_pairs);
   std::printf("| transform | pairs | detected (verdict) | TPR at zero FP | min parent z | "
               "max non-parent z | median share explained |\n|---|---|---|---|---|---|---|\n");
   for (const std::string& group : {std::string("first"), std::string("harder")}) {
@@ -283,22 +358,29 @@ int Run(const Settings& s) {
               "allows at most about 1%%)\n",
               below_1pct, negative_log_p.size());
 
-  // Calibration of the tensor-level null: same-slot tensors of independent models vs bases.
+  // Calibration of the tensor-level null: same-slot tensors (equal name and shape) of the
+  // negative queries against every registered model.
   const registry::NullModel null = reg.null_model();
   std::vector<double> ps;
-  for (int n = 0; n < s.negatives; ++n) {
-    const std::vector<TensorFingerprint> q = Fingerprint(Make(s, 500 + n), DType::kF32);
-    for (int b = 0; b < s.bases; ++b) {
-      const std::vector<TensorFingerprint> base = Fingerprint(Make(s, 1 + b), DType::kF32);
-      for (size_t i = 0; i < q.size(); ++i) {
-        const double r = indexer::SketchCorrelation(q[i].sketch, base[i].sketch);
-        const registry::NullJudgement j =
-            null.Judge(r, registry::RoleOf(q[i].name, q[i].shape), q[i].num_elements(),
-                       base[i].num_elements());
+  for (const Scored& sc : scored) {
+    if (sc.c->group != "negative") continue;
+    for (const auto& [name, fps] : registered_fps) {
+      std::map<std::string, const TensorFingerprint*> by_name;
+      for (const TensorFingerprint& t : fps) by_name[t.name] = &t;
+      for (const TensorFingerprint& q : sc.fps) {
+        auto it = by_name.find(q.name);
+        if (it == by_name.end() || it->second->shape != q.shape || !q.informative() ||
+            !it->second->informative()) {
+          continue;
+        }
+        const double r = indexer::SketchCorrelation(q.sketch, it->second->sketch);
+        const registry::NullJudgement j = null.Judge(r, registry::RoleOf(q.name, q.shape),
+                                                     q.num_elements(), q.num_elements());
         ps.push_back(std::exp(j.log_p));
       }
     }
   }
+  if (ps.empty()) ps.push_back(0.5);
   std::sort(ps.begin(), ps.end());
   double ks = 0;
   for (size_t i = 0; i < ps.size(); ++i) {
@@ -322,10 +404,12 @@ int Run(const Settings& s) {
 
 int main(int argc, char** argv) {
   weightprint::bench::Settings s;
+  std::string corpus_dir;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const int value = std::atoi(argv[i + 1]);
-    if (flag == "--bases") s.bases = std::max(2, value);
+    if (flag == "--corpus") corpus_dir = argv[i + 1];
+    else if (flag == "--bases") s.bases = std::max(2, value);
     else if (flag == "--negatives") s.negatives = value;
     else if (flag == "--hidden") s.spec.hidden = value;
     else if (flag == "--layers") s.spec.layers = value;
@@ -336,5 +420,6 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  return weightprint::bench::Run(s);
+  return weightprint::bench::Run(corpus_dir.empty() ? weightprint::bench::SyntheticCorpus(s)
+                                                     : weightprint::bench::FileCorpus(corpus_dir));
 }
