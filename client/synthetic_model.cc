@@ -4,6 +4,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "indexer/fingerprinter.h"
 #include "indexer/safetensors_writer.h"
 
 namespace weightprint::client {
@@ -72,6 +73,24 @@ absl::Status WriteSyntheticModel(const std::string& path,
     out.push_back({t.name, dtype, t.shape, indexer::EncodeFloats(t.values, dtype)});
   }
   return indexer::WriteSafetensors(path, out, {{"format", "pt"}});
+}
+
+absl::StatusOr<std::vector<indexer::TensorFingerprint>> FingerprintSynthetic(
+    const std::vector<SyntheticTensor>& tensors, indexer::DType dtype) {
+  std::vector<indexer::TensorFingerprint> out;
+  out.reserve(tensors.size());
+  for (const SyntheticTensor& t : tensors) {
+    indexer::TensorInfo info;
+    info.name = t.name;
+    info.dtype = dtype;
+    info.shape = t.shape;
+    const std::vector<std::byte> bytes = indexer::EncodeFloats(t.values, dtype);
+    info.size_bytes = bytes.size();
+    absl::StatusOr<indexer::TensorFingerprint> fp = indexer::FingerprintTensor(info, bytes);
+    if (!fp.ok()) return fp.status();
+    out.push_back(*std::move(fp));
+  }
+  return out;
 }
 
 double RawCosine(const std::vector<float>& a, const std::vector<float>& b) {

@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "indexer/dtype.h"
+#include "indexer/tensor_fingerprint.h"
 
 namespace weightprint::client {
 
@@ -39,6 +41,10 @@ std::vector<SyntheticTensor> Perturb(const std::vector<SyntheticTensor>& tensors
 absl::Status WriteSyntheticModel(const std::string& path,
                                  const std::vector<SyntheticTensor>& tensors,
                                  indexer::DType dtype);
+
+// Fingerprints every tensor as if stored as `dtype` (F32, F16 or BF16), in memory.
+absl::StatusOr<std::vector<indexer::TensorFingerprint>> FingerprintSynthetic(
+    const std::vector<SyntheticTensor>& tensors, indexer::DType dtype);
 
 // Raw cosine (no centring) of two equally long vectors: shown only to demonstrate why
 // weightprint never reports it.

@@ -69,22 +69,12 @@ struct Corpus {
 };
 
 std::vector<TensorFingerprint> Fingerprint(const Model& model, DType dtype) {
-  std::vector<TensorFingerprint> out;
-  for (const client::SyntheticTensor& t : model) {
-    indexer::TensorInfo info;
-    info.name = t.name;
-    info.dtype = dtype;
-    info.shape = t.shape;
-    const std::vector<std::byte> bytes = indexer::EncodeFloats(t.values, dtype);
-    info.size_bytes = bytes.size();
-    absl::StatusOr<TensorFingerprint> fp = indexer::FingerprintTensor(info, bytes);
-    if (!fp.ok()) {
-      std::fprintf(stderr, "fingerprint %s: %s\n", t.name.c_str(), fp.status().ToString().c_str());
-      std::exit(2);
-    }
-    out.push_back(*std::move(fp));
+  absl::StatusOr<std::vector<TensorFingerprint>> fps = client::FingerprintSynthetic(model, dtype);
+  if (!fps.ok()) {
+    std::fprintf(stderr, "fingerprint: %s\n", fps.status().ToString().c_str());
+    std::exit(2);
   }
-  return out;
+  return *std::move(fps);
 }
 
 std::vector<TensorFingerprint> FingerprintFile(const std::string& path) {

@@ -7,7 +7,8 @@ bytes (vocabulary 256). Two disjoint slices: A (pre-training) and B (fine-tuning
 
 Registered: base-a and base-b, trained from independent initialisations on the same data A.
 Queries:
-  derivatives of base-a: bf16 cast, int8 and 4-bit quantization, supervised fine-tune on B,
+  derivatives of base-a: bf16 cast, int8 and 4-bit quantization, GGUF Q8_0 and Q4_0 copies in
+  llama.cpp's layout, 50% magnitude pruning, supervised fine-tune on B,
   long continued pre-training on B, LoRA fine-tune merged, 25% FFN neurons pruned then tuned,
   vocabulary expanded then tuned, depth up-scaled then tuned, a 50/50 merge of base-a and base-b;
   negatives: two more models trained from scratch on the same data A (independent inits), and a
@@ -156,6 +157,94 @@ def save(p, path, dtype=torch.float32):
             f.write(b)
 
 
+GGUF_NAMES = {"model.embed_tokens.weight": "token_embd.weight", "lm_head.weight": "output.weight",
+              "model.norm.weight": "output_norm.weight"}
+GGUF_LAYER = {"input_layernorm": "attn_norm", "post_attention_layernorm": "ffn_norm",
+              "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k",
+              "self_attn.v_proj": "attn_v", "self_attn.o_proj": "attn_output",
+              "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up", "mlp.down_proj": "ffn_down"}
+
+
+def gguf_name(name):
+    if name in GGUF_NAMES:
+        return GGUF_NAMES[name]
+    parts = name.split(".")  # model.layers.N.<module...>.weight
+    return f"blk.{parts[2]}.{GGUF_LAYER['.'.join(parts[3:-1])]}.weight"
+
+
+def permute_rows(w, heads):
+    # llama.cpp's converter reorders Q/K rows from rotate-half to interleaved pairs.
+    return w.reshape(heads, 2, w.shape[0] // heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def gguf_blocks(w, qtype):
+    """Row-major blocks of 32 along the last dim: Q8_0 (type 8) or Q4_0 (type 2)."""
+    import numpy as np
+    x = w.reshape(-1, 32).astype(np.float32)
+    amax = np.abs(x).max(axis=1, keepdims=True)
+    if qtype == 8:
+        d = amax / 127.0
+        q = np.round(np.divide(x, d, out=np.zeros_like(x), where=d > 0)).astype(np.int8)
+        out = np.zeros(len(x), dtype=[("d", "<f2"), ("q", "i1", 32)])
+        out["d"], out["q"] = d[:, 0], q
+        return out.tobytes()
+    # Q4_0: d = max / -8 (the signed extreme maps to -8), q in [0, 15], x = (q - 8) * d.
+    idx = np.abs(x).argmax(axis=1)
+    mx = x[np.arange(len(x)), idx][:, None]
+    d = mx / -8.0
+    q = np.clip(np.round(np.divide(x, d, out=np.zeros_like(x), where=d != 0)) + 8, 0, 15).astype(np.uint8)
+    packed = q[:, :16] | (q[:, 16:] << 4)
+    out = np.zeros(len(x), dtype=[("d", "<f2"), ("q", "u1", 16)])
+    out["d"], out["q"] = d[:, 0], packed
+    return out.tobytes()
+
+
+def save_gguf(p, path, qtype):
+    """A GGUF v3 file as llama.cpp's converter writes a Llama model: its tensor names, Q/K rows
+    permuted, dims in ggml order (fastest first); matrices in `qtype`, vectors in F32."""
+    import numpy as np
+    def s(text):
+        b = text.encode()
+        return struct.pack("<Q", len(b)) + b
+    kv = [("general.architecture", 8, s("llama")), ("general.name", 8, s("weightprint corpus")),
+          ("llama.block_count", 4, struct.pack("<I", layer_count(p))),
+          ("llama.embedding_length", 4, struct.pack("<I", HIDDEN)),
+          ("llama.feed_forward_length", 4, struct.pack("<I", FFN)),
+          ("llama.attention.head_count", 4, struct.pack("<I", HEADS)),
+          ("llama.attention.head_count_kv", 4, struct.pack("<I", HEADS)),
+          ("general.alignment", 4, struct.pack("<I", 32))]
+    infos, blobs, offset = b"", [], 0
+    for name in sorted(p):
+        w = p[name].detach().float().numpy()
+        if name.endswith(("q_proj.weight", "k_proj.weight")):
+            w = permute_rows(w, HEADS)
+        if w.ndim == 2:
+            raw, t = gguf_blocks(w, qtype), qtype
+        else:
+            raw, t = w.astype("<f4").tobytes(), 0
+        infos += s(gguf_name(name)) + struct.pack("<I", w.ndim)
+        infos += b"".join(struct.pack("<Q", d) for d in reversed(w.shape))
+        infos += struct.pack("<IQ", t, offset)
+        pad = (-len(raw)) % 32
+        blobs.append(raw + b"\0" * pad)
+        offset += len(raw) + pad
+    head = b"GGUF" + struct.pack("<IQQ", 3, len(p), len(kv))
+    head += b"".join(s(k) + struct.pack("<I", t) + v for k, t, v in kv) + infos
+    head += b"\0" * ((-len(head)) % 32)
+    with open(path, "wb") as f:
+        f.write(head)
+        for b in blobs:
+            f.write(b)
+
+
+def add_gguf_queries(out, manifest, a):
+    for qtype, label in ((8, "Q8_0"), (2, "Q4_0")):
+        fname = f"gguf_{label}.gguf"
+        save_gguf(a, os.path.join(out, fname), qtype)
+        manifest["queries"].append({"transform": f"GGUF {label} (llama.cpp layout)",
+                                    "group": "first", "path": fname, "parents": ["base-a"]})
+
+
 def quantize(p, bits):
     out = {}
     for k, v in p.items():
@@ -207,6 +296,14 @@ def main():
     query("cast bf16", a, ["base-a"], dtype=torch.bfloat16)
     query("quantize int8 (per row)", quantize(a, 8), ["base-a"])
     query("quantize 4-bit (groups of 32)", quantize(a, 4), ["base-a"])
+    add_gguf_queries(out, manifest, a)
+    pruned50 = {}
+    for k, v in a.items():
+        v = v.detach().clone()
+        if v.dim() == 2:
+            v[v.abs() < v.abs().flatten().kthvalue(v.numel() // 2).values] = 0
+        pruned50[k] = v
+    query("unstructured pruning 50%", pruned50, ["base-a"])
 
     sft = clone(a)
     log(f"sft: loss {train(sft, data_b, steps // 4, 1e-3, 11):.3f}")

@@ -28,19 +28,9 @@ std::vector<SyntheticTensor> Model(uint64_t seed) {
 
 std::vector<TensorFingerprint> Fingerprints(const std::vector<SyntheticTensor>& tensors,
                                             DType dtype = DType::kF32) {
-  std::vector<TensorFingerprint> out;
-  for (const SyntheticTensor& t : tensors) {
-    indexer::TensorInfo info;
-    info.name = t.name;
-    info.dtype = dtype;
-    info.shape = t.shape;
-    const std::vector<std::byte> bytes = indexer::EncodeFloats(t.values, dtype);
-    info.size_bytes = bytes.size();
-    absl::StatusOr<TensorFingerprint> fp = indexer::FingerprintTensor(info, bytes);
-    EXPECT_TRUE(fp.ok()) << fp.status();
-    out.push_back(*std::move(fp));
-  }
-  return out;
+  absl::StatusOr<std::vector<TensorFingerprint>> fps = client::FingerprintSynthetic(tensors, dtype);
+  EXPECT_TRUE(fps.ok()) << fps.status();
+  return fps.ok() ? *std::move(fps) : std::vector<TensorFingerprint>{};
 }
 
 class RegistryTest : public ::testing::Test {
