@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 
+#include "indexer/internal/dequantize.h"
 #include "indexer/internal/half_float.h"
 
 namespace weightprint::indexer {
@@ -22,28 +23,46 @@ static_assert(std::numeric_limits<float>::is_iec559, "IEEE-754 binary32 float re
 struct DTypeEntry {
   DType dtype;
   std::string_view name;
-  size_t size;
+  size_t size;            // bytes per block
+  size_t block_elements;  // 1 for scalar dtypes
 };
 
-constexpr std::array<DTypeEntry, 15> kDTypes = {{
-    {DType::kBool, "BOOL", 1},
-    {DType::kU8, "U8", 1},
-    {DType::kI8, "I8", 1},
-    {DType::kU16, "U16", 2},
-    {DType::kI16, "I16", 2},
-    {DType::kU32, "U32", 4},
-    {DType::kI32, "I32", 4},
-    {DType::kU64, "U64", 8},
-    {DType::kI64, "I64", 8},
-    {DType::kF16, "F16", 2},
-    {DType::kBF16, "BF16", 2},
-    {DType::kF32, "F32", 4},
-    {DType::kF64, "F64", 8},
-    {DType::kF8E4M3, "F8_E4M3", 1},
-    {DType::kF8E5M2, "F8_E5M2", 1},
+constexpr std::array<DTypeEntry, 28> kDTypes = {{
+    {DType::kBool, "BOOL", 1, 1},
+    {DType::kU8, "U8", 1, 1},
+    {DType::kI8, "I8", 1, 1},
+    {DType::kU16, "U16", 2, 1},
+    {DType::kI16, "I16", 2, 1},
+    {DType::kU32, "U32", 4, 1},
+    {DType::kI32, "I32", 4, 1},
+    {DType::kU64, "U64", 8, 1},
+    {DType::kI64, "I64", 8, 1},
+    {DType::kF16, "F16", 2, 1},
+    {DType::kBF16, "BF16", 2, 1},
+    {DType::kF32, "F32", 4, 1},
+    {DType::kF64, "F64", 8, 1},
+    {DType::kF8E4M3, "F8_E4M3", 1, 1},
+    {DType::kF8E5M2, "F8_E5M2", 1, 1},
+    // Block sizes are ggml's sizeof(block_*), fixed by its on-disk format.
+    {DType::kQ4_0, "Q4_0", 18, 32},
+    {DType::kQ4_1, "Q4_1", 20, 32},
+    {DType::kQ5_0, "Q5_0", 22, 32},
+    {DType::kQ5_1, "Q5_1", 24, 32},
+    {DType::kQ8_0, "Q8_0", 34, 32},
+    {DType::kQ2_K, "Q2_K", 84, 256},
+    {DType::kQ3_K, "Q3_K", 110, 256},
+    {DType::kQ4_K, "Q4_K", 144, 256},
+    {DType::kQ5_K, "Q5_K", 176, 256},
+    {DType::kQ6_K, "Q6_K", 210, 256},
+    {DType::kQ8_K, "Q8_K", 292, 256},
+    {DType::kIQ4_NL, "IQ4_NL", 18, 32},
+    {DType::kIQ4_XS, "IQ4_XS", 136, 256},
 }};
 
-// Index into kDTypes; enumerator values are 1..15 in table order.
+// The last scalar (safetensors) dtype; the block-quantized ones follow it.
+constexpr DType kLastScalar = DType::kF8E5M2;
+
+// Index into kDTypes; enumerator values are 1..28 in table order.
 constexpr size_t EntryIndex(DType dtype) { return static_cast<size_t>(dtype) - 1; }
 
 constexpr bool IsKnown(DType dtype) {
@@ -111,7 +130,9 @@ std::string_view DTypeName(DType dtype) {
 }
 
 std::optional<DType> ParseDTypeName(std::string_view name) {
+  // Safetensors names only: a block-quantized name in a safetensors header is an error there.
   for (const DTypeEntry& entry : kDTypes) {
+    if (entry.dtype > kLastScalar) break;
     if (entry.name == name) return entry.dtype;
   }
   return std::nullopt;
@@ -127,6 +148,13 @@ size_t DTypeSize(DType dtype) {
   return kDTypes[EntryIndex(dtype)].size;
 }
 
+size_t DTypeBlockElements(DType dtype) {
+  if (!IsKnown(dtype)) return 0;
+  return kDTypes[EntryIndex(dtype)].block_elements;
+}
+
+bool IsBlockQuantized(DType dtype) { return DTypeBlockElements(dtype) > 1; }
+
 bool IsFloating(DType dtype) {
   switch (dtype) {
     case DType::kF16:
@@ -137,7 +165,7 @@ bool IsFloating(DType dtype) {
     case DType::kF8E5M2:
       return true;
     default:
-      return false;
+      return IsBlockQuantized(dtype);
   }
 }
 
@@ -189,6 +217,20 @@ void DecodeToFloat(DType dtype, const std::byte* src, size_t count, float* dst) 
       return DecodeInteger<uint64_t>(src, count, dst);
     case DType::kI64:
       return DecodeInteger<int64_t>(src, count, dst);
+    case DType::kQ4_0:
+    case DType::kQ4_1:
+    case DType::kQ5_0:
+    case DType::kQ5_1:
+    case DType::kQ8_0:
+    case DType::kQ2_K:
+    case DType::kQ3_K:
+    case DType::kQ4_K:
+    case DType::kQ5_K:
+    case DType::kQ6_K:
+    case DType::kQ8_K:
+    case DType::kIQ4_NL:
+    case DType::kIQ4_XS:
+      return indexer_internal::DequantizeBlocks(dtype, src, count, dst);
   }
   // Unknown enumerator (only reachable through a bad cast): decode as zeros rather than read.
   for (size_t i = 0; i < count; ++i) dst[i] = 0.0f;

@@ -27,8 +27,11 @@ using indexer_internal::SketchRowKey;
 static_assert(kSketchDim == 256, "the bucket is the top 8 bits of the coordinate hash");
 
 // Elements decoded per block: large enough to amortise per-block work, small enough that the
-// float block and its 16-bit re-encodings stay in L1.
+// float block and its 16-bit re-encodings stay in L1. A multiple of every quantization block
+// size (32 and 256 elements), so a decode block always holds whole quantization blocks.
 constexpr size_t kBlockElements = 4096;
+// The largest quantization block in bytes (Q8_K); a split block is carried across Update().
+constexpr size_t kMaxStoredBlockBytes = 292;
 
 constexpr std::string_view kExactDomain = "wp1.exact";
 constexpr std::string_view kBF16Domain = "wp1.bf16";
@@ -156,7 +159,9 @@ struct TensorFingerprinter::State {
   std::string name;
   DType dtype = DType::kF32;
   std::vector<int64_t> shape;
-  size_t element_size = 0;
+  // The stored unit: one element for scalar dtypes, one quantization block otherwise.
+  size_t unit_bytes = 0;
+  size_t unit_elements = 0;
 
   absl::Status status;  // sticky: construction errors, excess bytes
   bool finished = false;
@@ -168,8 +173,8 @@ struct TensorFingerprinter::State {
   XxhState bf16;
   XxhState f16;
 
-  // Bytes of an element split across Update() calls.
-  std::array<std::byte, 8> carry{};
+  // Bytes of a unit (element or quantization block) split across Update() calls.
+  std::array<std::byte, kMaxStoredBlockBytes> carry{};
   size_t carry_size = 0;
 
   // Decoded values waiting to be folded into the fingerprint.
@@ -199,7 +204,8 @@ struct TensorFingerprinter::State {
   };
   std::array<BucketSums, kSketchDim> buckets{};
 
-  void AddDecoded(const std::byte* src, size_t count);
+  // Hashes and decodes `units` whole units.
+  void AddDecoded(const std::byte* src, size_t units);
   void ProcessBlock();
   void SketchBlock(const float* x, size_t n, bool all_finite);
   void NextRow() {
@@ -209,17 +215,18 @@ struct TensorFingerprinter::State {
   }
 };
 
-void TensorFingerprinter::State::AddDecoded(const std::byte* src, size_t count) {
-  while (count > 0) {
-    const size_t take = std::min(count, kBlockElements - block_size);
+void TensorFingerprinter::State::AddDecoded(const std::byte* src, size_t units) {
+  while (units > 0) {
+    // block_size is always a multiple of unit_elements, which divides kBlockElements.
+    const size_t take = std::min(units, (kBlockElements - block_size) / unit_elements);
     // The raw bytes are hashed here, a block at a time, rather than once per Update(): the
-    // decode that follows then reads them from cache. Only whole elements arrive here, in
+    // decode that follows then reads them from cache. Only whole units arrive here, in
     // stream order, which hashes the same as the stream itself.
-    HashBytes(exact.get(), src, take * element_size);
+    HashBytes(exact.get(), src, take * unit_bytes);
     DecodeToFloat(dtype, src, take, block.data() + block_size);
-    block_size += take;
-    src += take * element_size;
-    count -= take;
+    block_size += take * unit_elements;
+    src += take * unit_bytes;
+    units -= take;
     if (block_size == kBlockElements) ProcessBlock();
   }
 }
@@ -296,8 +303,10 @@ TensorFingerprinter::TensorFingerprinter(std::string name, DType dtype, std::vec
   s.name = std::move(name);
   s.dtype = dtype;
   s.shape = std::move(shape);
-  s.element_size = DTypeSize(dtype);
-  if (s.element_size == 0) {
+  s.unit_bytes = DTypeSize(dtype);
+  s.unit_elements = DTypeBlockElements(dtype);
+  if (s.unit_bytes == 0 || s.unit_elements == 0 || s.unit_bytes > kMaxStoredBlockBytes ||
+      kBlockElements % s.unit_elements != 0) {
     s.status = absl::InvalidArgumentError(
         absl::StrCat("tensor ", s.name, ": unknown dtype code ", static_cast<int>(dtype)));
     return;
@@ -316,7 +325,14 @@ TensorFingerprinter::TensorFingerprinter(std::string name, DType dtype, std::vec
       return;
     }
   }
-  if (__builtin_mul_overflow(elements, static_cast<uint64_t>(s.element_size), &s.expected_bytes)) {
+  if (elements % s.unit_elements != 0) {
+    s.status = absl::InvalidArgumentError(absl::StrCat(
+        "tensor ", s.name, ": element count ", elements, " is not a multiple of the ",
+        s.unit_elements, "-element block of ", std::string(DTypeName(dtype))));
+    return;
+  }
+  if (__builtin_mul_overflow(elements / s.unit_elements, static_cast<uint64_t>(s.unit_bytes),
+                             &s.expected_bytes)) {
     s.status = absl::InvalidArgumentError(
         absl::StrCat("tensor ", s.name, ": byte size of the shape overflows 64 bits"));
     return;
@@ -375,19 +391,19 @@ absl::Status TensorFingerprinter::Update(std::span<const std::byte> bytes) {
   const std::byte* p = bytes.data();
   size_t left = bytes.size();
   if (s.carry_size > 0) {
-    const size_t take = std::min(left, s.element_size - s.carry_size);
+    const size_t take = std::min(left, s.unit_bytes - s.carry_size);
     std::memcpy(s.carry.data() + s.carry_size, p, take);
     s.carry_size += take;
     p += take;
     left -= take;
-    if (s.carry_size < s.element_size) return absl::OkStatus();
+    if (s.carry_size < s.unit_bytes) return absl::OkStatus();
     s.AddDecoded(s.carry.data(), 1);
     s.carry_size = 0;
   }
-  const size_t whole = left / s.element_size;
+  const size_t whole = left / s.unit_bytes;
   s.AddDecoded(p, whole);
-  p += whole * s.element_size;
-  left -= whole * s.element_size;
+  p += whole * s.unit_bytes;
+  left -= whole * s.unit_bytes;
   std::memcpy(s.carry.data(), p, left);
   s.carry_size = left;
   return absl::OkStatus();

@@ -252,6 +252,11 @@ absl::StatusOr<ModelFingerprint> FingerprintModel(const std::string& path,
   }
   model.metadata = readers.front()->metadata();
   model.format = std::string(readers.front()->format());
+  if (model.architecture.empty()) {
+    // Formats that carry it themselves (GGUF's general.architecture).
+    const auto arch = model.metadata.find("general.architecture");
+    if (arch != model.metadata.end()) model.architecture = arch->second;
+  }
 
   uint64_t done_bytes = 0;
   for (const std::unique_ptr<ModelReader>& reader : readers) {

@@ -16,7 +16,7 @@ struct TensorInfo {
   DType dtype = DType::kF32;
   std::vector<int64_t> shape;  // empty for a scalar
   uint64_t offset = 0;         // absolute byte offset of the data in the file
-  uint64_t size_bytes = 0;     // = element count * DTypeSize(dtype)
+  uint64_t size_bytes = 0;     // = elements / DTypeBlockElements(dtype) * DTypeSize(dtype)
 
   uint64_t num_elements() const {
     uint64_t n = 1;

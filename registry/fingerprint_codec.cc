@@ -15,6 +15,8 @@ using store_internal::ErrorText;
 // so the conversion is a cast once the value is known to be a real enumerator.
 static_assert(static_cast<int>(indexer::DType::kF32) == v1::F32);
 static_assert(static_cast<int>(indexer::DType::kF8E5M2) == v1::F8_E5M2);
+static_assert(static_cast<int>(indexer::DType::kQ4_0) == v1::Q4_0);
+static_assert(static_cast<int>(indexer::DType::kIQ4_XS) == v1::IQ4_XS);
 static_assert(static_cast<int>(indexer::Evidence::kInformative) == v1::INFORMATIVE);
 static_assert(static_cast<int>(indexer::Evidence::kFixedBuffer) == v1::FIXED_BUFFER);
 

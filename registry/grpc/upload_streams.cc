@@ -43,10 +43,20 @@ absl::Status AppendBatch(const char* rpc, const v1::TensorBatch& batch,
 // overflow of 64 bits.
 std::optional<uint64_t> RawTensorBytes(indexer::DType dtype,
                                        const google::protobuf::RepeatedField<int64_t>& shape) {
-  uint64_t bytes = indexer::DTypeSize(dtype);
+  // Block-quantized dtypes store whole blocks: DTypeSize bytes per DTypeBlockElements elements.
+  uint64_t elements = 1;
   for (int64_t dim : shape) {
     if (dim < 0) return std::nullopt;
-    if (__builtin_mul_overflow(bytes, static_cast<uint64_t>(dim), &bytes)) return std::nullopt;
+    if (__builtin_mul_overflow(elements, static_cast<uint64_t>(dim), &elements)) {
+      return std::nullopt;
+    }
+  }
+  const uint64_t block = indexer::DTypeBlockElements(dtype);
+  if (block == 0 || elements % block != 0) return std::nullopt;
+  uint64_t bytes = 0;
+  if (__builtin_mul_overflow(elements / block, static_cast<uint64_t>(indexer::DTypeSize(dtype)),
+                             &bytes)) {
+    return std::nullopt;
   }
   return bytes;
 }
@@ -178,7 +188,8 @@ absl::Status QueryTensorStream::StartRaw(const v1::RawTensorHeader& header) {
   if (!bytes.has_value()) {
     return absl::InvalidArgumentError(
         absl::StrCat("QueryTensor: raw tensor \"", header.name(),
-                     "\": shape has a negative dimension or its byte size overflows 64 bits"));
+                     "\": shape has a negative dimension, its byte size overflows 64 bits, or "
+                     "its element count is not a whole number of quantization blocks"));
   }
   if (*bytes > max_raw_tensor_bytes_) {
     return absl::ResourceExhaustedError(

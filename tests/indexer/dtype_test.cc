@@ -50,7 +50,7 @@ TEST(DTypeTest, NamesSizesAndCodesRoundTrip) {
     EXPECT_EQ(ParseDTypeName(DTypeName(*dtype)), dtype);
   }
   EXPECT_FALSE(DTypeFromInt(0).has_value());
-  EXPECT_FALSE(DTypeFromInt(16).has_value());
+  EXPECT_FALSE(DTypeFromInt(29).has_value());  // one past the last (IQ4_XS = 28)
   EXPECT_FALSE(ParseDTypeName("f32").has_value());
   EXPECT_FALSE(ParseDTypeName("F8_E8M0").has_value());
   EXPECT_TRUE(IsFloating(DType::kF8E4M3));

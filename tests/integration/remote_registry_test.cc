@@ -4,9 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
+#include "indexer/dtype.h"
+#include "indexer/fingerprinter.h"
 #include "registry/provenance_report.h"
 #include "tests/integration/remote_fixture.h"
 
@@ -215,6 +218,45 @@ TEST_F(RemoteRegistryTest, RawUploadFingerprintsLikeTheClientAndMatches) {
   EXPECT_EQ(result->matches.front().model_id, alpha.id);
   EXPECT_EQ(result->matches.front().tensor, q.name);
   EXPECT_EQ(result->matches.front().relation, Relation::kIdentical);
+}
+
+// Block-quantized uploads (GGUF Q8_0 here) are sized in whole blocks, not elements.
+TEST_F(RemoteRegistryTest, RawUploadOfQuantizedBlocksEqualsLocalFingerprint) {
+  const SyntheticTensor t = MakeTensor("blk.0.ffn_up.weight", {64, 64}, 7);
+  std::vector<std::byte> blocks;  // per 32 values: f16 scale, then 32 int8
+  for (size_t b = 0; b < t.values.size(); b += 32) {
+    float amax = 0;
+    for (size_t i = b; i < b + 32; ++i) amax = std::max(amax, std::fabs(t.values[i]));
+    const float d = amax / 127.f;
+    const uint16_t d16 = indexer::FloatToF16(d);
+    blocks.push_back(static_cast<std::byte>(d16 & 0xFF));
+    blocks.push_back(static_cast<std::byte>(d16 >> 8));
+    for (size_t i = b; i < b + 32; ++i) {
+      blocks.push_back(static_cast<std::byte>(static_cast<int8_t>(std::lround(t.values[i] / d))));
+    }
+  }
+  indexer::TensorInfo info;
+  info.name = t.name;
+  info.dtype = indexer::DType::kQ8_0;
+  info.shape = t.shape;
+  info.size_bytes = blocks.size();
+  absl::StatusOr<indexer::TensorFingerprint> local = indexer::FingerprintTensor(info, blocks);
+  ASSERT_TRUE(local.ok()) << local.status();
+  absl::StatusOr<registry::TensorQueryResult> result = client_->QueryRawTensor(
+      t.name, indexer::DType::kQ8_0, t.shape, blocks, registry::QueryOptions{});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->query.dtype, indexer::DType::kQ8_0);
+  EXPECT_EQ(result->query.exact_hash, local->exact_hash);
+  EXPECT_EQ(result->query.bf16_hash, local->bf16_hash);
+  EXPECT_EQ(result->query.sketch, local->sketch);
+
+  // 35 elements are not a whole number of 32-element blocks.
+  EXPECT_EQ(client_
+                ->QueryRawTensor(t.name, indexer::DType::kQ8_0, {7, 5},
+                                 std::span(blocks).first(34), registry::QueryOptions{})
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 // A tensor larger than one upload chunk (1 MiB) crosses chunk boundaries mid-element-row; the
