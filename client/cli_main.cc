@@ -124,7 +124,7 @@ int Run(int argc, char** argv) {
   std::string reg_path;
   registry::ModelInfo info;
   bool reg_json = false;
-  reg->add_option("path", reg_path, "safetensors file or Hugging Face model directory")
+  reg->add_option("path", reg_path, "model file (safetensors, GGUF, PyTorch, ONNX, NumPy) or model directory")
       ->required();
   reg->add_option("--name", info.name, "ORG/MODEL")->required();
   reg->add_option("--revision", info.revision, "revision (commit, tag)");
@@ -138,7 +138,7 @@ int Run(int argc, char** argv) {
   std::string query_path, query_tensor;
   registry::QueryOptions qopt;
   bool query_json = false, verbose = false;
-  query->add_option("path", query_path, "safetensors file or Hugging Face model directory")
+  query->add_option("path", query_path, "model file (safetensors, GGUF, PyTorch, ONNX, NumPy) or model directory")
       ->required();
   query->add_option("--top", qopt.top, "candidates to report")->capture_default_str();
   query->add_option("--tensor", query_tensor, "query this tensor only");
