@@ -1,6 +1,7 @@
 // The PyTorch reader over checkpoints built byte by byte (zip and legacy) and written by the
 // reference writers (torch.save, torch.save legacy, torch.jit.save).
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <sstream>
 #include <string>
@@ -9,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "indexer/dtype.h"
+#include "indexer/model_fingerprint.h"
 #include "indexer/model_reader.h"
 #include "tests/formats/pytorch/format_writers.h"
 #include "tests/formats/pytorch/reader_test_util.h"
@@ -98,6 +100,35 @@ TEST_F(PytorchReaderTest, ZipCheckpointReadsEveryDType) {
   EXPECT_EQ(reader->TensorBytes(0).size(), 24u);
   reader->ReleaseTensor(0);
   EXPECT_EQ(*ReadCanonical(*reader, 0), Pattern(24, 0));
+}
+
+// A sharded Hugging Face directory: pytorch_model.bin.index.json maps tensors to shards.
+TEST_F(PytorchReaderTest, ShardedDirectoryWithIndexIsOneModel) {
+  const std::vector<TorchTensorSpec> first = {kSpecs[0], kSpecs[1]};
+  const std::vector<TorchTensorSpec> second = {kSpecs[2]};
+  const auto storages = SpecStorages();
+  Write("pytorch_model-00001-of-00002.bin", BuildTorchZip(first, {storages[0], storages[1]}));
+  Write("pytorch_model-00002-of-00002.bin", BuildTorchZip(second, {storages[2]}));
+  Write("pytorch_model.bin.index.json",
+        R"({"metadata": {"total_size": 40}, "weight_map": {)"
+        R"("model.w": "pytorch_model-00001-of-00002.bin", )"
+        R"("model.h": "pytorch_model-00001-of-00002.bin", )"
+        R"("model.b": "pytorch_model-00002-of-00002.bin"}})");
+  Write("config.json", R"({"architectures": ["TinyForCausalLM"]})");
+  absl::StatusOr<ModelFingerprint> model = FingerprintModel(dir_.path());
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ(model->format, "pytorch");
+  EXPECT_EQ(model->architecture, "TinyForCausalLM");
+  ASSERT_EQ(model->tensors.size(), 3u);
+  EXPECT_EQ(model->tensors[0].name, "model.b");
+  EXPECT_EQ(model->tensors[1].name, "model.h");
+  EXPECT_EQ(model->tensors[2].name, "model.w");
+
+  // A shard the index names but the directory lacks is an error naming it.
+  std::filesystem::remove(dir_.Join("pytorch_model-00002-of-00002.bin"));
+  const absl::Status missing = FingerprintModel(dir_.path()).status();
+  EXPECT_EQ(missing.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(missing.message(), HasSubstr("pytorch_model-00002-of-00002.bin"));
 }
 
 TEST_F(PytorchReaderTest, LegacyCheckpointReadsEveryDType) {
