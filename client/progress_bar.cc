@@ -24,8 +24,11 @@ void ProgressBar::Update(uint64_t done, uint64_t total) {
   char bar[kWidth + 1];
   for (int i = 0; i < kWidth; ++i) bar[i] = i < filled ? '#' : '.';
   bar[kWidth] = '\0';
-  std::fprintf(stderr, "\r%s [%s] %5.1f%% %.2f/%.2f GB", label_.c_str(), bar, 100.0 * frac,
-               done / 1e9, total / 1e9);
+  // GB for big models, MB below that so small files do not read 0.00/0.00.
+  const bool gb = total >= 1'000'000'000ull;
+  const double unit = gb ? 1e9 : 1e6;
+  std::fprintf(stderr, "\r%s [%s] %5.1f%% %.2f/%.2f %s", label_.c_str(), bar, 100.0 * frac,
+               done / unit, total / unit, gb ? "GB" : "MB");
   std::fflush(stderr);
   drawn_ = true;
 }
