@@ -54,9 +54,11 @@ registry::ModelKey ParseKey(const std::string& text) {
   return key;
 }
 
-absl::StatusOr<indexer::ModelFingerprint> FingerprintWithProgress(const std::string& path) {
+absl::StatusOr<indexer::ModelFingerprint> FingerprintWithProgress(const std::string& path,
+                                                                   int threads) {
   ProgressBar bar("fingerprinting");
   indexer::FingerprintOptions options;
+  options.threads = threads;
   options.progress = [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); };
   return indexer::FingerprintModel(path, options);
 }
@@ -64,6 +66,7 @@ absl::StatusOr<indexer::ModelFingerprint> FingerprintWithProgress(const std::str
 struct GlobalOptions {
   std::string db = DefaultDbDir();
   std::string server;
+  int threads = 0;
 };
 
 absl::StatusOr<std::unique_ptr<RegistryClient>> Connect(const GlobalOptions& g) {
@@ -116,6 +119,9 @@ int Run(int argc, char** argv) {
                  "registry database directory for embedded mode (default: $WEIGHTPRINT_DB, else "
                  "$XDG_DATA_HOME/weightprint/db, else ~/.local/share/weightprint/db)")
       ->capture_default_str();
+  app.add_option("--threads", g.threads,
+                 "tensors fingerprinted in parallel (default 0: one per hardware thread)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--server", g.server,
                  "HOST:PORT of a weightprint server; when given, talk to it instead of --db");
 
@@ -226,7 +232,7 @@ int Run(int argc, char** argv) {
   RegistryClient& c = **client;
 
   if (*reg) {
-    absl::StatusOr<indexer::ModelFingerprint> fp = FingerprintWithProgress(reg_path);
+    absl::StatusOr<indexer::ModelFingerprint> fp = FingerprintWithProgress(reg_path, g.threads);
     if (!fp.ok()) return Fail(fp.status());
     info.format = fp->format;
     info.architecture = fp->architecture;
@@ -240,7 +246,7 @@ int Run(int argc, char** argv) {
     return 0;
   }
   if (*query) {
-    absl::StatusOr<indexer::ModelFingerprint> fp = FingerprintWithProgress(query_path);
+    absl::StatusOr<indexer::ModelFingerprint> fp = FingerprintWithProgress(query_path, g.threads);
     if (!fp.ok()) return Fail(fp.status());
     if (!query_tensor.empty()) {
       const indexer::TensorFingerprint* found = nullptr;

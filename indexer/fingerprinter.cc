@@ -1,6 +1,15 @@
 #include "indexer/fingerprinter.h"
 
 #include <xxhash.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+#ifdef WP_HAVE_XXH_DISPATCH
+// Debian's libxxhash exports runtime-dispatched entry points (SSE2/AVX2/AVX-512); the plain
+// XXH3_128bits_update is its SSE2 build.
+#define XXH_DISPATCH_DISABLE_REPLACE
+#include <xxh_x86dispatch.h>
+#endif
 
 #include <algorithm>
 #include <array>
@@ -13,7 +22,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "indexer/internal/central_moments.h"
-#include "indexer/internal/half_float.h"
+#include "indexer/internal/half_block.h"
 #include "indexer/internal/sketch_hash.h"
 
 namespace weightprint::indexer {
@@ -49,7 +58,12 @@ XxhState NewHashState() {
 }
 
 void HashBytes(XXH3_state_t* state, const void* data, size_t size) {
-  if (size > 0) XXH3_128bits_update(state, data, size);
+  if (size == 0) return;
+#ifdef WP_HAVE_XXH_DISPATCH
+  XXH3_128bits_update_dispatch(state, data, size);
+#else
+  XXH3_128bits_update(state, data, size);
+#endif
 }
 
 void HashU32(XXH3_state_t* state, uint32_t value) {
@@ -79,23 +93,14 @@ inline bool IsFiniteBits(float x) {
   return (std::bit_cast<uint32_t>(x) & 0x7F800000u) != 0x7F800000u;
 }
 
-// Block kernels. They are free functions over plain arrays so the compiler can vectorize them;
-// the AVX2 clones matter most for the 16-bit conversions and the moment sums.
+// Block kernels. They are free functions over plain arrays so the compiler can vectorize them,
+// cloned per vector width (AVX-512 matters most for the 64-bit multiplies of the coordinate
+// hash and the double-precision moment sums).
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define WP_HOT_LOOP __attribute__((target_clones("avx2", "default")))
+#define WP_HOT_LOOP __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 #else
 #define WP_HOT_LOOP
 #endif
-
-WP_HOT_LOOP void ToBF16Block(const float* x, size_t n, uint16_t* out) {
-#pragma omp simd
-  for (size_t i = 0; i < n; ++i) out[i] = indexer_internal::EncodeBF16(x[i]);
-}
-
-WP_HOT_LOOP void ToF16Block(const float* x, size_t n, uint16_t* out) {
-#pragma omp simd
-  for (size_t i = 0; i < n; ++i) out[i] = indexer_internal::EncodeF16(x[i]);
-}
 
 // Counts non-finite values and exact zeros (which include -0.0).
 WP_HOT_LOOP void ScanBlock(const float* x, size_t n, uint64_t* non_finite, uint64_t* zeros) {
@@ -111,14 +116,101 @@ WP_HOT_LOOP void ScanBlock(const float* x, size_t n, uint64_t* non_finite, uint6
   *zeros += zero;
 }
 
-// Coordinate hashes of `n` consecutive columns of one row. The multiplies dominate the
-// fingerprint's cost; AVX-512DQ has a native 64-bit vector multiply, AVX2 emulates it.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
-#endif
-void HashColumns(uint64_t row_key, uint64_t first_column, size_t n, uint64_t* out) {
+// The vector half of the sketch for `n` consecutive columns of one row: each element's bucket
+// and its term, the float pair (sign * (x - centre), sign) stored as 8 bytes, ready for the
+// scalar scatter. Non-finite values get the term (0, 0). The 64-bit multiplies of the
+// coordinate hash dominate.
+struct SketchTerm {
+  float value;
+  float sign;
+};
+static_assert(sizeof(SketchTerm) == 8);
+
+WP_HOT_LOOP void SketchTermsPortable(uint64_t row_key, uint64_t first_column, const float* x,
+                                     size_t n, float centre, uint32_t* bucket, SketchTerm* term) {
 #pragma omp simd
-  for (size_t j = 0; j < n; ++j) out[j] = Mix64(row_key ^ (first_column + j));
+  for (size_t j = 0; j < n; ++j) {
+    const uint64_t h = Mix64(row_key ^ (first_column + j));
+    bucket[j] = SketchBucket(h);
+    const uint32_t negative = static_cast<uint32_t>(h & 1) << 31;
+    const uint32_t bits = std::bit_cast<uint32_t>(x[j]);
+    const bool finite = (bits & 0x7F800000u) != 0x7F800000u;
+    // Flip the sign bit instead of branching on the hash.
+    term[j].value = finite ? std::bit_cast<float>(std::bit_cast<uint32_t>(x[j] - centre) ^ negative)
+                           : 0.0f;
+    term[j].sign = finite ? std::bit_cast<float>(0x3F800000u | negative) : 0.0f;
+  }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// GCC 12's AVX-512 intrinsic headers trip -Wmaybe-uninitialized on their own placeholders.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// The same with AVX-512 written out: eight coordinates per 512-bit vector of 64-bit lanes
+// (the compiler's own vectorization of the loop above settles for 128-bit vectors).
+__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl"))) void SketchTermsAvx512(
+    uint64_t row_key, uint64_t first_column, const float* x, size_t n, float centre,
+    uint32_t* bucket, SketchTerm* term) {
+  const __m512i key = _mm512_set1_epi64(static_cast<long long>(row_key));
+  const __m512i mul1 = _mm512_set1_epi64(static_cast<long long>(0xbf58476d1ce4e5b9ull));
+  const __m512i mul2 = _mm512_set1_epi64(static_cast<long long>(0x94d049bb133111ebull));
+  const __m512i lane = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+  const __m512i split = _mm512_set_epi32(15, 13, 11, 9, 7, 5, 3, 1, 14, 12, 10, 8, 6, 4, 2, 0);
+  const __m256 c = _mm256_set1_ps(centre);
+  const __m256i exponent = _mm256_set1_epi32(0x7F800000);
+  const __m256i one = _mm256_set1_epi32(0x3F800000);
+  const __m512i eight = _mm512_set1_epi64(8);
+  __m512i column = _mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(first_column)), lane);
+  size_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    __m512i z = _mm512_xor_si512(key, column);
+    column = _mm512_add_epi64(column, eight);
+    z = _mm512_xor_si512(z, _mm512_srli_epi64(z, 30));
+    z = _mm512_mullo_epi64(z, mul1);
+    z = _mm512_xor_si512(z, _mm512_srli_epi64(z, 27));
+    z = _mm512_mullo_epi64(z, mul2);
+    z = _mm512_xor_si512(z, _mm512_srli_epi64(z, 31));
+    // One permute gathers the low 32 bits of each lane (bit 0: the sign) into the lower half
+    // and the high 32 bits (top 8: the bucket) into the upper half; the rest is 256-bit work.
+    const __m512i halves = _mm512_permutexvar_epi32(split, z);
+    const __m256i low = _mm512_castsi512_si256(halves);
+    const __m256i high = _mm512_extracti64x4_epi64(halves, 1);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(bucket + j), _mm256_srli_epi32(high, 24));
+    const __m256i negative = _mm256_slli_epi32(low, 31);
+    const __m256 v = _mm256_loadu_ps(x + j);
+    const __mmask8 finite = _mm256_cmpneq_epi32_mask(
+        _mm256_and_si256(_mm256_castps_si256(v), exponent), exponent);
+    const __m256i value = _mm256_maskz_xor_epi32(
+        finite, _mm256_castps_si256(_mm256_sub_ps(v, c)), negative);
+    const __m256i sign = _mm256_maskz_or_epi32(finite, one, negative);
+    // Interleave into (value, sign) pairs.
+    const __m256i lo = _mm256_unpacklo_epi32(value, sign);  // pairs 0,1 | 4,5
+    const __m256i hi = _mm256_unpackhi_epi32(value, sign);  // pairs 2,3 | 6,7
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(term + j),
+                        _mm256_permute2x128_si256(lo, hi, 0x20));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(term + j + 4),
+                        _mm256_permute2x128_si256(lo, hi, 0x31));
+  }
+  if (j < n) {
+    SketchTermsPortable(row_key, first_column + j, x + j, n - j, centre, bucket + j, term + j);
+  }
+}
+
+#pragma GCC diagnostic pop
+
+const bool kHasAvx512 = [] {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+}();
+#endif
+
+void SketchTerms(uint64_t row_key, uint64_t first_column, const float* x, size_t n, float centre,
+                 uint32_t* bucket, SketchTerm* term) {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+  if (kHasAvx512) return SketchTermsAvx512(row_key, first_column, x, n, centre, bucket, term);
+#endif
+  SketchTermsPortable(row_key, first_column, x, n, centre, bucket, term);
 }
 
 // Moments of finite values only. REQUIRES: n > 0 and every x[i] finite.
@@ -162,6 +254,9 @@ struct TensorFingerprinter::State {
   // The stored unit: one element for scalar dtypes, one quantization block otherwise.
   size_t unit_bytes = 0;
   size_t unit_elements = 0;
+  // F16 and BF16 values survive the round trip through float unchanged (NaN aside), so for
+  // those dtypes the matching cast hash reads the stored bits, kept here per block.
+  bool keep_raw16 = false;
 
   absl::Status status;  // sticky: construction errors, excess bytes
   bool finished = false;
@@ -180,9 +275,12 @@ struct TensorFingerprinter::State {
   // Decoded values waiting to be folded into the fingerprint.
   std::vector<float> block;
   size_t block_size = 0;
+  std::vector<uint16_t> raw16;  // the stored bits of `block`, when keep_raw16
   std::vector<uint16_t> half_bits;
   std::vector<float> finite_scratch;
-  std::vector<uint64_t> column_hashes;
+  // SketchTerms output for one row segment.
+  std::vector<uint32_t> term_bucket;
+  std::vector<SketchTerm> terms;
 
   // Coordinates of the next element to be sketched.
   uint64_t inner = std::numeric_limits<uint64_t>::max();  // row length; never wraps for ndim<2
@@ -196,18 +294,20 @@ struct TensorFingerprinter::State {
   uint64_t zeros = 0;
   uint64_t non_finite = 0;
 
-  // Per bucket: S (sum of sign * x) and T (sum of sign). Kept side by side so one element
-  // updates a single 16-byte pair; T stays exact in a double up to 2^53 elements.
-  struct BucketSums {
-    double signed_sum = 0;
-    double sign_sum = 0;
-  };
-  std::array<BucketSums, kSketchDim> buckets{};
+  // Per bucket over the whole tensor: S (sum of sign * x) and T (sum of sign), in double; T is
+  // exact up to 2^53 elements.
+  std::array<double, kSketchDim> signed_sum{};
+  std::array<double, kSketchDim> sign_sum{};
+  // Per bucket within one block, in float: sum of sign * (x - c) and of sign, where c is the
+  // block's mean. Centring within the block keeps the float sums accurate for values far from
+  // zero (norm gains near 1.0); a block adds at most 4096 terms.
+  using FloatPair = float __attribute__((vector_size(8)));
+  std::array<FloatPair, kSketchDim> block_sums{};
 
   // Hashes and decodes `units` whole units.
   void AddDecoded(const std::byte* src, size_t units);
   void ProcessBlock();
-  void SketchBlock(const float* x, size_t n, bool all_finite);
+  void SketchBlock(const float* x, size_t n, float centre);
   void NextRow() {
     ++row;
     column = 0;
@@ -224,6 +324,7 @@ void TensorFingerprinter::State::AddDecoded(const std::byte* src, size_t units) 
     // stream order, which hashes the same as the stream itself.
     HashBytes(exact.get(), src, take * unit_bytes);
     DecodeToFloat(dtype, src, take, block.data() + block_size);
+    if (keep_raw16) std::memcpy(raw16.data() + block_size, src, take * unit_bytes);
     block_size += take * unit_elements;
     src += take * unit_bytes;
     units -= take;
@@ -231,30 +332,35 @@ void TensorFingerprinter::State::AddDecoded(const std::byte* src, size_t units) 
   }
 }
 
-void TensorFingerprinter::State::SketchBlock(const float* x, size_t n, bool all_finite) {
-  // Walk the block one row segment at a time so the row key is hashed once per row.
-  uint64_t* hashes = column_hashes.data();
+void TensorFingerprinter::State::SketchBlock(const float* x, size_t n, float centre) {
+  // Walk the block one row segment at a time so the row key is hashed once per row. The
+  // vector pass computes every element's bucket and signed term; the scatter into the 256
+  // buckets is the one inherently scalar step, one 8-byte add per element.
+  FloatPair* sums = block_sums.data();
   size_t i = 0;
   while (i < n) {
     const uint64_t room = inner - column;
     const size_t segment = static_cast<size_t>(std::min<uint64_t>(room, n - i));
-    HashColumns(row_key, column, segment, hashes);
-    const float* xs = x + i;
+    SketchTerms(row_key, column, x + i, segment, centre, term_bucket.data(), terms.data());
+    const uint32_t* bucket = term_bucket.data();
+    const SketchTerm* term = terms.data();
     for (size_t j = 0; j < segment; ++j) {
-      const float v = xs[j];
-      if (!all_finite && !IsFiniteBits(v)) continue;
-      const uint64_t h = hashes[j];
-      const uint32_t bucket = SketchBucket(h);
-      // Flip the float's sign bit instead of branching on the hash.
-      const uint32_t negative = static_cast<uint32_t>(h & 1);
-      const float signed_v = std::bit_cast<float>(std::bit_cast<uint32_t>(v) ^ (negative << 31));
-      BucketSums& sums = buckets[bucket];
-      sums.signed_sum += static_cast<double>(signed_v);
-      sums.sign_sum += 1.0 - 2.0 * static_cast<double>(negative);
+      FloatPair t;
+      std::memcpy(&t, &term[j], sizeof(t));
+      sums[bucket[j]] += t;
     }
     i += segment;
     column += segment;
     if (column == inner) NextRow();
+  }
+  // Fold the block into the tensor's sums: S += S_block + c * T_block.
+  const double c = static_cast<double>(centre);
+  for (int b = 0; b < kSketchDim; ++b) {
+    const FloatPair total = sums[b];
+    sums[b] = FloatPair{0.0f, 0.0f};
+    const double t = static_cast<double>(total[1]);
+    signed_sum[b] += static_cast<double>(total[0]) + c * t;
+    sign_sum[b] += t;
   }
 }
 
@@ -263,16 +369,25 @@ void TensorFingerprinter::State::ProcessBlock() {
   if (n == 0) return;
   const float* x = block.data();
 
-  ToBF16Block(x, n, half_bits.data());
-  HashBytes(bf16.get(), half_bits.data(), n * sizeof(uint16_t));
-  ToF16Block(x, n, half_bits.data());
-  HashBytes(f16.get(), half_bits.data(), n * sizeof(uint16_t));
-
   const uint64_t non_finite_before = non_finite;
   ScanBlock(x, n, &non_finite, &zeros);
+  const bool all_finite = non_finite == non_finite_before;
+
+  if (keep_raw16 && all_finite && dtype == DType::kBF16) {
+    HashBytes(bf16.get(), raw16.data(), n * sizeof(uint16_t));
+  } else {
+    indexer_internal::FloatsToBF16(x, n, half_bits.data());
+    HashBytes(bf16.get(), half_bits.data(), n * sizeof(uint16_t));
+  }
+  if (keep_raw16 && all_finite && dtype == DType::kF16) {
+    HashBytes(f16.get(), raw16.data(), n * sizeof(uint16_t));
+  } else {
+    indexer_internal::FloatsToF16(x, n, all_finite, half_bits.data());
+    HashBytes(f16.get(), half_bits.data(), n * sizeof(uint16_t));
+  }
+
   const float* finite = x;
   size_t finite_count = n;
-  const bool all_finite = non_finite == non_finite_before;
   if (!all_finite) {
     // Rare path: statistics see only the finite values.
     finite_count = 0;
@@ -281,6 +396,7 @@ void TensorFingerprinter::State::ProcessBlock() {
     }
     finite = finite_scratch.data();
   }
+  float centre = 0;
   if (finite_count > 0) {
     float lo, hi;
     const CentralMoments block_moments = BlockMoments(finite, finite_count, &lo, &hi);
@@ -292,8 +408,9 @@ void TensorFingerprinter::State::ProcessBlock() {
       max = std::max(max, hi);
     }
     moments.Merge(block_moments);
+    centre = static_cast<float>(block_moments.mean);
   }
-  SketchBlock(x, n, all_finite);
+  SketchBlock(x, n, centre);
   block_size = 0;
 }
 
@@ -362,10 +479,13 @@ TensorFingerprinter::TensorFingerprinter(std::string name, DType dtype, std::vec
   HashBytes(s.f16.get(), kF16Domain.data(), kF16Domain.size());
   HashShape(s.f16.get(), s.shape);
 
+  s.keep_raw16 = dtype == DType::kBF16 || dtype == DType::kF16;
   s.block.resize(kBlockElements);
+  if (s.keep_raw16) s.raw16.resize(kBlockElements);
   s.half_bits.resize(kBlockElements);
   s.finite_scratch.resize(kBlockElements);
-  s.column_hashes.resize(kBlockElements);
+  s.term_bucket.resize(kBlockElements);
+  s.terms.resize(kBlockElements);
 }
 
 TensorFingerprinter::~TensorFingerprinter() = default;
@@ -457,7 +577,7 @@ absl::StatusOr<TensorFingerprint> TensorFingerprinter::Finish() {
     std::array<double, kSketchDim> centred;
     double norm2 = 0;
     for (int b = 0; b < kSketchDim; ++b) {
-      centred[b] = s.buckets[b].signed_sum - st.mean * s.buckets[b].sign_sum;
+      centred[b] = s.signed_sum[b] - st.mean * s.sign_sum[b];
       norm2 += centred[b] * centred[b];
     }
     const double norm = std::sqrt(norm2);

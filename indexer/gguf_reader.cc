@@ -127,6 +127,9 @@ class GgufReader final : public ModelReader {
     return absl::InternalError(absl::StrCat(path_, ": tensor ", p.gguf_name, ": unknown fix"));
   }
 
+  void ReleaseBytes(std::span<const std::byte> bytes) const override {
+    file_->DropView(bytes);
+  }
   void ReleaseTensor(size_t index) const override {
     const TensorPlan& p = plans_[index];
     file_->DropPages(p.stored_offset, p.stored_bytes);

@@ -1,15 +1,18 @@
 #include "indexer/model_fingerprint.h"
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -176,14 +179,32 @@ absl::StatusOr<Shards> FindShards(const fs::path& dir) {
                     "files; see docs/FORMATS.md)"));
 }
 
+// Pieces a tensor is streamed in. Pages of a piece are released as soon as it is hashed, so a
+// worker holds at most one piece of the mapped file resident, however large the tensor.
+constexpr size_t kStreamPiece = size_t{8} << 20;
+
 // Streams one tensor's canonical bytes through a fingerprinter.
 absl::StatusOr<TensorFingerprint> Fingerprint(const ModelReader& reader, size_t index) {
   const TensorInfo& info = reader.tensors()[index];
   TensorFingerprinter fingerprinter(info.name, info.dtype, info.shape);
-  absl::Status streamed = reader.ReadTensor(
-      index, [&](std::span<const std::byte> chunk) { return fingerprinter.Update(chunk); });
+  absl::Status streamed =
+      reader.ReadTensor(index, [&](std::span<const std::byte> chunk) -> absl::Status {
+        while (!chunk.empty()) {
+          const std::span<const std::byte> piece = chunk.first(std::min(chunk.size(), kStreamPiece));
+          if (absl::Status s = fingerprinter.Update(piece); !s.ok()) return s;
+          reader.ReleaseBytes(piece);
+          chunk = chunk.subspan(piece.size());
+        }
+        return absl::OkStatus();
+      });
+  reader.ReleaseTensor(index);
   if (!streamed.ok()) return streamed;
   return fingerprinter.Finish();
+}
+
+size_t WorkerCount(int requested, size_t tensors) {
+  size_t n = requested > 0 ? static_cast<size_t>(requested) : std::thread::hardware_concurrency();
+  return std::clamp<size_t>(n, 1, std::max<size_t>(tensors, 1));
 }
 
 }  // namespace
@@ -258,21 +279,66 @@ absl::StatusOr<ModelFingerprint> FingerprintModel(const std::string& path,
     if (arch != model.metadata.end()) model.architecture = arch->second;
   }
 
-  uint64_t done_bytes = 0;
+  // Every tensor is one work item, largest first so the last ones to finish are small.
+  struct Item {
+    const ModelReader* reader;
+    size_t index;
+    uint64_t bytes;
+    size_t order;  // position in file order, for choosing which error to report
+  };
+  std::vector<Item> items;
   for (const std::unique_ptr<ModelReader>& reader : readers) {
     const std::vector<TensorInfo>& infos = reader->tensors();
     for (size_t i = 0; i < infos.size(); ++i) {
-      absl::StatusOr<TensorFingerprint> fp = Fingerprint(*reader, i);
-      reader->ReleaseTensor(i);
-      if (!fp.ok()) {
-        return absl::Status(fp.status().code(),
-                            absl::StrCat(reader->path(), ": ", fp.status().message()));
-      }
-      model.tensors.push_back(*std::move(fp));
-      done_bytes += infos[i].size_bytes;
-      if (options.progress) options.progress(done_bytes, total_bytes);
+      items.push_back({reader.get(), i, infos[i].size_bytes, items.size()});
     }
   }
+  std::stable_sort(items.begin(), items.end(),
+                   [](const Item& a, const Item& b) { return a.bytes > b.bytes; });
+
+  std::vector<std::optional<absl::StatusOr<TensorFingerprint>>> results(items.size());
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::mutex progress_mu;
+  uint64_t done_bytes = 0;
+  auto work = [&] {
+    for (size_t k = next.fetch_add(1); k < items.size() && !failed.load();
+         k = next.fetch_add(1)) {
+      const Item& item = items[k];
+      absl::StatusOr<TensorFingerprint> fp = Fingerprint(*item.reader, item.index);
+      if (!fp.ok()) failed.store(true);
+      results[k].emplace(std::move(fp));
+      if (options.progress) {
+        std::lock_guard<std::mutex> lock(progress_mu);
+        done_bytes += item.bytes;
+        options.progress(done_bytes, total_bytes);
+      }
+    }
+  };
+  const size_t workers = WorkerCount(options.threads, items.size());
+  {
+    std::vector<std::jthread> pool;
+    for (size_t w = 1; w < workers; ++w) pool.emplace_back(work);
+    work();
+  }  // joins
+
+  // Report the failure earliest in file order, so the message does not depend on scheduling
+  // more than it must.
+  const Item* first_bad = nullptr;
+  const absl::Status* first_status = nullptr;
+  for (size_t k = 0; k < items.size(); ++k) {
+    if (results[k].has_value() && !results[k]->ok() &&
+        (first_bad == nullptr || items[k].order < first_bad->order)) {
+      first_bad = &items[k];
+      first_status = &results[k]->status();
+    }
+  }
+  if (first_bad != nullptr) {
+    return absl::Status(first_status->code(), absl::StrCat(first_bad->reader->path(), ": ",
+                                                           first_status->message()));
+  }
+  model.tensors.reserve(items.size());
+  for (auto& result : results) model.tensors.push_back(std::move(**result));
   std::sort(model.tensors.begin(), model.tensors.end(),
             [](const TensorFingerprint& a, const TensorFingerprint& b) { return a.name < b.name; });
   return model;

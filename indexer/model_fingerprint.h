@@ -1,7 +1,9 @@
 // Fingerprints a whole model: a single weights file or a Hugging Face model directory
 // (model.safetensors, or shards listed in model.safetensors.index.json; config.json read for the
-// architecture). Tensors are visited one at a time, so resident memory stays bounded by one
-// tensor's pages no matter the model size. Functions are thread-compatible.
+// architecture). Tensors are fingerprinted in parallel (FingerprintOptions::threads), each
+// streamed in pieces whose mapped pages are released once hashed, so resident memory stays
+// bounded by a few pieces per thread no matter the model or tensor size. Functions are
+// thread-compatible.
 #ifndef WEIGHTPRINT_INDEXER_MODEL_FINGERPRINT_H_
 #define WEIGHTPRINT_INDEXER_MODEL_FINGERPRINT_H_
 
@@ -25,11 +27,15 @@ struct ModelFingerprint {
   uint64_t parameter_count() const;  // sum of element counts
 };
 
-// Called after each tensor with (bytes done, bytes total) over the whole model.
+// Called after each tensor with (bytes done, bytes total) over the whole model. Calls come
+// from the worker threads, one at a time.
 using ProgressCallback = std::function<void(uint64_t done, uint64_t total)>;
 
 struct FingerprintOptions {
   ProgressCallback progress;  // Default: none
+  // Tensors fingerprinted at once, each on its own thread; 0 means one per hardware thread.
+  // The result does not depend on it. Default: 0
+  int threads = 0;
 };
 
 // `path` is a weights file or a directory. Fails with a message naming the file and offset for

@@ -53,6 +53,10 @@ class ModelReader {
   // Tells the OS the bytes of tensors()[index] will not be needed again (keeps resident memory
   // bounded on models larger than RAM). Optional; the default does nothing.
   virtual void ReleaseTensor(size_t index) const {}
+  // The same for part of a tensor: `bytes` is a view this reader handed out (TensorBytes or a
+  // ReadTensor chunk). Lets a caller stream one huge tensor with bounded resident memory.
+  // Views of memory other than the mapped file are ignored. Optional; the default does nothing.
+  virtual void ReleaseBytes(std::span<const std::byte> bytes) const {}
 };
 
 // Opens a model file of any supported format, recognised by its content (magic bytes), not by

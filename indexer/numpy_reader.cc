@@ -103,6 +103,9 @@ class NumpyReader final : public ModelReader {
     return swapper.Finish();
   }
 
+  void ReleaseBytes(std::span<const std::byte> bytes) const override {
+    file_->DropView(bytes);
+  }
   void ReleaseTensor(size_t index) const override {
     if (index >= tensors_.size()) return;
     const std::span<const std::byte> bytes = TensorBytes(index);

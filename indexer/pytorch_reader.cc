@@ -323,6 +323,9 @@ class PytorchReader final : public ModelReader {
     return indexer_internal::StreamStrided(v, sink);
   }
 
+  void ReleaseBytes(std::span<const std::byte> bytes) const override {
+    file_->DropView(bytes);
+  }
   void ReleaseTensor(size_t index) const override {
     if (index >= tensors_.size()) return;
     file_->DropPages(layouts_[index].extent_begin, layouts_[index].extent_size);

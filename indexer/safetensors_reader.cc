@@ -132,6 +132,9 @@ class SafetensorsReader final : public ModelReader {
     return file_->bytes().subspan(t.offset, t.size_bytes);
   }
 
+  void ReleaseBytes(std::span<const std::byte> bytes) const override {
+    file_->DropView(bytes);
+  }
   void ReleaseTensor(size_t index) const override {
     if (index >= tensors_.size()) return;
     file_->DropPages(tensors_[index].offset, tensors_[index].size_bytes);

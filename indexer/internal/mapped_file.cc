@@ -59,4 +59,14 @@ void MappedFile::DropPages(uint64_t offset, uint64_t length) const {
   ::madvise(const_cast<std::byte*>(data_) + first, last - first, MADV_DONTNEED);
 }
 
+void MappedFile::DropView(std::span<const std::byte> view) const {
+  if (data_ == nullptr || view.empty()) return;
+  // Compare addresses as integers: relational operators on pointers into different objects are
+  // unspecified.
+  const auto begin = reinterpret_cast<uintptr_t>(view.data());
+  const auto base = reinterpret_cast<uintptr_t>(data_);
+  if (begin < base || begin - base >= size_ || view.size() > size_ - (begin - base)) return;
+  DropPages(begin - base, view.size());
+}
+
 }  // namespace weightprint::indexer::indexer_internal

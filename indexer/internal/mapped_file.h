@@ -32,6 +32,9 @@ class MappedFile {
   // mapping is read-only and file-backed, so a later read simply faults the pages back in;
   // widening into a neighbour's bytes is therefore harmless.
   void DropPages(uint64_t offset, uint64_t length) const;
+  // The same for a view, when it lies inside this mapping; a view of other memory (a reader's
+  // conversion buffer) is ignored.
+  void DropView(std::span<const std::byte> view) const;
 
  private:
   MappedFile(const std::byte* data, size_t size) : data_(data), size_(size) {}

@@ -104,6 +104,54 @@ TEST_F(ModelFingerprintTest, ShardedDirectoryWithIndexAndConfig) {
   EXPECT_EQ(direct->sketch, model->tensors[0].sketch);
 }
 
+TEST_F(ModelFingerprintTest, ThreadCountDoesNotChangeTheResult) {
+  // Tensors of very different sizes, several larger than one streaming piece (8 MiB), so the
+  // workers finish out of order and big tensors are streamed in pieces.
+  std::vector<TensorToWrite> tensors;
+  tensors.push_back(RandomTensor("big.a", {1100, 2048}, 11));           // 9 MB f32
+  tensors.push_back(RandomTensor("big.b", {3000, 2048}, 12, DType::kBF16));  // 12 MB bf16
+  for (int i = 0; i < 20; ++i) {
+    tensors.push_back(RandomTensor("small." + std::to_string(i), {16 + i, 8}, 100 + i));
+  }
+  ASSERT_TRUE(WriteSafetensors(dir_.Join("model.safetensors"), tensors).ok());
+
+  FingerprintOptions one;
+  one.threads = 1;
+  uint64_t last_done = 0, calls = 0;
+  FingerprintOptions four;
+  four.threads = 4;
+  four.progress = [&](uint64_t done, uint64_t total) {
+    EXPECT_GT(done, last_done);  // serialised and monotonic
+    EXPECT_LE(done, total);
+    last_done = done;
+    ++calls;
+  };
+  absl::StatusOr<ModelFingerprint> a = FingerprintModel(dir_.path(), one);
+  absl::StatusOr<ModelFingerprint> b = FingerprintModel(dir_.path(), four);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(calls, tensors.size());
+  ASSERT_EQ(a->tensors.size(), tensors.size());
+  ASSERT_EQ(b->tensors.size(), tensors.size());
+  for (size_t i = 0; i < a->tensors.size(); ++i) {
+    EXPECT_EQ(a->tensors[i].name, b->tensors[i].name);
+    EXPECT_EQ(a->tensors[i].exact_hash, b->tensors[i].exact_hash);
+    EXPECT_EQ(a->tensors[i].bf16_hash, b->tensors[i].bf16_hash);
+    EXPECT_EQ(a->tensors[i].sketch, b->tensors[i].sketch);
+    EXPECT_EQ(a->tensors[i].stats.std, b->tensors[i].stats.std);
+  }
+  // Streaming in pieces hashes the same as one whole-tensor update.
+  absl::StatusOr<std::unique_ptr<ModelReader>> file =
+      OpenModelFile(dir_.Join("model.safetensors"));
+  ASSERT_TRUE(file.ok()) << file.status();
+  absl::StatusOr<TensorFingerprint> whole =
+      FingerprintTensor((*file)->tensors()[1], (*file)->TensorBytes(1));
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  EXPECT_EQ(whole->name, "big.b");
+  EXPECT_EQ(whole->exact_hash, a->tensors[1].exact_hash);
+  EXPECT_EQ(whole->sketch, a->tensors[1].sketch);
+}
+
 TEST_F(ModelFingerprintTest, SingleFileAndModelTypeFallback) {
   ASSERT_TRUE(WriteSafetensors(dir_.Join("model.safetensors"),
                                {RandomTensor("b", {40}, 5), RandomTensor("a", {40}, 6)})
