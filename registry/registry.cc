@@ -28,6 +28,7 @@ constexpr uint64_t kAutoCalibrateMaxVectors = 50'000;
 constexpr size_t kSamplePerRole = 256;
 constexpr size_t kPairsPerRole = 4000;
 constexpr size_t kRebuildBatch = 4096;
+constexpr double kMaxTombstoneFraction = 0.1;
 
 absl::Status ValidateTensors(const std::vector<TensorFingerprint>& tensors) {
   for (const TensorFingerprint& t : tensors) {
@@ -62,12 +63,23 @@ bool HasSketch(const TensorFingerprint& t) {
 struct Registry::Impl {
   std::string dir;
   std::unique_ptr<FingerprintStore> store;
-  std::unique_ptr<SketchIndex> index;
+  // Swapped whole when a compaction rebuilds it; queries hold their own reference.
+  mutable std::shared_mutex index_mu;
+  std::shared_ptr<SketchIndex> index;  // GUARDED_BY(index_mu) for the pointer itself
   std::mutex write_mu;  // serialises registrations, deletions, calibration and flushes
   mutable std::shared_mutex null_mu;
   std::shared_ptr<const NullModel> null_model;  // GUARDED_BY(null_mu); swapped whole
 
   std::string IndexPath() const { return dir + "/index/sketch.wpidx"; }
+
+  std::shared_ptr<SketchIndex> current_index() const {
+    std::shared_lock lock(index_mu);
+    return index;
+  }
+  void set_index(std::shared_ptr<SketchIndex> fresh) {
+    std::unique_lock lock(index_mu);
+    index = std::move(fresh);
+  }
 
   std::shared_ptr<const NullModel> null() const {
     std::shared_lock lock(null_mu);
@@ -93,7 +105,7 @@ struct Registry::Impl {
         });
     if (!visited.ok()) return visited;
     if (absl::Status s = flush(); !s.ok()) return s;
-    index = *std::move(fresh);
+    set_index(*std::move(fresh));
     return absl::OkStatus();
   }
 
@@ -192,7 +204,7 @@ absl::StatusOr<std::unique_ptr<Registry>> Registry::Open(const std::string& dir,
   if (loaded.ok() && epoch == impl->store->index_epoch() &&
       (*loaded)->dim() == indexer::kSketchDim &&
       (*loaded)->size() == impl->store->counts().vectors) {
-    impl->index = *std::move(loaded);
+    impl->set_index(*std::move(loaded));
   } else {
     // Missing, stale (a crash between the store write and the index save) or unreadable: the
     // index is derived data, so rebuild it from the store.
@@ -244,7 +256,8 @@ absl::StatusOr<ProvenanceReport> Registry::QueryModel(const std::vector<TensorFi
   if (tensors.empty()) return absl::InvalidArgumentError("the query holds no tensors");
   if (absl::Status s = ValidateTensors(tensors); !s.ok()) return s;
   std::shared_ptr<const NullModel> null = impl_->null();
-  ProvenanceMatcher matcher(*impl_->store, *impl_->index, *null);
+  const std::shared_ptr<SketchIndex> index = impl_->current_index();
+  ProvenanceMatcher matcher(*impl_->store, *index, *null);
   return matcher.QueryModel(tensors, options);
 }
 
@@ -252,7 +265,8 @@ absl::StatusOr<TensorQueryResult> Registry::QueryTensor(const TensorFingerprint&
                                                         const QueryOptions& options) const {
   if (absl::Status s = ValidateTensors({tensor}); !s.ok()) return s;
   std::shared_ptr<const NullModel> null = impl_->null();
-  ProvenanceMatcher matcher(*impl_->store, *impl_->index, *null);
+  const std::shared_ptr<SketchIndex> index = impl_->current_index();
+  ProvenanceMatcher matcher(*impl_->store, *index, *null);
   return matcher.QueryTensor(tensor, options);
 }
 
@@ -287,6 +301,14 @@ absl::StatusOr<ModelInfo> Registry::DeleteModel(const ModelKey& key) {
     return absl::InternalError(absl::StrCat("model deleted, but the sketch index could not be ",
                                             "updated (restart to rebuild it): ", s.message()));
   }
+  // The HNSW tier deletes by tombstone; rebuild once they are a tenth of the index, so searches
+  // do not over-fetch ever more dead entries.
+  if (impl_->index->tombstone_fraction() > kMaxTombstoneFraction) {
+    if (absl::Status s = impl_->RebuildIndex(); !s.ok()) {
+      return absl::InternalError(absl::StrCat("model deleted, but compacting the sketch index ",
+                                              "failed (restart to rebuild it): ", s.message()));
+    }
+  }
   if (absl::Status s = impl_->MaybeCalibrateLocked(); !s.ok()) return s;
   return deleted;
 }
@@ -298,7 +320,7 @@ absl::StatusOr<RegistryStats> Registry::Stats() const {
   stats.tensors = counts.tensors;
   stats.vectors = counts.vectors;
   stats.parameters = counts.parameters;
-  stats.index_type = impl_->index->description();
+  stats.index_type = impl_->current_index()->description();
   stats.schema_version = store_internal::kSchemaVersion;
   stats.fingerprint_version = indexer::kFingerprintVersion;
   stats.calibration_pairs = impl_->null()->total_pairs();
@@ -315,7 +337,7 @@ NullModel Registry::null_model() const { return *impl_->null(); }
 
 absl::Status Registry::Flush() {
   std::lock_guard lock(impl_->write_mu);
-  return impl_->index->Save(impl_->IndexPath(), impl_->store->index_epoch());
+  return impl_->current_index()->Save(impl_->IndexPath(), impl_->store->index_epoch());
 }
 
 }  // namespace weightprint::registry

@@ -1,22 +1,26 @@
 #include "registry/sketch_index.h"
 
 #include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/IndexScalarQuantizer.h>
 #include <faiss/IndexIDMap.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/impl/IDSelector.h>
 #include <faiss/impl/io.h>
 #include <faiss/index_io.h>
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <omp.h>
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <exception>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <mutex>
 #include <optional>
@@ -34,15 +38,76 @@ using store_internal::ErrorText;
 using IdT = faiss::Index::idx_t;
 
 // File layout (all integers little-endian):
-//   0  8  magic "WPSKIDX1"
+//   0  8  magic "WPSKIDX2"
 //   8  8  u64 store epoch the index reflects
 //  16  4  u32 dimension
 //  20  4  u32 reserved (0)
-//  24  8  u64 payload length in bytes
-//  32  8  u64 XXH3-64 of the payload
-//  40  .. payload: faiss::write_index of the IndexIDMap2
-constexpr char kMagic[8] = {'W', 'P', 'S', 'K', 'I', 'D', 'X', '1'};
-constexpr size_t kHeaderSize = 40;
+//  24  8  u64 FAISS payload length in bytes
+//  32  8  u64 tombstone count T
+//  40  8  u64 XXH3-64 of everything after the header
+//  48  .. payload: faiss::write_index of the IndexIDMap2 (inner: IndexFlatIP or IndexHNSWSQ)
+//  .. 8T  tombstoned ids, u64 each, ascending
+// A file with another magic (WPSKIDX1 from older versions) is rejected as DATA_LOSS, and the
+// registry rebuilds the index from the store.
+constexpr char kMagic[8] = {'W', 'P', 'S', 'K', 'I', 'D', 'X', '2'};
+constexpr size_t kHeaderSize = 48;
+
+// faiss::read_index over bytes already in memory (a mapped file), without copying them.
+struct SpanReader : faiss::IOReader {
+  SpanReader(const uint8_t* data, size_t size) : data(data), size(size) {}
+  size_t operator()(void* ptr, size_t item_size, size_t items) override {
+    if (item_size == 0 || items == 0) return 0;
+    const size_t want = item_size * items;
+    const size_t can = std::min(want, size - pos) / item_size;
+    std::memcpy(ptr, data + pos, can * item_size);
+    pos += can * item_size;
+    return can;
+  }
+  const uint8_t* data;
+  size_t size;
+  size_t pos = 0;
+};
+
+// A read-only mapping of a whole file, unmapped on destruction.
+class MappedBytes {
+ public:
+  ~MappedBytes() {
+    if (data_ != nullptr) ::munmap(data_, size_);
+  }
+  // errno is set on failure.
+  bool Map(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+      const int err = errno;
+      ::close(fd);
+      errno = err;
+      return false;
+    }
+    size_ = static_cast<size_t>(st.st_size);
+    if (size_ > 0) {
+      void* addr = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+      const int err = errno;
+      ::close(fd);
+      if (addr == MAP_FAILED) {
+        errno = err;
+        return false;
+      }
+      data_ = static_cast<uint8_t*>(addr);
+      ::madvise(data_, size_, MADV_SEQUENTIAL);
+    } else {
+      ::close(fd);
+    }
+    return true;
+  }
+  const char* data() const { return reinterpret_cast<const char*>(data_); }
+  size_t size() const { return size_; }
+
+ private:
+  uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
 
 void PutLe(std::string* out, uint64_t value, int bytes) {
   for (int i = 0; i < bytes; ++i) out->push_back(static_cast<char>(value >> (8 * i)));
@@ -137,85 +202,155 @@ struct SketchIndex::Impl {
 
   // Set at construction, never changed.
   int dim = 0;
+  SketchIndexOptions options;
   mutable std::mutex gate;  // writers hold it while waiting for and holding `mu`
   // Searches hold mu shared; Add and Remove hold it exclusively (FAISS forbids search during
   // add/remove).
   mutable std::shared_mutex mu;
-  std::unique_ptr<faiss::IndexIDMap2> index;  // GUARDED_BY(mu); owns its inner flat index
+  std::unique_ptr<faiss::IndexIDMap2> index;  // GUARDED_BY(mu); owns its inner index
+  std::unordered_set<IdT> tombstones;          // GUARDED_BY(mu); HNSW tier only
+
+  faiss::IndexHNSW* hnsw() const { return dynamic_cast<faiss::IndexHNSW*>(index->index); }
+
+  // Moves the exact tier's vectors into a new HNSW index. REQUIRES: mu held exclusively.
+  void MigrateToHnsw();
 };
+
+namespace {
+
+std::unique_ptr<faiss::IndexIDMap2> NewFlat(int dim) {
+  auto flat = std::make_unique<faiss::IndexFlatIP>(dim);
+  auto map = std::make_unique<faiss::IndexIDMap2>(flat.get());
+  map->own_fields = true;  // FAISS's ownership convention; the map now owns `flat`
+  flat.release();
+  return map;
+}
+
+std::unique_ptr<faiss::IndexIDMap2> NewHnsw(int dim, const SketchIndexOptions& options) {
+  // 8-bit scalar quantization: a quarter of the memory of float vectors; the distances it
+  // returns are re-scored exactly by the registry (stage 2), so only the ranking matters.
+  auto hnsw = std::make_unique<faiss::IndexHNSWSQ>(dim, faiss::ScalarQuantizer::QT_8bit,
+                                                   options.hnsw_m, faiss::METRIC_INNER_PRODUCT);
+  hnsw->hnsw.efConstruction = options.ef_construction;
+  hnsw->hnsw.efSearch = options.ef_search;
+  auto map = std::make_unique<faiss::IndexIDMap2>(hnsw.get());
+  map->own_fields = true;
+  hnsw.release();
+  return map;
+}
+
+// SQ8 needs a trained range. Every coordinate of a unit vector lies in [-1, 1] (for a 256-d
+// sketch of a large tensor mostly within +-0.2; a tiny tensor can put most of its weight in a
+// few buckets), so the quantizer is trained on that fixed range rather than on whichever
+// vectors come first: nothing is ever clipped, the codes mean the same whatever was registered
+// before, and a rebuild gives the same index. The step (2/255) adds about 0.002 of noise to a
+// score, which only perturbs the candidate ranking: the matcher re-scores candidates exactly.
+void TrainFixedRange(faiss::IndexHNSW* hnsw, int dim) {
+  auto* sq = dynamic_cast<faiss::IndexScalarQuantizer*>(hnsw->storage);
+  if (sq == nullptr || sq->is_trained) return;
+  sq->sq.rangestat = faiss::ScalarQuantizer::RS_minmax;
+  std::vector<float> corners(2 * static_cast<size_t>(dim));
+  for (int i = 0; i < dim; ++i) {
+    corners[i] = -1.0f;
+    corners[dim + i] = 1.0f;
+  }
+  hnsw->train(2, corners.data());
+}
+
+}  // namespace
+
+void SketchIndex::Impl::MigrateToHnsw() {
+  const IdT n = index->ntotal;
+  std::vector<float> vectors(static_cast<size_t>(n) * dim);
+  if (n > 0) index->index->reconstruct_n(0, n, vectors.data());
+  std::vector<IdT> ids = index->id_map;
+  auto fresh = NewHnsw(dim, options);
+  TrainFixedRange(dynamic_cast<faiss::IndexHNSW*>(fresh->index), dim);
+  if (n > 0) fresh->add_with_ids(n, vectors.data(), ids.data());
+  index = std::move(fresh);
+}
 
 SketchIndex::SketchIndex(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 SketchIndex::~SketchIndex() = default;
 
-absl::StatusOr<std::unique_ptr<SketchIndex>> SketchIndex::Create(int dim) {
+absl::StatusOr<std::unique_ptr<SketchIndex>> SketchIndex::Create(
+    int dim, const SketchIndexOptions& options) {
   if (dim <= 0) return absl::InvalidArgumentError(ErrorText("bad index dimension ", dim));
   auto impl = std::make_unique<Impl>();
   impl->dim = dim;
+  impl->options = options;
   try {
-    auto flat = std::make_unique<faiss::IndexFlatIP>(dim);
-    impl->index = std::make_unique<faiss::IndexIDMap2>(flat.get());
-    impl->index->own_fields = true;  // FAISS's ownership convention; the map now owns `flat`
-    flat.release();
+    impl->index = NewFlat(dim);
   } catch (const std::exception& e) {
     return FaissError("create index", e);
   }
   return std::unique_ptr<SketchIndex>(new SketchIndex(std::move(impl)));
 }
 
-absl::StatusOr<std::unique_ptr<SketchIndex>> SketchIndex::Load(const std::string& path,
-                                                               uint64_t* epoch) {
-  std::string bytes;
-  {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-      std::error_code ec;
-      if (!std::filesystem::exists(path, ec)) {
-        return absl::NotFoundError(ErrorText("no sketch index at '", path, "'"));
-      }
-      return absl::InternalError(ErrorText("cannot open sketch index '", path, "'"));
-    }
-    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    if (in.bad()) return absl::InternalError(ErrorText("cannot read '", path, "'"));
+absl::StatusOr<std::unique_ptr<SketchIndex>> SketchIndex::Load(
+    const std::string& path, uint64_t* epoch, const SketchIndexOptions& options) {
+  MappedBytes file;
+  if (!file.Map(path)) {
+    if (errno == ENOENT) return absl::NotFoundError(ErrorText("no sketch index at '", path, "'"));
+    return ErrnoError("cannot read sketch index", path);
   }
   auto corrupt = [&](std::string_view why) {
     return absl::DataLossError(ErrorText("sketch index '", path, "': ", why));
   };
-  if (bytes.size() < kHeaderSize) return corrupt("truncated header");
-  if (std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) return corrupt("bad magic");
-  const uint64_t stored_epoch = GetLe(bytes.data() + 8, 8);
-  const uint64_t dim = GetLe(bytes.data() + 16, 4);
-  const uint64_t payload_size = GetLe(bytes.data() + 24, 8);
-  const uint64_t checksum = GetLe(bytes.data() + 32, 8);
+  const char* bytes = file.data();
+  const uint64_t file_size = file.size();
+  if (file_size < kHeaderSize) return corrupt("truncated header");
+  if (std::memcmp(bytes, kMagic, sizeof(kMagic)) != 0) return corrupt("bad magic");
+  const uint64_t stored_epoch = GetLe(bytes + 8, 8);
+  const uint64_t dim = GetLe(bytes + 16, 4);
+  const uint64_t payload_size = GetLe(bytes + 24, 8);
+  const uint64_t tombstone_count = GetLe(bytes + 32, 8);
+  const uint64_t checksum = GetLe(bytes + 40, 8);
   if (dim == 0 || dim > static_cast<uint64_t>(std::numeric_limits<int>::max())) {
     return corrupt(ErrorText("bad dimension ", dim));
   }
-  if (payload_size != bytes.size() - kHeaderSize) {
-    return corrupt(
-        ErrorText("payload is ", bytes.size() - kHeaderSize, " bytes, header says ", payload_size));
+  const uint64_t body = file_size - kHeaderSize;
+  if (payload_size > body || tombstone_count > (body - payload_size) / 8 ||
+      payload_size + 8 * tombstone_count != body) {
+    return corrupt(ErrorText("body is ", body, " bytes, header says ", payload_size,
+                             " of index and ", tombstone_count, " tombstones"));
   }
-  const char* payload = bytes.data() + kHeaderSize;
-  if (XXH3_64bits(payload, payload_size) != checksum) return corrupt("checksum mismatch");
+  const char* payload = bytes + kHeaderSize;
+  if (XXH3_64bits(payload, body) != checksum) return corrupt("checksum mismatch");
 
   auto impl = std::make_unique<Impl>();
   impl->dim = static_cast<int>(dim);
+  impl->options = options;
   try {
-    faiss::VectorIOReader reader;
-    reader.data.assign(reinterpret_cast<const uint8_t*>(payload),
-                       reinterpret_cast<const uint8_t*>(payload) + payload_size);
+    SpanReader reader(reinterpret_cast<const uint8_t*>(payload), payload_size);
     std::unique_ptr<faiss::Index> loaded(faiss::read_index(&reader));
     auto* map = dynamic_cast<faiss::IndexIDMap2*>(loaded.get());
     if (map == nullptr) return corrupt("payload is not an IDMap2 index");
     auto* flat = dynamic_cast<const faiss::IndexFlat*>(map->index);
-    if (flat == nullptr || flat->metric_type != faiss::METRIC_INNER_PRODUCT) {
-      return corrupt("inner index is not a flat inner-product index");
+    auto* hnsw = dynamic_cast<faiss::IndexHNSWSQ*>(map->index);
+    if ((flat == nullptr && hnsw == nullptr) ||
+        map->index->metric_type != faiss::METRIC_INNER_PRODUCT) {
+      return corrupt("inner index is neither flat nor HNSW-SQ with inner product");
     }
     if (map->d != impl->dim) {
       return corrupt(ErrorText("index dimension ", map->d, " differs from header ", dim));
     }
+    if (hnsw != nullptr) hnsw->hnsw.efSearch = options.ef_search;
     loaded.release();
     impl->index.reset(map);  // read_index sets own_fields, so the map owns its inner index
   } catch (const std::exception& e) {
     return corrupt(ErrorText("faiss cannot read it: ", e.what()));
+  }
+  if (tombstone_count > 0 && impl->hnsw() == nullptr) {
+    return corrupt("tombstones in an exact index");
+  }
+  const char* tomb = payload + payload_size;
+  impl->tombstones.reserve(tombstone_count);
+  for (uint64_t i = 0; i < tombstone_count; ++i) {
+    const IdT id = static_cast<IdT>(GetLe(tomb + 8 * i, 8));
+    if (impl->index->rev_map.count(id) == 0 || !impl->tombstones.insert(id).second) {
+      return corrupt(ErrorText("tombstone ", id, " is not a stored id"));
+    }
   }
   if (epoch != nullptr) *epoch = stored_epoch;
   return std::unique_ptr<SketchIndex>(new SketchIndex(std::move(impl)));
@@ -225,10 +360,22 @@ int SketchIndex::dim() const { return impl_->dim; }
 
 uint64_t SketchIndex::size() const {
   std::shared_lock<std::shared_mutex> lock = impl_->ReadLock();
-  return static_cast<uint64_t>(impl_->index->ntotal);
+  return static_cast<uint64_t>(impl_->index->ntotal) - impl_->tombstones.size();
 }
 
-std::string SketchIndex::description() const { return "IDMap2,Flat(IP)"; }
+double SketchIndex::tombstone_fraction() const {
+  std::shared_lock<std::shared_mutex> lock = impl_->ReadLock();
+  const IdT n = impl_->index->ntotal;
+  return n == 0 ? 0.0 : static_cast<double>(impl_->tombstones.size()) / static_cast<double>(n);
+}
+
+std::string SketchIndex::description() const {
+  std::shared_lock<std::shared_mutex> lock = impl_->ReadLock();
+  const faiss::IndexHNSW* hnsw = impl_->hnsw();
+  if (hnsw == nullptr) return "IDMap2,Flat(IP)";
+  return ErrorText("IDMap2,HNSW", impl_->options.hnsw_m, ",SQ8(IP) efSearch=",
+                   hnsw->hnsw.efSearch);
+}
 
 absl::Status SketchIndex::Add(std::span<const uint64_t> ids, std::span<const float> vectors) {
   const size_t n = ids.size();
@@ -256,6 +403,10 @@ absl::Status SketchIndex::Add(std::span<const uint64_t> ids, std::span<const flo
     }
   }
   try {
+    if (impl_->hnsw() == nullptr &&
+        static_cast<uint64_t>(impl_->index->ntotal) + n > impl_->options.exact_limit) {
+      impl_->MigrateToHnsw();
+    }
     impl_->index->add_with_ids(static_cast<IdT>(n), vectors.data(), faiss_ids.data());
   } catch (const std::exception& e) {
     return FaissError("add", e);
@@ -274,6 +425,12 @@ absl::Status SketchIndex::Remove(std::span<const uint64_t> ids) {
   }
   if (faiss_ids.empty()) return absl::OkStatus();
   Impl::WriteLock lock(*impl_);
+  if (impl_->hnsw() != nullptr) {
+    for (IdT id : faiss_ids) {
+      if (impl_->index->rev_map.count(id) != 0) impl_->tombstones.insert(id);
+    }
+    return absl::OkStatus();
+  }
   try {
     faiss::IDSelectorBatch selector(faiss_ids.size(), faiss_ids.data());
     impl_->index->remove_ids(selector);
@@ -295,8 +452,14 @@ absl::StatusOr<std::vector<std::vector<SearchHit>>> SketchIndex::Search(
   std::vector<std::vector<SearchHit>> results(n);
 
   std::shared_lock<std::shared_mutex> lock = impl_->ReadLock();
-  const IdT k_eff = std::min<IdT>(k, impl_->index->ntotal);
-  if (n == 0 || k_eff == 0) return results;
+  const IdT live = impl_->index->ntotal - static_cast<IdT>(impl_->tombstones.size());
+  const IdT k_want = std::min<IdT>(k, live);
+  // With tombstones, ask for more and drop them: up to twice k, or k plus every tombstone when
+  // there are fewer.
+  const IdT k_eff = std::min<IdT>(
+      impl_->index->ntotal,
+      k_want + std::min<IdT>(k_want, static_cast<IdT>(impl_->tombstones.size())));
+  if (n == 0 || k_want == 0) return results;
   std::vector<float> scores(n * k_eff);
   std::vector<IdT> labels(n * k_eff);
   std::optional<ScopedOmpThreads> single_threaded;
@@ -306,14 +469,13 @@ absl::StatusOr<std::vector<std::vector<SearchHit>>> SketchIndex::Search(
   } catch (const std::exception& e) {
     return FaissError("search", e);
   }
-  lock.unlock();
-
   for (size_t q = 0; q < n; ++q) {
     std::vector<SearchHit>& hits = results[q];
-    hits.reserve(k_eff);
-    for (IdT j = 0; j < k_eff; ++j) {
+    hits.reserve(k_want);
+    for (IdT j = 0; j < k_eff && static_cast<IdT>(hits.size()) < k_want; ++j) {
       const IdT label = labels[q * k_eff + j];
       if (label < 0) continue;  // fewer than k results
+      if (!impl_->tombstones.empty() && impl_->tombstones.count(label) != 0) continue;
       hits.push_back(SearchHit{static_cast<uint64_t>(label), scores[q * k_eff + j]});
     }
   }
@@ -322,6 +484,7 @@ absl::StatusOr<std::vector<std::vector<SearchHit>>> SketchIndex::Search(
 
 absl::Status SketchIndex::Save(const std::string& path, uint64_t epoch) const {
   faiss::VectorIOWriter writer;
+  std::string tombstones;
   {
     std::shared_lock<std::shared_mutex> lock = impl_->ReadLock();
     try {
@@ -329,12 +492,19 @@ absl::Status SketchIndex::Save(const std::string& path, uint64_t epoch) const {
     } catch (const std::exception& e) {
       return FaissError("serialise index", e);
     }
+    std::vector<IdT> sorted(impl_->tombstones.begin(), impl_->tombstones.end());
+    std::sort(sorted.begin(), sorted.end());
+    tombstones.reserve(8 * sorted.size());
+    for (IdT id : sorted) PutLe(&tombstones, static_cast<uint64_t>(id), 8);
   }
+  const size_t payload_size = writer.data.size();
+  writer.data.insert(writer.data.end(), tombstones.begin(), tombstones.end());
   std::string header(kMagic, sizeof(kMagic));
   PutLe(&header, epoch, 8);
   PutLe(&header, static_cast<uint64_t>(impl_->dim), 4);
   PutLe(&header, 0, 4);
-  PutLe(&header, writer.data.size(), 8);
+  PutLe(&header, payload_size, 8);
+  PutLe(&header, tombstones.size() / 8, 8);
   PutLe(&header, XXH3_64bits(writer.data.data(), writer.data.size()), 8);
 
   const std::string tmp = path + ".tmp";

@@ -2,7 +2,14 @@
 //
 // The index is derived data: the store holds every vector, and the registry rebuilds the index
 // from it when the persisted copy is missing or its epoch differs from the store's. Ids are the
-// store's vector ids. Removal is supported (the index types used here support remove_ids).
+// store's vector ids.
+//
+// Two tiers (docs/PERFORMANCE.md has the measurements behind them): up to
+// SketchIndexOptions::exact_limit vectors an exact flat inner-product scan; beyond it the index
+// moves itself to an HNSW graph over 8-bit scalar-quantized vectors, whose search cost grows
+// with log N. HNSW cannot delete, so removals there are tombstones: searches over-fetch and
+// drop them, size() excludes them, and the owner rebuilds the index when tombstone_fraction()
+// grows (the registry does at 10%).
 // Thread-safe: searches run concurrently; Add/Remove take an exclusive lock. FAISS exceptions
 // never escape: they become INTERNAL statuses.
 #ifndef WEIGHTPRINT_REGISTRY_SKETCH_INDEX_H_
@@ -24,19 +31,32 @@ struct SearchHit {
   float score = 0;  // inner product of the unit-norm sketches
 };
 
+struct SketchIndexOptions {
+  // Largest size kept as an exact flat index. Default: 20000 (about 3 ms per single-thread
+  // query here).
+  uint64_t exact_limit = 20000;
+  int hnsw_m = 32;         // graph degree. Default: 32
+  int ef_search = 128;     // HNSW search breadth (at least k is used). Default: 128
+  int ef_construction = 64;  // Default: 64
+};
+
 class SketchIndex {
  public:
-  // An empty exact (flat inner-product) index of dimension `dim`.
-  static absl::StatusOr<std::unique_ptr<SketchIndex>> Create(int dim);
+  // An empty index of dimension `dim`, exact until it outgrows options.exact_limit.
+  static absl::StatusOr<std::unique_ptr<SketchIndex>> Create(
+      int dim, const SketchIndexOptions& options = {});
   // Loads an index written by Save; `epoch` receives the epoch stored with it.
   // NOT_FOUND if the file does not exist; DATA_LOSS if it is unreadable.
+  // The tier is the one saved; `options` sets the rest (search breadth, limit for growth).
   static absl::StatusOr<std::unique_ptr<SketchIndex>> Load(const std::string& path,
-                                                           uint64_t* epoch);
+                                                           uint64_t* epoch,
+                                                           const SketchIndexOptions& options = {});
   ~SketchIndex();
 
   int dim() const;
-  uint64_t size() const;
-  std::string description() const;  // e.g. "IDMap2,Flat(IP)"
+  uint64_t size() const;              // live vectors (tombstones excluded)
+  double tombstone_fraction() const;  // tombstones / stored vectors; 0 for the exact tier
+  std::string description() const;   // e.g. "IDMap2,Flat(IP)"
 
   // Adds n = ids.size() vectors; `vectors` holds n * dim() floats.
   absl::Status Add(std::span<const uint64_t> ids, std::span<const float> vectors);

@@ -183,6 +183,80 @@ TEST_F(SketchIndexTest, SaveAndLoadRoundTripWithEpoch) {
   EXPECT_FALSE(std::ifstream(path + ".tmp").good());
 }
 
+TEST_F(SketchIndexTest, GrowsIntoHnswAndDeletesByTombstone) {
+  SketchIndexOptions options;
+  options.exact_limit = 300;
+  absl::StatusOr<std::unique_ptr<SketchIndex>> created = SketchIndex::Create(kDim, options);
+  ASSERT_TRUE(created.ok()) << created.status();
+  index_ = *std::move(created);
+  std::vector<float> stored = AddRandom(1000, 250);
+  EXPECT_EQ(index_->description(), "IDMap2,Flat(IP)");
+  const std::vector<float> more = AddRandom(2000, 750);  // crosses the limit: moves to HNSW
+  stored.insert(stored.end(), more.begin(), more.end());
+  EXPECT_EQ(index_->description(), "IDMap2,HNSW32,SQ8(IP) efSearch=128");
+  EXPECT_EQ(index_->size(), 1000u);
+  auto id_of_row = [](size_t row) { return row < 250 ? 1000 + row : 2000 + (row - 250); };
+
+  // Every stored vector, from both tiers, finds itself first; scores are quantized, so only
+  // close to 1.
+  std::vector<SearchHit> top;
+  absl::StatusOr<std::vector<std::vector<SearchHit>>> hits = index_->Search(stored, 3);
+  ASSERT_TRUE(hits.ok()) << hits.status();
+  size_t self_first = 0;
+  for (size_t row = 0; row < 1000; ++row) {
+    ASSERT_EQ((*hits)[row].size(), 3u);
+    if ((*hits)[row][0].vector_id == id_of_row(row)) {
+      ++self_first;
+      EXPECT_NEAR((*hits)[row][0].score, 1.0, 0.02);
+    }
+  }
+  EXPECT_GE(self_first, 995u);
+
+  // Deletion: tombstoned ids disappear from results and from size(), the rest stay findable.
+  std::vector<uint64_t> removed;
+  for (size_t row = 0; row < 1000; row += 10) removed.push_back(id_of_row(row));
+  ASSERT_TRUE(index_->Remove(removed).ok());
+  ASSERT_TRUE(index_->Remove(std::vector<uint64_t>{999999}).ok());  // absent: ignored
+  EXPECT_EQ(index_->size(), 900u);
+  EXPECT_NEAR(index_->tombstone_fraction(), 0.1, 1e-9);
+  auto check = [&](const SketchIndex& index) {
+    absl::StatusOr<std::vector<std::vector<SearchHit>>> after = index.Search(stored, 5);
+    ASSERT_TRUE(after.ok()) << after.status();
+    size_t found = 0;
+    for (size_t row = 0; row < 1000; ++row) {
+      ASSERT_EQ((*after)[row].size(), 5u);
+      for (const SearchHit& h : (*after)[row]) {
+        EXPECT_NE(std::find(removed.begin(), removed.end(), h.vector_id) == removed.end(), false)
+            << "tombstoned id " << h.vector_id << " returned";
+      }
+      if (row % 10 != 0 && (*after)[row][0].vector_id == id_of_row(row)) ++found;
+    }
+    EXPECT_GE(found, 895u);
+  };
+  check(*index_);
+
+  // Tombstones and the tier survive a save and load.
+  const std::string path = dir_.Join("hnsw.idx");
+  ASSERT_TRUE(index_->Save(path, 5).ok());
+  uint64_t epoch = 0;
+  absl::StatusOr<std::unique_ptr<SketchIndex>> loaded = SketchIndex::Load(path, &epoch, options);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(epoch, 5u);
+  EXPECT_EQ((*loaded)->size(), 900u);
+  EXPECT_EQ((*loaded)->description(), index_->description());
+  check(**loaded);
+  // A removed id cannot be added back under the same id (ids are never reused).
+  EXPECT_EQ((*loaded)->Add(std::vector<uint64_t>{removed[0]}, Row(stored, 0)).code(),
+            absl::StatusCode::kAlreadyExists);
+
+  // A damaged tombstone list is detected.
+  std::string bytes = ReadFile(path);
+  bytes[bytes.size() - 3] ^= 0x40;
+  WriteFile(path, bytes);
+  EXPECT_EQ(SketchIndex::Load(path, nullptr, options).status().code(),
+            absl::StatusCode::kDataLoss);
+}
+
 TEST_F(SketchIndexTest, EmptyIndexRoundTrips) {
   const std::string path = dir_.Join("empty.idx");
   ASSERT_TRUE(index_->Save(path, 0).ok());
