@@ -2,7 +2,6 @@
 
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
-#include <faiss/IndexScalarQuantizer.h>
 #include <faiss/IndexIDMap.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/impl/IDSelector.h>
@@ -45,7 +44,7 @@ using IdT = faiss::Index::idx_t;
 //  24  8  u64 FAISS payload length in bytes
 //  32  8  u64 tombstone count T
 //  40  8  u64 XXH3-64 of everything after the header
-//  48  .. payload: faiss::write_index of the IndexIDMap2 (inner: IndexFlatIP or IndexHNSWSQ)
+//  48  .. payload: faiss::write_index of the IndexIDMap2 (inner: IndexFlatIP or IndexHNSWFlat)
 //  .. 8T  tombstoned ids, u64 each, ascending
 // A file with another magic (WPSKIDX1 from older versions) is rejected as DATA_LOSS, and the
 // registry rebuilds the index from the store.
@@ -227,34 +226,17 @@ std::unique_ptr<faiss::IndexIDMap2> NewFlat(int dim) {
 }
 
 std::unique_ptr<faiss::IndexIDMap2> NewHnsw(int dim, const SketchIndexOptions& options) {
-  // 8-bit scalar quantization: a quarter of the memory of float vectors; the distances it
-  // returns are re-scored exactly by the registry (stage 2), so only the ranking matters.
-  auto hnsw = std::make_unique<faiss::IndexHNSWSQ>(dim, faiss::ScalarQuantizer::QT_8bit,
-                                                   options.hnsw_m, faiss::METRIC_INNER_PRODUCT);
+  // Float vectors, not 8-bit scalar quantization: Debian's FAISS is a generic build whose SQ8
+  // distance code is scalar, and SQ8 distances took over 90% of a profile of registering
+  // 100k tensors (docs/PERFORMANCE.md). The price is 768 more bytes per vector.
+  auto hnsw = std::make_unique<faiss::IndexHNSWFlat>(dim, options.hnsw_m,
+                                                     faiss::METRIC_INNER_PRODUCT);
   hnsw->hnsw.efConstruction = options.ef_construction;
   hnsw->hnsw.efSearch = options.ef_search;
   auto map = std::make_unique<faiss::IndexIDMap2>(hnsw.get());
   map->own_fields = true;
   hnsw.release();
   return map;
-}
-
-// SQ8 needs a trained range. Every coordinate of a unit vector lies in [-1, 1] (for a 256-d
-// sketch of a large tensor mostly within +-0.2; a tiny tensor can put most of its weight in a
-// few buckets), so the quantizer is trained on that fixed range rather than on whichever
-// vectors come first: nothing is ever clipped, the codes mean the same whatever was registered
-// before, and a rebuild gives the same index. The step (2/255) adds about 0.002 of noise to a
-// score, which only perturbs the candidate ranking: the matcher re-scores candidates exactly.
-void TrainFixedRange(faiss::IndexHNSW* hnsw, int dim) {
-  auto* sq = dynamic_cast<faiss::IndexScalarQuantizer*>(hnsw->storage);
-  if (sq == nullptr || sq->is_trained) return;
-  sq->sq.rangestat = faiss::ScalarQuantizer::RS_minmax;
-  std::vector<float> corners(2 * static_cast<size_t>(dim));
-  for (int i = 0; i < dim; ++i) {
-    corners[i] = -1.0f;
-    corners[dim + i] = 1.0f;
-  }
-  hnsw->train(2, corners.data());
 }
 
 }  // namespace
@@ -265,7 +247,6 @@ void SketchIndex::Impl::MigrateToHnsw() {
   if (n > 0) index->index->reconstruct_n(0, n, vectors.data());
   std::vector<IdT> ids = index->id_map;
   auto fresh = NewHnsw(dim, options);
-  TrainFixedRange(dynamic_cast<faiss::IndexHNSW*>(fresh->index), dim);
   if (n > 0) fresh->add_with_ids(n, vectors.data(), ids.data());
   index = std::move(fresh);
 }
@@ -327,10 +308,10 @@ absl::StatusOr<std::unique_ptr<SketchIndex>> SketchIndex::Load(
     auto* map = dynamic_cast<faiss::IndexIDMap2*>(loaded.get());
     if (map == nullptr) return corrupt("payload is not an IDMap2 index");
     auto* flat = dynamic_cast<const faiss::IndexFlat*>(map->index);
-    auto* hnsw = dynamic_cast<faiss::IndexHNSWSQ*>(map->index);
+    auto* hnsw = dynamic_cast<faiss::IndexHNSWFlat*>(map->index);
     if ((flat == nullptr && hnsw == nullptr) ||
         map->index->metric_type != faiss::METRIC_INNER_PRODUCT) {
-      return corrupt("inner index is neither flat nor HNSW-SQ with inner product");
+      return corrupt("inner index is neither flat nor HNSW-flat with inner product");
     }
     if (map->d != impl->dim) {
       return corrupt(ErrorText("index dimension ", map->d, " differs from header ", dim));
@@ -373,7 +354,7 @@ std::string SketchIndex::description() const {
   std::shared_lock<std::shared_mutex> lock = impl_->ReadLock();
   const faiss::IndexHNSW* hnsw = impl_->hnsw();
   if (hnsw == nullptr) return "IDMap2,Flat(IP)";
-  return ErrorText("IDMap2,HNSW", impl_->options.hnsw_m, ",SQ8(IP) efSearch=",
+  return ErrorText("IDMap2,HNSW", impl_->options.hnsw_m, ",Flat(IP) efSearch=",
                    hnsw->hnsw.efSearch);
 }
 

@@ -6,8 +6,7 @@
 //
 // Two tiers (docs/PERFORMANCE.md has the measurements behind them): up to
 // SketchIndexOptions::exact_limit vectors an exact flat inner-product scan; beyond it the index
-// moves itself to an HNSW graph over 8-bit scalar-quantized vectors, whose search cost grows
-// with log N. HNSW cannot delete, so removals there are tombstones: searches over-fetch and
+// moves itself to an HNSW graph (float vectors), whose search cost grows with log N. HNSW cannot delete, so removals there are tombstones: searches over-fetch and
 // drop them, size() excludes them, and the owner rebuilds the index when tombstone_fraction()
 // grows (the registry does at 10%).
 // Thread-safe: searches run concurrently; Add/Remove take an exclusive lock. FAISS exceptions

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# One command for every performance figure in docs/PERFORMANCE.md:
+#   bash bench/run_perf.sh
+# Builds (tools/build.sh, so dependencies are installed too), then runs
+#   1. fingerprint throughput on a 2.1 GB bf16 safetensors file from page cache: xxhsum -H2,
+#      weightprint with 1 thread and with every core, and the numpy baseline;
+#   2. peak resident memory of `weightprint register` on a 10.2 GB model;
+#   3. registry scale at 10k, 100k and 1M tensors (bench/registry_scale);
+# and prints one table. Scratch files go to $WP_BENCH_DIR (default /tmp/wpbench; about 13 GB
+# of disk plus 3 GB for the 1M registry). Knobs: WP_BENCH_SKIP_10G=1 skips step 2,
+# WP_BENCH_SIZES="10000 100000" limits step 3, BUILD_DIR picks the build directory.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+BUILD_DIR=${BUILD_DIR:-build}
+SCRATCH=${WP_BENCH_DIR:-/tmp/wpbench}
+SIZES=${WP_BENCH_SIZES:-"10000 100000 1000000"}
+BUILD_DIR=$BUILD_DIR BUILD_TYPE=Release bash tools/build.sh >/dev/null
+BIN="$ROOT/$BUILD_DIR"
+mkdir -p "$SCRATCH"
+# `value KEY FILE`: the value of a key=value pair in a benchmark's output.
+value() { tr ' ' '\n' <"$2" | sed -n "s/^$1=//p" | head -1; }
+median3() { sort -g | sed -n 2p; }
+
+echo "== machine"
+lscpu | grep -E "Model name|^CPU\(s\)|L2|L3" | sed 's/  */ /g'
+free -g | sed -n 2p | awk '{print "Memory: " $2 " GiB"}'
+
+echo "== 1. fingerprint throughput (2.1 GB bf16 file, page cache)"
+M2G="$SCRATCH/m2g.safetensors"
+[ -f "$M2G" ] || "$BIN/bench/make_model" "$M2G" 4
+cat "$M2G" >/dev/null; cat "$M2G" >/dev/null  # warm the page cache
+BYTES=$(stat -c %s "$M2G")
+XXH=$(for i in 1 2 3; do
+  /usr/bin/time -f "%e" xxhsum -H2 "$M2G" 2>&1 >/dev/null | tail -1; done | median3)
+XXH_GBPS=$(python3 -c "print(f'{$BYTES/$XXH/1e9:.3f}')")
+"$BIN/bench/fingerprint_file" "$M2G" 1 3 >"$SCRATCH/fp1.txt"
+"$BIN/bench/fingerprint_file" "$M2G" 0 3 >"$SCRATCH/fpall.txt"
+/usr/bin/python3 bench/numpy_stats.py "$M2G" >"$SCRATCH/numpy.txt"
+FP1=$(value gbps "$SCRATCH/fp1.txt"); FPALL=$(value gbps "$SCRATCH/fpall.txt")
+NP=$(value numpy_gbps "$SCRATCH/numpy.txt"); CORES=$(nproc)
+python3 - "$XXH_GBPS" "$FP1" "$FPALL" "$NP" "$CORES" <<'PY'
+import sys
+xxh, one, full, np_, cores = map(float, sys.argv[1:])
+print(f"{'':34}{'GB/s':>8}{'vs xxhsum':>11}")
+print(f"{'xxhsum -H2 (1 thread)':34}{xxh:8.2f}{1:11.2f}")
+print(f"{'weightprint, 1 thread':34}{one:8.2f}{one/xxh:11.2f}")
+print(f"{'weightprint, %d threads' % cores:34}{full:8.2f}{full/xxh:11.2f}")
+print(f"{'numpy baseline (no hashes)':34}{np_:8.3f}{np_/xxh:11.3f}")
+print(f"weightprint / numpy: {one/np_:.1f}x (1 thread), per-core target 1 GB/s: "
+      f"{'met' if one >= 1 else 'NOT met'}; half of xxhsum: {'met' if full >= xxh/2 else 'NOT met'}")
+PY
+
+if [ "${WP_BENCH_SKIP_10G:-0}" != 1 ]; then
+  echo "== 2. peak memory registering a 10.2 GB model"
+  M10G="$SCRATCH/m10g.safetensors"
+  [ -f "$M10G" ] || "$BIN/bench/make_model" "$M10G" 24
+  rm -rf "$SCRATCH/reg10g"
+  /usr/bin/time -v "$BIN/client/weightprint" --db "$SCRATCH/reg10g" register "$M10G" \
+    --name bench/10g 2>"$SCRATCH/time10g.txt" >/dev/null
+  RSS=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$SCRATCH/time10g.txt")
+  WALL=$(sed -n 's/.*Elapsed (wall clock) time.*: //p' "$SCRATCH/time10g.txt")
+  echo "register 10.2 GB: wall $WALL, peak RSS $((RSS / 1024)) MB (target < 300 MB)"
+fi
+
+echo "== 3. registry scale"
+printf "%-9s %9s %8s %8s %7s %8s %8s %9s %8s %8s %8s %7s\n" tensors reg/s B/tensor open_s \
+  p50_ms p99_ms model_ms grpc_p50 grpc_p99 grpc_mdl load_qps ld_p99
+for N in $SIZES; do
+  OUT="$SCRATCH/scale_$N.txt"
+  rm -rf "$SCRATCH/reg_$N"
+  "$BIN/bench/registry_scale" "$SCRATCH/reg_$N" "$N" 32 10 >"$OUT"
+  v() { sed -n "s/^$1=//p" "$OUT"; }
+  printf "%-9s %9s %8s %8s %7s %8s %8s %9s %8s %8s %8s %7s\n" "$(v tensors)" \
+    "$(v register_tensors_per_s)" "$(v bytes_per_tensor)" "$(v open_s)" \
+    "$(v inprocess_tensor_query_p50_ms)" "$(v inprocess_tensor_query_p99_ms)" \
+    "$(v inprocess_model_query_max_ms)" "$(v grpc_tensor_query_p50_ms)" \
+    "$(v grpc_tensor_query_p99_ms)" "$(v grpc_model_query_max_ms)" "$(v load_qps)" \
+    "$(v load_p99_ms)"
+  echo "  index: $(v index_type); sources found: $(v inprocess_tensor_query_source_found) tensors, $(v inprocess_model_query_source_found) models; load errors: $(v load_errors)"
+  rm -rf "$SCRATCH/reg_$N"
+done
