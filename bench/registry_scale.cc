@@ -116,30 +116,43 @@ uint64_t DirBytes(const std::string& dir) {
   return total;
 }
 
-template <typename Client>
-void MeasureQueries(const char* where, Client&& query_tensor, auto&& query_model,
+// What a query should find: the model the derived tensors came from.
+struct Expected {
+  std::vector<std::string> tensor_sources;
+  std::vector<std::string> model_sources;
+};
+
+// Times every tensor query and every model query against `target` (a Registry in process or a
+// RegistryClient over gRPC: both have the same QueryTensor/QueryModel signatures).
+template <typename Target>
+void MeasureQueries(const char* where, Target& target, const reg::QueryOptions& options,
                     const std::vector<TensorFingerprint>& tensor_queries,
-                    const std::vector<std::vector<TensorFingerprint>>& model_queries) {
+                    const std::vector<std::vector<TensorFingerprint>>& model_queries,
+                    const Expected& expected) {
   std::vector<double> ms;
   int found = 0;
-  for (const TensorFingerprint& q : tensor_queries) {
+  for (size_t i = 0; i < tensor_queries.size(); ++i) {
     const auto a = Clock::now();
-    found += query_tensor(q) ? 1 : 0;
+    auto r = target.QueryTensor(tensor_queries[i], options);
     ms.push_back(Seconds(a, Clock::now()) * 1e3);
+    found += r.ok() && !r->matches.empty() &&
+             r->matches[0].model_name == expected.tensor_sources[i];
   }
   std::printf("%s_tensor_query_p50_ms=%.3f\n%s_tensor_query_p99_ms=%.3f\n", where,
               Percentile(ms, 0.5), where, Percentile(ms, 0.99));
   std::printf("%s_tensor_query_source_found=%d/%zu\n", where, found, tensor_queries.size());
   ms.clear();
-  int model_found = 0;
-  for (const auto& m : model_queries) {
+  found = 0;
+  for (size_t i = 0; i < model_queries.size(); ++i) {
     const auto a = Clock::now();
-    model_found += query_model(m) ? 1 : 0;
+    auto r = target.QueryModel(model_queries[i], options);
     ms.push_back(Seconds(a, Clock::now()) * 1e3);
+    found += r.ok() && !r->candidates.empty() &&
+             r->candidates[0].model.name == expected.model_sources[i];
   }
   std::printf("%s_model_query_p50_ms=%.1f\n%s_model_query_max_ms=%.1f\n", where,
               Percentile(ms, 0.5), where, Percentile(ms, 1.0));
-  std::printf("%s_model_query_source_found=%d/%zu\n", where, model_found, model_queries.size());
+  std::printf("%s_model_query_source_found=%d/%zu\n", where, found, model_queries.size());
 }
 
 }  // namespace
@@ -210,42 +223,24 @@ int main(int argc, char** argv) {
 
   // Queries derived from kept models.
   std::vector<TensorFingerprint> tensor_queries;
-  std::vector<std::string> tensor_sources;
   std::vector<std::vector<TensorFingerprint>> model_queries;
-  std::vector<std::string> model_sources;
+  Expected expected;
   for (size_t k = 0; k < kept.size(); ++k) {
     for (int j = 0; j < 10; ++j) {
       const auto& src = kept[k].second[(k * 37 + j * 29) % 288];
       tensor_queries.push_back(Derive(src, rng));
-      tensor_sources.push_back(kept[k].first);
+      expected.tensor_sources.push_back(kept[k].first);
     }
     if (model_queries.size() < 5) {
       std::vector<TensorFingerprint> derived;
       for (const auto& t : kept[k].second) derived.push_back(Derive(t, rng));
       model_queries.push_back(std::move(derived));
-      model_sources.push_back(kept[k].first);
+      expected.model_sources.push_back(kept[k].first);
     }
   }
   reg::QueryOptions options;
   options.top = 5;
-  size_t tq = 0, mq = 0;
-  auto tensor_ok = [&](const reg::TensorQueryResult& r, size_t i) {
-    return !r.matches.empty() && r.matches[0].model_name == tensor_sources[i];
-  };
-  auto model_ok = [&](const reg::ProvenanceReport& r, size_t i) {
-    return !r.candidates.empty() && r.candidates[0].model.name == model_sources[i];
-  };
-  MeasureQueries(
-      "inprocess",
-      [&](const TensorFingerprint& q) {
-        auto r = registry->QueryTensor(q, options);
-        return r.ok() && tensor_ok(*r, tq++);
-      },
-      [&](const std::vector<TensorFingerprint>& m) {
-        auto r = registry->QueryModel(m, options);
-        return r.ok() && model_ok(*r, mq++);
-      },
-      tensor_queries, model_queries);
+  MeasureQueries("inprocess", *registry, options, tensor_queries, model_queries, expected);
 
   // Over gRPC on loopback.
   auto server = reg::StartServer(registry, reg::ServerOptions{});
@@ -253,18 +248,7 @@ int main(int argc, char** argv) {
   const std::string address = "127.0.0.1:" + std::to_string((*server)->port());
   auto remote = weightprint::client::ConnectRemote(address);
   if (!remote.ok()) return 1;
-  tq = mq = 0;
-  MeasureQueries(
-      "grpc",
-      [&](const TensorFingerprint& q) {
-        auto r = (*remote)->QueryTensor(q, options);
-        return r.ok() && tensor_ok(*r, tq++);
-      },
-      [&](const std::vector<TensorFingerprint>& m) {
-        auto r = (*remote)->QueryModel(m, options);
-        return r.ok() && model_ok(*r, mq++);
-      },
-      tensor_queries, model_queries);
+  MeasureQueries("grpc", **remote, options, tensor_queries, model_queries, expected);
 
   // Load test: `clients` threads, each with its own channel, issuing single-tensor queries.
   std::atomic<uint64_t> errors{0};

@@ -133,8 +133,7 @@ WP_HOT_LOOP void SketchTermsPortable(uint64_t row_key, uint64_t first_column, co
     const uint64_t h = Mix64(row_key ^ (first_column + j));
     bucket[j] = SketchBucket(h);
     const uint32_t negative = static_cast<uint32_t>(h & 1) << 31;
-    const uint32_t bits = std::bit_cast<uint32_t>(x[j]);
-    const bool finite = (bits & 0x7F800000u) != 0x7F800000u;
+    const bool finite = IsFiniteBits(x[j]);
     // Flip the sign bit instead of branching on the hash.
     term[j].value = finite ? std::bit_cast<float>(std::bit_cast<uint32_t>(x[j] - centre) ^ negative)
                            : 0.0f;
@@ -373,13 +372,13 @@ void TensorFingerprinter::State::ProcessBlock() {
   ScanBlock(x, n, &non_finite, &zeros);
   const bool all_finite = non_finite == non_finite_before;
 
-  if (keep_raw16 && all_finite && dtype == DType::kBF16) {
+  if (all_finite && dtype == DType::kBF16) {
     HashBytes(bf16.get(), raw16.data(), n * sizeof(uint16_t));
   } else {
     indexer_internal::FloatsToBF16(x, n, half_bits.data());
     HashBytes(bf16.get(), half_bits.data(), n * sizeof(uint16_t));
   }
-  if (keep_raw16 && all_finite && dtype == DType::kF16) {
+  if (all_finite && dtype == DType::kF16) {
     HashBytes(f16.get(), raw16.data(), n * sizeof(uint16_t));
   } else {
     indexer_internal::FloatsToF16(x, n, all_finite, half_bits.data());

@@ -324,18 +324,17 @@ absl::StatusOr<ModelFingerprint> FingerprintModel(const std::string& path,
 
   // Report the failure earliest in file order, so the message does not depend on scheduling
   // more than it must.
-  const Item* first_bad = nullptr;
-  const absl::Status* first_status = nullptr;
+  size_t bad = items.size();
   for (size_t k = 0; k < items.size(); ++k) {
     if (results[k].has_value() && !results[k]->ok() &&
-        (first_bad == nullptr || items[k].order < first_bad->order)) {
-      first_bad = &items[k];
-      first_status = &results[k]->status();
+        (bad == items.size() || items[k].order < items[bad].order)) {
+      bad = k;
     }
   }
-  if (first_bad != nullptr) {
-    return absl::Status(first_status->code(), absl::StrCat(first_bad->reader->path(), ": ",
-                                                           first_status->message()));
+  if (bad != items.size()) {
+    const absl::Status& status = results[bad]->status();
+    return absl::Status(status.code(),
+                        absl::StrCat(items[bad].reader->path(), ": ", status.message()));
   }
   model.tensors.reserve(items.size());
   for (auto& result : results) model.tensors.push_back(std::move(**result));

@@ -8,8 +8,6 @@
 #include <faiss/impl/io.h>
 #include <faiss/index_io.h>
 #include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <omp.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -27,6 +25,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "indexer/internal/mapped_file.h"
 #include "registry/internal/error_text.h"
 
 namespace weightprint::registry {
@@ -65,47 +64,6 @@ struct SpanReader : faiss::IOReader {
   const uint8_t* data;
   size_t size;
   size_t pos = 0;
-};
-
-// A read-only mapping of a whole file, unmapped on destruction.
-class MappedBytes {
- public:
-  ~MappedBytes() {
-    if (data_ != nullptr) ::munmap(data_, size_);
-  }
-  // errno is set on failure.
-  bool Map(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) {
-      const int err = errno;
-      ::close(fd);
-      errno = err;
-      return false;
-    }
-    size_ = static_cast<size_t>(st.st_size);
-    if (size_ > 0) {
-      void* addr = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-      const int err = errno;
-      ::close(fd);
-      if (addr == MAP_FAILED) {
-        errno = err;
-        return false;
-      }
-      data_ = static_cast<uint8_t*>(addr);
-      ::madvise(data_, size_, MADV_SEQUENTIAL);
-    } else {
-      ::close(fd);
-    }
-    return true;
-  }
-  const char* data() const { return reinterpret_cast<const char*>(data_); }
-  size_t size() const { return size_; }
-
- private:
-  uint8_t* data_ = nullptr;
-  size_t size_ = 0;
 };
 
 void PutLe(std::string* out, uint64_t value, int bytes) {
@@ -270,16 +228,19 @@ absl::StatusOr<std::unique_ptr<SketchIndex>> SketchIndex::Create(
 
 absl::StatusOr<std::unique_ptr<SketchIndex>> SketchIndex::Load(
     const std::string& path, uint64_t* epoch, const SketchIndexOptions& options) {
-  MappedBytes file;
-  if (!file.Map(path)) {
-    if (errno == ENOENT) return absl::NotFoundError(ErrorText("no sketch index at '", path, "'"));
-    return ErrnoError("cannot read sketch index", path);
+  absl::StatusOr<std::unique_ptr<indexer::indexer_internal::MappedFile>> file =
+      indexer::indexer_internal::MappedFile::Open(path);
+  if (!file.ok()) {
+    if (absl::IsNotFound(file.status())) {
+      return absl::NotFoundError(ErrorText("no sketch index at '", path, "'"));
+    }
+    return file.status();
   }
   auto corrupt = [&](std::string_view why) {
     return absl::DataLossError(ErrorText("sketch index '", path, "': ", why));
   };
-  const char* bytes = file.data();
-  const uint64_t file_size = file.size();
+  const char* bytes = reinterpret_cast<const char*>((*file)->bytes().data());
+  const uint64_t file_size = (*file)->bytes().size();
   if (file_size < kHeaderSize) return corrupt("truncated header");
   if (std::memcmp(bytes, kMagic, sizeof(kMagic)) != 0) return corrupt("bad magic");
   const uint64_t stored_epoch = GetLe(bytes + 8, 8);

@@ -46,15 +46,11 @@ const bool kHasF16C = [] {
 
 }  // namespace
 
-bool HasHardwareF16() { return kHasF16C; }
-
 void FloatsToF16(const float* x, size_t n, bool all_finite, uint16_t* out) {
   if (all_finite && kHasF16C) return FloatsToF16Hardware(x, n, out);
   FloatsToF16Portable(x, n, out);
 }
 #else
-bool HasHardwareF16() { return false; }
-
 void FloatsToF16(const float* x, size_t n, bool /*all_finite*/, uint16_t* out) {
   FloatsToF16Portable(x, n, out);
 }

@@ -20,9 +20,6 @@ void FloatsToF16Portable(const float* x, size_t n, uint16_t* out);
 // REQUIRES: every x[i] finite when `all_finite` is true.
 void FloatsToF16(const float* x, size_t n, bool all_finite, uint16_t* out);
 
-// Whether FloatsToF16 has a hardware path on this CPU.
-bool HasHardwareF16();
-
 }  // namespace weightprint::indexer::indexer_internal
 
 #endif  // WEIGHTPRINT_INDEXER_INTERNAL_HALF_BLOCK_H_
