@@ -279,6 +279,14 @@ absl::StatusOr<std::unique_ptr<FingerprintStore>> FingerprintStore::Open(const s
                                                      si::kSchemaVersion));
     }
     if (*stored == 0) return absl::DataLossError("meta/schema_version is 0");
+    if (*stored < si::kSchemaVersion) {
+      // Every older layout is still read; recording the new version stops older builds from
+      // opening a store that will now receive records they cannot read.
+      rocksdb::WriteBatch batch;
+      batch.Put(impl->cf(si::kMetaCf), ToSlice(si::kMetaSchemaVersion),
+                si::EncodeU32(si::kSchemaVersion));
+      if (absl::Status w = impl->Write(&batch, "upgrade schema version"); !w.ok()) return w;
+    }
 
     StoreState state;
     absl::StatusOr<uint64_t> value = impl->ReadMetaU64(si::kMetaNextModelId);

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "registry/fingerprint_store.h"
 #include "registry/internal/key_schema.h"
+#include "registry/internal/record_format.h"
 #include "registry/null_model.h"
 #include "registry/provenance_matcher.h"
 #include "registry/sketch_index.h"
@@ -240,7 +241,8 @@ absl::StatusOr<ModelInfo> Registry::Register(ModelInfo info,
   for (size_t i = 0; i < tensors.size(); ++i) {
     if (vector_ids[i] == 0) continue;
     ids.push_back(vector_ids[i]);
-    vectors.insert(vectors.end(), tensors[i].sketch.begin(), tensors[i].sketch.end());
+    // The index holds what the store holds (half precision), so a rebuilt index equals this one.
+    for (float v : tensors[i].sketch) vectors.push_back(store_internal::StoredSketchValue(v));
   }
   if (absl::Status s = impl_->index->Add(ids, vectors); !s.ok()) {
     // The store is the truth; the persisted index is now stale and is rebuilt at next open.

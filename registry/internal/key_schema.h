@@ -21,7 +21,9 @@
 namespace weightprint::registry::store_internal {
 
 // The schema this build writes. A store whose meta "schema_version" is newer is refused.
-inline constexpr uint32_t kSchemaVersion = 1;
+// Version 2 added half-precision vector records; a version-1 store is upgraded when opened
+// (its records stay as they are and remain readable).
+inline constexpr uint32_t kSchemaVersion = 2;
 
 // Column families, by position in kColumnFamilyNames.
 enum ColumnFamily : size_t {

@@ -4,6 +4,7 @@
 #include <exception>
 #include <utility>
 
+#include "indexer/internal/half_float.h"
 #include "registry/fingerprint_codec.h"
 #include "registry/internal/error_text.h"
 #include "registry/internal/key_schema.h"
@@ -37,18 +38,27 @@ bool ParsePayload(std::string_view bytes, google::protobuf::MessageLite* message
   }
 }
 
-void AppendFloatLe(std::string* dst, float value) {
-  uint32_t bits = std::bit_cast<uint32_t>(value);
-  for (int shift = 0; shift < 32; shift += 8) dst->push_back(static_cast<char>(bits >> shift));
-}
-
 float ReadFloatLe(const char* src) {
   uint32_t bits = 0;
   for (int i = 3; i >= 0; --i) bits = (bits << 8) | static_cast<unsigned char>(src[i]);
   return std::bit_cast<float>(bits);
 }
 
+void AppendHalfLe(std::string* dst, uint16_t bits) {
+  dst->push_back(static_cast<char>(bits & 0xff));
+  dst->push_back(static_cast<char>(bits >> 8));
+}
+
+uint16_t ReadHalfLe(const char* src) {
+  return static_cast<uint16_t>(static_cast<unsigned char>(src[0]) |
+                               (static_cast<unsigned char>(src[1]) << 8));
+}
+
 }  // namespace
+
+float StoredSketchValue(float value) {
+  return indexer::indexer_internal::DecodeF16(indexer::indexer_internal::EncodeF16(value));
+}
 
 std::string EncodeModelRecord(const ModelInfo& info) {
   v1::ModelInfo proto;
@@ -95,24 +105,31 @@ absl::StatusOr<TensorRecord> DecodeTensorRecord(std::string_view value, ColumnFa
 std::string EncodeVectorRecord(uint64_t model_id, std::string_view tensor,
                                std::span<const float> sketch) {
   std::string value;
-  value.reserve(1 + 8 + 4 + tensor.size() + 4 * sketch.size());
+  value.reserve(1 + 8 + 4 + tensor.size() + 2 * sketch.size());
   value.push_back(static_cast<char>(kVectorRecordVersion));
   AppendBigEndian64(&value, model_id);
   AppendBigEndian32(&value, static_cast<uint32_t>(tensor.size()));
   value.append(tensor);
-  for (float f : sketch) AppendFloatLe(&value, f);
+  for (float f : sketch) AppendHalfLe(&value, indexer::indexer_internal::EncodeF16(f));
   return value;
 }
 
 absl::StatusOr<VectorRecord> DecodeVectorRecord(std::string_view value, ColumnFamily cf,
                                                 std::string_view key, std::vector<float>* sketch) {
-  if (absl::Status s = CheckVersion(value, kVectorRecordVersion, cf, key); !s.ok()) return s;
+  if (value.empty()) return Corrupt(cf, key, "empty value");
+  const uint8_t version = static_cast<uint8_t>(value[0]);
+  if (version != kVectorRecordVersion && version != kVectorRecordVersionF32) {
+    return Corrupt(cf, key,
+                   ErrorText("unknown record version ", version, " (expected ",
+                             kVectorRecordVersionF32, " or ", kVectorRecordVersion, ")"));
+  }
+  const uint64_t value_bytes = version == kVectorRecordVersionF32 ? 4 : 2;
   constexpr size_t kFixed = 1 + 8 + 4;
   if (value.size() < kFixed) return Corrupt(cf, key, "truncated vector record");
   VectorRecord record;
   record.model_id = ReadBigEndian64(value.substr(1));
   const uint64_t name_size = ReadBigEndian32(value.substr(9));
-  const uint64_t expected = kFixed + name_size + 4 * uint64_t{indexer::kSketchDim};
+  const uint64_t expected = kFixed + name_size + value_bytes * uint64_t{indexer::kSketchDim};
   if (value.size() != expected) {
     return Corrupt(cf, key,
                    ErrorText("vector record has ", value.size(), " bytes, expected ", expected));
@@ -121,7 +138,13 @@ absl::StatusOr<VectorRecord> DecodeVectorRecord(std::string_view value, ColumnFa
   if (sketch != nullptr) {
     sketch->resize(indexer::kSketchDim);
     const char* src = value.data() + kFixed + name_size;
-    for (int i = 0; i < indexer::kSketchDim; ++i) (*sketch)[i] = ReadFloatLe(src + 4 * i);
+    if (version == kVectorRecordVersionF32) {
+      for (int i = 0; i < indexer::kSketchDim; ++i) (*sketch)[i] = ReadFloatLe(src + 4 * i);
+    } else {
+      for (int i = 0; i < indexer::kSketchDim; ++i) {
+        (*sketch)[i] = indexer::indexer_internal::DecodeF16(ReadHalfLe(src + 2 * i));
+      }
+    }
   }
   return record;
 }

@@ -27,7 +27,9 @@ namespace weightprint::registry::store_internal {
 
 inline constexpr uint8_t kModelRecordVersion = 1;
 inline constexpr uint8_t kTensorRecordVersion = 1;
-inline constexpr uint8_t kVectorRecordVersion = 1;
+// Version 2 stores the sketch at half precision; version 1 (float32) is still read.
+inline constexpr uint8_t kVectorRecordVersion = 2;
+inline constexpr uint8_t kVectorRecordVersionF32 = 1;
 
 // models value: version byte + serialized weightprint.v1.ModelInfo.
 std::string EncodeModelRecord(const ModelInfo& info);
@@ -45,10 +47,15 @@ absl::StatusOr<TensorRecord> DecodeTensorRecord(std::string_view value, ColumnFa
                                                 std::string_view key);
 
 // vectors value: version byte + u64 model id + u32 name length + name bytes + kSketchDim
-// float32 values, little-endian IEEE 754.
+// IEEE 754 binary16 values, little-endian, rounded to nearest even (version 2). Version 1
+// records, written by earlier builds, hold float32 values instead; both decode.
 // REQUIRES: sketch.size() == indexer::kSketchDim.
 std::string EncodeVectorRecord(uint64_t model_id, std::string_view tensor,
                                std::span<const float> sketch);
+// The value a sketch value reads back as from a version-2 record (exact half-precision
+// rounding). Callers that keep a sketch next to the stored one (the live index) round with
+// this so both hold the same numbers.
+float StoredSketchValue(float value);
 struct VectorRecord {
   uint64_t model_id = 0;
   std::string_view tensor;  // points into the decoded value

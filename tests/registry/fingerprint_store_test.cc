@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <random>
@@ -278,8 +279,10 @@ TEST_F(FingerprintStoreTest, GetTensorsWithAndWithoutSketches) {
   absl::StatusOr<std::vector<StoredTensor>> full = store_->GetTensors(model.id, true);
   ASSERT_TRUE(full.ok()) << full.status();
   ASSERT_EQ(full->size(), 3u);
-  EXPECT_EQ((*full)[0].fingerprint.sketch, tensors[0].sketch);
-  EXPECT_EQ((*full)[1].fingerprint.sketch, tensors[1].sketch);
+  // Sketches are stored at half precision.
+  EXPECT_EQ((*full)[0].fingerprint.sketch, store_test::StoredSketch(tensors[0].sketch));
+  EXPECT_EQ((*full)[1].fingerprint.sketch, store_test::StoredSketch(tensors[1].sketch));
+  EXPECT_NE((*full)[0].fingerprint.sketch, tensors[0].sketch);
   EXPECT_TRUE((*full)[2].fingerprint.sketch.empty());  // constant tensor: no vector
 
   EXPECT_EQ(store_->GetTensors(model.id + 1, false).status().code(), absl::StatusCode::kNotFound);
@@ -381,7 +384,9 @@ TEST_F(FingerprintStoreTest, ForEachVectorVisitsExactlyTheLiveVectors) {
     models.push_back(MustPut(Info("org/m" + std::to_string(m)), tensors, &ids));
     if (m == 1) continue;  // deleted below
     for (size_t i = 0; i < tensors.size(); ++i) {
-      if (ids[i] != 0) expected[ids[i]] = {tensors[i].name, tensors[i].sketch};
+      if (ids[i] != 0) {
+        expected[ids[i]] = {tensors[i].name, store_test::StoredSketch(tensors[i].sketch)};
+      }
     }
   }
   ASSERT_TRUE(store_->DeleteModel(models[1].id).ok());
@@ -489,6 +494,56 @@ TEST_F(FingerprintStoreTest, NewerSchemaVersionIsFailedPrecondition) {
   });
   absl::StatusOr<std::unique_ptr<FingerprintStore>> store = FingerprintStore::Open(db_path_);
   EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition) << store.status();
+}
+
+// A store written before half-precision vector records (schema 1, float32 records) opens, is
+// marked as schema 2, and its old records read back exactly next to new ones.
+TEST_F(FingerprintStoreTest, SchemaOneStoreIsUpgradedAndItsFloatRecordsStillRead) {
+  const std::vector<TensorFingerprint> old_tensors = Tensors();
+  std::vector<uint64_t> old_ids;
+  const ModelInfo old_model = MustPut(Info("org/old"), old_tensors, &old_ids);
+  ASSERT_NE(old_ids[0], 0u);
+  EditRaw([&](rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& cf) {
+    ASSERT_TRUE(db->Put({}, cf[si::kMetaCf], std::string(si::kMetaSchemaVersion),
+                        si::EncodeU32(1))
+                    .ok());
+    // The version-1 layout: version byte 1, u64be model id, u32be name length, name, then
+    // kSketchDim float32 values, little-endian.
+    std::string v1(1, '\x01');
+    for (int shift = 56; shift >= 0; shift -= 8) v1.push_back(char(old_model.id >> shift));
+    const std::string& name = old_tensors[0].name;
+    for (int shift = 24; shift >= 0; shift -= 8) v1.push_back(char(name.size() >> shift));
+    v1 += name;
+    for (float f : old_tensors[0].sketch) {
+      uint32_t bits;
+      std::memcpy(&bits, &f, 4);
+      for (int shift = 0; shift < 32; shift += 8) v1.push_back(char(bits >> shift));
+    }
+    ASSERT_TRUE(db->Put({}, cf[si::kVectorsCf], si::VectorKey(old_ids[0]), v1).ok());
+  });
+  Reopen();
+  absl::StatusOr<std::optional<std::string>> version = store_->GetMeta("schema_version");
+  ASSERT_TRUE(version.ok());
+  EXPECT_EQ(**version, si::EncodeU32(si::kSchemaVersion));
+  EXPECT_EQ(si::kSchemaVersion, 2u);
+
+  const std::vector<TensorFingerprint> new_tensors = Tensors();
+  const ModelInfo new_model = MustPut(Info("org/new"), new_tensors);
+  absl::StatusOr<std::vector<StoredTensor>> old_read = store_->GetTensors(old_model.id, true);
+  ASSERT_TRUE(old_read.ok()) << old_read.status();
+  EXPECT_EQ((*old_read)[0].fingerprint.sketch, old_tensors[0].sketch);  // float32: exact
+  absl::StatusOr<std::vector<StoredTensor>> new_read = store_->GetTensors(new_model.id, true);
+  ASSERT_TRUE(new_read.ok()) << new_read.status();
+  EXPECT_EQ((*new_read)[0].fingerprint.sketch, store_test::StoredSketch(new_tensors[0].sketch));
+  int visited = 0;
+  ASSERT_TRUE(store_
+                  ->ForEachVector([&](uint64_t, uint64_t, std::string_view,
+                                      std::span<const float>) {
+                    ++visited;
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  EXPECT_EQ(visited, 4);
 }
 
 TEST_F(FingerprintStoreTest, UnknownColumnFamiliesAreTolerated) {

@@ -1,9 +1,11 @@
 #include "registry/internal/record_format.h"
 
+#include <cstring>
 #include <random>
 #include <string>
 
 #include "gtest/gtest.h"
+#include "indexer/internal/half_float.h"
 #include "registry/internal/key_schema.h"
 #include "tests/registry/store_test_fingerprints.h"
 
@@ -44,7 +46,8 @@ TEST(RecordFormatTest, VectorRecordLayout) {
   std::mt19937_64 rng(2);
   const std::vector<float> sketch = store_test::RandomUnitVector(rng);
   const std::string value = EncodeVectorRecord(9, "layer.weight", sketch);
-  ASSERT_EQ(value.size(), 1 + 8 + 4 + 12 + 4 * static_cast<size_t>(indexer::kSketchDim));
+  ASSERT_EQ(value.size(), 1 + 8 + 4 + 12 + 2 * static_cast<size_t>(indexer::kSketchDim));
+  EXPECT_EQ(kVectorRecordVersion, 2);
   EXPECT_EQ(value[0], static_cast<char>(kVectorRecordVersion));
   EXPECT_EQ(ReadBigEndian64(value.substr(1)), 9u);
   EXPECT_EQ(ReadBigEndian32(value.substr(9)), 12u);
@@ -55,7 +58,33 @@ TEST(RecordFormatTest, VectorRecordLayout) {
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->model_id, 9u);
   EXPECT_EQ(back->tensor, "layer.weight");
+  EXPECT_EQ(back_sketch, store_test::StoredSketch(sketch));
+  // Values are binary16, little-endian, right after the name.
+  const uint16_t first = indexer::indexer_internal::EncodeF16(sketch[0]);
+  EXPECT_EQ(static_cast<uint8_t>(value[25]), first & 0xff);
+  EXPECT_EQ(static_cast<uint8_t>(value[26]), first >> 8);
+  EXPECT_EQ(StoredSketchValue(sketch[0]), back_sketch[0]);
+
+  // Version 1 (float32 values) still decodes, exactly; other versions are damage.
+  std::string v1 = value.substr(0, 25);
+  v1[0] = 1;
+  for (float f : sketch) {
+    uint32_t bits;
+    std::memcpy(&bits, &f, 4);
+    for (int shift = 0; shift < 32; shift += 8) v1.push_back(static_cast<char>(bits >> shift));
+  }
+  absl::StatusOr<VectorRecord> old = DecodeVectorRecord(v1, kVectorsCf, VectorKey(1), &back_sketch);
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_EQ(old->model_id, 9u);
   EXPECT_EQ(back_sketch, sketch);
+  EXPECT_EQ(DecodeVectorRecord(v1.substr(0, v1.size() - 2), kVectorsCf, VectorKey(1), nullptr)
+                .status()
+                .code(),
+            absl::StatusCode::kDataLoss);  // truncated version-1 record
+  std::string v3 = value;
+  v3[0] = 3;
+  EXPECT_EQ(DecodeVectorRecord(v3, kVectorsCf, VectorKey(1), nullptr).status().code(),
+            absl::StatusCode::kDataLoss);
 }
 
 TEST(RecordFormatTest, CorruptRecordsAreDataLossNamingTheKey) {

@@ -2,12 +2,23 @@
 
 #include <cmath>
 
+#include "indexer/internal/half_float.h"
+
 namespace weightprint::registry::store_test {
 namespace {
 
 indexer::Hash128 RandomHash(std::mt19937_64& rng) { return {rng(), rng()}; }
 
 }  // namespace
+
+std::vector<float> StoredSketch(const std::vector<float>& sketch) {
+  std::vector<float> out;
+  out.reserve(sketch.size());
+  for (float v : sketch) {
+    out.push_back(indexer::indexer_internal::DecodeF16(indexer::indexer_internal::EncodeF16(v)));
+  }
+  return out;
+}
 
 std::vector<float> RandomUnitVector(std::mt19937_64& rng, int dim) {
   std::normal_distribution<float> normal(0.0f, 1.0f);

@@ -21,6 +21,9 @@ std::vector<float> RandomUnitVector(std::mt19937_64& rng, int dim = indexer::kSk
 indexer::TensorFingerprint RandomFingerprint(std::mt19937_64& rng, const std::string& name,
                                              int64_t rows = 16, int64_t cols = 32);
 
+// What the store gives back for `sketch`: each value rounded to half precision.
+std::vector<float> StoredSketch(const std::vector<float>& sketch);
+
 // A constant (non-informative) fingerprint: all-zero sketch, random hashes.
 indexer::TensorFingerprint ConstantFingerprint(std::mt19937_64& rng, const std::string& name,
                                                int64_t size = 64);
