@@ -6,9 +6,11 @@
 //
 // Two tiers (docs/PERFORMANCE.md has the measurements behind them): up to
 // SketchIndexOptions::exact_limit vectors an exact flat inner-product scan; beyond it the index
-// moves itself to an HNSW graph (float vectors), whose search cost grows with log N. HNSW cannot delete, so removals there are tombstones: searches over-fetch and
-// drop them, size() excludes them, and the owner rebuilds the index when tombstone_fraction()
-// grows (the registry does at 10%).
+// moves itself to an HNSW graph over half-precision vectors, whose search cost grows with
+// log N. HNSW cannot delete, so removals there are tombstones: searches over-fetch and drop
+// them, size() excludes them, and the owner rebuilds the index when tombstone_fraction() grows
+// (the registry does at 10%). Inner products use vectorised kernels
+// (registry/internal/fast_storage.h), not FAISS's generic scalar ones.
 // Thread-safe: searches run concurrently; Add/Remove take an exclusive lock. FAISS exceptions
 // never escape: they become INTERNAL statuses.
 #ifndef WEIGHTPRINT_REGISTRY_SKETCH_INDEX_H_

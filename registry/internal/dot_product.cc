@@ -36,8 +36,15 @@ float DotF16Portable(const float* a, const uint16_t* b, size_t n) {
   return sum;
 }
 
-void HalfToFloatPortable(const uint16_t* h, size_t n, float* out) {
-  for (size_t i = 0; i < n; ++i) out[i] = DecodeF16(h[i]);
+float DotHalvesPortable(const uint16_t* a, const uint16_t* b, size_t n) {
+  float acc[8] = {};
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int j = 0; j < 8; ++j) acc[j] += DecodeF16(a[i + j]) * DecodeF16(b[i + j]);
+  }
+  float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; i < n; ++i) sum += DecodeF16(a[i]) * DecodeF16(b[i]);
+  return sum;
 }
 
 #ifdef WP_X86_DISPATCH
@@ -83,6 +90,20 @@ __attribute__((target("avx512f"))) float DotF16Avx512(const float* a, const uint
   return sum;
 }
 
+__attribute__((target("avx512f"))) float DotHalvesAvx512(const uint16_t* a, const uint16_t* b,
+                                                         size_t n) {
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    s0 = _mm512_fmadd_ps(Half16(a + i), Half16(b + i), s0);
+    s1 = _mm512_fmadd_ps(Half16(a + i + 16), Half16(b + i + 16), s1);
+  }
+  for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(Half16(a + i), Half16(b + i), s0);
+  float sum = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+  for (; i < n; ++i) sum += DecodeF16(a[i]) * DecodeF16(b[i]);
+  return sum;
+}
+
 __attribute__((target("avx2,fma,f16c"))) inline __m256 Half8(const uint16_t* p) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
@@ -124,16 +145,20 @@ __attribute__((target("avx2,fma,f16c"))) float DotF16Avx2(const float* a, const 
   return sum;
 }
 
-// VCVTPH2PS converts every binary16 value (subnormals, infinities, NaN payloads) exactly.
-__attribute__((target("avx,f16c"))) void HalfToFloatF16c(const uint16_t* h, size_t n,
-                                                         float* out) {
+__attribute__((target("avx2,fma,f16c"))) float DotHalvesAvx2(const uint16_t* a,
+                                                            const uint16_t* b, size_t n) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
   size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    _mm256_storeu_ps(out + i,
-                     _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i))));
+  for (; i + 16 <= n; i += 16) {
+    s0 = _mm256_fmadd_ps(Half8(a + i), Half8(b + i), s0);
+    s1 = _mm256_fmadd_ps(Half8(a + i + 8), Half8(b + i + 8), s1);
   }
-  for (; i < n; ++i) out[i] = DecodeF16(h[i]);
+  for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(Half8(a + i), Half8(b + i), s0);
+  float sum = HorizontalSum(_mm256_add_ps(s0, s1));
+  for (; i < n; ++i) sum += DecodeF16(a[i]) * DecodeF16(b[i]);
+  return sum;
 }
+
 #pragma GCC diagnostic pop
 #endif  // WP_X86_DISPATCH
 
@@ -153,13 +178,13 @@ std::vector<DotKernels> Supported() {
   const bool f16c = HasF16c();
   // AVX-512F includes its own half-to-float conversion (VCVTPH2PS on zmm registers).
   if (__builtin_cpu_supports("avx512f") && f16c) {
-    out.push_back({"avx512", DotF32Avx512, DotF16Avx512, HalfToFloatF16c});
+    out.push_back({"avx512", DotF32Avx512, DotF16Avx512, DotHalvesAvx512});
   }
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c) {
-    out.push_back({"avx2", DotF32Avx2, DotF16Avx2, HalfToFloatF16c});
+    out.push_back({"avx2", DotF32Avx2, DotF16Avx2, DotHalvesAvx2});
   }
 #endif
-  out.push_back({"portable", DotF32Portable, DotF16Portable, HalfToFloatPortable});
+  out.push_back({"portable", DotF32Portable, DotF16Portable, DotHalvesPortable});
   return out;
 }
 
@@ -172,7 +197,9 @@ const DotKernels& Get() {
 
 float DotF32(const float* a, const float* b, size_t n) { return Get().dot_f32(a, b, n); }
 float DotF16(const float* a, const uint16_t* b, size_t n) { return Get().dot_f16(a, b, n); }
-void HalfToFloat(const uint16_t* h, size_t n, float* out) { Get().half_to_float(h, n, out); }
+float DotHalves(const uint16_t* a, const uint16_t* b, size_t n) {
+  return Get().dot_halves(a, b, n);
+}
 const char* DotProductPath() { return Get().path; }
 std::vector<DotKernels> SupportedDotKernels() { return Supported(); }
 

@@ -36,19 +36,17 @@ struct FlatIPDistance : faiss::FlatCodesDistanceComputer {
 struct HalfIPDistance : faiss::FlatCodesDistanceComputer {
   explicit HalfIPDistance(const faiss::IndexFlatCodes& index)
       : faiss::FlatCodesDistanceComputer(index.codes.data(), index.code_size),
-        d(static_cast<size_t>(index.d)),
-        scratch(d) {}
+        d(static_cast<size_t>(index.d)) {}
   void set_query(const float* x) override { query = x; }
   float distance_to_code(const uint8_t* code) override {
     return DotF16(query, reinterpret_cast<const uint16_t*>(code), d);
   }
   // HNSW construction compares stored vectors with each other when it prunes neighbour lists.
   float symmetric_dis(idx_t i, idx_t j) override {
-    HalfToFloat(reinterpret_cast<const uint16_t*>(codes + i * code_size), d, scratch.data());
-    return DotF16(scratch.data(), reinterpret_cast<const uint16_t*>(codes + j * code_size), d);
+    return DotHalves(reinterpret_cast<const uint16_t*>(codes + i * code_size),
+                     reinterpret_cast<const uint16_t*>(codes + j * code_size), d);
   }
   size_t d;
-  std::vector<float> scratch;
   const float* query = nullptr;
 };
 

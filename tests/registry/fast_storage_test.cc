@@ -53,10 +53,13 @@ TEST(DotProductTest, MatchesDoubleReferenceAtEveryLengthAndTail) {
     const std::vector<float> a = RandomFloats(rng, n), b = RandomFloats(rng, n);
     std::vector<uint16_t> h(n);
     for (size_t i = 0; i < n; ++i) h[i] = EncodeF16(b[i]);
-    double exact = 0, exact_half = 0, magnitude = 0;
+    std::vector<uint16_t> ha(n);
+    for (size_t i = 0; i < n; ++i) ha[i] = EncodeF16(a[i]);
+    double exact = 0, exact_half = 0, exact_halves = 0, magnitude = 0;
     for (size_t i = 0; i < n; ++i) {
       exact += double(a[i]) * b[i];
       exact_half += double(a[i]) * DecodeF16(h[i]);
+      exact_halves += double(DecodeF16(ha[i])) * DecodeF16(h[i]);
       magnitude += std::fabs(double(a[i]) * b[i]);
     }
     // Float accumulation in any order: error bounded by n * eps * sum |a_i b_i|.
@@ -65,38 +68,34 @@ TEST(DotProductTest, MatchesDoubleReferenceAtEveryLengthAndTail) {
       EXPECT_NEAR(k.dot_f32(a.data(), b.data(), n), exact, tolerance) << k.path << " n=" << n;
       EXPECT_NEAR(k.dot_f16(a.data(), h.data(), n), exact_half, tolerance)
           << k.path << " n=" << n;
+      EXPECT_NEAR(k.dot_halves(ha.data(), h.data(), n), exact_halves, tolerance)
+          << k.path << " n=" << n;
     }
+    EXPECT_NEAR(internal::DotHalves(ha.data(), h.data(), n), exact_halves, tolerance);
     EXPECT_NEAR(internal::DotF32(a.data(), b.data(), n), exact, tolerance) << "n=" << n;
     EXPECT_NEAR(internal::DotF16(a.data(), h.data(), n), exact_half, tolerance) << "n=" << n;
   }
 }
 
-void ExpectExactHalves(const std::vector<uint16_t>& halves, const std::vector<float>& out) {
-  for (size_t i = 0; i < halves.size(); ++i) {
-    const float want = DecodeF16(halves[i]);
-    if (std::isnan(want)) {
-      EXPECT_TRUE(std::isnan(out[i])) << "bits " << halves[i];
-      continue;
-    }
-    uint32_t got_bits, want_bits;
-    std::memcpy(&got_bits, &out[i], 4);
-    std::memcpy(&want_bits, &want, 4);
-    ASSERT_EQ(got_bits, want_bits) << "bits " << halves[i];  // keeps the sign of zero too
-  }
-}
-
-TEST(DotProductTest, HalfToFloatIsExactForEveryBitPattern) {
-  std::vector<uint16_t> all(65536 + 3);  // + 3: a tail shorter than a vector register
-  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<uint16_t>(i);
+// Every binary16 value, in every lane of a vector register, converts exactly: lane j holds
+// the value, the other lanes zero, and the other operand is all ones, so the sum is the value.
+TEST(DotProductTest, HalfConversionIsExactForEveryBitPatternAndLane) {
+  const uint16_t one = EncodeF16(1.0f);
+  const std::vector<uint16_t> ones(16, one);
   for (const internal::DotKernels& k : internal::SupportedDotKernels()) {
     SCOPED_TRACE(k.path);
-    std::vector<float> out(all.size());
-    k.half_to_float(all.data(), all.size(), out.data());
-    ExpectExactHalves(all, out);
+    for (uint32_t bits = 0; bits < 65536; ++bits) {
+      std::vector<uint16_t> lanes(16, 0);
+      lanes[bits % 16] = static_cast<uint16_t>(bits);
+      const float want = DecodeF16(static_cast<uint16_t>(bits));
+      const float got = k.dot_halves(lanes.data(), ones.data(), 16);
+      if (std::isnan(want)) {
+        ASSERT_TRUE(std::isnan(got)) << "bits " << bits;
+      } else {
+        ASSERT_EQ(got, want) << "bits " << bits;  // +0 and -0 compare equal: zeros sum to +0
+      }
+    }
   }
-  std::vector<float> out(all.size());
-  internal::HalfToFloat(all.data(), all.size(), out.data());
-  ExpectExactHalves(all, out);
 }
 
 // The exact tier's scan must return what FAISS's own flat index returns, including the
