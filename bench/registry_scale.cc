@@ -2,8 +2,11 @@
 // fingerprints, then measures storage, start-up, single-tensor and whole-model query latency
 // (in process and over gRPC on loopback) and a concurrent-client load test.
 //
-// Usage: registry_scale DB_DIR N [CLIENTS] [LOAD_SECONDS]
-// DB_DIR must not exist (it is created). Prints "key=value" lines, one per measurement.
+// Usage: registry_scale DB_DIR N [CLIENTS] [LOAD_SECONDS] [reuse]
+// DB_DIR must not exist (it is created), unless the fifth argument is "reuse": then it must
+// hold the registry an earlier run with the same N built, and only the measurements after
+// registration are repeated (the same synthetic models are generated again to derive the
+// queries). Prints "key=value" lines, one per measurement.
 //
 // The synthetic models have 300 tensors each, Llama-like names and shapes, random sketches
 // (unrelated tensors have sketches that behave like independent random unit vectors) and
@@ -166,10 +169,13 @@ int main(int argc, char** argv) {
   const uint64_t n = std::strtoull(argv[2], nullptr, 10);
   const int clients = argc > 3 ? std::atoi(argv[3]) : 32;
   const double load_seconds = argc > 4 ? std::atof(argv[4]) : 10;
-  if (std::filesystem::exists(dir)) {
-    std::fprintf(stderr, "registry_scale: %s exists; give a new directory\n", dir.c_str());
+  const bool reuse = argc > 5 && std::string(argv[5]) == "reuse";
+  if (std::filesystem::exists(dir) != reuse) {
+    std::fprintf(stderr, "registry_scale: %s %s\n", dir.c_str(),
+                 reuse ? "does not exist; nothing to reuse" : "exists; give a new directory");
     return 2;
   }
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // results appear as they are measured
   const uint64_t models = std::max<uint64_t>(1, n / kTensorsPerModel);
   std::printf("tensors=%llu\nmodels=%llu\n", static_cast<unsigned long long>(models * kTensorsPerModel),
               static_cast<unsigned long long>(models));
@@ -179,7 +185,9 @@ int main(int argc, char** argv) {
   std::vector<std::pair<std::string, std::vector<TensorFingerprint>>> kept;
   const uint64_t keep_every = std::max<uint64_t>(1, models / 20);
   double register_s = 0;
-  {
+  double last_tenth_s = 0;  // registration time of the last 10% of models: the marginal rate
+  const uint64_t last_tenth_from = models - std::max<uint64_t>(1, models / 10);
+  if (!reuse) {
     auto opened = reg::Registry::Open(dir);
     if (!opened.ok()) {
       std::fprintf(stderr, "open: %s\n", std::string(opened.status().message()).c_str());
@@ -193,7 +201,14 @@ int main(int argc, char** argv) {
       info.name = "synthetic/model-" + std::to_string(m);
       const auto a = Clock::now();
       auto stored = (*opened)->Register(info, tensors);
-      register_s += Seconds(a, Clock::now());
+      const double took = Seconds(a, Clock::now());
+      register_s += took;
+      if (m >= last_tenth_from) last_tenth_s += took;
+      if ((m + 1) % 100 == 0) {
+        std::fprintf(stderr, "registered %llu tensors, %.0f/s so far\n",
+                     static_cast<unsigned long long>((m + 1) * kTensorsPerModel),
+                     static_cast<double>((m + 1) * kTensorsPerModel) / register_s);
+      }
       if (!stored.ok()) {
         std::fprintf(stderr, "register: %s\n", std::string(stored.status().message()).c_str());
         return 1;
@@ -204,15 +219,28 @@ int main(int argc, char** argv) {
     if (absl::Status s = (*opened)->Flush(); !s.ok()) return 1;
     std::printf("flush_s=%.2f\n", Seconds(a, Clock::now()));
     std::printf("index_type=%s\n", (*opened)->Stats()->index_type.c_str());
+    std::printf("register_s=%.1f\nregister_tensors_per_s=%.0f\n", register_s,
+                static_cast<double>(models * kTensorsPerModel) / register_s);
+    std::printf("register_last_tenth_tensors_per_s=%.0f\n",
+                static_cast<double>((models - last_tenth_from) * kTensorsPerModel) /
+                    last_tenth_s);
+  } else {
+    for (uint64_t m = 0; m < models; ++m) {  // the same generator sequence as registration
+      std::vector<TensorFingerprint> tensors;
+      tensors.reserve(kTensorsPerModel);
+      for (int t = 0; t < kTensorsPerModel; ++t) tensors.push_back(MakeTensor(t, rng));
+      if (m % keep_every == 0) {
+        kept.emplace_back("synthetic/model-" + std::to_string(m), std::move(tensors));
+      }
+    }
   }
-  std::printf("register_s=%.1f\nregister_tensors_per_s=%.0f\n", register_s,
-              static_cast<double>(models * kTensorsPerModel) / register_s);
-  const uint64_t bytes = DirBytes(dir);
-  const uint64_t index_bytes = DirBytes(dir + "/index");
-  std::printf("db_bytes=%llu\nbytes_per_tensor=%.0f\nindex_bytes_per_tensor=%.0f\n",
-              static_cast<unsigned long long>(bytes),
-              static_cast<double>(bytes) / static_cast<double>(models * kTensorsPerModel),
-              static_cast<double>(index_bytes) / static_cast<double>(models * kTensorsPerModel));
+  const double tensors_total = static_cast<double>(models * kTensorsPerModel);
+  // Right after registration the directory also holds the write-ahead log and level-0 files
+  // that RocksDB has not compacted yet; bytes_per_tensor_at_rest (at the end) is the steady
+  // state.
+  std::printf("bytes_per_tensor_after_registration=%.0f\nindex_bytes_per_tensor=%.0f\n",
+              static_cast<double>(DirBytes(dir)) / tensors_total,
+              static_cast<double>(DirBytes(dir + "/index")) / tensors_total);
 
   // Start-up: open the existing registry (the persisted index is loaded, not rebuilt).
   auto a = Clock::now();
@@ -220,6 +248,7 @@ int main(int argc, char** argv) {
   if (!opened.ok()) return 1;
   std::printf("open_s=%.2f\n", Seconds(a, Clock::now()));
   reg::Registry* registry = opened->get();
+  std::printf("index_type_after_open=%s\n", registry->Stats()->index_type.c_str());
 
   // Queries derived from kept models.
   std::vector<TensorFingerprint> tensor_queries;
@@ -282,5 +311,7 @@ int main(int argc, char** argv) {
               Percentile(all, 0.5), Percentile(all, 0.99),
               static_cast<unsigned long long>(errors.load()));
   server->reset();
+  opened->reset();
+  std::printf("bytes_per_tensor_at_rest=%.0f\n", static_cast<double>(DirBytes(dir)) / tensors_total);
   return errors.load() == 0 ? 0 : 1;
 }

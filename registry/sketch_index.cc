@@ -174,6 +174,9 @@ struct SketchIndex::Impl {
 
   // Moves the exact tier's vectors into a new HNSW index. REQUIRES: mu held exclusively.
   void MigrateToHnsw();
+  // Sets the HNSW search breadth for the current size. REQUIRES: mu held exclusively (or no
+  // other thread can see the index yet).
+  void TuneSearch();
 };
 
 namespace {
@@ -193,7 +196,6 @@ std::unique_ptr<faiss::IndexIDMap2> NewHnsw(int dim, const SketchIndexOptions& o
   auto hnsw = std::make_unique<faiss::IndexHNSWSQ>(dim, faiss::ScalarQuantizer::QT_fp16,
                                                    options.hnsw_m, faiss::METRIC_INNER_PRODUCT);
   hnsw->hnsw.efConstruction = options.ef_construction;
-  hnsw->hnsw.efSearch = options.ef_search;
   // fp16 needs no training; FAISS's HNSW-SQ marks itself untrained regardless.
   if (!hnsw->storage->is_trained) throw std::logic_error("fp16 storage reports untrained");
   hnsw->is_trained = true;
@@ -223,6 +225,15 @@ bool IsKnownHnsw(const faiss::Index* index) {
 }
 
 }  // namespace
+
+void SketchIndex::Impl::TuneSearch() {
+  faiss::IndexHNSW* graph = hnsw();
+  if (graph == nullptr) return;
+  const int64_t by_size =
+      static_cast<int64_t>(index->ntotal) / std::max(1, options.vectors_per_ef);
+  graph->hnsw.efSearch = static_cast<int>(std::clamp<int64_t>(
+      by_size, options.ef_search, std::max(options.ef_search, options.ef_search_max)));
+}
 
 void SketchIndex::Impl::MigrateToHnsw() {
   const IdT n = index->ntotal;
@@ -294,7 +305,6 @@ absl::StatusOr<std::unique_ptr<SketchIndex>> SketchIndex::Load(
     auto* map = dynamic_cast<faiss::IndexIDMap2*>(loaded.get());
     if (map == nullptr) return corrupt("payload is not an IDMap2 index");
     auto* flat = dynamic_cast<const faiss::IndexFlat*>(map->index);
-    auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(map->index);
     if ((flat == nullptr && !IsKnownHnsw(map->index)) ||
         map->index->metric_type != faiss::METRIC_INNER_PRODUCT) {
       return corrupt("inner index is neither flat nor HNSW (float or fp16) with inner product");
@@ -302,7 +312,6 @@ absl::StatusOr<std::unique_ptr<SketchIndex>> SketchIndex::Load(
     if (map->d != impl->dim) {
       return corrupt(ErrorText("index dimension ", map->d, " differs from header ", dim));
     }
-    if (hnsw != nullptr) hnsw->hnsw.efSearch = options.ef_search;
     internal::AdoptFastStorage(*map);
     loaded.release();
     impl->index.reset(map);  // read_index sets own_fields, so the map owns its inner index
@@ -320,6 +329,7 @@ absl::StatusOr<std::unique_ptr<SketchIndex>> SketchIndex::Load(
       return corrupt(ErrorText("tombstone ", id, " is not a stored id"));
     }
   }
+  impl->TuneSearch();
   if (epoch != nullptr) *epoch = stored_epoch;
   return std::unique_ptr<SketchIndex>(new SketchIndex(std::move(impl)));
 }
@@ -377,6 +387,7 @@ absl::Status SketchIndex::Add(std::span<const uint64_t> ids, std::span<const flo
       impl_->MigrateToHnsw();
     }
     impl_->index->add_with_ids(static_cast<IdT>(n), vectors.data(), faiss_ids.data());
+    impl_->TuneSearch();
   } catch (const std::exception& e) {
     return FaissError("add", e);
   }
@@ -410,7 +421,7 @@ absl::Status SketchIndex::Remove(std::span<const uint64_t> ids) {
 }
 
 absl::StatusOr<std::vector<std::vector<SearchHit>>> SketchIndex::Search(
-    std::span<const float> queries, int k) const {
+    std::span<const float> queries, int k, Effort effort) const {
   const size_t dim = static_cast<size_t>(impl_->dim);
   if (queries.size() % dim != 0) {
     return absl::InvalidArgumentError(ErrorText(
@@ -434,7 +445,22 @@ absl::StatusOr<std::vector<std::vector<SearchHit>>> SketchIndex::Search(
   std::optional<ScopedOmpThreads> single_threaded;
   if (n < kParallelQueryThreshold) single_threaded.emplace(1);
   try {
-    impl_->index->search(static_cast<IdT>(n), queries.data(), k_eff, scores.data(), labels.data());
+    if (const faiss::IndexHNSW* graph = impl_->hnsw()) {
+      // The breadth goes in per call (the index's own efSearch is only changed under the
+      // exclusive lock); labels are graph positions, mapped to ids here.
+      faiss::SearchParametersHNSW params;
+      params.efSearch = effort == Effort::kThorough ? graph->hnsw.efSearch
+                                                    : impl_->options.ef_search;
+      graph->search(static_cast<IdT>(n), queries.data(), k_eff, scores.data(), labels.data(),
+                    &params);
+      const std::vector<IdT>& id_map = impl_->index->id_map;
+      for (IdT& label : labels) {
+        if (label >= 0) label = id_map[static_cast<size_t>(label)];
+      }
+    } else {
+      impl_->index->search(static_cast<IdT>(n), queries.data(), k_eff, scores.data(),
+                           labels.data());
+    }
   } catch (const std::exception& e) {
     return FaissError("search", e);
   }

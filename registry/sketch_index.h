@@ -37,7 +37,14 @@ struct SketchIndexOptions {
   // query here).
   uint64_t exact_limit = 20000;
   int hnsw_m = 32;         // graph degree. Default: 32
-  int ef_search = 128;     // HNSW search breadth (at least k is used). Default: 128
+  // HNSW search breadth: one per `vectors_per_ef` stored vectors, but at least ef_search and at
+  // most ef_search_max (and never below k). Sketches of unrelated tensors are like random
+  // points in 256 dimensions, where a graph search must look further as the graph grows: at
+  // 1M vectors a breadth of 128 found a neighbour planted at correlation 0.9 only 66% of the
+  // time, 1024 found it always (docs/PERFORMANCE.md).
+  int ef_search = 128;        // Default: 128
+  int ef_search_max = 1024;   // Default: 1024
+  int vectors_per_ef = 1000;  // Default: 1000
   int ef_construction = 64;  // Default: 64
 };
 
@@ -63,9 +70,14 @@ class SketchIndex {
   absl::Status Add(std::span<const uint64_t> ids, std::span<const float> vectors);
   // Removes the given ids (absent ids are ignored).
   absl::Status Remove(std::span<const uint64_t> ids);
+  // How hard the HNSW tier searches. kThorough uses the breadth tuned to the index size (see
+  // SketchIndexOptions); kBroad uses the floor, ef_search, for callers that search many related
+  // vectors at once and need only some of them to hit (a whole-model query votes with 300
+  // tensors). The exact tier is exact either way.
+  enum class Effort { kThorough, kBroad };
   // For each of the n = queries.size() / dim() query vectors, the k best hits, best first.
-  absl::StatusOr<std::vector<std::vector<SearchHit>>> Search(std::span<const float> queries,
-                                                             int k) const;
+  absl::StatusOr<std::vector<std::vector<SearchHit>>> Search(
+      std::span<const float> queries, int k, Effort effort = Effort::kThorough) const;
   // Writes atomically (temporary file + rename) together with `epoch`.
   absl::Status Save(const std::string& path, uint64_t epoch) const;
 

@@ -211,6 +211,15 @@ TEST_F(SketchIndexTest, GrowsIntoHnswAndDeletesByTombstone) {
     }
   }
   EXPECT_GE(self_first, 995u);
+  // The broad search (the floor breadth) maps graph positions to ids the same way.
+  absl::StatusOr<std::vector<std::vector<SearchHit>>> broad =
+      index_->Search(stored, 3, SketchIndex::Effort::kBroad);
+  ASSERT_TRUE(broad.ok()) << broad.status();
+  size_t broad_self_first = 0;
+  for (size_t row = 0; row < 1000; ++row) {
+    broad_self_first += (*broad)[row][0].vector_id == id_of_row(row);
+  }
+  EXPECT_GE(broad_self_first, 990u);
 
   // Deletion: tombstoned ids disappear from results and from size(), the rest stay findable.
   std::vector<uint64_t> removed;
@@ -255,6 +264,31 @@ TEST_F(SketchIndexTest, GrowsIntoHnswAndDeletesByTombstone) {
   WriteFile(path, bytes);
   EXPECT_EQ(SketchIndex::Load(path, nullptr, options).status().code(),
             absl::StatusCode::kDataLoss);
+}
+
+// The HNSW search breadth follows the index size between its floor and ceiling, and is
+// recomputed for a loaded index.
+TEST_F(SketchIndexTest, HnswSearchBreadthGrowsWithTheIndex) {
+  SketchIndexOptions options;
+  options.exact_limit = 50;
+  options.ef_search = 16;
+  options.ef_search_max = 50;
+  options.vectors_per_ef = 10;
+  absl::StatusOr<std::unique_ptr<SketchIndex>> created = SketchIndex::Create(kDim, options);
+  ASSERT_TRUE(created.ok()) << created.status();
+  index_ = *std::move(created);
+  AddRandom(1, 100);  // 100 / 10 = 10, below the floor
+  EXPECT_EQ(index_->description(), "IDMap2,HNSW32,SQfp16(IP) efSearch=16");
+  AddRandom(101, 200);  // 300 / 10
+  EXPECT_EQ(index_->description(), "IDMap2,HNSW32,SQfp16(IP) efSearch=30");
+  AddRandom(301, 700);  // 1000 / 10 = 100, above the ceiling
+  EXPECT_EQ(index_->description(), "IDMap2,HNSW32,SQfp16(IP) efSearch=50");
+  const std::string path = dir_.Join("ef.idx");
+  ASSERT_TRUE(index_->Save(path, 1).ok());
+  options.ef_search_max = 1000;
+  absl::StatusOr<std::unique_ptr<SketchIndex>> loaded = SketchIndex::Load(path, nullptr, options);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ((*loaded)->description(), "IDMap2,HNSW32,SQfp16(IP) efSearch=100");
 }
 
 TEST_F(SketchIndexTest, EmptyIndexRoundTrips) {
