@@ -5,7 +5,8 @@
 #   1. fingerprint throughput on a 2.1 GB bf16 safetensors file from page cache: xxhsum -H2,
 #      weightprint with 1 thread and with every core, and the numpy baseline;
 #   2. peak resident memory of `weightprint register` on a 10.2 GB model;
-#   3. registry scale at 10k, 100k and 1M tensors (bench/registry_scale);
+#   3. registry scale at 10k, 100k and 1M tensors (bench/registry_scale), and on the largest
+#      registry, recall against HNSW search breadth (bench/hnsw_breadth);
 # and prints one table. Scratch files go to $WP_BENCH_DIR (default /tmp/wpbench; about 13 GB
 # of disk plus 3 GB for the 1M registry). Knobs: WP_BENCH_SKIP_10G=1 skips step 2,
 # WP_BENCH_SIZES="10000 100000" limits step 3, BUILD_DIR picks the build directory.
@@ -64,6 +65,7 @@ if [ "${WP_BENCH_SKIP_10G:-0}" != 1 ]; then
 fi
 
 echo "== 3. registry scale"
+# reg/s: registration rate over the last tenth of the models (the marginal cost at that size).
 printf "%-9s %9s %8s %8s %7s %8s %8s %9s %8s %8s %8s %7s\n" tensors reg/s B/tensor open_s \
   p50_ms p99_ms model_ms grpc_p50 grpc_p99 grpc_mdl load_qps ld_p99
 for N in $SIZES; do
@@ -72,11 +74,17 @@ for N in $SIZES; do
   "$BIN/bench/registry_scale" "$SCRATCH/reg_$N" "$N" 32 10 >"$OUT"
   v() { sed -n "s/^$1=//p" "$OUT"; }
   printf "%-9s %9s %8s %8s %7s %8s %8s %9s %8s %8s %8s %7s\n" "$(v tensors)" \
-    "$(v register_tensors_per_s)" "$(v bytes_per_tensor)" "$(v open_s)" \
+    "$(v register_last_tenth_tensors_per_s)" "$(v bytes_per_tensor_at_rest)" "$(v open_s)" \
     "$(v inprocess_tensor_query_p50_ms)" "$(v inprocess_tensor_query_p99_ms)" \
     "$(v inprocess_model_query_max_ms)" "$(v grpc_tensor_query_p50_ms)" \
     "$(v grpc_tensor_query_p99_ms)" "$(v grpc_model_query_max_ms)" "$(v load_qps)" \
     "$(v load_p99_ms)"
-  echo "  index: $(v index_type); sources found: $(v inprocess_tensor_query_source_found) tensors, $(v inprocess_model_query_source_found) models; load errors: $(v load_errors)"
-  rm -rf "$SCRATCH/reg_$N"
+  echo "  index: $(v index_type_after_open); sources found: $(v inprocess_tensor_query_source_found) tensors, $(v inprocess_model_query_source_found) models; load errors: $(v load_errors)"
+  LAST="$SCRATCH/reg_$N"
 done
+if [ -f "$LAST/index/sketch.wpidx" ] && "$BIN/bench/hnsw_breadth" "$LAST/index/sketch.wpidx" \
+    >"$SCRATCH/breadth.txt" 2>/dev/null; then
+  echo "== recall@32 against HNSW search breadth, $(head -1 "$SCRATCH/breadth.txt")"
+  tail -n +2 "$SCRATCH/breadth.txt"
+fi
+for N in $SIZES; do rm -rf "$SCRATCH/reg_$N"; done
