@@ -33,7 +33,9 @@ M2G="$SCRATCH/m2g.safetensors"
 cat "$M2G" >/dev/null; cat "$M2G" >/dev/null  # warm the page cache
 BYTES=$(stat -c %s "$M2G")
 XXH=$(for i in 1 2 3; do
-  /usr/bin/time -f "%e" xxhsum -H2 "$M2G" 2>&1 >/dev/null | tail -1; done | median3)
+  # xxhsum draws progress on stderr with carriage returns; keep time's last line only.
+  /usr/bin/time -f "%e" xxhsum -H2 "$M2G" 2>&1 >/dev/null | tr '\r' '\n' |
+    grep -E '^[0-9.]+$' | tail -1; done | median3)
 XXH_GBPS=$(python3 -c "print(f'{$BYTES/$XXH/1e9:.3f}')")
 "$BIN/bench/fingerprint_file" "$M2G" 1 3 >"$SCRATCH/fp1.txt"
 "$BIN/bench/fingerprint_file" "$M2G" 0 3 >"$SCRATCH/fpall.txt"
@@ -71,7 +73,7 @@ printf "%-9s %9s %8s %8s %7s %8s %8s %9s %8s %8s %8s %7s\n" tensors reg/s B/tens
 for N in $SIZES; do
   OUT="$SCRATCH/scale_$N.txt"
   rm -rf "$SCRATCH/reg_$N"
-  "$BIN/bench/registry_scale" "$SCRATCH/reg_$N" "$N" 32 10 >"$OUT"
+  "$BIN/bench/registry_scale" "$SCRATCH/reg_$N" "$N" 32 10 >"$OUT" 2>"$SCRATCH/scale_$N.err"
   v() { sed -n "s/^$1=//p" "$OUT"; }
   printf "%-9s %9s %8s %8s %7s %8s %8s %9s %8s %8s %8s %7s\n" "$(v tensors)" \
     "$(v register_last_tenth_tensors_per_s)" "$(v bytes_per_tensor_at_rest)" "$(v open_s)" \
