@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
@@ -180,27 +181,32 @@ int main(int argc, char** argv) {
   std::printf("tensors=%llu\nmodels=%llu\n", static_cast<unsigned long long>(models * kTensorsPerModel),
               static_cast<unsigned long long>(models));
 
-  // Register. Keep a sample of models to derive queries from.
+  // Register (or, when reusing, only generate the same models again). Keep a sample of models
+  // to derive queries from.
   std::mt19937_64 rng(2024);
   std::vector<std::pair<std::string, std::vector<TensorFingerprint>>> kept;
   const uint64_t keep_every = std::max<uint64_t>(1, models / 20);
   double register_s = 0;
   double last_tenth_s = 0;  // registration time of the last 10% of models: the marginal rate
   const uint64_t last_tenth_from = models - std::max<uint64_t>(1, models / 10);
+  std::unique_ptr<reg::Registry> building;
   if (!reuse) {
     auto opened = reg::Registry::Open(dir);
     if (!opened.ok()) {
       std::fprintf(stderr, "open: %s\n", std::string(opened.status().message()).c_str());
       return 1;
     }
-    for (uint64_t m = 0; m < models; ++m) {
-      std::vector<TensorFingerprint> tensors;
-      tensors.reserve(kTensorsPerModel);
-      for (int t = 0; t < kTensorsPerModel; ++t) tensors.push_back(MakeTensor(t, rng));
-      reg::ModelInfo info;
-      info.name = "synthetic/model-" + std::to_string(m);
+    building = *std::move(opened);
+  }
+  for (uint64_t m = 0; m < models; ++m) {
+    std::vector<TensorFingerprint> tensors;
+    tensors.reserve(kTensorsPerModel);
+    for (int t = 0; t < kTensorsPerModel; ++t) tensors.push_back(MakeTensor(t, rng));
+    reg::ModelInfo info;
+    info.name = "synthetic/model-" + std::to_string(m);
+    if (building != nullptr) {
       const auto a = Clock::now();
-      auto stored = (*opened)->Register(info, tensors);
+      auto stored = building->Register(info, tensors);
       const double took = Seconds(a, Clock::now());
       register_s += took;
       if (m >= last_tenth_from) last_tenth_s += took;
@@ -213,26 +219,20 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "register: %s\n", std::string(stored.status().message()).c_str());
         return 1;
       }
-      if (m % keep_every == 0) kept.emplace_back(info.name, std::move(tensors));
     }
+    if (m % keep_every == 0) kept.emplace_back(info.name, std::move(tensors));
+  }
+  if (building != nullptr) {
     const auto a = Clock::now();
-    if (absl::Status s = (*opened)->Flush(); !s.ok()) return 1;
+    if (absl::Status s = building->Flush(); !s.ok()) return 1;
     std::printf("flush_s=%.2f\n", Seconds(a, Clock::now()));
-    std::printf("index_type=%s\n", (*opened)->Stats()->index_type.c_str());
+    std::printf("index_type=%s\n", building->Stats()->index_type.c_str());
     std::printf("register_s=%.1f\nregister_tensors_per_s=%.0f\n", register_s,
                 static_cast<double>(models * kTensorsPerModel) / register_s);
     std::printf("register_last_tenth_tensors_per_s=%.0f\n",
                 static_cast<double>((models - last_tenth_from) * kTensorsPerModel) /
                     last_tenth_s);
-  } else {
-    for (uint64_t m = 0; m < models; ++m) {  // the same generator sequence as registration
-      std::vector<TensorFingerprint> tensors;
-      tensors.reserve(kTensorsPerModel);
-      for (int t = 0; t < kTensorsPerModel; ++t) tensors.push_back(MakeTensor(t, rng));
-      if (m % keep_every == 0) {
-        kept.emplace_back("synthetic/model-" + std::to_string(m), std::move(tensors));
-      }
-    }
+    building.reset();
   }
   const double tensors_total = static_cast<double>(models * kTensorsPerModel);
   // Right after registration the directory also holds the write-ahead log and level-0 files

@@ -12,38 +12,21 @@ namespace {
 
 using indexer::indexer_internal::DecodeF16;
 
-// Portable paths: eight independent partial sums, so the compiler may keep them in a vector
+// Operands are float or binary16; these overloads let one template serve every pairing.
+inline float Value(const float* p) { return *p; }
+inline float Value(const uint16_t* p) { return DecodeF16(*p); }
+
+// Portable path: eight independent partial sums, so the compiler may keep them in a vector
 // register without reassociating a single running sum.
-float DotF32Portable(const float* a, const float* b, size_t n) {
+template <typename A, typename B>
+float DotPortable(const A* a, const B* b, size_t n) {
   float acc[8] = {};
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
+    for (int j = 0; j < 8; ++j) acc[j] += Value(a + i + j) * Value(b + i + j);
   }
   float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  for (; i < n; ++i) sum += a[i] * b[i];
-  return sum;
-}
-
-float DotF16Portable(const float* a, const uint16_t* b, size_t n) {
-  float acc[8] = {};
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * DecodeF16(b[i + j]);
-  }
-  float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  for (; i < n; ++i) sum += a[i] * DecodeF16(b[i]);
-  return sum;
-}
-
-float DotHalvesPortable(const uint16_t* a, const uint16_t* b, size_t n) {
-  float acc[8] = {};
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (int j = 0; j < 8; ++j) acc[j] += DecodeF16(a[i + j]) * DecodeF16(b[i + j]);
-  }
-  float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  for (; i < n; ++i) sum += DecodeF16(a[i]) * DecodeF16(b[i]);
+  for (; i < n; ++i) sum += Value(a + i) * Value(b + i);
   return sum;
 }
 
@@ -55,60 +38,37 @@ float DotHalvesPortable(const uint16_t* a, const uint16_t* b, size_t n) {
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wpsabi"
 
-// Sixteen halves widened to floats (lambdas would not inherit the target attribute).
-__attribute__((target("avx512f"))) inline __m512 Half16(const uint16_t* p) {
+// Sixteen values widened to floats. AVX-512F includes VCVTPH2PS on zmm registers.
+__attribute__((target("avx512f"))) inline __m512 Load16(const float* p) {
+  return _mm512_loadu_ps(p);
+}
+__attribute__((target("avx512f"))) inline __m512 Load16(const uint16_t* p) {
   return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
 
-__attribute__((target("avx512f"))) float DotF32Avx512(const float* a, const float* b,
-                                                      size_t n) {
+template <typename A, typename B>
+__attribute__((target("avx512f"))) float DotAvx512(const A* a, const B* b, size_t n) {
   __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
   size_t i = 0;
   for (; i + 32 <= n; i += 32) {
-    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
-    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+    s0 = _mm512_fmadd_ps(Load16(a + i), Load16(b + i), s0);
+    s1 = _mm512_fmadd_ps(Load16(a + i + 16), Load16(b + i + 16), s1);
   }
-  for (; i + 16 <= n; i += 16) {
-    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
-  }
+  for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(Load16(a + i), Load16(b + i), s0);
   float sum = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
-  for (; i < n; ++i) sum += a[i] * b[i];
+  for (; i < n; ++i) sum += Value(a + i) * Value(b + i);
   return sum;
 }
 
-__attribute__((target("avx512f"))) float DotF16Avx512(const float* a, const uint16_t* b,
-                                                      size_t n) {
-  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
-  size_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), Half16(b + i), s0);
-    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), Half16(b + i + 16), s1);
-  }
-  for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), Half16(b + i), s0);
-  float sum = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
-  for (; i < n; ++i) sum += a[i] * DecodeF16(b[i]);
-  return sum;
+// Eight values widened to floats.
+__attribute__((target("avx2,fma,f16c"))) inline __m256 Load8(const float* p) {
+  return _mm256_loadu_ps(p);
 }
-
-__attribute__((target("avx512f"))) float DotHalvesAvx512(const uint16_t* a, const uint16_t* b,
-                                                         size_t n) {
-  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
-  size_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    s0 = _mm512_fmadd_ps(Half16(a + i), Half16(b + i), s0);
-    s1 = _mm512_fmadd_ps(Half16(a + i + 16), Half16(b + i + 16), s1);
-  }
-  for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(Half16(a + i), Half16(b + i), s0);
-  float sum = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
-  for (; i < n; ++i) sum += DecodeF16(a[i]) * DecodeF16(b[i]);
-  return sum;
-}
-
-__attribute__((target("avx2,fma,f16c"))) inline __m256 Half8(const uint16_t* p) {
+__attribute__((target("avx2,fma,f16c"))) inline __m256 Load8(const uint16_t* p) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
 
-__attribute__((target("avx2,fma"))) inline float HorizontalSum(__m256 v) {
+__attribute__((target("avx2,fma,f16c"))) inline float HorizontalSum(__m256 v) {
   const __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
   __m128 s = _mm_add_ps(lo, hi);
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -116,75 +76,39 @@ __attribute__((target("avx2,fma"))) inline float HorizontalSum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-__attribute__((target("avx2,fma"))) float DotF32Avx2(const float* a, const float* b, size_t n) {
+template <typename A, typename B>
+__attribute__((target("avx2,fma,f16c"))) float DotAvx2(const A* a, const B* b, size_t n) {
   __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
   size_t i = 0;
   for (; i + 16 <= n; i += 16) {
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+    s0 = _mm256_fmadd_ps(Load8(a + i), Load8(b + i), s0);
+    s1 = _mm256_fmadd_ps(Load8(a + i + 8), Load8(b + i + 8), s1);
   }
-  for (; i + 8 <= n; i += 8) {
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-  }
+  for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(Load8(a + i), Load8(b + i), s0);
   float sum = HorizontalSum(_mm256_add_ps(s0, s1));
-  for (; i < n; ++i) sum += a[i] * b[i];
-  return sum;
-}
-
-__attribute__((target("avx2,fma,f16c"))) float DotF16Avx2(const float* a, const uint16_t* b,
-                                                         size_t n) {
-  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-  size_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), Half8(b + i), s0);
-    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), Half8(b + i + 8), s1);
-  }
-  for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), Half8(b + i), s0);
-  float sum = HorizontalSum(_mm256_add_ps(s0, s1));
-  for (; i < n; ++i) sum += a[i] * DecodeF16(b[i]);
-  return sum;
-}
-
-__attribute__((target("avx2,fma,f16c"))) float DotHalvesAvx2(const uint16_t* a,
-                                                            const uint16_t* b, size_t n) {
-  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-  size_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    s0 = _mm256_fmadd_ps(Half8(a + i), Half8(b + i), s0);
-    s1 = _mm256_fmadd_ps(Half8(a + i + 8), Half8(b + i + 8), s1);
-  }
-  for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(Half8(a + i), Half8(b + i), s0);
-  float sum = HorizontalSum(_mm256_add_ps(s0, s1));
-  for (; i < n; ++i) sum += DecodeF16(a[i]) * DecodeF16(b[i]);
+  for (; i < n; ++i) sum += Value(a + i) * Value(b + i);
   return sum;
 }
 
 #pragma GCC diagnostic pop
 #endif  // WP_X86_DISPATCH
 
-bool HasF16c() {
-#ifdef WP_X86_DISPATCH
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
-#else
-  return false;
-#endif
-}
-
 std::vector<DotKernels> Supported() {
   std::vector<DotKernels> out;
 #ifdef WP_X86_DISPATCH
   __builtin_cpu_init();
-  const bool f16c = HasF16c();
-  // AVX-512F includes its own half-to-float conversion (VCVTPH2PS on zmm registers).
+  const bool f16c = __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
   if (__builtin_cpu_supports("avx512f") && f16c) {
-    out.push_back({"avx512", DotF32Avx512, DotF16Avx512, DotHalvesAvx512});
+    out.push_back({"avx512", DotAvx512<float, float>, DotAvx512<float, uint16_t>,
+                   DotAvx512<uint16_t, uint16_t>});
   }
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c) {
-    out.push_back({"avx2", DotF32Avx2, DotF16Avx2, DotHalvesAvx2});
+    out.push_back({"avx2", DotAvx2<float, float>, DotAvx2<float, uint16_t>,
+                   DotAvx2<uint16_t, uint16_t>});
   }
 #endif
-  out.push_back({"portable", DotF32Portable, DotF16Portable, DotHalvesPortable});
+  out.push_back({"portable", DotPortable<float, float>, DotPortable<float, uint16_t>,
+                 DotPortable<uint16_t, uint16_t>});
   return out;
 }
 

@@ -17,34 +17,31 @@ using idx_t = faiss::Index::idx_t;
 // FAISS switches to BLAS from this many queries on; below it, it loops over a scalar kernel.
 constexpr idx_t kBlasThreshold = 20;
 
-struct FlatIPDistance : faiss::FlatCodesDistanceComputer {
-  explicit FlatIPDistance(const faiss::IndexFlatCodes& index)
-      : faiss::FlatCodesDistanceComputer(index.codes.data(), index.code_size),
-        d(static_cast<size_t>(index.d)) {}
-  void set_query(const float* x) override { query = x; }
-  float distance_to_code(const uint8_t* code) override {
-    return DotF32(query, reinterpret_cast<const float*>(code), d);
-  }
-  float symmetric_dis(idx_t i, idx_t j) override {
-    return DotF32(reinterpret_cast<const float*>(codes + i * code_size),
-                  reinterpret_cast<const float*>(codes + j * code_size), d);
-  }
-  size_t d;
-  const float* query = nullptr;
-};
+// Which kernel scores a float query against a stored code, and two stored codes against each
+// other, for codes of float (FastFlatIP) or binary16 (HalfIP) values.
+inline float QueryDot(const float* q, const float* code, size_t d) { return DotF32(q, code, d); }
+inline float QueryDot(const float* q, const uint16_t* code, size_t d) {
+  return DotF16(q, code, d);
+}
+inline float PairDot(const float* a, const float* b, size_t d) { return DotF32(a, b, d); }
+inline float PairDot(const uint16_t* a, const uint16_t* b, size_t d) {
+  return DotHalves(a, b, d);
+}
 
-struct HalfIPDistance : faiss::FlatCodesDistanceComputer {
-  explicit HalfIPDistance(const faiss::IndexFlatCodes& index)
+// Inner product of the query with stored codes of `Value`s. HNSW construction also compares
+// stored vectors with each other (symmetric_dis) when it prunes neighbour lists.
+template <typename Value>
+struct IPDistance : faiss::FlatCodesDistanceComputer {
+  explicit IPDistance(const faiss::IndexFlatCodes& index)
       : faiss::FlatCodesDistanceComputer(index.codes.data(), index.code_size),
         d(static_cast<size_t>(index.d)) {}
   void set_query(const float* x) override { query = x; }
   float distance_to_code(const uint8_t* code) override {
-    return DotF16(query, reinterpret_cast<const uint16_t*>(code), d);
+    return QueryDot(query, reinterpret_cast<const Value*>(code), d);
   }
-  // HNSW construction compares stored vectors with each other when it prunes neighbour lists.
   float symmetric_dis(idx_t i, idx_t j) override {
-    return DotHalves(reinterpret_cast<const uint16_t*>(codes + i * code_size),
-                     reinterpret_cast<const uint16_t*>(codes + j * code_size), d);
+    return PairDot(reinterpret_cast<const Value*>(codes + i * code_size),
+                   reinterpret_cast<const Value*>(codes + j * code_size), d);
   }
   size_t d;
   const float* query = nullptr;
@@ -53,7 +50,7 @@ struct HalfIPDistance : faiss::FlatCodesDistanceComputer {
 }  // namespace
 
 faiss::FlatCodesDistanceComputer* FastFlatIP::get_FlatCodesDistanceComputer() const {
-  return new FlatIPDistance(*this);
+  return new IPDistance<float>(*this);
 }
 
 void FastFlatIP::search(idx_t n, const float* x, idx_t k, float* distances, idx_t* labels,
@@ -79,31 +76,30 @@ void FastFlatIP::search(idx_t n, const float* x, idx_t k, float* distances, idx_
 }
 
 faiss::FlatCodesDistanceComputer* HalfIP::get_FlatCodesDistanceComputer() const {
-  return new HalfIPDistance(*this);
+  return new IPDistance<uint16_t>(*this);
 }
 
 namespace {
 
 // Returns a fast replacement for `storage`, or nullptr when there is none for its type.
+// Moves the codes of `plain` into `fast`, leaving `plain` empty; returns `fast`.
+faiss::Index* TakeCodes(faiss::IndexFlatCodes* plain, faiss::IndexFlatCodes* fast) {
+  fast->codes.swap(plain->codes);
+  fast->ntotal = plain->ntotal;
+  plain->ntotal = 0;
+  return fast;
+}
+
 faiss::Index* FastReplacement(faiss::Index* storage) {
   if (storage->metric_type != faiss::METRIC_INNER_PRODUCT) return nullptr;
   if (typeid(*storage) == typeid(faiss::IndexFlatIP) ||
       typeid(*storage) == typeid(faiss::IndexFlat)) {
-    auto* plain = static_cast<faiss::IndexFlat*>(storage);
-    auto* fast = new FastFlatIP(plain->d);
-    fast->codes.swap(plain->codes);
-    fast->ntotal = plain->ntotal;
-    plain->ntotal = 0;
-    return fast;
+    return TakeCodes(static_cast<faiss::IndexFlat*>(storage), new FastFlatIP(storage->d));
   }
   if (typeid(*storage) == typeid(faiss::IndexScalarQuantizer)) {
     auto* plain = static_cast<faiss::IndexScalarQuantizer*>(storage);
     if (plain->sq.qtype != faiss::ScalarQuantizer::QT_fp16) return nullptr;
-    auto* fast = new HalfIP(plain->d);
-    fast->codes.swap(plain->codes);
-    fast->ntotal = plain->ntotal;
-    plain->ntotal = 0;
-    return fast;
+    return TakeCodes(plain, new HalfIP(storage->d));
   }
   return nullptr;
 }
