@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -13,6 +14,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "client/audit_printer.h"
 #include "client/demo.h"
 #include "client/progress_bar.h"
 #include "client/registry_client.h"
@@ -67,14 +69,34 @@ struct GlobalOptions {
   std::string db = DefaultDbDir();
   std::string server;
   int threads = 0;
+  std::string token_file;  // bearer token for --server; else $WEIGHTPRINT_TOKEN
+  RemoteOptions remote;    // TLS files
 };
 
-absl::StatusOr<std::unique_ptr<RegistryClient>> Connect(const GlobalOptions& g) {
-  if (!g.server.empty()) return ConnectRemote(g.server);
-  return OpenEmbedded(g.db);
+absl::StatusOr<std::string> ReadToken(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot read the token file"));
+  std::string token;
+  std::getline(in, token);
+  while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+  if (token.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": the token is empty"));
+  return token;
 }
 
-int Serve(const GlobalOptions& g, const std::string& listen) {
+absl::StatusOr<std::unique_ptr<RegistryClient>> Connect(const GlobalOptions& g) {
+  if (g.server.empty()) return OpenEmbedded(g.db);
+  RemoteOptions remote = g.remote;
+  if (!g.token_file.empty()) {
+    absl::StatusOr<std::string> token = ReadToken(g.token_file);
+    if (!token.ok()) return token.status();
+    remote.token = *token;
+  } else if (const char* env = std::getenv("WEIGHTPRINT_TOKEN"); env && *env) {
+    remote.token = env;
+  }
+  return ConnectRemote(g.server, remote);
+}
+
+int Serve(const GlobalOptions& g, registry::ServerOptions options) {
   if (!g.server.empty()) {
     return Fail(absl::InvalidArgumentError("serve opens --db itself; --server makes no sense"));
   }
@@ -87,8 +109,10 @@ int Serve(const GlobalOptions& g, const std::string& listen) {
 
   absl::StatusOr<std::unique_ptr<registry::Registry>> reg = registry::Registry::Open(g.db);
   if (!reg.ok()) return Fail(reg.status());
-  registry::ServerOptions options;
-  options.listen = listen;
+  if (options.tokens_file.empty()) {
+    if (const char* env = std::getenv("WEIGHTPRINT_TOKENS"); env && *env) options.tokens_text = env;
+  }
+  const std::string listen = options.listen;
   absl::StatusOr<std::unique_ptr<registry::RunningServer>> server =
       registry::StartServer(reg->get(), options);
   if (!server.ok()) return Fail(server.status());
@@ -124,6 +148,15 @@ int Run(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--server", g.server,
                  "HOST:PORT of a weightprint server; when given, talk to it instead of --db");
+  app.add_option("--token-file", g.token_file,
+                 "file holding the bearer token sent to --server (default: $WEIGHTPRINT_TOKEN)");
+  app.add_option("--tls-ca", g.remote.tls_ca_file,
+                 "PEM CA certificate: talk TLS to --server and verify it with this CA");
+  app.add_option("--tls-client-cert", g.remote.tls_cert_file,
+                 "PEM client certificate for mutual TLS (with --tls-client-key)");
+  app.add_option("--tls-client-key", g.remote.tls_key_file, "PEM key of --tls-client-cert");
+  app.add_option("--tls-server-name", g.remote.tls_server_name,
+                 "name expected in the server certificate, when it is not the host of --server");
 
   // register
   auto* reg = app.add_subcommand("register", "fingerprint a model and store it in the registry");
@@ -138,6 +171,10 @@ int Run(int argc, char** argv) {
   reg->add_option("--source", info.source, "URL the weights came from");
   reg->add_option("--base-model", info.base_model, "declared base model, e.g. ORG/X");
   reg->add_flag("--json", reg_json, "print the stored model as JSON");
+  bool reg_replace = false;
+  reg->add_flag("--replace", reg_replace,
+                "replace a registration of the same NAME@REVISION whose weights differ (the old "
+                "record's hashes stay in the audit trail); same weights always succeed");
 
   // query
   auto* query = app.add_subcommand("query", "where does this model (or one tensor) come from?");
@@ -179,9 +216,29 @@ int Run(int argc, char** argv) {
   auto* calibrate = app.add_subcommand(
       "calibrate", "re-measure the null of unrelated tensors from the registry (embedded only)");
   auto* serve = app.add_subcommand("serve", "serve the --db registry over gRPC");
-  std::string listen = "127.0.0.1:50051";
-  serve->add_option("--listen", listen, "HOST:PORT to listen on (port 0 picks a free one)")
+  registry::ServerOptions serve_options;
+  serve_options.listen = "127.0.0.1:50051";
+  serve->add_option("--listen", serve_options.listen,
+                    "HOST:PORT to listen on (port 0 picks a free one)")
       ->capture_default_str();
+  serve->add_option("--tokens", serve_options.tokens_file,
+                    "tokens file, lines of NAME ROLE SECRET (role: reader, writer, admin; "
+                    "default: $WEIGHTPRINT_TOKENS; none: writes from loopback only)");
+  serve->add_flag("--require-read-token", serve_options.require_read_token,
+                  "queries and listings need a token too");
+  serve->add_option("--tls-cert", serve_options.tls_cert_file, "PEM server certificate (TLS)");
+  serve->add_option("--tls-key", serve_options.tls_key_file, "PEM key of --tls-cert");
+  serve->add_option("--tls-client-ca", serve_options.tls_client_ca_file,
+                    "PEM CA: require client certificates signed by it (mutual TLS)");
+
+  // audit
+  auto* audit = app.add_subcommand("audit", "the append-only record of writes, oldest first");
+  std::string audit_since;
+  size_t audit_limit = 0;
+  bool audit_json = false;
+  audit->add_option("--since", audit_since, "YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or unix seconds");
+  audit->add_option("--limit", audit_limit, "at most this many (0: all)");
+  audit->add_flag("--json", audit_json, "JSON output");
   auto* demo = app.add_subcommand(
       "demo", "write demo models, register two, query three and check the verdicts");
   std::string workdir = "weightprint-demo";
@@ -197,7 +254,7 @@ int Run(int argc, char** argv) {
     return app.exit(e);
   }
 
-  if (*serve) return Serve(g, listen);
+  if (*serve) return Serve(g, serve_options);
   if (*demo) {
     if (models_only) {
       absl::Status s = WriteDemoModels(workdir);
@@ -236,7 +293,7 @@ int Run(int argc, char** argv) {
     if (!fp.ok()) return Fail(fp.status());
     info.format = fp->format;
     info.architecture = fp->architecture;
-    absl::StatusOr<registry::ModelInfo> stored = c.Register(info, fp->tensors);
+    absl::StatusOr<registry::ModelInfo> stored = c.Register(info, fp->tensors, reg_replace);
     if (!stored.ok()) return Fail(stored.status());
     if (reg_json) {
       std::cout << ModelToJson(*stored).dump(2) << "\n";
@@ -320,6 +377,18 @@ int Run(int argc, char** argv) {
     absl::StatusOr<registry::ModelInfo> m = c.DeleteModel(ParseKey(del_key));
     if (!m.ok()) return Fail(m.status());
     std::cout << "deleted " << m->DisplayName() << " (id " << m->id << ")\n";
+    return 0;
+  }
+  if (*audit) {
+    int64_t since = 0;
+    if (!audit_since.empty()) {
+      absl::StatusOr<int64_t> parsed = ParseSinceTime(audit_since);
+      if (!parsed.ok()) return Fail(parsed.status());
+      since = *parsed;
+    }
+    absl::StatusOr<std::vector<registry::AuditEntry>> entries = c.ListAudit(since, audit_limit);
+    if (!entries.ok()) return Fail(entries.status());
+    std::cout << (audit_json ? AuditToJson(*entries).dump(2) + "\n" : FormatAudit(*entries));
     return 0;
   }
   if (*stats) {

@@ -1,5 +1,7 @@
 // RegistryClient over an in-process Registry (the CLI's default mode).
+#include <cstdlib>
 #include <memory>
+#include <string>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -10,15 +12,29 @@
 namespace weightprint::client {
 namespace {
 
+// Writes made in-process are the operator's own: recorded as local:USER.
+registry::WriteIdentity LocalIdentity() {
+  registry::WriteIdentity identity;
+  const char* user = std::getenv("USER");
+  if (user == nullptr || *user == '\0') user = std::getenv("LOGNAME");
+  identity.actor = std::string("local:") + (user != nullptr && *user != '\0' ? user : "unknown");
+  identity.role = "local";
+  identity.peer = "embedded";
+  return identity;
+}
+
 class EmbeddedRegistryClient final : public RegistryClient {
  public:
   explicit EmbeddedRegistryClient(std::unique_ptr<registry::Registry> registry)
       : registry_(std::move(registry)) {}
 
   absl::StatusOr<registry::ModelInfo> Register(
-      const registry::ModelInfo& info,
-      const std::vector<indexer::TensorFingerprint>& tensors) override {
-    return registry_->Register(info, tensors);
+      const registry::ModelInfo& info, const std::vector<indexer::TensorFingerprint>& tensors,
+      bool replace) override {
+    registry::RegisterOptions options;
+    options.identity = LocalIdentity();
+    options.replace = replace;
+    return registry_->Register(info, tensors, options);
   }
   absl::StatusOr<registry::ProvenanceReport> QueryModel(
       const std::vector<indexer::TensorFingerprint>& tensors,
@@ -55,9 +71,13 @@ class EmbeddedRegistryClient final : public RegistryClient {
     return registry_->ListModels(name_prefix, limit);
   }
   absl::StatusOr<registry::ModelInfo> DeleteModel(const registry::ModelKey& key) override {
-    return registry_->DeleteModel(key);
+    return registry_->DeleteModel(key, LocalIdentity());
   }
   absl::StatusOr<registry::RegistryStats> Stats() override { return registry_->Stats(); }
+  absl::StatusOr<std::vector<registry::AuditEntry>> ListAudit(int64_t since_unix_micros,
+                                                              size_t limit) override {
+    return registry_->ListAudit(since_unix_micros, limit);
+  }
 
  private:
   std::unique_ptr<registry::Registry> registry_;

@@ -11,7 +11,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -76,24 +78,61 @@ void SetKey(const registry::ModelKey& key, Request* request) {
   }
 }
 
+absl::StatusOr<std::string> ReadPemFile(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read the ", what, " ", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Plaintext unless a CA (or a client certificate) is given: then TLS, verifying the server
+// against that CA, presenting the client certificate for mutual TLS when there is one.
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ChannelCredentialsOf(
+    const RemoteOptions& options) {
+  if (options.tls_ca_file.empty() && options.tls_cert_file.empty()) {
+    return grpc::InsecureChannelCredentials();
+  }
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("a client certificate needs both --tls-cert and --tls-key");
+  }
+  grpc::SslCredentialsOptions ssl;
+  if (!options.tls_ca_file.empty()) {
+    absl::StatusOr<std::string> ca = ReadPemFile(options.tls_ca_file, "CA certificate");
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *ca;
+  }
+  if (!options.tls_cert_file.empty()) {
+    absl::StatusOr<std::string> cert = ReadPemFile(options.tls_cert_file, "client certificate");
+    if (!cert.ok()) return cert.status();
+    absl::StatusOr<std::string> key = ReadPemFile(options.tls_key_file, "client key");
+    if (!key.ok()) return key.status();
+    ssl.pem_cert_chain = *cert;
+    ssl.pem_private_key = *key;
+  }
+  return grpc::SslCredentials(ssl);
+}
+
 class GrpcRegistryClient final : public RegistryClient {
  public:
   GrpcRegistryClient(std::string address, const RemoteOptions& options,
                      std::shared_ptr<grpc::Channel> channel)
       : address_(std::move(address)),
         deadline_(options.deadline),
+        token_(options.token),
         stub_(v1::Registry::NewStub(channel)) {}
 
   absl::StatusOr<registry::ModelInfo> Register(
-      const registry::ModelInfo& info,
-      const std::vector<indexer::TensorFingerprint>& tensors) override {
+      const registry::ModelInfo& info, const std::vector<indexer::TensorFingerprint>& tensors,
+      bool replace) override {
     grpc::ClientContext context;
-    SetDeadline(&context);
+    PrepareCall(&context);
     v1::RegisterModelResponse response;
     std::unique_ptr<grpc::ClientWriter<v1::RegisterModelRequest>> writer =
         stub_->RegisterModel(&context, &response);
     v1::RegisterModelRequest first;
     ToProto(info, first.mutable_info());
+    first.set_replace(replace);
     if (writer->Write(first) && WriteTensorBatches(writer.get(), tensors)) writer->WritesDone();
     absl::Status status = ToAbslStatus(writer->Finish());
     if (!status.ok()) return status;
@@ -104,7 +143,7 @@ class GrpcRegistryClient final : public RegistryClient {
       const std::vector<indexer::TensorFingerprint>& tensors,
       const registry::QueryOptions& options) override {
     grpc::ClientContext context;
-    SetDeadline(&context);
+    PrepareCall(&context);
     v1::ProvenanceReport response;
     std::unique_ptr<grpc::ClientWriter<v1::QueryModelRequest>> writer =
         stub_->QueryModel(&context, &response);
@@ -119,7 +158,7 @@ class GrpcRegistryClient final : public RegistryClient {
   absl::StatusOr<registry::TensorQueryResult> QueryTensor(
       const indexer::TensorFingerprint& tensor, const registry::QueryOptions& options) override {
     grpc::ClientContext context;
-    SetDeadline(&context);
+    PrepareCall(&context);
     v1::TensorQueryResponse response;
     std::unique_ptr<grpc::ClientWriter<v1::QueryTensorRequest>> writer =
         stub_->QueryTensor(&context, &response);
@@ -135,7 +174,7 @@ class GrpcRegistryClient final : public RegistryClient {
       const std::string& name, indexer::DType dtype, const std::vector<int64_t>& shape,
       std::span<const std::byte> data, const registry::QueryOptions& options) override {
     grpc::ClientContext context;
-    SetDeadline(&context);
+    PrepareCall(&context);
     v1::TensorQueryResponse response;
     std::unique_ptr<grpc::ClientWriter<v1::QueryTensorRequest>> writer =
         stub_->QueryTensor(&context, &response);
@@ -181,7 +220,7 @@ class GrpcRegistryClient final : public RegistryClient {
   absl::StatusOr<std::vector<registry::ModelInfo>> ListModels(const std::string& name_prefix,
                                                               size_t limit) override {
     grpc::ClientContext context;
-    SetDeadline(&context);
+    PrepareCall(&context);
     v1::ListModelsRequest request;
     request.set_name_prefix(name_prefix);
     request.set_limit(static_cast<uint32_t>(std::min<size_t>(limit, UINT32_MAX)));
@@ -196,7 +235,7 @@ class GrpcRegistryClient final : public RegistryClient {
 
   absl::StatusOr<registry::ModelInfo> DeleteModel(const registry::ModelKey& key) override {
     grpc::ClientContext context;
-    SetDeadline(&context);
+    PrepareCall(&context);
     v1::DeleteModelRequest request;
     SetKey(key, &request);
     v1::DeleteModelResponse response;
@@ -205,9 +244,24 @@ class GrpcRegistryClient final : public RegistryClient {
     return FromProto(response.deleted());
   }
 
+  absl::StatusOr<std::vector<registry::AuditEntry>> ListAudit(int64_t since_unix_micros,
+                                                              size_t limit) override {
+    grpc::ClientContext context;
+    PrepareCall(&context);
+    v1::ListAuditRequest request;
+    request.set_since_unix_micros(since_unix_micros);
+    request.set_limit(static_cast<uint32_t>(limit));
+    v1::ListAuditResponse response;
+    absl::Status status = ToAbslStatus(stub_->ListAudit(&context, request, &response));
+    if (!status.ok()) return status;
+    std::vector<registry::AuditEntry> entries;
+    for (const v1::AuditEntry& entry : response.entries()) entries.push_back(FromProto(entry));
+    return entries;
+  }
+
   absl::StatusOr<registry::RegistryStats> Stats() override {
     grpc::ClientContext context;
-    SetDeadline(&context);
+    PrepareCall(&context);
     v1::StatsResponse response;
     absl::Status status = ToAbslStatus(stub_->Stats(&context, v1::StatsRequest(), &response));
     if (!status.ok()) return status;
@@ -215,8 +269,10 @@ class GrpcRegistryClient final : public RegistryClient {
   }
 
  private:
-  void SetDeadline(grpc::ClientContext* context) const {
+  // Every call carries the deadline and, when the client has one, the bearer token.
+  void PrepareCall(grpc::ClientContext* context) const {
     context->set_deadline(std::chrono::system_clock::now() + deadline_);
+    if (!token_.empty()) context->AddMetadata("authorization", "Bearer " + token_);
   }
 
   // The client's one gRPC -> absl conversion. Codes are shared (0..16); an unreachable server
@@ -257,7 +313,7 @@ class GrpcRegistryClient final : public RegistryClient {
   absl::StatusOr<v1::GetModelResponse> CallGetModel(const registry::ModelKey& key,
                                                     bool include_tensors) {
     grpc::ClientContext context;
-    SetDeadline(&context);
+    PrepareCall(&context);
     v1::GetModelRequest request;
     SetKey(key, &request);
     request.set_include_tensors(include_tensors);
@@ -269,6 +325,7 @@ class GrpcRegistryClient final : public RegistryClient {
 
   const std::string address_;
   const std::chrono::milliseconds deadline_;
+  const std::string token_;
   const std::unique_ptr<v1::Registry::Stub> stub_;
 };
 
@@ -282,8 +339,14 @@ absl::StatusOr<std::unique_ptr<RegistryClient>> ConnectRemote(const std::string&
   }
   grpc::ChannelArguments arguments;
   arguments.SetMaxReceiveMessageSize(kMaxReceiveMessageBytes);
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      ChannelCredentialsOf(options);
+  if (!credentials.ok()) return credentials.status();
+  if (!options.tls_server_name.empty()) {
+    arguments.SetSslTargetNameOverride(options.tls_server_name);
+  }
   std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), arguments);
+      grpc::CreateCustomChannel(address, *credentials, arguments);
   if (channel == nullptr) {
     return absl::InvalidArgumentError("cannot create a channel to \"" + address + "\"");
   }

@@ -26,9 +26,11 @@ class RegistryClient {
  public:
   virtual ~RegistryClient() = default;
 
+  // `replace`: replace a registration of the same NAME@REVISION with different weights
+  // (admin); the same weights are an idempotent success either way.
   virtual absl::StatusOr<registry::ModelInfo> Register(
-      const registry::ModelInfo& info,
-      const std::vector<indexer::TensorFingerprint>& tensors) = 0;
+      const registry::ModelInfo& info, const std::vector<indexer::TensorFingerprint>& tensors,
+      bool replace = false) = 0;
   virtual absl::StatusOr<registry::ProvenanceReport> QueryModel(
       const std::vector<indexer::TensorFingerprint>& tensors,
       const registry::QueryOptions& options) = 0;
@@ -46,6 +48,9 @@ class RegistryClient {
       const std::string& name_prefix, size_t limit) = 0;
   virtual absl::StatusOr<registry::ModelInfo> DeleteModel(const registry::ModelKey& key) = 0;
   virtual absl::StatusOr<registry::RegistryStats> Stats() = 0;
+  // The audit trail of writes, oldest first: entries at or after `since_unix_micros`.
+  virtual absl::StatusOr<std::vector<registry::AuditEntry>> ListAudit(int64_t since_unix_micros,
+                                                                      size_t limit) = 0;
 };
 
 // Opens (creating if missing) the registry database in `db_dir`, in this process.
@@ -53,8 +58,15 @@ absl::StatusOr<std::unique_ptr<RegistryClient>> OpenEmbedded(const std::string& 
 
 struct RemoteOptions {
   std::chrono::milliseconds deadline{std::chrono::seconds(300)};  // per call
+  std::string token;            // bearer token sent with every call; "" = none
+  // TLS (PEM files). A CA file switches the channel to TLS and verifies the server with it;
+  // a client certificate and key add mutual TLS. Default: plaintext.
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_server_name;  // expected name in the server certificate, if not the host
 };
-// Connects to a server at "HOST:PORT" (insecure channel; see docs/DEPLOY.md for TLS).
+// Connects to a server at "HOST:PORT" (docs/OPERATIONS.md for tokens and TLS).
 absl::StatusOr<std::unique_ptr<RegistryClient>> ConnectRemote(const std::string& address,
                                                               const RemoteOptions& options = {});
 

@@ -166,4 +166,30 @@ ModelInfo FromProto(const v1::ModelInfo& in) {
   return out;
 }
 
+void ToProto(const AuditEntry& in, v1::AuditEntry* out) {
+  out->set_seq(in.seq);
+  out->set_time_unix_micros(in.time_unix_micros);
+  out->set_actor(in.actor);
+  out->set_role(in.role);
+  out->set_peer(in.peer);
+  out->set_action(in.action);
+  out->set_model(in.model);
+  out->set_model_id(in.model_id);
+  out->set_detail(in.detail);
+}
+
+AuditEntry FromProto(const v1::AuditEntry& in) {
+  AuditEntry out;
+  out.seq = in.seq();
+  out.time_unix_micros = in.time_unix_micros();
+  out.actor = in.actor();
+  out.role = in.role();
+  out.peer = in.peer();
+  out.action = in.action();
+  out.model = in.model();
+  out.model_id = in.model_id();
+  out.detail = in.detail();
+  return out;
+}
+
 }  // namespace weightprint::registry

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "indexer/tensor_fingerprint.h"
+#include "registry/audit_entry.h"
 #include "registry/model_info.h"
 #include "weightprint/v1/fingerprint.pb.h"
 #include "weightprint/v1/registry.pb.h"
@@ -24,6 +25,8 @@ absl::StatusOr<indexer::TensorFingerprint> FromProto(const v1::TensorFingerprint
 
 void ToProto(const ModelInfo& in, v1::ModelInfo* out);
 ModelInfo FromProto(const v1::ModelInfo& in);
+void ToProto(const AuditEntry& in, v1::AuditEntry* out);
+AuditEntry FromProto(const v1::AuditEntry& in);
 
 }  // namespace weightprint::registry
 

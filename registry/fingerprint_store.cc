@@ -5,6 +5,7 @@
 #include <cmath>
 #include <ctime>
 #include <filesystem>
+#include <chrono>
 #include <mutex>
 #include <unordered_set>
 #include <utility>
@@ -104,8 +105,15 @@ struct StoreState {
   uint64_t next_model_id = 1;
   uint64_t next_vector_id = 1;
   uint64_t index_epoch = 0;
+  uint64_t next_audit_seq = 1;
   StoreCounts counts;
 };
+
+int64_t NowUnixMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 }  // namespace
 
@@ -179,7 +187,19 @@ struct FingerprintStore::Impl {
     put(si::kMetaNextModelId, si::EncodeU64(state.next_model_id));
     put(si::kMetaNextVectorId, si::EncodeU64(state.next_vector_id));
     put(si::kMetaIndexEpoch, si::EncodeU64(state.index_epoch));
+    put(si::kMetaNextAuditSeq, si::EncodeU64(state.next_audit_seq));
     put(si::kMetaCounts, si::EncodeCounts(state.counts));
+  }
+
+  // Adds `entry` to `batch` as the next audit record, stamped with the next sequence number
+  // and this process's clock, and describing `model`.
+  void PutAudit(AuditEntry entry, const ModelInfo& model, StoreState* next,
+                rocksdb::WriteBatch* batch) {
+    entry.seq = next->next_audit_seq++;
+    entry.time_unix_micros = NowUnixMicros();
+    entry.model = model.DisplayName();
+    entry.model_id = model.id;
+    batch->Put(cf(si::kAuditCf), si::AuditKey(entry.seq), si::EncodeAuditRecord(entry));
   }
 
   absl::Status Write(rocksdb::WriteBatch* batch, std::string_view what) {
@@ -298,6 +318,15 @@ absl::StatusOr<std::unique_ptr<FingerprintStore>> FingerprintStore::Open(const s
     value = impl->ReadMetaU64(si::kMetaIndexEpoch);
     if (!value.ok()) return value.status();
     state.index_epoch = *value;
+    // Stores from before schema 3 have no audit trail yet: it starts at 1.
+    absl::StatusOr<std::optional<std::string>> audit_seq =
+        impl->Get({}, si::kMetaCf, si::kMetaNextAuditSeq);
+    if (!audit_seq.ok()) return audit_seq.status();
+    if (audit_seq->has_value()) {
+      value = si::DecodeU64(**audit_seq, si::kMetaCf, si::kMetaNextAuditSeq);
+      if (!value.ok()) return value.status();
+      state.next_audit_seq = *value;
+    }
     absl::StatusOr<std::optional<std::string>> counts = impl->Get({}, si::kMetaCf, si::kMetaCounts);
     if (!counts.ok()) return counts.status();
     if (!counts->has_value()) return absl::DataLossError("missing meta/counts");
@@ -332,7 +361,7 @@ const std::string& FingerprintStore::dir() const { return impl_->dir; }
 
 absl::StatusOr<ModelInfo> FingerprintStore::PutModel(
     ModelInfo info, const std::vector<indexer::TensorFingerprint>& tensors,
-    std::vector<uint64_t>* vector_ids) {
+    std::vector<uint64_t>* vector_ids, const AuditEntry* audit) {
   // Validate everything before taking the lock or touching the database.
   if (info.name.empty()) return absl::InvalidArgumentError("model name must not be empty");
   if (absl::Status s = CheckNamePart("name", info.name); !s.ok()) return s;
@@ -408,6 +437,7 @@ absl::StatusOr<ModelInfo> FingerprintStore::PutModel(
   next.counts.vectors += vectors_added;
   next.counts.parameters += parameters;
   if (vectors_added > 0) next.index_epoch += 1;
+  if (audit != nullptr) impl_->PutAudit(*audit, info, &next, &batch);
   impl_->PutState(next, &batch);
 
   if (absl::Status s = impl_->Write(&batch, ErrorText("register '", info.DisplayName(), "'"));
@@ -525,7 +555,8 @@ absl::StatusOr<std::vector<StoredTensor>> FingerprintStore::GetTensors(uint64_t 
 }
 
 absl::StatusOr<ModelInfo> FingerprintStore::DeleteModel(uint64_t model_id,
-                                                        std::vector<uint64_t>* removed_vector_ids) {
+                                                        std::vector<uint64_t>* removed_vector_ids,
+                                                        const AuditEntry* audit) {
   std::lock_guard<std::mutex> write_lock(impl_->write_mu);
   absl::StatusOr<ModelInfo> info = impl_->ReadModel({}, model_id);
   if (!info.ok()) return info.status();
@@ -565,6 +596,7 @@ absl::StatusOr<ModelInfo> FingerprintStore::DeleteModel(uint64_t model_id,
   next.counts.vectors = sub(next.counts.vectors, removed.size());
   next.counts.parameters = sub(next.counts.parameters, info->parameter_count);
   if (!removed.empty()) next.index_epoch += 1;
+  if (audit != nullptr) impl_->PutAudit(*audit, *info, &next, &batch);
   impl_->PutState(next, &batch);
   if (absl::Status w = impl_->Write(&batch, ErrorText("delete '", info->DisplayName(), "'"));
       !w.ok()) {
@@ -573,6 +605,37 @@ absl::StatusOr<ModelInfo> FingerprintStore::DeleteModel(uint64_t model_id,
   impl_->PublishState(next);
   if (removed_vector_ids != nullptr) *removed_vector_ids = std::move(removed);
   return info;
+}
+
+absl::StatusOr<AuditEntry> FingerprintStore::AppendAudit(const AuditEntry& entry,
+                                                         const ModelInfo& model) {
+  std::lock_guard<std::mutex> write_lock(impl_->write_mu);
+  StoreState next = impl_->LoadState();
+  rocksdb::WriteBatch batch;
+  impl_->PutAudit(entry, model, &next, &batch);
+  impl_->PutState(next, &batch);
+  if (absl::Status w = impl_->Write(&batch, "append audit entry"); !w.ok()) return w;
+  impl_->PublishState(next);
+  absl::StatusOr<std::optional<std::string>> value =
+      impl_->Get({}, si::kAuditCf, si::AuditKey(next.next_audit_seq - 1));
+  if (!value.ok()) return value.status();
+  if (!value->has_value()) return absl::DataLossError("audit entry vanished after its write");
+  return si::DecodeAuditRecord(**value, si::kAuditCf, si::AuditKey(next.next_audit_seq - 1));
+}
+
+absl::StatusOr<std::vector<AuditEntry>> FingerprintStore::ListAudit(int64_t since_unix_micros,
+                                                                    size_t limit) const {
+  std::vector<AuditEntry> entries;
+  absl::Status s = impl_->Scan(
+      {}, si::kAuditCf, "",
+      [&](std::string_view key, std::string_view value) -> absl::StatusOr<bool> {
+        absl::StatusOr<AuditEntry> entry = si::DecodeAuditRecord(value, si::kAuditCf, key);
+        if (!entry.ok()) return entry.status();
+        if (entry->time_unix_micros >= since_unix_micros) entries.push_back(*std::move(entry));
+        return limit == 0 || entries.size() < limit;
+      });
+  if (!s.ok()) return s;
+  return entries;
 }
 
 absl::StatusOr<std::vector<TensorRef>> FingerprintStore::LookupHash(

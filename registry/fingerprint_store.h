@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "indexer/tensor_fingerprint.h"
+#include "registry/audit_entry.h"
 #include "registry/model_info.h"
 
 namespace weightprint::registry {
@@ -66,10 +67,12 @@ class FingerprintStore {
   // created time (if zero), counts, and a vector id to each informative tensor that has a
   // sketch; `vector_ids` (if not null) receives one id per input tensor (0 = none).
   // ALREADY_EXISTS if name@revision is taken; INVALID_ARGUMENT for duplicate tensor names or an
-  // empty name. Nothing is written on failure.
+  // empty name. Nothing is written on failure. With `audit`, that entry (stamped with the next
+  // sequence number, the store's clock and the model) is written in the same batch.
   absl::StatusOr<ModelInfo> PutModel(ModelInfo info,
                                      const std::vector<indexer::TensorFingerprint>& tensors,
-                                     std::vector<uint64_t>* vector_ids = nullptr);
+                                     std::vector<uint64_t>* vector_ids = nullptr,
+                                     const AuditEntry* audit = nullptr);
 
   absl::StatusOr<ModelInfo> GetModel(uint64_t id) const;               // NOT_FOUND if absent
   // "NAME" (latest registered revision of that name) or "NAME@REVISION".
@@ -84,8 +87,18 @@ class FingerprintStore {
 
   // Deletes a model with its tensors, hash entries and vectors in one atomic write.
   // `removed_vector_ids` receives the vector ids that were removed.
+  // With `audit`, that entry is written in the same batch (see PutModel).
   absl::StatusOr<ModelInfo> DeleteModel(uint64_t model_id,
-                                        std::vector<uint64_t>* removed_vector_ids = nullptr);
+                                        std::vector<uint64_t>* removed_vector_ids = nullptr,
+                                        const AuditEntry* audit = nullptr);
+
+  // Appends an audit entry about `model` that accompanies no data write (e.g. an idempotent
+  // re-registration). Returns the entry as stored.
+  absl::StatusOr<AuditEntry> AppendAudit(const AuditEntry& entry, const ModelInfo& model);
+  // The audit trail in write order: entries stamped at or after `since_unix_micros`, at most
+  // `limit` of them (0 = all).
+  absl::StatusOr<std::vector<AuditEntry>> ListAudit(int64_t since_unix_micros = 0,
+                                                    size_t limit = 0) const;
 
   // Registered tensors whose hash of the given kind equals `hash`.
   absl::StatusOr<std::vector<TensorRef>> LookupHash(HashKind kind,

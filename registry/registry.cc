@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <shared_mutex>
 #include <utility>
@@ -17,9 +18,20 @@
 #include "registry/null_model.h"
 #include "registry/provenance_matcher.h"
 #include "registry/sketch_index.h"
+#include "registry/weights_digest.h"
 
 namespace weightprint::registry {
 namespace {
+
+AuditEntry AuditOf(const WriteIdentity& who, std::string action, std::string detail) {
+  AuditEntry entry;
+  entry.actor = who.actor;
+  entry.role = who.role;
+  entry.peer = who.peer;
+  entry.action = std::move(action);
+  entry.detail = std::move(detail);
+  return entry;
+}
 
 using indexer::TensorFingerprint;
 
@@ -173,6 +185,39 @@ struct Registry::Impl {
     if (!info.ok()) return info.status();
     return info->id;
   }
+
+  // The model registered as exactly NAME@REVISION (an empty revision is its own revision, not
+  // "the latest"), if any.
+  absl::StatusOr<std::optional<ModelInfo>> FindExact(const std::string& name,
+                                                     const std::string& revision) const {
+    absl::StatusOr<std::vector<ModelInfo>> models = store->ListModels(name, 0);
+    if (!models.ok()) return models.status();
+    for (ModelInfo& m : *models) {
+      if (m.name == name && m.revision == revision) return std::optional<ModelInfo>(std::move(m));
+    }
+    return std::optional<ModelInfo>();
+  }
+
+  // Deletes model `id` from the store (with `audit` in the same batch) and from the index.
+  // REQUIRES: write_mu held.
+  absl::Status DeleteLocked(uint64_t id, const AuditEntry* audit) {
+    std::vector<uint64_t> removed;
+    absl::StatusOr<ModelInfo> deleted = store->DeleteModel(id, &removed, audit);
+    if (!deleted.ok()) return deleted.status();
+    if (absl::Status s = index->Remove(removed); !s.ok()) {
+      return absl::InternalError(absl::StrCat("model deleted, but the sketch index could not be ",
+                                              "updated (restart to rebuild it): ", s.message()));
+    }
+    // The HNSW tier deletes by tombstone; rebuild once they are a tenth of the index, so
+    // searches do not over-fetch ever more dead entries.
+    if (index->tombstone_fraction() > kMaxTombstoneFraction) {
+      if (absl::Status s = RebuildIndex(); !s.ok()) {
+        return absl::InternalError(absl::StrCat("model deleted, but compacting the sketch index ",
+                                                "failed (restart to rebuild it): ", s.message()));
+      }
+    }
+    return absl::OkStatus();
+  }
 };
 
 Registry::Registry(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -223,17 +268,52 @@ absl::StatusOr<std::unique_ptr<Registry>> Registry::Open(const std::string& dir,
 }
 
 absl::StatusOr<ModelInfo> Registry::Register(ModelInfo info,
-                                             const std::vector<TensorFingerprint>& tensors) {
+                                             const std::vector<TensorFingerprint>& tensors,
+                                             const RegisterOptions& options) {
   if (tensors.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("model ", info.name, " has no tensors to register"));
   }
   if (absl::Status s = ValidateTensors(tensors); !s.ok()) return s;
   info.fingerprint_version = indexer::kFingerprintVersion;
+  info.created_unix = 0;  // the store stamps its own clock
+
+  AuditEntry audit =
+      AuditOf(options.identity, "register", DescribeWeights(tensors, /*list_hashes=*/false));
 
   std::lock_guard lock(impl_->write_mu);
+  absl::StatusOr<std::optional<ModelInfo>> existing = impl_->FindExact(info.name, info.revision);
+  if (!existing.ok()) return existing.status();
+  if (existing->has_value()) {
+    const ModelInfo& old = **existing;
+    absl::StatusOr<std::vector<TensorFingerprint>> old_tensors = GetModelTensors(old.id);
+    if (!old_tensors.ok()) return old_tensors.status();
+    if (WeightsDigest(*old_tensors) == WeightsDigest(tensors)) {
+      // A retried registration (batch jobs retry): nothing changes, the retry is on record.
+      audit.action = "register-unchanged";
+      if (absl::StatusOr<AuditEntry> s = impl_->store->AppendAudit(audit, old); !s.ok()) {
+        return s.status();
+      }
+      return old;
+    }
+    if (!options.replace) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "model '", old.DisplayName(), "' is already registered (id ", old.id,
+          ") with different weights; history is not rewritten silently: register with "
+          "--replace to replace it (the old record's hashes stay in the audit trail)"));
+    }
+    AuditEntry replaced = audit;
+    replaced.action = "replace";
+    replaced.detail = absl::StrCat("replaced by a registration of ",
+                                   DescribeWeights(tensors, false), "; old record: ",
+                                   DescribeWeights(*old_tensors, /*list_hashes=*/true));
+    if (absl::Status s = impl_->DeleteLocked(old.id, &replaced); !s.ok()) return s;
+    audit.detail = absl::StrCat(audit.detail, "; replaces id ", old.id);
+  }
+
   std::vector<uint64_t> vector_ids;
-  absl::StatusOr<ModelInfo> stored = impl_->store->PutModel(std::move(info), tensors, &vector_ids);
+  absl::StatusOr<ModelInfo> stored =
+      impl_->store->PutModel(std::move(info), tensors, &vector_ids, &audit);
   if (!stored.ok()) return stored.status();
 
   std::vector<uint64_t> ids;
@@ -292,27 +372,25 @@ absl::StatusOr<std::vector<ModelInfo>> Registry::ListModels(const std::string& n
   return impl_->store->ListModels(name_prefix, limit);
 }
 
-absl::StatusOr<ModelInfo> Registry::DeleteModel(const ModelKey& key) {
+absl::StatusOr<ModelInfo> Registry::DeleteModel(const ModelKey& key,
+                                                const WriteIdentity& identity) {
   std::lock_guard lock(impl_->write_mu);
   absl::StatusOr<uint64_t> id = impl_->Resolve(key);
   if (!id.ok()) return id.status();
-  std::vector<uint64_t> removed;
-  absl::StatusOr<ModelInfo> deleted = impl_->store->DeleteModel(*id, &removed);
-  if (!deleted.ok()) return deleted.status();
-  if (absl::Status s = impl_->index->Remove(removed); !s.ok()) {
-    return absl::InternalError(absl::StrCat("model deleted, but the sketch index could not be ",
-                                            "updated (restart to rebuild it): ", s.message()));
-  }
-  // The HNSW tier deletes by tombstone; rebuild once they are a tenth of the index, so searches
-  // do not over-fetch ever more dead entries.
-  if (impl_->index->tombstone_fraction() > kMaxTombstoneFraction) {
-    if (absl::Status s = impl_->RebuildIndex(); !s.ok()) {
-      return absl::InternalError(absl::StrCat("model deleted, but compacting the sketch index ",
-                                              "failed (restart to rebuild it): ", s.message()));
-    }
-  }
+  absl::StatusOr<ModelInfo> info = impl_->store->GetModel(*id);
+  if (!info.ok()) return info.status();
+  absl::StatusOr<std::vector<TensorFingerprint>> tensors = GetModelTensors(*id);
+  if (!tensors.ok()) return tensors.status();
+  AuditEntry audit =
+      AuditOf(identity, "delete", DescribeWeights(*tensors, /*list_hashes=*/true));
+  if (absl::Status s = impl_->DeleteLocked(*id, &audit); !s.ok()) return s;
   if (absl::Status s = impl_->MaybeCalibrateLocked(); !s.ok()) return s;
-  return deleted;
+  return info;
+}
+
+absl::StatusOr<std::vector<AuditEntry>> Registry::ListAudit(int64_t since_unix_micros,
+                                                            size_t limit) const {
+  return impl_->store->ListAudit(since_unix_micros, limit);
 }
 
 absl::StatusOr<RegistryStats> Registry::Stats() const {

@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "indexer/tensor_fingerprint.h"
+#include "registry/audit_entry.h"
 #include "registry/model_info.h"
 #include "registry/null_model.h"
 #include "registry/provenance_report.h"
@@ -44,10 +45,14 @@ class Registry {
                                                         const RegistryOptions& options = {});
   ~Registry();  // persists the sketch index
 
-  // Stores a model atomically. `info` supplies name (required), revision, license, source,
-  // base_model, format and architecture; counts, id and created time are filled in.
+  // Stores a model atomically, with its audit entry. `info` supplies name (required), revision,
+  // license, source, base_model, format and architecture; counts, id and the registration time
+  // (this process's clock: a caller's value is ignored) are filled in. A NAME@REVISION already
+  // registered with the same weights is an idempotent success (the stored record is returned
+  // and the retry audited); with other weights it is ALREADY_EXISTS unless options.replace.
   absl::StatusOr<ModelInfo> Register(ModelInfo info,
-                                     const std::vector<indexer::TensorFingerprint>& tensors);
+                                     const std::vector<indexer::TensorFingerprint>& tensors,
+                                     const RegisterOptions& options = {});
 
   // Candidate source models of an unknown model, with calibrated evidence.
   absl::StatusOr<ProvenanceReport> QueryModel(
@@ -60,7 +65,11 @@ class Registry {
   absl::StatusOr<std::vector<indexer::TensorFingerprint>> GetModelTensors(uint64_t id) const;
   absl::StatusOr<std::vector<ModelInfo>> ListModels(const std::string& name_prefix,
                                                     size_t limit) const;
-  absl::StatusOr<ModelInfo> DeleteModel(const ModelKey& key);
+  // Deletes a model; its audit entry (with the deleted record's hashes) stays.
+  absl::StatusOr<ModelInfo> DeleteModel(const ModelKey& key, const WriteIdentity& identity = {});
+  // The audit trail, oldest first (see FingerprintStore::ListAudit).
+  absl::StatusOr<std::vector<AuditEntry>> ListAudit(int64_t since_unix_micros,
+                                                    size_t limit) const;
   absl::StatusOr<RegistryStats> Stats() const;
 
   // Re-measures the null distribution of unrelated tensors from the registry's own contents.

@@ -6,12 +6,15 @@
 
 #include <chrono>
 #include <exception>
+#include <fstream>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <utility>
 
 #include "absl/status/status.h"
+#include "registry/grpc/access_policy.h"
 #include "registry/service.h"
 
 namespace weightprint::registry {
@@ -24,6 +27,66 @@ constexpr int kMaxReceiveMessageBytes = 8 << 20;
 constexpr std::chrono::seconds kShutdownGrace{5};
 // The health-check service name clients ask for, besides "" (the whole server).
 constexpr const char* kServiceName = "weightprint.v1.Registry";
+
+// The contents of a PEM file, or an error naming the file and what it was for.
+absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError("StartServer: cannot read the " + std::string(what) + " " + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (text.str().find("-----BEGIN ") == std::string::npos) {
+    return absl::InvalidArgumentError("StartServer: " + path + " is not a PEM " + what);
+  }
+  return text.str();
+}
+
+bool IsLoopbackAddress(const std::string& listen) {
+  return listen.starts_with("127.") || listen.starts_with("localhost:") ||
+         listen.starts_with("[::1]:") || listen.starts_with("unix:");
+}
+
+absl::StatusOr<grpc_edge::AccessPolicy> PolicyOf(const ServerOptions& options) {
+  if (options.tokens_file.empty() && options.tokens_text.empty()) {
+    if (options.require_read_token) {
+      return absl::InvalidArgumentError("StartServer: reads need a token, but no tokens are given");
+    }
+    return grpc_edge::AccessPolicy();
+  }
+  absl::StatusOr<std::vector<grpc_edge::AccessToken>> tokens =
+      options.tokens_file.empty()
+          ? grpc_edge::ParseAccessTokens(options.tokens_text, "WEIGHTPRINT_TOKENS")
+          : grpc_edge::LoadAccessTokens(options.tokens_file);
+  if (!tokens.ok()) return tokens.status();
+  return grpc_edge::AccessPolicy(*std::move(tokens), options.require_read_token);
+}
+
+// Plaintext, TLS, or mutual TLS, from the PEM files in `options`.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> CredentialsOf(
+    const ServerOptions& options) {
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("StartServer: TLS needs both a certificate and a key");
+  }
+  if (options.tls_cert_file.empty()) {
+    if (!options.tls_client_ca_file.empty()) {
+      return absl::InvalidArgumentError(
+          "StartServer: client certificates (--tls-client-ca) need TLS (--tls-cert, --tls-key)");
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  absl::StatusOr<std::string> cert = ReadPem(options.tls_cert_file, "certificate");
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key = ReadPem(options.tls_key_file, "private key");
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions ssl(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  ssl.pem_key_cert_pairs.push_back({*key, *cert});
+  if (!options.tls_client_ca_file.empty()) {
+    absl::StatusOr<std::string> ca = ReadPem(options.tls_client_ca_file, "client CA");
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *ca;
+    ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
 
 class GrpcRunningServer final : public RunningServer {
  public:
@@ -64,7 +127,19 @@ absl::StatusOr<std::unique_ptr<RunningServer>> Start(Registry* registry,
                                       "\" is not HOST:PORT");
   }
 
-  auto service = std::make_unique<RegistryService>(registry, options);
+  absl::StatusOr<grpc_edge::AccessPolicy> policy = PolicyOf(options);
+  if (!policy.ok()) return policy.status();
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = CredentialsOf(options);
+  if (!credentials.ok()) return credentials.status();
+  const bool tls = !options.tls_cert_file.empty();
+  if (policy->has_tokens() && !tls && !IsLoopbackAddress(options.listen)) {
+    return absl::FailedPreconditionError(
+        "StartServer: bearer tokens would cross the network in plaintext on " + options.listen +
+        "; give --tls-cert and --tls-key, or listen on loopback");
+  }
+
+  auto service = std::make_unique<RegistryService>(registry, *std::move(policy),
+                                                   options.max_raw_tensor_bytes);
 
   // Both are process-wide switches read when a server is built, so they come first.
   grpc::EnableDefaultHealthCheckService(true);
@@ -72,7 +147,7 @@ absl::StatusOr<std::unique_ptr<RunningServer>> Start(Registry* registry,
 
   grpc::ServerBuilder builder;
   int selected_port = 0;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &selected_port);
+  builder.AddListeningPort(options.listen, *credentials, &selected_port);
   builder.SetMaxReceiveMessageSize(kMaxReceiveMessageBytes);
   // gRPC binds with SO_REUSEPORT by default, which would let a second server start on a port
   // already serving and silently split the traffic; a taken port must be an error instead.

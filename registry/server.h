@@ -15,6 +15,19 @@ namespace weightprint::registry {
 struct ServerOptions {
   std::string listen = "127.0.0.1:0";          // HOST:PORT; port 0 picks a free port
   uint64_t max_raw_tensor_bytes = 4ull << 30;   // largest raw tensor upload accepted
+
+  // Access (docs/OPERATIONS.md). Tokens text ("NAME ROLE SECRET" lines) from `tokens_file`, or
+  // else `tokens_text`; none: reads open, writes from loopback peers only.
+  std::string tokens_file;
+  std::string tokens_text;
+  bool require_read_token = false;             // Default: reads need no token
+
+  // TLS: PEM files. With a certificate and key the server speaks TLS only; with a client CA it
+  // also requires and verifies client certificates (mutual TLS). Tokens over a plaintext
+  // listener are refused unless it is bound to loopback.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
 };
 
 class RunningServer {

@@ -17,6 +17,7 @@ namespace {
 
 using grpc_edge::ClientStreamReactor;
 using grpc_edge::GuardExceptions;
+using AccessRole = grpc_edge::Role;
 using grpc_edge::ToGrpcStatus;
 
 // Finishes a unary call with the status `body` returns; `body` fills the response.
@@ -50,32 +51,41 @@ absl::StatusOr<ModelKey> KeyFromRequest(const char* rpc, const Request& request)
 
 }  // namespace
 
-RegistryService::RegistryService(Registry* registry, const ServerOptions& options)
-    : registry_(registry), max_raw_tensor_bytes_(options.max_raw_tensor_bytes) {}
+RegistryService::RegistryService(Registry* registry, grpc_edge::AccessPolicy policy,
+                                 uint64_t max_raw_tensor_bytes)
+    : registry_(registry),
+      policy_(std::move(policy)),
+      max_raw_tensor_bytes_(max_raw_tensor_bytes) {}
 
 grpc::ServerReadReactor<v1::RegisterModelRequest>* RegistryService::RegisterModel(
     grpc::CallbackServerContext* context, v1::RegisterModelResponse* response) {
+  absl::StatusOr<WriteIdentity> who = policy_.Authorize(*context, AccessRole::kWriter);
+  const bool may_replace = who.ok() && policy_.Authorize(*context, AccessRole::kAdmin).ok();
   return new ClientStreamReactor<grpc_edge::RegisterModelStream>(
-      "RegisterModel", context, grpc_edge::RegisterModelStream(registry_), response);
+      "RegisterModel", context,
+      grpc_edge::RegisterModelStream(registry_, who.ok() ? *who : WriteIdentity{}, may_replace),
+      response, who.status());
 }
 
 grpc::ServerReadReactor<v1::QueryModelRequest>* RegistryService::QueryModel(
     grpc::CallbackServerContext* context, v1::ProvenanceReport* response) {
   return new ClientStreamReactor<grpc_edge::QueryModelStream>(
-      "QueryModel", context, grpc_edge::QueryModelStream(registry_), response);
+      "QueryModel", context, grpc_edge::QueryModelStream(registry_), response,
+      policy_.Authorize(*context, AccessRole::kReader).status());
 }
 
 grpc::ServerReadReactor<v1::QueryTensorRequest>* RegistryService::QueryTensor(
     grpc::CallbackServerContext* context, v1::TensorQueryResponse* response) {
   return new ClientStreamReactor<grpc_edge::QueryTensorStream>(
       "QueryTensor", context, grpc_edge::QueryTensorStream(registry_, max_raw_tensor_bytes_),
-      response);
+      response, policy_.Authorize(*context, AccessRole::kReader).status());
 }
 
 grpc::ServerUnaryReactor* RegistryService::GetModel(grpc::CallbackServerContext* context,
                                                     const v1::GetModelRequest* request,
                                                     v1::GetModelResponse* response) {
   return FinishUnary("GetModel", context, [&]() -> absl::Status {
+    if (absl::Status s = policy_.Authorize(*context, AccessRole::kReader).status(); !s.ok()) return s;
     absl::StatusOr<ModelKey> key = KeyFromRequest("GetModel", *request);
     if (!key.ok()) return key.status();
     absl::StatusOr<ModelInfo> model = registry_->GetModel(*key);
@@ -98,6 +108,7 @@ grpc::ServerUnaryReactor* RegistryService::ListModels(grpc::CallbackServerContex
                                                       const v1::ListModelsRequest* request,
                                                       v1::ListModelsResponse* response) {
   return FinishUnary("ListModels", context, [&]() -> absl::Status {
+    if (absl::Status s = policy_.Authorize(*context, AccessRole::kReader).status(); !s.ok()) return s;
     absl::StatusOr<std::vector<ModelInfo>> models =
         registry_->ListModels(request->name_prefix(), request->limit());
     if (!models.ok()) return models.status();
@@ -110,9 +121,11 @@ grpc::ServerUnaryReactor* RegistryService::DeleteModel(grpc::CallbackServerConte
                                                        const v1::DeleteModelRequest* request,
                                                        v1::DeleteModelResponse* response) {
   return FinishUnary("DeleteModel", context, [&]() -> absl::Status {
+    absl::StatusOr<WriteIdentity> who = policy_.Authorize(*context, AccessRole::kAdmin);
+    if (!who.ok()) return who.status();
     absl::StatusOr<ModelKey> key = KeyFromRequest("DeleteModel", *request);
     if (!key.ok()) return key.status();
-    absl::StatusOr<ModelInfo> deleted = registry_->DeleteModel(*key);
+    absl::StatusOr<ModelInfo> deleted = registry_->DeleteModel(*key, *who);
     if (!deleted.ok()) return deleted.status();
     ToProto(*deleted, response->mutable_deleted());
     return absl::OkStatus();
@@ -123,9 +136,23 @@ grpc::ServerUnaryReactor* RegistryService::Stats(grpc::CallbackServerContext* co
                                                  const v1::StatsRequest* /*request*/,
                                                  v1::StatsResponse* response) {
   return FinishUnary("Stats", context, [&]() -> absl::Status {
+    if (absl::Status s = policy_.Authorize(*context, AccessRole::kReader).status(); !s.ok()) return s;
     absl::StatusOr<RegistryStats> stats = registry_->Stats();
     if (!stats.ok()) return stats.status();
     ToProto(*stats, response);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* RegistryService::ListAudit(grpc::CallbackServerContext* context,
+                                                     const v1::ListAuditRequest* request,
+                                                     v1::ListAuditResponse* response) {
+  return FinishUnary("ListAudit", context, [&]() -> absl::Status {
+    if (absl::Status s = policy_.Authorize(*context, AccessRole::kReader).status(); !s.ok()) return s;
+    absl::StatusOr<std::vector<AuditEntry>> entries =
+        registry_->ListAudit(request->since_unix_micros(), request->limit());
+    if (!entries.ok()) return entries.status();
+    for (const AuditEntry& entry : *entries) ToProto(entry, response->add_entries());
     return absl::OkStatus();
   });
 }

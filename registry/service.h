@@ -14,17 +14,18 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "registry/grpc/access_policy.h"
 #include "registry/registry.h"
-#include "registry/server.h"
 #include "weightprint/v1/registry.grpc.pb.h"
 
 namespace weightprint::registry {
 
 class RegistryService final : public v1::Registry::CallbackService {
  public:
-  // REQUIRES: registry != nullptr and outlives the service. Only the limits in `options` are
-  // used (max_raw_tensor_bytes); `listen` belongs to StartServer.
-  RegistryService(Registry* registry, const ServerOptions& options);
+  // REQUIRES: registry != nullptr and outlives the service. Every call is checked against
+  // `policy` before it reaches the registry.
+  RegistryService(Registry* registry, grpc_edge::AccessPolicy policy,
+                  uint64_t max_raw_tensor_bytes);
 
   RegistryService(const RegistryService&) = delete;
   RegistryService& operator=(const RegistryService&) = delete;
@@ -48,9 +49,13 @@ class RegistryService final : public v1::Registry::CallbackService {
   grpc::ServerUnaryReactor* Stats(grpc::CallbackServerContext* context,
                                   const v1::StatsRequest* request,
                                   v1::StatsResponse* response) override;
+  grpc::ServerUnaryReactor* ListAudit(grpc::CallbackServerContext* context,
+                                      const v1::ListAuditRequest* request,
+                                      v1::ListAuditResponse* response) override;
 
  private:
   Registry* const registry_;
+  const grpc_edge::AccessPolicy policy_;
   const uint64_t max_raw_tensor_bytes_;
 };
 

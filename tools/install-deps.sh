@@ -13,6 +13,8 @@ PACKAGES=(
 # Reference writers the format tests compare against (torch.save, onnx.save, numpy.save).
 if [ "${WEIGHTPRINT_TEST_DEPS:-0}" = 1 ]; then
   PACKAGES+=(python3-numpy python3-torch python3-onnx)
+  # The TLS tests make a CA and certificates with the openssl command.
+  PACKAGES+=(openssl)
 fi
 
 missing=()

@@ -33,9 +33,15 @@ class ClientStreamReactor final : public grpc::ServerReadReactor<typename Stream
   using Response = typename Stream::Response;
 
   // `rpc` names the method in error messages; it must outlive the reactor (a literal).
+  // A call that was not `admitted` (e.g. refused by the access policy) finishes at once with
+  // that status, before reading any message.
   ClientStreamReactor(const char* rpc, grpc::CallbackServerContext* context, Stream stream,
-                      Response* response)
+                      Response* response, const absl::Status& admitted = absl::OkStatus())
       : rpc_(rpc), context_(context), stream_(std::move(stream)), response_(response) {
+    if (!admitted.ok()) {
+      this->Finish(ToGrpcStatus(admitted));
+      return;
+    }
     this->StartRead(&request_);
   }
 

@@ -76,6 +76,11 @@ absl::Status RegisterModelStream::Add(const Request& message) {
       if (message.info().name().empty()) {
         return absl::InvalidArgumentError("RegisterModel: info.name is required");
       }
+      if (message.replace() && !may_replace_) {
+        return absl::PermissionDeniedError(
+            "RegisterModel: replacing a registration needs a token with role admin");
+      }
+      options_.replace = message.replace();
       info_ = FromProto(message.info());
       have_info_ = true;
       return absl::OkStatus();
@@ -95,7 +100,7 @@ absl::Status RegisterModelStream::Finish(Response* response) {
   if (!have_info_) {
     return absl::InvalidArgumentError("RegisterModel: empty request stream (no `info`)");
   }
-  absl::StatusOr<ModelInfo> stored = registry_->Register(std::move(info_), tensors_);
+  absl::StatusOr<ModelInfo> stored = registry_->Register(std::move(info_), tensors_, options_);
   if (!stored.ok()) return stored.status();
   ToProto(*stored, response->mutable_model());
   return absl::OkStatus();

@@ -37,13 +37,20 @@ class RegisterModelStream {
   using Request = v1::RegisterModelRequest;
   using Response = v1::RegisterModelResponse;
 
-  explicit RegisterModelStream(Registry* registry) : registry_(registry) {}
+  // `identity` is the authenticated caller; `may_replace` says whether its role allows
+  // replacing a registration (the `replace` flag of the first message).
+  RegisterModelStream(Registry* registry, WriteIdentity identity, bool may_replace)
+      : registry_(registry), may_replace_(may_replace) {
+    options_.identity = std::move(identity);
+  }
 
   absl::Status Add(const Request& message);
   absl::Status Finish(Response* response);
 
  private:
   Registry* registry_;
+  bool may_replace_;
+  RegisterOptions options_;
   bool have_info_ = false;
   ModelInfo info_;
   std::vector<indexer::TensorFingerprint> tensors_;

@@ -34,7 +34,7 @@ std::string Escape(std::string_view bytes) {
 
 bool IsReservedMetaKey(std::string_view key) {
   return key == kMetaSchemaVersion || key == kMetaNextModelId || key == kMetaNextVectorId ||
-         key == kMetaCounts || key == kMetaIndexEpoch;
+         key == kMetaCounts || key == kMetaIndexEpoch || key == kMetaNextAuditSeq;
 }
 
 void AppendBigEndian64(std::string* dst, uint64_t value) {
@@ -138,6 +138,8 @@ std::optional<ParsedHashKey> ParseHashKey(std::string_view key) {
 
 std::string VectorKey(uint64_t vector_id) { return ModelKey(vector_id); }
 
+std::string AuditKey(uint64_t seq) { return ModelKey(seq); }
+
 std::optional<uint64_t> ParseVectorKey(std::string_view key) { return ParseModelKey(key); }
 
 std::optional<std::string> PrefixSuccessor(std::string_view prefix) {
@@ -159,6 +161,7 @@ std::string DescribeKey(ColumnFamily cf, std::string_view key) {
   switch (cf) {
     case kModelsCf:
     case kVectorsCf:
+    case kAuditCf:
       if (auto id = ParseModelKey(key)) return out + std::to_string(*id);
       break;
     case kModelNamesCf:

@@ -23,7 +23,9 @@ namespace weightprint::registry::store_internal {
 // The schema this build writes. A store whose meta "schema_version" is newer is refused.
 // Version 2 added half-precision vector records; a version-1 store is upgraded when opened
 // (its records stay as they are and remain readable).
-inline constexpr uint32_t kSchemaVersion = 2;
+// Version 3 added the append-only `audit` column family; a version-2 store gains it when
+// opened (empty: writes made before the upgrade were not audited).
+inline constexpr uint32_t kSchemaVersion = 3;
 
 // Column families, by position in kColumnFamilyNames.
 enum ColumnFamily : size_t {
@@ -34,11 +36,12 @@ enum ColumnFamily : size_t {
   kHashesCf,       // u8 kind, 16-byte hash, u64 model_id, tensor name -> ""
   kVectorsCf,      // u64 vector_id -> vector record
   kMetaCf,         // ASCII key -> small value
+  kAuditCf,        // u64 seq -> audit record (append-only)
   kNumColumnFamilies,
 };
 
 inline constexpr std::array<std::string_view, kNumColumnFamilies> kColumnFamilyNames = {
-    "default", "models", "model_names", "tensors", "hashes", "vectors", "meta",
+    "default", "models", "model_names", "tensors", "hashes", "vectors", "meta", "audit",
 };
 
 // Fixed key sizes (bytes) used for RocksDB prefix extractors and parsing.
@@ -51,6 +54,7 @@ inline constexpr std::string_view kMetaNextModelId = "next_model_id";     // u64
 inline constexpr std::string_view kMetaNextVectorId = "next_vector_id";   // u64
 inline constexpr std::string_view kMetaCounts = "counts";                 // 4 x u64
 inline constexpr std::string_view kMetaIndexEpoch = "index_epoch";        // u64
+inline constexpr std::string_view kMetaNextAuditSeq = "next_audit_seq";   // u64
 
 // Returns true iff `key` is one of the reserved meta keys above, which only the store writes.
 bool IsReservedMetaKey(std::string_view key);
@@ -97,6 +101,9 @@ struct ParsedHashKey {
   std::string_view tensor;
 };
 std::optional<ParsedHashKey> ParseHashKey(std::string_view key);
+
+// audit: 8-byte big-endian sequence number (so the trail scans in write order).
+std::string AuditKey(uint64_t seq);
 
 // vectors: 8-byte big-endian vector id.
 std::string VectorKey(uint64_t vector_id);

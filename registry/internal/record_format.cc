@@ -76,6 +76,22 @@ absl::StatusOr<ModelInfo> DecodeModelRecord(std::string_view value, ColumnFamily
   return FromProto(proto);
 }
 
+std::string EncodeAuditRecord(const AuditEntry& entry) {
+  v1::AuditEntry proto;
+  ToProto(entry, &proto);
+  std::string value(1, static_cast<char>(kAuditRecordVersion));
+  proto.AppendToString(&value);
+  return value;
+}
+
+absl::StatusOr<AuditEntry> DecodeAuditRecord(std::string_view value, ColumnFamily cf,
+                                             std::string_view key) {
+  if (absl::Status s = CheckVersion(value, kAuditRecordVersion, cf, key); !s.ok()) return s;
+  v1::AuditEntry proto;
+  if (!ParsePayload(value.substr(1), &proto)) return Corrupt(cf, key, "unparsable AuditEntry");
+  return FromProto(proto);
+}
+
 std::string EncodeTensorRecord(uint64_t vector_id, const indexer::TensorFingerprint& fingerprint) {
   v1::TensorFingerprint proto;
   ToProto(fingerprint, /*include_sketch=*/false, &proto);

@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "indexer/tensor_fingerprint.h"
+#include "registry/audit_entry.h"
 #include "registry/fingerprint_store.h"
 #include "registry/internal/key_schema.h"
 #include "registry/model_info.h"
@@ -27,6 +28,7 @@ namespace weightprint::registry::store_internal {
 
 inline constexpr uint8_t kModelRecordVersion = 1;
 inline constexpr uint8_t kTensorRecordVersion = 1;
+inline constexpr uint8_t kAuditRecordVersion = 1;
 // Version 2 stores the sketch at half precision; version 1 (float32) is still read.
 inline constexpr uint8_t kVectorRecordVersion = 2;
 inline constexpr uint8_t kVectorRecordVersionF32 = 1;
@@ -35,6 +37,11 @@ inline constexpr uint8_t kVectorRecordVersionF32 = 1;
 std::string EncodeModelRecord(const ModelInfo& info);
 absl::StatusOr<ModelInfo> DecodeModelRecord(std::string_view value, ColumnFamily cf,
                                             std::string_view key);
+
+// audit value: version byte + serialized weightprint.v1.AuditEntry.
+std::string EncodeAuditRecord(const AuditEntry& entry);
+absl::StatusOr<AuditEntry> DecodeAuditRecord(std::string_view value, ColumnFamily cf,
+                                             std::string_view key);
 
 // tensors value: version byte + u64 vector id (0 = none) + serialized
 // weightprint.v1.TensorFingerprint with the sketch left out (it lives in `vectors`).

@@ -9,8 +9,10 @@ expect_ok "register" "registered org/base" \
   --license apache-2.0 --source https://example.invalid/base --base-model none
 expect_ok "register json" '"name": "org/other"' \
   "$WP" --db "$DB" register "$M/other.safetensors" --name org/other --json
-expect_fail "duplicate name" "ALREADY_EXISTS" \
+expect_ok "re-register the same weights" "registered org/base@r1" \
   "$WP" --db "$DB" register "$M/base.safetensors" --name org/base --revision r1
+expect_fail "re-register other weights" "ALREADY_EXISTS.*--replace" \
+  "$WP" --db "$DB" register "$M/other.safetensors" --name org/base --revision r1
 expect_ok "list" "org/base@r1" "$WP" --db "$DB" models list
 expect_ok "list prefix" "^ID" "$WP" --db "$DB" models list --prefix org/o --limit 1
 expect_ok "show" "license +apache-2.0" "$WP" --db "$DB" models show org/base
@@ -44,5 +46,15 @@ expect_ok "store intact" "models: +2" "$WP" --db "$DB" stats
 
 expect_ok "delete" "deleted org/other" "$WP" --db "$DB" models delete org/other
 expect_fail "deleted is gone" "NOT_FOUND" "$WP" --db "$DB" models show org/other
+# History: replacing needs --replace, and the trail keeps every write, deletions included.
+expect_ok "register scratch" "registered org/scratch" \
+  "$WP" --db "$DB" register "$M/independent.safetensors" --name org/scratch
+expect_ok "replace scratch" "registered org/scratch" \
+  "$WP" --db "$DB" register "$M/other.safetensors" --name org/scratch --replace
+expect_ok "audit" "replace +org/scratch .*by local:" "$WP" --db "$DB" audit
+expect_ok "audit keeps deletions" "delete +org/other" "$WP" --db "$DB" audit
+expect_ok "audit json" '"action": "register-unchanged"' "$WP" --db "$DB" audit --json
+expect_ok "audit since the future" "no audit entries" "$WP" --db "$DB" audit --since 2099-01-01
+expect_fail "audit bad since" "expected YYYY-MM-DD" "$WP" --db "$DB" audit --since yesterday
 expect_ok "help names the default db" "local/share/weightprint/db" "$WP" --help
 finish

@@ -525,7 +525,11 @@ TEST_F(FingerprintStoreTest, SchemaOneStoreIsUpgradedAndItsFloatRecordsStillRead
   absl::StatusOr<std::optional<std::string>> version = store_->GetMeta("schema_version");
   ASSERT_TRUE(version.ok());
   EXPECT_EQ(**version, si::EncodeU32(si::kSchemaVersion));
-  EXPECT_EQ(si::kSchemaVersion, 2u);
+  EXPECT_EQ(si::kSchemaVersion, 3u);
+  // The upgraded store has an empty audit trail that starts at 1.
+  absl::StatusOr<std::vector<registry::AuditEntry>> trail = store_->ListAudit();
+  ASSERT_TRUE(trail.ok()) << trail.status();
+  EXPECT_TRUE(trail->empty());
 
   const std::vector<TensorFingerprint> new_tensors = Tensors();
   const ModelInfo new_model = MustPut(Info("org/new"), new_tensors);
@@ -645,6 +649,40 @@ TEST_F(FingerprintStoreTest, ReadersRunWhileAWriterRegisters) {
   for (std::thread& t : readers) t.join();
   EXPECT_EQ(errors.load(), 0);
   EXPECT_EQ(store_->counts().models, static_cast<uint64_t>(kModels));
+}
+
+// The audit trail rides in the batch of the write it records: a refused write leaves no entry,
+// sequence numbers continue across reopening, and the store's clock stamps every entry.
+TEST_F(FingerprintStoreTest, AuditEntriesAreWrittenWithTheirWriteAndNeverReused) {
+  AuditEntry entry;
+  entry.actor = "tester";
+  entry.role = "writer";
+  entry.peer = "embedded";
+  entry.action = "register";
+  entry.detail = "first";
+  entry.time_unix_micros = 42;  // the store stamps its own clock
+  absl::StatusOr<ModelInfo> a = store_->PutModel(Info("org/a"), Tensors(), nullptr, &entry);
+  ASSERT_TRUE(a.ok()) << a.status();
+  // Refused (name taken): no entry.
+  EXPECT_EQ(store_->PutModel(Info("org/a"), Tensors(), nullptr, &entry).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  Reopen();
+  entry.action = "delete";
+  ASSERT_TRUE(store_->DeleteModel(a->id, nullptr, &entry).ok());
+  absl::StatusOr<std::vector<AuditEntry>> trail = store_->ListAudit();
+  ASSERT_TRUE(trail.ok()) << trail.status();
+  ASSERT_EQ(trail->size(), 2u);
+  EXPECT_EQ((*trail)[0].seq, 1u);
+  EXPECT_EQ((*trail)[0].action, "register");
+  EXPECT_EQ((*trail)[0].model, "org/a");
+  EXPECT_EQ((*trail)[0].model_id, a->id);
+  EXPECT_GT((*trail)[0].time_unix_micros, 1'700'000'000'000'000);
+  EXPECT_EQ((*trail)[1].seq, 2u);
+  EXPECT_EQ((*trail)[1].action, "delete");
+  EXPECT_GE((*trail)[1].time_unix_micros, (*trail)[0].time_unix_micros);
+  // The deleted model's entries stay; `since` and `limit` filter.
+  EXPECT_EQ(store_->ListAudit((*trail)[1].time_unix_micros)->size(), 1u);
+  EXPECT_EQ(store_->ListAudit(0, 1)->size(), 1u);
 }
 
 }  // namespace
