@@ -121,12 +121,12 @@ def evaluate(args, key, models, path_of, cli):
             continue
         registered.append(mid)
 
-    shapes = {}  # (model id, tensor name) -> shape, for the false-link report
+    shapes = {}  # (model id, tensor name) -> (shape, evidence class), for the false-link report
     for mid in registered:
         proc = cli.run("models", "show", name_of[mid], "--tensors", "--json")
         if proc.returncode == 0:
             for t in json.loads(proc.stdout).get("tensors", []):
-                shapes[(mid, t["name"])] = t.get("shape")
+                shapes[(mid, t["name"])] = (t.get("shape"), t.get("evidence"))
 
     # Query.
     reports = {}
@@ -227,9 +227,9 @@ def evaluate(args, key, models, path_of, cli):
             for t in c.get("strongest", []):
                 if t["relation"] == "unrelated":
                     continue
-                shape = shapes.get((n["registered"], t["tensor"]))
+                shape, ev_class = shapes.get((n["registered"], t["tensor"]), (None, None))
                 evidence = f"hash {t['hash_match']}" if t["hash_match"] else f"pearson {t['pearson_estimate']:.3f}"
-                print(f"    {t['query_tensor']} <- {t['tensor']} shape {shape} "
+                print(f"    {t['query_tensor']} <- {t['tensor']} shape {shape}, evidence class {ev_class} "
                       f"({t['parameters']} values): {t['relation']}, {evidence}, z = {t['z']:.1f}")
 
     if false_pos:
@@ -239,7 +239,8 @@ def evaluate(args, key, models, path_of, cli):
             for t in n["cand"].get("strongest", []):
                 if t["relation"] == "unrelated":
                     continue
-                k = (n["registered"], t["tensor"], str(shapes.get((n["registered"], t["tensor"]))),
+                shape, ev_class = shapes.get((n["registered"], t["tensor"]), (None, None))
+                k = (n["registered"], t["tensor"], f"{shape}, evidence class {ev_class}",
                      f"{t['relation']} (hash {t['hash_match']})" if t["hash_match"] else t["relation"])
                 carriers.setdefault(k, set()).add((n["query"], n["registered"]))
         for (reg, tensor, shape, evidence), pairs in sorted(carriers.items()):
@@ -260,7 +261,8 @@ def evaluate(args, key, models, path_of, cli):
 
     new_fp = [n for n in false_pos if not n["known"]]
     known_fp = [n for n in false_pos if n["known"]]
-    gone = sorted({pair_key(*k["models"]) for k in key.get("known_false_links", [])} -
+    gone = sorted({pair_key(*k["models"]) for k in key.get("known_false_links", [])
+                   if not any(m in skipped for m in k["models"])} -
                   {pair_key(n["query"] if n["query"] in key["registered"] else
                             next(q["lineage"] for q in key["queries"] if q["model"] == n["query"]),
                             n["registered"]) for n in known_fp})
