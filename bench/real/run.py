@@ -29,6 +29,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 SKIP = 77
 NOT_READABLE = "unrecognised format"
+LINKED = ("identical", "derived")  # relations that say "these weights come from that model"
 
 
 def parse_args():
@@ -181,7 +182,9 @@ def evaluate(args, key, models, path_of, cli):
                               "cand": reports[mid].get(reg)})
 
     def is_related(c):
-        return c is not None and c["relation"] != "unrelated"
+        # A relation counts only as identical or derived; anything else the CLI may say (unrelated,
+        # or a link through common constants only) is no relation.
+        return c is not None and c["relation"] in LINKED
 
     max_neg_z = max((zval(n["cand"]) for n in negatives), default=-math.inf)
     false_pos = [n for n in negatives if is_related(n["cand"])]
@@ -211,11 +214,17 @@ def evaluate(args, key, models, path_of, cli):
 
     print(f"\nnegatives: {len(negatives)} pairs, {len(false_pos)} judged related (false positives); "
           f"highest negative model-level z: {fmt_z(max_neg_z)}\n")
-    print("| negative class | pairs | judged related | highest z |\n|---|---|---|---|")
+    print("| negative class | pairs | judged related | highest z | relations reported |\n"
+          "|---|---|---|---|---|")
     for cls in sorted({n["class"] for n in negatives}):
         rows = [n for n in negatives if n["class"] == cls]
+        said = {}
+        for n in rows:
+            r = n["cand"]["relation"] if n["cand"] else "not listed"
+            said[r] = said.get(r, 0) + 1
         print(f"| {cls} | {len(rows)} | {sum(is_related(n['cand']) for n in rows)} | "
-              f"{fmt_z(max((zval(n['cand']) for n in rows), default=None))} |")
+              f"{fmt_z(max((zval(n['cand']) for n in rows), default=None))} | "
+              f"{', '.join(f'{r} {k}' for r, k in sorted(said.items()))} |")
 
     if false_pos:
         print("\nfalse links (query -> registered: verdict; tensors that carried it):")
@@ -225,7 +234,7 @@ def evaluate(args, key, models, path_of, cli):
             print(f"- {n['query']} -> {n['registered']} ({n['class']}){tag}: {c['relation']}, "
                   f"share explained {c['share_explained']:.3f}, z = {fmt_z(zval(c))}, p = {c['p_value']:.2g}")
             for t in c.get("strongest", []):
-                if t["relation"] == "unrelated":
+                if t["relation"] not in LINKED:
                     continue
                 shape, ev_class = shapes.get((n["registered"], t["tensor"]), (None, None))
                 evidence = f"hash {t['hash_match']}" if t["hash_match"] else f"pearson {t['pearson_estimate']:.3f}"
@@ -237,7 +246,7 @@ def evaluate(args, key, models, path_of, cli):
         carriers = {}
         for n in false_pos:
             for t in n["cand"].get("strongest", []):
-                if t["relation"] == "unrelated":
+                if t["relation"] not in LINKED:
                     continue
                 shape, ev_class = shapes.get((n["registered"], t["tensor"]), (None, None))
                 k = (n["registered"], t["tensor"], f"{shape}, evidence class {ev_class}",
