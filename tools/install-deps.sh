@@ -13,8 +13,9 @@ PACKAGES=(
 # Reference writers the format tests compare against (torch.save, onnx.save, numpy.save).
 if [ "${WEIGHTPRINT_TEST_DEPS:-0}" = 1 ]; then
   PACKAGES+=(python3-numpy python3-torch python3-onnx)
-  # The TLS tests make a CA and certificates with the openssl command.
-  PACKAGES+=(openssl)
+  # The TLS tests make a CA and certificates with the openssl command; CI's fuzzing step
+  # (tools/fuzz.sh) builds the libFuzzer targets with clang.
+  PACKAGES+=(openssl clang libclang-rt-dev)
 fi
 
 missing=()
