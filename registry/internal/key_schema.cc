@@ -159,6 +159,7 @@ std::string DescribeKey(ColumnFamily cf, std::string_view key) {
   switch (cf) {
     case kModelsCf:
     case kVectorsCf:
+    case kLongSketchesCf:
       if (auto id = ParseModelKey(key)) return out + std::to_string(*id);
       break;
     case kModelNamesCf:

@@ -21,9 +21,10 @@
 namespace weightprint::registry::store_internal {
 
 // The schema this build writes. A store whose meta "schema_version" is newer is refused.
-// Version 2 added half-precision vector records; a version-1 store is upgraded when opened
-// (its records stay as they are and remain readable).
-inline constexpr uint32_t kSchemaVersion = 2;
+// Version 2 added half-precision vector records; version 3 added the long_sketches family.
+// Older stores are upgraded when opened (their records stay as they are and remain readable;
+// their tensors simply have no long sketch).
+inline constexpr uint32_t kSchemaVersion = 3;
 
 // Column families, by position in kColumnFamilyNames.
 enum ColumnFamily : size_t {
@@ -34,11 +35,12 @@ enum ColumnFamily : size_t {
   kHashesCf,       // u8 kind, 16-byte hash, u64 model_id, tensor name -> ""
   kVectorsCf,      // u64 vector_id -> vector record
   kMetaCf,         // ASCII key -> small value
+  kLongSketchesCf, // u64 vector_id -> long sketch record
   kNumColumnFamilies,
 };
 
 inline constexpr std::array<std::string_view, kNumColumnFamilies> kColumnFamilyNames = {
-    "default", "models", "model_names", "tensors", "hashes", "vectors", "meta",
+    "default", "models", "model_names", "tensors", "hashes", "vectors", "meta", "long_sketches",
 };
 
 // Fixed key sizes (bytes) used for RocksDB prefix extractors and parsing.
@@ -98,7 +100,7 @@ struct ParsedHashKey {
 };
 std::optional<ParsedHashKey> ParseHashKey(std::string_view key);
 
-// vectors: 8-byte big-endian vector id.
+// vectors and long_sketches: 8-byte big-endian vector id.
 std::string VectorKey(uint64_t vector_id);
 std::optional<uint64_t> ParseVectorKey(std::string_view key);
 
