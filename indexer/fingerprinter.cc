@@ -38,6 +38,7 @@ static_assert(kLongSketchDim == 4096, "the long bucket is the top 12 bits of the
 constexpr unsigned kShortBucketShift = 56;
 constexpr unsigned kLongBucketShift = 52;
 constexpr int kLongPerShort = kLongSketchDim / kSketchDim;
+constexpr uint32_t kLongFoldBlocks = 8;
 
 // Elements decoded per block: large enough to amortise per-block work, small enough that the
 // float block and its 16-bit re-encodings stay in L1. A multiple of every quantization block
@@ -335,6 +336,18 @@ struct TensorFingerprinter::State {
   void AddDecoded(const std::byte* src, size_t units);
   void ProcessBlock();
   void SketchBlock(const float* x, size_t n, float centre);
+  // Adds the float bucket pairs into the double sums (S += S_float + c * T_float).
+  void FoldSums() {
+    FoldBlockSums(reinterpret_cast<float*>(block_sums.data()), buckets,
+                  static_cast<double>(fold_centre), signed_sum.data(), sign_sum.data());
+    blocks_unfolded = 0;
+  }
+  // The long path folds its 4096 float pairs once per kLongFoldBlocks blocks rather than per
+  // block (a fold costs about as much as a block's scatter), around one centre for the group:
+  // the first block's mean. Each long bucket receives about one term per block, so a group's
+  // float sums still add only a handful of terms.
+  float fold_centre = 0;
+  uint32_t blocks_unfolded = 0;
   void NextRow() {
     ++row;
     column = 0;
@@ -381,8 +394,10 @@ void TensorFingerprinter::State::SketchBlock(const float* x, size_t n, float cen
     column += segment;
     if (column == inner) NextRow();
   }
-  FoldBlockSums(reinterpret_cast<float*>(sums), buckets, static_cast<double>(centre),
-                signed_sum.data(), sign_sum.data());
+  ++blocks_unfolded;
+  if (buckets == static_cast<size_t>(kSketchDim) || blocks_unfolded == kLongFoldBlocks) {
+    FoldSums();
+  }
 }
 
 void TensorFingerprinter::State::ProcessBlock() {
@@ -431,7 +446,8 @@ void TensorFingerprinter::State::ProcessBlock() {
     moments.Merge(block_moments);
     centre = static_cast<float>(block_moments.mean);
   }
-  SketchBlock(x, n, centre);
+  if (blocks_unfolded == 0) fold_centre = centre;
+  SketchBlock(x, n, fold_centre);
   block_size = 0;
 }
 
@@ -570,6 +586,7 @@ absl::StatusOr<TensorFingerprint> TensorFingerprinter::Finish() {
   }
   s.finished = true;
   s.ProcessBlock();
+  if (s.blocks_unfolded > 0) s.FoldSums();
 
   TensorFingerprint fp;
   fp.name = s.name;
