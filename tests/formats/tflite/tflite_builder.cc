@@ -140,7 +140,10 @@ std::string BuildFlatbuffer(const TfliteModelSpec& spec, const Layout& layout,
       const auto inputs = fbb.CreateVector(o.inputs);
       const auto outputs = fbb.CreateVector(o.outputs);
       const uoffset_t start = fbb.StartTable();
-      fbb.AddElement<uint32_t>(Slot(op::kOpcodeIndex), CodeIndex(layout, o.code), 0);
+      fbb.AddElement<uint32_t>(
+          Slot(op::kOpcodeIndex),
+          o.opcode_index >= 0 ? static_cast<uint32_t>(o.opcode_index) : CodeIndex(layout, o.code),
+          0);
       fbb.AddOffset(Slot(op::kInputs), inputs);
       fbb.AddOffset(Slot(op::kOutputs), outputs);
       ops.push_back(Offset<void>(fbb.EndTable(start)));

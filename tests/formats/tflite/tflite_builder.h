@@ -57,6 +57,7 @@ struct TfliteOpSpec {
   int32_t code = kOpAdd;
   std::vector<int32_t> inputs;
   std::vector<int32_t> outputs;
+  int64_t opcode_index = -1;  // >= 0: written instead of the code's index (for bad files)
 };
 
 struct TfliteSubgraphSpec {
