@@ -464,11 +464,11 @@ absl::StatusOr<TfliteModelIndex> IndexTfliteModel(const std::string& path,
 
       // Layout from the consumers; a DEQUANTIZE passes its consumers' layout through.
       std::set<TfliteLayout> layouts;
-      int32_t renamed_to = -1;
+      int32_t sole_dequantize_output = -1;  // the DEQUANTIZE output, when that op is the only reader
       for (const Use& use : consumers[t]) {
         if (use.code == kTfliteDequantize && use.slot == 0 && dequantize_output[use.op] >= 0) {
           const int32_t out = dequantize_output[use.op];
-          if (consumers[t].size() == 1) renamed_to = out;
+          if (consumers[t].size() == 1) sole_dequantize_output = out;
           if (consumers[out].empty()) layouts.insert(TfliteLayout::kAsStored);
           for (const Use& next : consumers[out]) {
             layouts.insert(TfliteLayoutForInput(next.code, next.slot));
@@ -496,24 +496,15 @@ absl::StatusOr<TfliteModelIndex> IndexTfliteModel(const std::string& path,
         continue;
       }
 
-      // The name: the DEQUANTIZE output's when that op is the only reader and its output is not
-      // itself a constant.
+      // The name: the constant's own, which is the name converters give the same weight in
+      // an unquantized model (they name the DEQUANTIZE output "<name>_dequantize"); the output's
+      // when the constant has none.
       std::string name = tensor->name() != nullptr ? tensor->name()->str() : "";
-      bool through_dequantize = false;
-      if (renamed_to >= 0) {
-        const fb::Tensor* out = tensors->Get(renamed_to);
-        const uint32_t out_buffer = out->buffer();
-        bool out_constant = false;
-        if (out_buffer < buffer_count) {
-          absl::StatusOr<BufferRange> r = ResolveBuffer(path, file, buffers->Get(out_buffer),
-                                                        out_buffer);
-          out_constant = !r.ok() || r->size > 0;
-        }
-        if (!out_constant && out->name() != nullptr && out->name()->size() > 0) {
-          name = out->name()->str();
-          through_dequantize = true;
-          ++dequantized_constants;
-        }
+      const bool through_dequantize = sole_dequantize_output >= 0;
+      if (through_dequantize) {
+        ++dequantized_constants;
+        const fb::Tensor* out = tensors->Get(sole_dequantize_output);
+        if (name.empty() && out->name() != nullptr) name = out->name()->str();
       }
       if (name.empty()) name = absl::StrCat("tensor", t);
       if (s > 0) name = absl::StrCat("subgraph", s, "/", name);
@@ -555,7 +546,7 @@ absl::StatusOr<TfliteModelIndex> IndexTfliteModel(const std::string& path,
     index.metadata["weightprint.layout_conflicts"] = absl::StrCat(layout_conflicts);
   }
   if (dequantized_constants > 0) {
-    index.metadata["weightprint.dequantize_renamed"] = absl::StrCat(dequantized_constants);
+    index.metadata["weightprint.read_through_dequantize"] = absl::StrCat(dequantized_constants);
   }
   return index;
 }

@@ -7,9 +7,10 @@
 // implies (tflite_layout.h) and, for quantized integers, the dequantization parameters. Data is
 // never copied.
 //
-// Names (docs/formats/TFLITE.md): a constant keeps its tensor name; one read only through a
-// DEQUANTIZE op (fp16 and weight-only int8 models) takes the name of that op's output, which is
-// the tensor its consumers see. Tensors of subgraphs after the first are prefixed
+// Names (docs/formats/TFLITE.md): a constant keeps its tensor name, also when it is read only
+// through a DEQUANTIZE op (fp16 and weight-only int8 models), whose output converters name
+// "<name>_dequantize"; the layout then comes from that output's consumers, and the pair is one
+// tensor (the output holds no data). Tensors of subgraphs after the first are prefixed
 // "subgraph<k>/". A name still taken gets "#2", "#3", ... in file order. A buffer read by several
 // tensors the same way (same type, shape, quantization and layout) is listed once.
 //
@@ -38,7 +39,7 @@ struct TfliteTensorRecord {
   uint64_t data_size = 0;        // stored bytes
   int subgraph = 0;
   int tensor = 0;                // index within its subgraph
-  bool through_dequantize = false;  // read by a DEQUANTIZE op and named after its output
+  bool through_dequantize = false;  // read only through a DEQUANTIZE op
 };
 
 struct TfliteModelIndex {

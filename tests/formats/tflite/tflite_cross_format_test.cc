@@ -113,8 +113,8 @@ int ChannelAxis(const Param& p) {
 enum class Precision { kF32, kF16, kInt8 };
 
 // One subgraph; every parameter is consumed by its own operator in its slot. fp16 and int8
-// weights are read through DEQUANTIZE ops whose outputs carry the PyTorch names (as the TFLite
-// converter names the tensor the consumer sees); int8 biases are int32 with scale
+// weights are read through DEQUANTIZE ops whose outputs are named "<name>_dequantize", as the
+// TFLite converter names them (seen in MediaPipe's published models); int8 biases are int32 with scale
 // input_scale × weight_scale[c].
 TfliteModelSpec BuildModel(const std::vector<Param>& params, Precision precision) {
   TfliteModelSpec spec;
@@ -144,7 +144,7 @@ TfliteModelSpec BuildModel(const std::vector<Param>& params, Precision precision
       g.tensors.push_back(t);
       inputs[p.slot] = index;
     } else {
-      TfliteTensorSpec t{.name = p.name + "_stored", .shape = shape};
+      TfliteTensorSpec t{.name = p.name, .shape = shape};
       if (precision == Precision::kF16) {
         t.type = kTfFloat16;
         t.data = F16Bytes(values);
@@ -172,7 +172,7 @@ TfliteModelSpec BuildModel(const std::vector<Param>& params, Precision precision
         weight_scales[p.op] = t.scales;
       }
       g.tensors.push_back(t);
-      g.tensors.push_back({.name = p.name, .shape = shape});  // DEQUANTIZE output
+      g.tensors.push_back({.name = p.name + "_dequantize", .shape = shape});
       g.operators.push_back({kOpDequantize, {index}, {index + 1}});
       inputs[p.slot] = index + 1;
     }

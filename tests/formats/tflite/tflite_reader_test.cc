@@ -237,7 +237,7 @@ TEST_F(TfliteReaderTest, IntegersWithoutQuantizationStayIntegers) {
   EXPECT_EQ(FindTensor(*reader, "idx")->dtype, DType::kI64);
 }
 
-TEST_F(TfliteReaderTest, Fp16ConstantBehindDequantizeTakesTheConsumersNameAndLayout) {
+TEST_F(TfliteReaderTest, Fp16ConstantBehindDequantizeKeepsItsNameAndTakesTheConsumersLayout) {
   constexpr int O = 3, H = 2, W = 2, I = 2;
   const std::vector<float> values = Random(O * H * W * I, 11);
   TfliteModelSpec spec;
@@ -245,9 +245,10 @@ TEST_F(TfliteReaderTest, Fp16ConstantBehindDequantizeTakesTheConsumersNameAndLay
   g.tensors = {
       {.name = "input", .shape = {1, 4, 4, I}},
       {.name = "output", .shape = {1, 4, 4, O}},
-      {.name = "conv/filter_fp16", .type = kTfFloat16, .shape = {O, H, W, I},
+      {.name = "conv/filter", .type = kTfFloat16, .shape = {O, H, W, I},
        .data = F16Bytes(values)},
-      {.name = "conv/filter", .shape = {O, H, W, I}},  // DEQUANTIZE's output: no buffer
+      // DEQUANTIZE's output, named as converters name it; it holds no data.
+      {.name = "conv/filter_dequantize", .shape = {O, H, W, I}},
   };
   g.operators = {{kOpDequantize, {2}, {3}}, {kOpConv2d, {0, 3}, {1}}};
   auto reader = Open(spec);
@@ -257,7 +258,7 @@ TEST_F(TfliteReaderTest, Fp16ConstantBehindDequantizeTakesTheConsumersNameAndLay
   EXPECT_EQ(info.name, "conv/filter");
   EXPECT_EQ(info.dtype, DType::kF16);
   EXPECT_EQ(info.shape, (std::vector<int64_t>{O, I, H, W}));
-  EXPECT_EQ(reader->metadata().at("weightprint.dequantize_renamed"), "1");
+  EXPECT_EQ(reader->metadata().at("weightprint.read_through_dequantize"), "1");
   const std::string bytes = CanonicalBytes(*reader, "conv/filter");
   const std::string stored = F16Bytes(values);
   ASSERT_EQ(bytes.size(), stored.size());
@@ -275,10 +276,10 @@ TEST_F(TfliteReaderTest, Int8ConstantBehindDequantizeIsDequantized) {
   g.tensors = {
       {.name = "input", .shape = {1, 2}},
       {.name = "output", .shape = {1, 2}},
-      {.name = "w_int8", .type = kTfInt8, .shape = {2, 2},
+      {.name = "", .type = kTfInt8, .shape = {2, 2},
        .data = RawBytes(std::vector<int8_t>{-4, 2, 6, 8}), .scales = {0.25f, 0.5f},
        .zero_points = {0, 2}, .quantized_dimension = 0},
-      {.name = "w", .shape = {2, 2}},
+      {.name = "w", .shape = {2, 2}},  // a nameless constant takes the output's name
   };
   g.operators = {{kOpDequantize, {2}, {3}}, {kOpFullyConnected, {0, 3}, {1}}};
   auto reader = Open(spec);
