@@ -5,6 +5,7 @@
 // external-buffer layout of large models, and content detection.
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <random>
 #include <string>
 #include <vector>
@@ -374,6 +375,25 @@ TEST_F(TfliteReaderTest, FingerprintModelRecognisesTfliteByContent) {
   EXPECT_EQ(fp->format, "tflite");
   ASSERT_EQ(fp->tensors.size(), 1u);
   EXPECT_EQ(fp->tensors[0].name, "w");
+}
+
+TEST_F(TfliteReaderTest, ADirectoryWithOneTfliteFileIsFingerprinted) {
+  const std::vector<float> w = Random(256, 15);
+  const std::string model = BuildTflite(
+      SingleOpModel(kOpFullyConnected, {{.name = "w", .shape = {16, 16}, .data = F32Bytes(w)}}));
+  const std::string dir = dir_.Join("app_assets");
+  std::filesystem::create_directory(dir);
+  WriteFileBytes(dir + "/detector.tflite", model);
+  absl::StatusOr<indexer::ModelFingerprint> fp = indexer::FingerprintModel(dir);
+  ASSERT_TRUE(fp.ok()) << fp.status();
+  EXPECT_EQ(fp->format, "tflite");
+  ASSERT_EQ(fp->tensors.size(), 1u);
+  // Two .tflite files are alternatives (e.g. fp16 and int8 builds): the caller names one.
+  WriteFileBytes(dir + "/detector_int8.tflite", model);
+  fp = indexer::FingerprintModel(dir);
+  ASSERT_FALSE(fp.ok());
+  EXPECT_NE(fp.status().message().find("name the one to fingerprint"), std::string::npos)
+      << fp.status();
 }
 
 }  // namespace
