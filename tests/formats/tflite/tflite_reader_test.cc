@@ -3,6 +3,7 @@
 // layout definitions), dequantization (per-tensor, per-channel along any axis, int32 biases),
 // fp16 constants behind DEQUANTIZE, subgraphs, shared buffers, skipped tensor kinds, the
 // external-buffer layout of large models, and content detection.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -375,6 +376,48 @@ TEST_F(TfliteReaderTest, FingerprintModelRecognisesTfliteByContent) {
   EXPECT_EQ(fp->format, "tflite");
   ASSERT_EQ(fp->tensors.size(), 1u);
   EXPECT_EQ(fp->tensors[0].name, "w");
+}
+
+TEST_F(TfliteReaderTest, ConversionIsStreamedInBoundedChunks) {
+  // A 1024 x 1024 int8 weight quantized per row (4 MiB dequantized) and a 1 MiB conv filter
+  // that must be permuted: no chunk handed to the sink holds more than 64 Ki elements.
+  constexpr int kRows = 1024, kCols = 1024;
+  std::vector<int8_t> q(kRows * kCols);
+  for (size_t i = 0; i < q.size(); ++i) q[i] = static_cast<int8_t>(i * 7 % 251 - 125);
+  std::vector<float> scales(kRows);
+  for (int r = 0; r < kRows; ++r) scales[r] = 0.001f * float(r + 1);
+  const std::vector<float> filter = Random(64 * 3 * 3 * 455, 16);
+  TfliteModelSpec spec = SingleOpModel(
+      kOpFullyConnected, {{.name = "big", .type = kTfInt8, .shape = {kRows, kCols},
+                           .data = RawBytes(q), .scales = scales,
+                           .zero_points = std::vector<int64_t>(kRows, 0)}});
+  spec.subgraphs[0].tensors.push_back(
+      {.name = "filter", .shape = {64, 3, 3, 455}, .data = F32Bytes(filter)});
+  spec.subgraphs[0].operators.push_back({kOpConv2d, {0, 3}, {1}});
+  auto reader = Open(spec);
+  ASSERT_NE(reader, nullptr);
+  for (size_t i = 0; i < reader->tensors().size(); ++i) {
+    SCOPED_TRACE(reader->tensors()[i].name);
+    size_t chunks = 0, largest = 0, total = 0;
+    uint64_t row_errors = 0;
+    ASSERT_TRUE(reader->ReadTensor(i, [&](std::span<const std::byte> chunk) {
+                  // The first element of each chunk of "big" checks the per-row scale.
+                  if (reader->tensors()[i].name == "big" && !chunk.empty()) {
+                    const size_t e = total / 4;
+                    float v;
+                    std::memcpy(&v, chunk.data(), 4);
+                    if (v != scales[e / kCols] * float(q[e])) ++row_errors;
+                  }
+                  ++chunks;
+                  largest = std::max(largest, chunk.size());
+                  total += chunk.size();
+                  return absl::OkStatus();
+                }).ok());
+    EXPECT_EQ(total, reader->tensors()[i].size_bytes);
+    EXPECT_GT(chunks, 8u);
+    EXPECT_LE(largest, size_t{1} << 18);  // 64 Ki F32 values
+    EXPECT_EQ(row_errors, 0u);
+  }
 }
 
 TEST_F(TfliteReaderTest, ADirectoryWithOneTfliteFileIsFingerprinted) {
