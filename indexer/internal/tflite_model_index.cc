@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <optional>
 #include <set>
 #include <string_view>
@@ -41,9 +42,9 @@ enum TensorTypeCode : int {
 
 std::string TensorTypeName(int type) {
   static constexpr std::string_view kNames[] = {
-      "FLOAT32", "FLOAT16", "INT32",    "UINT8",   "INT64",  "STRING", "BOOL",
+      "FLOAT32", "FLOAT16",   "INT32",  "UINT8",   "INT64",      "STRING", "BOOL",
       "INT16",   "COMPLEX64", "INT8",   "FLOAT64", "COMPLEX128", "UINT64", "RESOURCE",
-      "VARIANT", "UINT32",  "UINT16",   "INT4",    "BFLOAT16"};
+      "VARIANT", "UINT32",    "UINT16", "INT4",    "BFLOAT16"};
   if (type >= 0 && type < static_cast<int>(std::size(kNames))) return std::string(kNames[type]);
   return absl::StrCat("type ", type);
 }
@@ -104,7 +105,8 @@ absl::Status DescribeVerifierFailure(const std::string& path, std::span<const st
   if (root % 4 != 0 || root < 8 || static_cast<uint64_t>(root) + 4 > verify_len) {
     return FormatError(path, 0,
                        absl::StrCat("expected the root table offset to be 4-byte aligned and lie "
-                                    "inside the ", file.size(), "-byte file, got ", root));
+                                    "inside the ",
+                                    file.size(), "-byte file, got ", root));
   }
   const fb::Model* model = fb::GetModel(base);
   // The generated tables derive privately from flatbuffers::Table (at offset 0); its
@@ -114,8 +116,7 @@ absl::Status DescribeVerifierFailure(const std::string& path, std::span<const st
   {
     flatbuffers::Verifier v = fresh();
     if (!model_table->VerifyTableStart(v)) {
-      return FormatError(path, root,
-                         "expected the Model table's vtable to lie inside the file");
+      return FormatError(path, root, "expected the Model table's vtable to lie inside the file");
     }
   }
   // Each vector of tables of the model, element by element.
@@ -123,8 +124,9 @@ absl::Status DescribeVerifierFailure(const std::string& path, std::span<const st
                           auto&& element_check) -> std::optional<absl::Status> {
     flatbuffers::Verifier v = fresh();
     if (!model_table->VerifyTableStart(v) || !model_table->VerifyOffset(v, field)) {
-      return FormatError(path, root, absl::StrCat("expected the Model's ", what,
-                                                  " offset to point inside the file"));
+      return FormatError(
+          path, root,
+          absl::StrCat("expected the Model's ", what, " offset to point inside the file"));
     }
     const auto* vec = vector_getter();
     if (vec == nullptr) return std::nullopt;
@@ -136,9 +138,9 @@ absl::Status DescribeVerifierFailure(const std::string& path, std::span<const st
     for (uint32_t i = 0; i < vec->size(); ++i) {
       flatbuffers::Verifier ve = fresh();
       if (!ve.VerifyOffset(reinterpret_cast<const uint8_t*>(vec->Data()) + 4ull * i - base)) {
-        return FormatError(path, reinterpret_cast<const uint8_t*>(vec->Data()) + 4ull * i - base,
-                           absl::StrCat("expected entry ", i, " of ", what,
-                                        " to point inside the file"));
+        return FormatError(
+            path, reinterpret_cast<const uint8_t*>(vec->Data()) + 4ull * i - base,
+            absl::StrCat("expected entry ", i, " of ", what, " to point inside the file"));
       }
       if (std::optional<absl::Status> s = element_check(vec->Get(i), i); s.has_value()) return s;
     }
@@ -173,9 +175,8 @@ absl::Status DescribeVerifierFailure(const std::string& path, std::span<const st
                                           ": expected its offset to point inside the file"));
         }
         if (!g->tensors()->Get(t)->Verify(vt)) {
-          return FormatError(
-              path, reinterpret_cast<const uint8_t*>(g->tensors()->Get(t)) - base,
-              absl::StrCat("subgraph ", gi, " tensor ", t, ": ", generic));
+          return FormatError(path, reinterpret_cast<const uint8_t*>(g->tensors()->Get(t)) - base,
+                             absl::StrCat("subgraph ", gi, " tensor ", t, ": ", generic));
         }
       }
     }
@@ -214,15 +215,18 @@ absl::StatusOr<BufferRange> ResolveBuffer(const std::string& path, std::span<con
   if (offset > 1) {
     if (data != nullptr && data->size() > 0) {
       return FormatError(path, table_offset,
-                         absl::StrCat("buffer ", index, ": expected either inline data or an "
+                         absl::StrCat("buffer ", index,
+                                      ": expected either inline data or an "
                                       "offset/size into the file, found both"));
     }
     const uint64_t size = buffer->size();
     if (offset > file.size() || size > file.size() - offset) {
-      return FormatError(path, table_offset,
-                         absl::StrCat("buffer ", index, ": expected ", size, " bytes at file "
-                                      "offset ", offset, " but the file ends at ", file.size(),
-                                      " (truncated?)"));
+      return FormatError(
+          path, table_offset,
+          absl::StrCat("buffer ", index, ": expected ", size,
+                       " bytes at file "
+                       "offset ",
+                       offset, " but the file ends at ", file.size(), " (truncated?)"));
     }
     return BufferRange{offset, size};
   }
@@ -256,7 +260,8 @@ absl::StatusOr<TfliteModelIndex> IndexTfliteModel(const std::string& path,
                                                   const TfliteIndexLimits& limits) {
   if (file.size() < 8) {
     return FormatError(path, file.size(),
-                       absl::StrCat("file is ", file.size(), " bytes; expected at least the "
+                       absl::StrCat("file is ", file.size(),
+                                    " bytes; expected at least the "
                                     "8-byte flatbuffer header (root offset, \"TFL3\")"));
   }
   if (std::memcmp(file.data() + 4, "TFL3", 4) != 0) {
@@ -264,8 +269,7 @@ absl::StatusOr<TfliteModelIndex> IndexTfliteModel(const std::string& path,
   }
   // flatbuffer offsets are 32-bit: the flatbuffer itself lies in the first 2 GiB; larger models
   // keep buffer data past it (Buffer.offset/size), which is checked separately.
-  const size_t verify_len =
-      std::min<uint64_t>(file.size(), FLATBUFFERS_MAX_BUFFER_SIZE - 1);
+  const size_t verify_len = std::min<uint64_t>(file.size(), FLATBUFFERS_MAX_BUFFER_SIZE - 1);
   flatbuffers::Verifier::Options options;
   options.max_depth = limits.max_depth;
   options.max_tables = limits.max_tables;
@@ -325,9 +329,10 @@ absl::StatusOr<TfliteModelIndex> IndexTfliteModel(const std::string& path,
         const fb::Operator* op = graph->operators()->Get(j);
         if (op->opcode_index() >= codes.size()) {
           return FormatError(path, offset_of(op),
-                             absl::StrCat(where_graph, " operator ", j, ": expected an opcode "
-                                          "index below ", codes.size(), ", got ",
-                                          op->opcode_index()));
+                             absl::StrCat(where_graph, " operator ", j,
+                                          ": expected an opcode "
+                                          "index below ",
+                                          codes.size(), ", got ", op->opcode_index()));
         }
         const int32_t code = codes[op->opcode_index()];
         auto check = [&](const flatbuffers::Vector<int32_t>* list,
@@ -337,10 +342,12 @@ absl::StatusOr<TfliteModelIndex> IndexTfliteModel(const std::string& path,
             const int32_t t = list->Get(i);
             if (t == -1) continue;  // an optional input left out
             if (t < 0 || static_cast<uint32_t>(t) >= tensor_count) {
-              return FormatError(path, offset_of(list->Data() + i),
-                                 absl::StrCat(where_graph, " operator ", j, ": ", kind, " ", i,
-                                              " is tensor ", t, "; expected -1 or an index "
-                                              "below ", tensor_count));
+              return FormatError(
+                  path, offset_of(list->Data() + i),
+                  absl::StrCat(where_graph, " operator ", j, ": ", kind, " ", i, " is tensor ", t,
+                               "; expected -1 or an index "
+                               "below ",
+                               tensor_count));
             }
           }
           return absl::OkStatus();
@@ -353,8 +360,8 @@ absl::StatusOr<TfliteModelIndex> IndexTfliteModel(const std::string& path,
             if (t >= 0) consumers[t].push_back(Use{code, static_cast<int>(i), j});
           }
         }
-        if (code == kTfliteDequantize && op->outputs() != nullptr &&
-            op->outputs()->size() == 1 && op->outputs()->Get(0) >= 0) {
+        if (code == kTfliteDequantize && op->outputs() != nullptr && op->outputs()->size() == 1 &&
+            op->outputs()->Get(0) >= 0) {
           dequantize_output[j] = op->outputs()->Get(0);
         }
       }
@@ -369,9 +376,9 @@ absl::StatusOr<TfliteModelIndex> IndexTfliteModel(const std::string& path,
       const uint32_t b = tensor->buffer();
       if (b >= buffer_count) {
         if (b == 0) continue;  // no buffers at all: nothing is constant
-        return FormatError(path, offset_of(tensor),
-                           absl::StrCat(where, ": expected a buffer index below ", buffer_count,
-                                        ", got ", b));
+        return FormatError(
+            path, offset_of(tensor),
+            absl::StrCat(where, ": expected a buffer index below ", buffer_count, ", got ", b));
       }
       absl::StatusOr<BufferRange> range = ResolveBuffer(path, file, buffers->Get(b), b);
       if (!range.ok()) return range.status();
@@ -399,8 +406,10 @@ absl::StatusOr<TfliteModelIndex> IndexTfliteModel(const std::string& path,
         for (int32_t d : *tensor->shape()) {
           if (d < 0) {
             return FormatError(path, offset_of(tensor->shape()),
-                               absl::StrCat(where, ": expected a constant's dimensions to be "
-                                            "non-negative, got ", d));
+                               absl::StrCat(where,
+                                            ": expected a constant's dimensions to be "
+                                            "non-negative, got ",
+                                            d));
           }
           shape.push_back(d);
           if (__builtin_mul_overflow(elements, static_cast<uint64_t>(d), &elements)) {
@@ -412,15 +421,17 @@ absl::StatusOr<TfliteModelIndex> IndexTfliteModel(const std::string& path,
       uint64_t expected_bytes;
       if (__builtin_mul_overflow(elements, static_cast<uint64_t>(DTypeSize(*dtype)),
                                  &expected_bytes)) {
-        return FormatError(path, offset_of(tensor), absl::StrCat(where, ": byte count overflows "
-                                                                 "64 bits"));
+        return FormatError(path, offset_of(tensor),
+                           absl::StrCat(where,
+                                        ": byte count overflows "
+                                        "64 bits"));
       }
       if (expected_bytes != range->size) {
-        return FormatError(path, range->offset,
-                           absl::StrCat(where, ": expected ", expected_bytes, " bytes for ",
-                                        elements, " elements of ", TensorTypeName(type),
-                                        " (shape [", absl::StrJoin(shape, ", "), "]), buffer ",
-                                        b, " holds ", range->size));
+        return FormatError(
+            path, range->offset,
+            absl::StrCat(where, ": expected ", expected_bytes, " bytes for ", elements,
+                         " elements of ", TensorTypeName(type), " (shape [",
+                         absl::StrJoin(shape, ", "), "]), buffer ", b, " holds ", range->size));
       }
 
       TfliteStreamPlan plan;
@@ -452,10 +463,11 @@ absl::StatusOr<TfliteModelIndex> IndexTfliteModel(const std::string& path,
           const int32_t axis = q->quantized_dimension();
           if (axis < 0 || static_cast<size_t>(axis) >= shape.size() ||
               static_cast<uint64_t>(shape[axis]) != scales) {
-            return FormatError(
-                path, offset_of(q),
-                absl::StrCat(where, ": expected ", scales, " per-channel scales to match "
-                             "dimension ", axis, " of shape [", absl::StrJoin(shape, ", "), "]"));
+            return FormatError(path, offset_of(q),
+                               absl::StrCat(where, ": expected ", scales,
+                                            " per-channel scales to match "
+                                            "dimension ",
+                                            axis, " of shape [", absl::StrJoin(shape, ", "), "]"));
           }
           quant.axis = axis;
         }
@@ -464,7 +476,8 @@ absl::StatusOr<TfliteModelIndex> IndexTfliteModel(const std::string& path,
 
       // Layout from the consumers; a DEQUANTIZE passes its consumers' layout through.
       std::set<TfliteLayout> layouts;
-      int32_t sole_dequantize_output = -1;  // the DEQUANTIZE output, when that op is the only reader
+      int32_t sole_dequantize_output =
+          -1;  // the DEQUANTIZE output, when that op is the only reader
       for (const Use& use : consumers[t]) {
         if (use.code == kTfliteDequantize && use.slot == 0 && dequantize_output[use.op] >= 0) {
           const int32_t out = dequantize_output[use.op];

@@ -32,13 +32,13 @@
 namespace weightprint::indexer::indexer_internal {
 
 struct TfliteTensorRecord {
-  std::string name;              // unique within the model
-  TfliteStreamPlan plan;         // how the stored bytes become canonical
+  std::string name;       // unique within the model
+  TfliteStreamPlan plan;  // how the stored bytes become canonical
   TfliteLayout layout = TfliteLayout::kAsStored;
-  uint64_t data_offset = 0;      // absolute offset of the stored bytes in the file
-  uint64_t data_size = 0;        // stored bytes
+  uint64_t data_offset = 0;  // absolute offset of the stored bytes in the file
+  uint64_t data_size = 0;    // stored bytes
   int subgraph = 0;
-  int tensor = 0;                // index within its subgraph
+  int tensor = 0;                   // index within its subgraph
   bool through_dequantize = false;  // read only through a DEQUANTIZE op
 };
 

@@ -49,8 +49,12 @@ class DequantizingSink {
  public:
   DequantizingSink(DType dtype, const TfliteQuantization& q, uint64_t channels, uint64_t inner,
                    const ByteSink& sink)
-      : dtype_(dtype), element_size_(DTypeSize(dtype)), q_(q), channels_(channels),
-        inner_(inner), sink_(sink) {}
+      : dtype_(dtype),
+        element_size_(DTypeSize(dtype)),
+        q_(q),
+        channels_(channels),
+        inner_(inner),
+        sink_(sink) {}
 
   absl::Status Write(std::span<const std::byte> chunk) {
     if (chunk.size() % element_size_ != 0) {
@@ -165,9 +169,9 @@ absl::Status StreamTfliteTensor(std::span<const std::byte> stored, const TfliteS
       // The channel axis in canonical order, and the elements after it.
       size_t k = static_cast<size_t>(q.axis);
       if (!plan.permutation.empty()) {
-        k = static_cast<size_t>(std::find(plan.permutation.begin(), plan.permutation.end(),
-                                          q.axis) -
-                                plan.permutation.begin());
+        k = static_cast<size_t>(
+            std::find(plan.permutation.begin(), plan.permutation.end(), q.axis) -
+            plan.permutation.begin());
       }
       channels = q.scales.size();
       for (size_t d = k + 1; d < rank; ++d) inner *= static_cast<uint64_t>(canonical[d]);

@@ -22,7 +22,7 @@ namespace weightprint::indexer::indexer_internal {
 
 // Affine quantization parameters of one tensor, validated by the model index.
 struct TfliteQuantization {
-  std::vector<float> scales;        // one (per-tensor) or one per channel
+  std::vector<float> scales;         // one (per-tensor) or one per channel
   std::vector<int64_t> zero_points;  // same length as scales
   int axis = 0;                      // stored axis the channels run along (per-channel only)
 };

@@ -13,21 +13,37 @@ using flatbuffers::Offset;
 using flatbuffers::uoffset_t;
 
 // The vtable slot of field `id` (flatbuffers: 4 + 2 * id).
-constexpr flatbuffers::voffset_t Slot(int id) { return static_cast<flatbuffers::voffset_t>(4 + 2 * id); }
+constexpr flatbuffers::voffset_t Slot(int id) {
+  return static_cast<flatbuffers::voffset_t>(4 + 2 * id);
+}
 
 // Field ids from the published schema.
-namespace model { constexpr int kVersion = 0, kOperatorCodes = 1, kSubgraphs = 2, kDescription = 3, kBuffers = 4; }
-namespace opcode { constexpr int kDeprecatedBuiltinCode = 0, kVersion = 2, kBuiltinCode = 3; }
-namespace subgraph { constexpr int kTensors = 0, kInputs = 1, kOutputs = 2, kOperators = 3, kName = 4; }
-namespace tensor { constexpr int kShape = 0, kType = 1, kBuffer = 2, kName = 3, kQuantization = 4, kSparsity = 6; }
-namespace quant { constexpr int kScale = 2, kZeroPoint = 3, kQuantizedDimension = 6; }
-namespace op { constexpr int kOpcodeIndex = 0, kInputs = 1, kOutputs = 2; }
-namespace buffer { constexpr int kData = 0, kOffset = 1, kSize = 2; }
+namespace model {
+constexpr int kVersion = 0, kOperatorCodes = 1, kSubgraphs = 2, kDescription = 3, kBuffers = 4;
+}
+namespace opcode {
+constexpr int kDeprecatedBuiltinCode = 0, kVersion = 2, kBuiltinCode = 3;
+}
+namespace subgraph {
+constexpr int kTensors = 0, kInputs = 1, kOutputs = 2, kOperators = 3, kName = 4;
+}
+namespace tensor {
+constexpr int kShape = 0, kType = 1, kBuffer = 2, kName = 3, kQuantization = 4, kSparsity = 6;
+}
+namespace quant {
+constexpr int kScale = 2, kZeroPoint = 3, kQuantizedDimension = 6;
+}
+namespace op {
+constexpr int kOpcodeIndex = 0, kInputs = 1, kOutputs = 2;
+}
+namespace buffer {
+constexpr int kData = 0, kOffset = 1, kSize = 2;
+}
 
 struct Layout {
-  std::vector<std::string> buffer_data;      // index 0 is the empty sentinel
+  std::vector<std::string> buffer_data;              // index 0 is the empty sentinel
   std::vector<std::vector<uint32_t>> tensor_buffer;  // per subgraph, per tensor
-  std::vector<int32_t> codes;                // distinct operator codes in first-use order
+  std::vector<int32_t> codes;                        // distinct operator codes in first-use order
 };
 
 Layout Plan(const TfliteModelSpec& spec) {

@@ -114,8 +114,8 @@ enum class Precision { kF32, kF16, kInt8 };
 
 // One subgraph; every parameter is consumed by its own operator in its slot. fp16 and int8
 // weights are read through DEQUANTIZE ops whose outputs are named "<name>_dequantize", as the
-// TFLite converter names them (seen in MediaPipe's published models); int8 biases are int32 with scale
-// input_scale × weight_scale[c].
+// TFLite converter names them (seen in MediaPipe's published models); int8 biases are int32 with
+// scale input_scale × weight_scale[c].
 TfliteModelSpec BuildModel(const std::vector<Param>& params, Precision precision) {
   TfliteModelSpec spec;
   TfliteSubgraphSpec& g = spec.subgraphs.emplace_back();
@@ -203,7 +203,8 @@ class TfliteCrossFormatTest : public ::testing::Test {
     params_ = Network(42);
     std::vector<indexer::TensorToWrite> tensors;
     for (const Param& p : params_) {
-      tensors.push_back({p.name, DType::kF32, p.shape, indexer::EncodeFloats(p.values, DType::kF32)});
+      tensors.push_back(
+          {p.name, DType::kF32, p.shape, indexer::EncodeFloats(p.values, DType::kF32)});
     }
     reference_path_ = dir_.Join("pytorch_layout.safetensors");
     ASSERT_TRUE(indexer::WriteSafetensors(reference_path_, tensors).ok());
@@ -231,7 +232,8 @@ class TfliteCrossFormatTest : public ::testing::Test {
 };
 
 TEST_F(TfliteCrossFormatTest, Fp32TfliteFingerprintsLikePytorchLayoutSafetensors) {
-  const std::map<std::string, TensorFingerprint> tflite = Fingerprints(Write(Precision::kF32, "fp32.tflite"));
+  const std::map<std::string, TensorFingerprint> tflite =
+      Fingerprints(Write(Precision::kF32, "fp32.tflite"));
   ASSERT_EQ(tflite.size(), reference_.size());
   for (const auto& [name, ref] : reference_) {
     SCOPED_TRACE(name);
@@ -247,7 +249,8 @@ TEST_F(TfliteCrossFormatTest, Fp32TfliteFingerprintsLikePytorchLayoutSafetensors
 }
 
 TEST_F(TfliteCrossFormatTest, Fp16TfliteSharesTheF16CastHashAndSketch) {
-  const std::map<std::string, TensorFingerprint> tflite = Fingerprints(Write(Precision::kF16, "fp16.tflite"));
+  const std::map<std::string, TensorFingerprint> tflite =
+      Fingerprints(Write(Precision::kF16, "fp16.tflite"));
   ASSERT_EQ(tflite.size(), reference_.size());
   for (const auto& [name, ref] : reference_) {
     SCOPED_TRACE(name);
@@ -286,10 +289,14 @@ TEST_F(TfliteCrossFormatTest, Int8PerChannelWeightsMatchTheirOriginalsWithinQuan
     std::string bytes;
     for (size_t i = 0; i < (*reader)->tensors().size(); ++i) {
       if ((*reader)->tensors()[i].name != p.name) continue;
-      ASSERT_TRUE((*reader)->ReadTensor(i, [&](std::span<const std::byte> c) {
-                               bytes.append(reinterpret_cast<const char*>(c.data()), c.size());
-                               return absl::OkStatus();
-                             }).ok());
+      ASSERT_TRUE((*reader)
+                      ->ReadTensor(i,
+                                   [&](std::span<const std::byte> c) {
+                                     bytes.append(reinterpret_cast<const char*>(c.data()),
+                                                  c.size());
+                                     return absl::OkStatus();
+                                   })
+                      .ok());
     }
     ASSERT_EQ(bytes.size(), p.values.size() * 4);
     std::vector<float> got(p.values.size());
@@ -326,7 +333,8 @@ TEST_F(TfliteCrossFormatTest, RegistryCallsTheFp16TfliteIdenticalToTheSafetensor
   {  // an unrelated network of the same architecture
     std::vector<indexer::TensorToWrite> tensors;
     for (const Param& p : Network(7)) {
-      tensors.push_back({p.name, DType::kF32, p.shape, indexer::EncodeFloats(p.values, DType::kF32)});
+      tensors.push_back(
+          {p.name, DType::kF32, p.shape, indexer::EncodeFloats(p.values, DType::kF32)});
     }
     ASSERT_TRUE(indexer::WriteSafetensors(dir_.Join("other.safetensors"), tensors).ok());
     register_model("org/other", dir_.Join("other.safetensors"));

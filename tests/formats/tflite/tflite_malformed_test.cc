@@ -53,9 +53,13 @@ TfliteModelSpec Sample() {
       {.name = "input", .shape = {1, 4, 4, 2}},
       {.name = "output", .shape = {1, 4, 4, 2}},
       {.name = "conv", .shape = {2, 3, 3, 2}, .data = F32Bytes(w)},
-      {.name = "q", .type = kTfInt8, .shape = {2, 3}, .data = RawBytes(std::vector<int8_t>{
-                                                           1, -2, 3, -4, 5, -6}),
-       .scales = {0.5f, 0.25f}, .zero_points = {0, 1}, .quantized_dimension = 0},
+      {.name = "q",
+       .type = kTfInt8,
+       .shape = {2, 3},
+       .data = RawBytes(std::vector<int8_t>{1, -2, 3, -4, 5, -6}),
+       .scales = {0.5f, 0.25f},
+       .zero_points = {0, 1},
+       .quantized_dimension = 0},
       {.name = "h16", .type = kTfFloat16, .shape = {2, 2}, .data = F16Bytes({1, 2, 3, 4})},
       {.name = "h", .shape = {2, 2}},
   };
@@ -142,13 +146,14 @@ TEST_F(TfliteMalformedTest, HeaderDamage) {
   r = indexer::OpenTflite(named);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("offset 4: expected the TFLite file identifier"),
-            std::string::npos) << r.status();
+            std::string::npos)
+      << r.status();
   for (uint32_t root : {0u, 6u, 0xFFFFFFF0u, static_cast<uint32_t>(model.size())}) {
     std::string bad = model;
     PutU32(bad, 0, root);
     ExpectRejected(bad, "root table offset");
   }
-  ExpectRejected(model.substr(0, 7) , "");
+  ExpectRejected(model.substr(0, 7), "");
 }
 
 TEST_F(TfliteMalformedTest, HugeVectorLengths) {
@@ -199,7 +204,8 @@ TEST_F(TfliteMalformedTest, SharedAndBackwardPointingTablesStaySafe) {
   {
     std::string shared = model;
     const size_t target = Follow(model, ElementSlot(tensors, 2));
-    PutU32(shared, ElementSlot(tensors, 3), static_cast<uint32_t>(target - ElementSlot(tensors, 3)));
+    PutU32(shared, ElementSlot(tensors, 3),
+           static_cast<uint32_t>(target - ElementSlot(tensors, 3)));
     absl::StatusOr<std::unique_ptr<ModelReader>> r = OpenBytes(shared);
     ASSERT_TRUE(r.ok()) << r.status();
     ExpectReadable(**r);
@@ -229,7 +235,8 @@ TEST_F(TfliteMalformedTest, IndicesOutOfRange) {
   ExpectRejected(BuildTflite(spec), "subgraph 0 tensor 2 \"conv\": expected a buffer index below");
   spec = Sample();
   spec.subgraphs[0].operators[1].inputs = {0, 7};
-  ExpectRejected(BuildTflite(spec), "operator 1: input 1 is tensor 7; expected -1 or an index below 6");
+  ExpectRejected(BuildTflite(spec),
+                 "operator 1: input 1 is tensor 7; expected -1 or an index below 6");
   spec = Sample();
   spec.subgraphs[0].operators[0].outputs = {-5};
   ExpectRejected(BuildTflite(spec), "operator 0: output 0 is tensor -5");

@@ -35,8 +35,8 @@ std::vector<float> Random(size_t n, uint32_t seed) {
 
 class TfliteReaderTest : public ::testing::Test {
  protected:
-  std::unique_ptr<ModelReader> Open(const TfliteModelSpec& spec, const std::string& file =
-                                                                     "model.tflite") {
+  std::unique_ptr<ModelReader> Open(const TfliteModelSpec& spec,
+                                    const std::string& file = "model.tflite") {
     const std::string path = dir_.Join(file);
     WriteFileBytes(path, BuildTflite(spec));
     absl::StatusOr<std::unique_ptr<ModelReader>> reader = indexer::OpenModelFile(path);
@@ -108,7 +108,9 @@ TEST_F(TfliteReaderTest, TransposeConvFilterBecomesInOutHw) {
   TfliteModelSpec spec = SingleOpModel(kOpTransposeConv, {});
   // TRANSPOSE_CONV inputs: output_shape, weights, input, (bias).
   TfliteSubgraphSpec& g = spec.subgraphs[0];
-  g.tensors.push_back({.name = "output_shape", .type = kTfInt32, .shape = {4},
+  g.tensors.push_back({.name = "output_shape",
+                       .type = kTfInt32,
+                       .shape = {4},
                        .data = RawBytes(std::vector<int32_t>{1, 8, 8, O})});
   g.tensors.push_back({.name = "deconv", .shape = {O, H, W, I}, .data = F32Bytes(stored)});
   g.operators[0].inputs = {2, 3, 0};
@@ -144,8 +146,8 @@ TEST_F(TfliteReaderTest, Conv3dFilterDhwioBecomesOidhwAndWideOpCodesAreRead) {
 
 TEST_F(TfliteReaderTest, LegacyOperatorCodesInTheDeprecatedByteAreRead) {
   const std::vector<float> stored = Random(2 * 3 * 3 * 4, 7);
-  TfliteModelSpec spec = SingleOpModel(
-      kOpConv2d, {{.name = "conv", .shape = {2, 3, 3, 4}, .data = F32Bytes(stored)}});
+  TfliteModelSpec spec =
+      SingleOpModel(kOpConv2d, {{.name = "conv", .shape = {2, 3, 3, 4}, .data = F32Bytes(stored)}});
   spec.legacy_operator_codes = true;
   auto reader = Open(spec);
   ASSERT_NE(reader, nullptr);
@@ -180,9 +182,12 @@ TEST_F(TfliteReaderTest, ConflictingConsumersKeepTheStoredLayout) {
 
 TEST_F(TfliteReaderTest, PerTensorUint8IsDequantized) {
   const std::vector<uint8_t> q = {0, 1, 128, 200, 255, 17};
-  auto reader = Open(SingleOpModel(
-      kOpFullyConnected, {{.name = "w", .type = kTfUint8, .shape = {2, 3}, .data = RawBytes(q),
-                           .scales = {0.5f}, .zero_points = {128}}}));
+  auto reader = Open(SingleOpModel(kOpFullyConnected, {{.name = "w",
+                                                        .type = kTfUint8,
+                                                        .shape = {2, 3},
+                                                        .data = RawBytes(q),
+                                                        .scales = {0.5f},
+                                                        .zero_points = {128}}}));
   ASSERT_NE(reader, nullptr);
   const indexer::TensorInfo* info = FindTensor(*reader, "w");
   EXPECT_EQ(info->dtype, DType::kF32);
@@ -200,10 +205,13 @@ TEST_F(TfliteReaderTest, PerChannelInt8IsDequantizedAlongItsAxisThroughThePermut
   for (size_t i = 0; i < q.size(); ++i) q[i] = static_cast<int8_t>(int(i * 37 % 255) - 127);
   const std::vector<float> scales = {0.1f, 0.2f, 0.3f, 0.4f};
   const std::vector<int64_t> zeros = {0, 1, -2, 3};
-  auto reader = Open(SingleOpModel(
-      kOpDepthwiseConv2d, {{.name = "dw", .type = kTfInt8, .shape = {1, H, W, C},
-                            .data = RawBytes(q), .scales = scales, .zero_points = zeros,
-                            .quantized_dimension = 3}}));
+  auto reader = Open(SingleOpModel(kOpDepthwiseConv2d, {{.name = "dw",
+                                                         .type = kTfInt8,
+                                                         .shape = {1, H, W, C},
+                                                         .data = RawBytes(q),
+                                                         .scales = scales,
+                                                         .zero_points = zeros,
+                                                         .quantized_dimension = 3}}));
   ASSERT_NE(reader, nullptr);
   const std::vector<float> got = CanonicalValues(*reader, "dw");
   ASSERT_EQ(got.size(), q.size());
@@ -219,12 +227,19 @@ TEST_F(TfliteReaderTest, Int32BiasIsDequantizedWithItsStoredScales) {
   // A quantized conv's bias: int32 with scale input_scale * weight_scale[c], zero point 0.
   const std::vector<int32_t> q = {1000, -2000, 123456, -7};
   const std::vector<float> scales = {1e-4f, 2e-4f, 3e-5f, 1e-3f};
-  auto reader = Open(SingleOpModel(
-      kOpFullyConnected, {{.name = "w", .type = kTfInt8, .shape = {4, 1},
-                           .data = RawBytes(std::vector<int8_t>{1, 2, 3, 4}), .scales = {0.1f},
-                           .zero_points = {0}},
-                          {.name = "b", .type = kTfInt32, .shape = {4}, .data = RawBytes(q),
-                           .scales = scales, .zero_points = {0, 0, 0, 0}}}));
+  auto reader =
+      Open(SingleOpModel(kOpFullyConnected, {{.name = "w",
+                                              .type = kTfInt8,
+                                              .shape = {4, 1},
+                                              .data = RawBytes(std::vector<int8_t>{1, 2, 3, 4}),
+                                              .scales = {0.1f},
+                                              .zero_points = {0}},
+                                             {.name = "b",
+                                              .type = kTfInt32,
+                                              .shape = {4},
+                                              .data = RawBytes(q),
+                                              .scales = scales,
+                                              .zero_points = {0, 0, 0, 0}}}));
   ASSERT_NE(reader, nullptr);
   const std::vector<float> got = CanonicalValues(*reader, "b");
   ASSERT_EQ(got.size(), 4u);
@@ -232,9 +247,10 @@ TEST_F(TfliteReaderTest, Int32BiasIsDequantizedWithItsStoredScales) {
 }
 
 TEST_F(TfliteReaderTest, IntegersWithoutQuantizationStayIntegers) {
-  auto reader = Open(SingleOpModel(
-      kOpAdd, {{.name = "idx", .type = kTfInt64, .shape = {3},
-                .data = RawBytes(std::vector<int64_t>{1, 2, 3})}}));
+  auto reader = Open(SingleOpModel(kOpAdd, {{.name = "idx",
+                                             .type = kTfInt64,
+                                             .shape = {3},
+                                             .data = RawBytes(std::vector<int64_t>{1, 2, 3})}}));
   ASSERT_NE(reader, nullptr);
   EXPECT_EQ(FindTensor(*reader, "idx")->dtype, DType::kI64);
 }
@@ -247,8 +263,7 @@ TEST_F(TfliteReaderTest, Fp16ConstantBehindDequantizeKeepsItsNameAndTakesTheCons
   g.tensors = {
       {.name = "input", .shape = {1, 4, 4, I}},
       {.name = "output", .shape = {1, 4, 4, O}},
-      {.name = "conv/filter", .type = kTfFloat16, .shape = {O, H, W, I},
-       .data = F16Bytes(values)},
+      {.name = "conv/filter", .type = kTfFloat16, .shape = {O, H, W, I}, .data = F16Bytes(values)},
       // DEQUANTIZE's output, named as converters name it; it holds no data.
       {.name = "conv/filter_dequantize", .shape = {O, H, W, I}},
   };
@@ -278,9 +293,13 @@ TEST_F(TfliteReaderTest, Int8ConstantBehindDequantizeIsDequantized) {
   g.tensors = {
       {.name = "input", .shape = {1, 2}},
       {.name = "output", .shape = {1, 2}},
-      {.name = "", .type = kTfInt8, .shape = {2, 2},
-       .data = RawBytes(std::vector<int8_t>{-4, 2, 6, 8}), .scales = {0.25f, 0.5f},
-       .zero_points = {0, 2}, .quantized_dimension = 0},
+      {.name = "",
+       .type = kTfInt8,
+       .shape = {2, 2},
+       .data = RawBytes(std::vector<int8_t>{-4, 2, 6, 8}),
+       .scales = {0.25f, 0.5f},
+       .zero_points = {0, 2},
+       .quantized_dimension = 0},
       {.name = "w", .shape = {2, 2}},  // a nameless constant takes the output's name
   };
   g.operators = {{kOpDequantize, {2}, {3}}, {kOpFullyConnected, {0, 3}, {1}}};
@@ -290,10 +309,10 @@ TEST_F(TfliteReaderTest, Int8ConstantBehindDequantizeIsDequantized) {
 }
 
 TEST_F(TfliteReaderTest, SubgraphsArePrefixedAndCollisionsNumbered) {
-  TfliteModelSpec spec = SingleOpModel(
-      kOpAdd, {{.name = "w", .shape = {3}, .data = F32Bytes({1, 2, 3})},
-               {.name = "w", .shape = {3}, .data = F32Bytes({4, 5, 6})},
-               {.name = "", .shape = {2}, .data = F32Bytes({7, 8})}});
+  TfliteModelSpec spec =
+      SingleOpModel(kOpAdd, {{.name = "w", .shape = {3}, .data = F32Bytes({1, 2, 3})},
+                             {.name = "w", .shape = {3}, .data = F32Bytes({4, 5, 6})},
+                             {.name = "", .shape = {2}, .data = F32Bytes({7, 8})}});
   TfliteSubgraphSpec& body = spec.subgraphs.emplace_back();
   body.name = "while_body";
   body.tensors = {{.name = "x", .shape = {3}},
@@ -316,7 +335,8 @@ TEST_F(TfliteReaderTest, ABufferReadTheSameWayIsListedOnce) {
       SingleOpModel(kOpAdd, {{.name = "w", .shape = {4}, .data = F32Bytes({1, 2, 3, 4})},
                              {.name = "w_as_matrix", .shape = {2, 2}, .buffer = 1}});
   TfliteSubgraphSpec& other = spec.subgraphs.emplace_back();
-  other.tensors = {{.name = "x", .shape = {4}}, {.name = "y", .shape = {4}},
+  other.tensors = {{.name = "x", .shape = {4}},
+                   {.name = "y", .shape = {4}},
                    {.name = "w_again", .shape = {4}, .buffer = 1}};
   other.operators = {{kOpAdd, {0, 2}, {1}}};
   auto reader = Open(spec);
@@ -336,16 +356,15 @@ TEST_F(TfliteReaderTest, TensorsWithoutNumericWeightsAreSkippedAndCounted) {
   ASSERT_NE(reader, nullptr);
   ASSERT_EQ(reader->tensors().size(), 1u);
   EXPECT_EQ(reader->tensors()[0].name, "dense");
-  EXPECT_EQ(reader->metadata().at("weightprint.skipped_tensors"),
-            "3 (INT4 1, STRING 1, sparse 1)");
+  EXPECT_EQ(reader->metadata().at("weightprint.skipped_tensors"), "3 (INT4 1, STRING 1, sparse 1)");
 }
 
 TEST_F(TfliteReaderTest, ExternalBuffersOfLargeModelsAreRead) {
   const std::vector<float> w = Random(8 * 3 * 3 * 2, 12);
   const std::vector<float> b = Random(8, 13);
-  TfliteModelSpec spec = SingleOpModel(
-      kOpConv2d, {{.name = "conv", .shape = {8, 3, 3, 2}, .data = F32Bytes(w)},
-                  {.name = "bias", .shape = {8}, .data = F32Bytes(b)}});
+  TfliteModelSpec spec =
+      SingleOpModel(kOpConv2d, {{.name = "conv", .shape = {8, 3, 3, 2}, .data = F32Bytes(w)},
+                                {.name = "bias", .shape = {8}, .data = F32Bytes(b)}});
   spec.external_buffers = true;
   auto external = Open(spec, "external.tflite");
   spec.external_buffers = false;
@@ -387,10 +406,13 @@ TEST_F(TfliteReaderTest, ConversionIsStreamedInBoundedChunks) {
   std::vector<float> scales(kRows);
   for (int r = 0; r < kRows; ++r) scales[r] = 0.001f * float(r + 1);
   const std::vector<float> filter = Random(64 * 3 * 3 * 455, 16);
-  TfliteModelSpec spec = SingleOpModel(
-      kOpFullyConnected, {{.name = "big", .type = kTfInt8, .shape = {kRows, kCols},
-                           .data = RawBytes(q), .scales = scales,
-                           .zero_points = std::vector<int64_t>(kRows, 0)}});
+  TfliteModelSpec spec =
+      SingleOpModel(kOpFullyConnected, {{.name = "big",
+                                         .type = kTfInt8,
+                                         .shape = {kRows, kCols},
+                                         .data = RawBytes(q),
+                                         .scales = scales,
+                                         .zero_points = std::vector<int64_t>(kRows, 0)}});
   spec.subgraphs[0].tensors.push_back(
       {.name = "filter", .shape = {64, 3, 3, 455}, .data = F32Bytes(filter)});
   spec.subgraphs[0].operators.push_back({kOpConv2d, {0, 3}, {1}});
@@ -400,19 +422,23 @@ TEST_F(TfliteReaderTest, ConversionIsStreamedInBoundedChunks) {
     SCOPED_TRACE(reader->tensors()[i].name);
     size_t chunks = 0, largest = 0, total = 0;
     uint64_t row_errors = 0;
-    ASSERT_TRUE(reader->ReadTensor(i, [&](std::span<const std::byte> chunk) {
-                  // The first element of each chunk of "big" checks the per-row scale.
-                  if (reader->tensors()[i].name == "big" && !chunk.empty()) {
-                    const size_t e = total / 4;
-                    float v;
-                    std::memcpy(&v, chunk.data(), 4);
-                    if (v != scales[e / kCols] * float(q[e])) ++row_errors;
-                  }
-                  ++chunks;
-                  largest = std::max(largest, chunk.size());
-                  total += chunk.size();
-                  return absl::OkStatus();
-                }).ok());
+    ASSERT_TRUE(reader
+                    ->ReadTensor(i,
+                                 [&](std::span<const std::byte> chunk) {
+                                   // The first element of each chunk of "big" checks the per-row
+                                   // scale.
+                                   if (reader->tensors()[i].name == "big" && !chunk.empty()) {
+                                     const size_t e = total / 4;
+                                     float v;
+                                     std::memcpy(&v, chunk.data(), 4);
+                                     if (v != scales[e / kCols] * float(q[e])) ++row_errors;
+                                   }
+                                   ++chunks;
+                                   largest = std::max(largest, chunk.size());
+                                   total += chunk.size();
+                                   return absl::OkStatus();
+                                 })
+                    .ok());
     EXPECT_EQ(total, reader->tensors()[i].size_bytes);
     EXPECT_GT(chunks, 8u);
     EXPECT_LE(largest, size_t{1} << 18);  // 64 Ki F32 values

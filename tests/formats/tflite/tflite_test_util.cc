@@ -4,8 +4,7 @@
 
 namespace weightprint::testing {
 
-const indexer::TensorInfo* FindTensor(const indexer::ModelReader& reader,
-                                      const std::string& name) {
+const indexer::TensorInfo* FindTensor(const indexer::ModelReader& reader, const std::string& name) {
   for (const indexer::TensorInfo& t : reader.tensors()) {
     if (t.name == name) return &t;
   }
