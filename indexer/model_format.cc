@@ -62,6 +62,16 @@ bool ZipEvidence(std::string_view head, uint64_t file_size) {
   return method <= 20 || method == 93 || method == 95 || method == 98 || method == 99;
 }
 
+// TFLite: a flatbuffer whose file identifier "TFL3" sits at bytes 4..7, after the root table
+// offset, which must be 4-byte aligned and point past the 8-byte header into the file. No other
+// format's valid file has these bytes there (safetensors would need a header length above
+// 100 MB, GGUF a version in the billions).
+bool TfliteEvidence(std::string_view head, uint64_t file_size) {
+  if (head.size() < 8 || head.substr(4, 4) != "TFL3") return false;
+  const uint64_t root = LoadLe(head, 4);
+  return root % 4 == 0 && root >= 8 && root + 4 <= file_size;
+}
+
 // The name of the first member of a zip archive (local file header at offset 0), or "".
 std::string_view FirstZipMember(std::string_view head) {
   constexpr size_t kFixed = 30;
@@ -85,6 +95,7 @@ std::optional<ModelFormat> FormatOfName(std::string_view name) {
   // ".bin" names PyTorch checkpoints, ONNX exports and TF.js shards alike: it says nothing.
   if (ext == "pt" || ext == "pth" || ext == "ckpt") return ModelFormat::kPytorch;
   if (ext == "onnx") return ModelFormat::kOnnx;
+  if (ext == "tflite") return ModelFormat::kTflite;
   return std::nullopt;
 }
 
@@ -112,6 +123,8 @@ std::string_view ModelFormatName(ModelFormat format) {
       return "pytorch";
     case ModelFormat::kOnnx:
       return "onnx";
+    case ModelFormat::kTflite:
+      return "tflite";
   }
   return "unknown";
 }
@@ -129,6 +142,7 @@ absl::StatusOr<ModelFormat> DetectModelFormat(const FileEvidence& e) {
                                                                : ModelFormat::kPytorch);
   }
   if (SafetensorsEvidence(e)) strong.push_back(ModelFormat::kSafetensors);
+  if (TfliteEvidence(e.head, e.file_size)) strong.push_back(ModelFormat::kTflite);
   if (auto chosen = Choose(strong, by_name)) return *chosen;
 
   // 2. No structural evidence: a known extension sends the file to its reader, so a damaged
@@ -148,7 +162,7 @@ absl::StatusOr<ModelFormat> DetectModelFormat(const FileEvidence& e) {
   if (!e.head.empty() && e.head[0] == '\x08') return ModelFormat::kOnnx;
   return absl::InvalidArgumentError(absl::StrCat(
       std::string(e.name), ": offset 0: unrecognised format (expected safetensors, GGUF, a PyTorch checkpoint, "
-              "NumPy .npy/.npz or ONNX)"));
+              "NumPy .npy/.npz, ONNX or TFLite)"));
 }
 
 absl::StatusOr<ModelFormat> DetectModelFormat(const std::string& path) {

@@ -20,6 +20,7 @@ enum class ModelFormat : uint8_t {
   kNumpy,        // .npy, or a zip whose members are .npy files (.npz)
   kPytorch,      // zip checkpoint, TorchScript archive, or a legacy pickle stream
   kOnnx,
+  kTflite,       // a TFLite flatbuffer ("TFL3")
 };
 
 std::string_view ModelFormatName(ModelFormat format);  // "safetensors", "gguf", ...

@@ -9,6 +9,7 @@ PACKAGES=(
   libxxhash-dev xxhash nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev libonnx-dev
+  libflatbuffers-dev flatbuffers-compiler
 )
 # Reference writers the format tests compare against (torch.save, onnx.save, numpy.save).
 if [ "${WEIGHTPRINT_TEST_DEPS:-0}" = 1 ]; then
