@@ -327,6 +327,7 @@ constexpr char kSelfCheck[] = R"js(
   out.setAttribute('data-tables', String(tables.length));
   out.textContent = 'self-check ' + (problems.length ? 'failed: ' + problems.join('; ') : 'ok') +
       ' (' + maps.length + ' heatmaps, ' + tables.length + ' tables)';
+  console.log('weightprint ' + out.textContent);
 })();
 )js";
 
