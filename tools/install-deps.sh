@@ -10,9 +10,10 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev libonnx-dev
 )
-# Reference writers the format tests compare against (torch.save, onnx.save, numpy.save).
+# Reference writers the format tests compare against (torch.save, onnx.save, numpy.save), and
+# the browser the HTML report is rendered in (tests/cli/html_report_browser_test.sh).
 if [ "${WEIGHTPRINT_TEST_DEPS:-0}" = 1 ]; then
-  PACKAGES+=(python3-numpy python3-torch python3-onnx)
+  PACKAGES+=(python3-numpy python3-torch python3-onnx chromium)
 fi
 
 missing=()

@@ -126,5 +126,13 @@ SERVER_PID=$!
 for _ in $(seq 1 100); do grep -q "serving" "$T/serve.log" && break; sleep 0.1; done
 expect_code "registry in use" 3 "UNAVAILABLE.*in use by another process \(PID $SERVER_PID holds .*LOCK\).*weightprint serve" \
   "$WP" --db "$DB" stats
+# The same report sections come back from a server.
+ADDR=$(sed -n 's/^weightprint: serving .* on //p' "$T/serve.log")
+expect_ok "remote lineage" "unsupported claim: org/base" \
+  "$WP" --server "$ADDR" query "$V/composite"
+expect_ok "remote audit" "vision_tower +164352 +100.0%" \
+  "$WP" --server "$ADDR" audit-model "$V/composite"
+expect_ok "remote layer similarity" '"source_stack": "model.layers"' \
+  "$WP" --server "$ADDR" query "$V/composite" --json
 kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
 finish
