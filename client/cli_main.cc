@@ -185,6 +185,11 @@ int RegisterHubCache(RegistryClient& c, const std::string& path, const registry:
                      int threads, bool json) {
   absl::StatusOr<std::vector<HubSnapshot>> snapshots = FindHubSnapshots(path);
   if (!snapshots.ok()) return Fail(snapshots.status());
+  if (!given.name.empty() && snapshots->front().name != snapshots->back().name) {
+    return FailWith(kExitUsage, "USAGE",
+                    "register: --name names one model, but " + path +
+                        " holds several repositories; leave --name out to use theirs");
+  }
   nlohmann::json stored_json = nlohmann::json::array();
   int registered = 0, skipped = 0;
   for (const HubSnapshot& snap : *snapshots) {

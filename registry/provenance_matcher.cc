@@ -443,9 +443,9 @@ absl::StatusOr<ProvenanceReport> ProvenanceMatcher::QueryModel(
         evidence[i].per_query.push_back(s.has_match ? &s.match : nullptr);
       }
     }
-    report.origin_audit =
-        BuildOriginAudit(informative, evidence, report.query_parameters - report.informative_parameters,
-                         store_.counts().models);
+    report.origin_audit = BuildOriginAudit(
+        informative, evidence, report.query_parameters - report.informative_parameters,
+        store_.counts().models);
   }
   std::sort(report.candidates.begin(), report.candidates.end(), BetterCandidate);
   if (!options.include_unrelated) {
