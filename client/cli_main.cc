@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -16,9 +17,14 @@
 #include "absl/strings/str_cat.h"
 #include "client/audit_printer.h"
 #include "client/demo.h"
+#include "client/exit_codes.h"
+#include "client/hf_cache.h"
+#include "client/html_report.h"
 #include "client/progress_bar.h"
 #include "client/registry_client.h"
 #include "client/report_printer.h"
+#include "client/report_sections.h"
+#include "indexer/model_card.h"
 #include "indexer/model_fingerprint.h"
 #include "registry/registry.h"
 #include "registry/server.h"
@@ -37,12 +43,74 @@ std::string DefaultDbDir() {
   return "./weightprint-db";
 }
 
+#ifndef WEIGHTPRINT_VERSION
+#define WEIGHTPRINT_VERSION "unknown"
+#endif
+
 std::string CodeName(absl::StatusCode code) { return absl::StatusCodeToString(code); }
 
+// Set once the command line asks for JSON: errors are then JSON on stdout too.
+bool json_errors = false;
+
+int FailWith(int exit_code, std::string_view code, std::string_view message) {
+  if (json_errors) {
+    nlohmann::json error = {{"schema", "weightprint.report.v1"},
+                            {"kind", "error"},
+                            {"code", std::string(code)},
+                            {"message", std::string(message)},
+                            {"exit_code", exit_code}};
+    std::cout << error.dump(2) << "\n";
+  }
+  std::cerr << "weightprint: error (" << code << "): " << message << "\n";
+  return exit_code;
+}
+
 int Fail(const absl::Status& status) {
-  std::cerr << "weightprint: error (" << CodeName(status.code()) << "): " << status.message()
-            << "\n";
-  return 1;
+  return FailWith(ExitCodeFor(status), CodeName(status.code()), std::string(status.message()));
+}
+
+std::string VersionText() {
+  return absl::StrCat("weightprint ", WEIGHTPRINT_VERSION, "\nfingerprint version ",
+                      indexer::kFingerprintVersion, "\nstore schema version ",
+                      registry::StoreSchemaVersion(), "\nreport schema weightprint.report.v1");
+}
+
+// The lineage a model declares: --base-model (and --base-model-relation) when given, else the
+// model card (README.md front matter) in the model directory.
+struct DeclaredLineage {
+  std::vector<std::string> base_models;
+  std::string relation;
+  std::string declared_in;
+};
+
+absl::StatusOr<DeclaredLineage> DeclaredLineageOf(const std::string& path,
+                                                  const std::vector<std::string>& cli_bases,
+                                                  const std::string& cli_relation) {
+  DeclaredLineage out;
+  if (!cli_bases.empty()) {
+    out.base_models = cli_bases;
+    out.relation = cli_relation;
+    out.declared_in = "command line";
+    return out;
+  }
+  absl::StatusOr<indexer::ModelCard> card = indexer::ReadModelCard(path);
+  if (!card.ok()) return card.status();
+  for (const std::string& warning : card->warnings) {
+    std::cerr << "weightprint: " << path << "/README.md: " << warning << "\n";
+  }
+  if (!card->base_models.empty()) {
+    out.base_models = card->base_models;
+    out.relation = cli_relation.empty() ? card->base_model_relation : cli_relation;
+    out.declared_in = "model card";
+  }
+  return out;
+}
+
+void ApplyDeclared(const DeclaredLineage& d, registry::ModelInfo& info) {
+  info.base_models = d.base_models;
+  info.base_model = d.base_models.empty() ? "" : d.base_models.front();
+  info.base_model_relation = d.relation;
+  info.base_model_declared_in = d.declared_in;
 }
 
 registry::ModelKey ParseKey(const std::string& text) {
@@ -56,11 +124,12 @@ registry::ModelKey ParseKey(const std::string& text) {
   return key;
 }
 
-absl::StatusOr<indexer::ModelFingerprint> FingerprintWithProgress(const std::string& path,
-                                                                   int threads) {
+absl::StatusOr<indexer::ModelFingerprint> FingerprintWithProgress(
+    const std::string& path, int threads, const std::string& only_tensor = "") {
   ProgressBar bar("fingerprinting");
   indexer::FingerprintOptions options;
   options.threads = threads;
+  options.only_tensor = only_tensor;
   options.progress = [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); };
   return indexer::FingerprintModel(path, options);
 }
@@ -132,6 +201,136 @@ int Serve(const GlobalOptions& g, registry::ServerOptions options) {
   return 0;
 }
 
+// Registers every snapshot of a Hugging Face hub cache. A snapshot already registered under
+// the same name and commit is skipped; any other failure stops with its error.
+int RegisterHubCache(RegistryClient& c, const std::string& path, const registry::ModelInfo& given,
+                     const std::vector<std::string>& bases, const std::string& relation,
+                     int threads, bool json) {
+  absl::StatusOr<std::vector<HubSnapshot>> snapshots = FindHubSnapshots(path);
+  if (!snapshots.ok()) return Fail(snapshots.status());
+  if (!given.name.empty() && snapshots->front().name != snapshots->back().name) {
+    return FailWith(kExitUsage, "USAGE",
+                    "register: --name names one model, but " + path +
+                        " holds several repositories; leave --name out to use theirs");
+  }
+  nlohmann::json stored_json = nlohmann::json::array();
+  int registered = 0, skipped = 0;
+  for (const HubSnapshot& snap : *snapshots) {
+    if (!given.revision.empty() && snap.revision != given.revision &&
+        std::find(snap.refs.begin(), snap.refs.end(), given.revision) == snap.refs.end()) {
+      continue;
+    }
+    registry::ModelInfo info = given;
+    info.name = given.name.empty() ? snap.name : given.name;
+    info.revision = snap.revision;
+    absl::StatusOr<DeclaredLineage> declared = DeclaredLineageOf(snap.path, bases, relation);
+    if (!declared.ok()) return Fail(declared.status());
+    ApplyDeclared(*declared, info);
+    std::string refs;
+    for (const std::string& r : snap.refs) refs += (refs.empty() ? "" : ", ") + r;
+    std::cerr << "weightprint: " << info.name << "@" << info.revision
+              << (refs.empty() ? "" : " (refs: " + refs + ")") << "\n";
+    absl::StatusOr<indexer::ModelFingerprint> fp = FingerprintWithProgress(snap.path, threads);
+    if (!fp.ok()) return Fail(fp.status());
+    info.format = fp->format;
+    info.architecture = fp->architecture;
+    absl::StatusOr<registry::ModelInfo> stored = c.Register(info, fp->tensors);
+    if (absl::IsAlreadyExists(stored.status())) {
+      std::cerr << "weightprint: " << info.name << "@" << info.revision
+                << " is already registered; skipped\n";
+      ++skipped;
+      continue;
+    }
+    if (!stored.ok()) return Fail(stored.status());
+    ++registered;
+    if (json) {
+      nlohmann::json m = ModelToJson(*stored);
+      m["refs"] = snap.refs;
+      stored_json.push_back(std::move(m));
+    } else {
+      std::cout << "registered " << FormatModel(*stored);
+    }
+  }
+  if (json) {
+    std::cout << stored_json.dump(2) << "\n";
+  } else {
+    std::cout << "hub cache: " << registered << " snapshots registered, " << skipped
+              << " already registered\n";
+  }
+  return 0;
+}
+
+enum class QueryKind { kQuery, kReport, kAudit };
+
+int RunQuery(RegistryClient& c, QueryKind kind, const std::string& path,
+             const std::string& tensor, const std::string& html,
+             const std::vector<std::string>& bases, const std::string& relation,
+             const std::vector<std::string>& fail_on_text, registry::QueryOptions options,
+             bool json, bool verbose, int threads) {
+  absl::StatusOr<std::vector<FailOn>> fail_on = ParseFailOn(fail_on_text);
+  if (!fail_on.ok()) return FailWith(kExitUsage, "USAGE", std::string(fail_on.status().message()));
+  if (!tensor.empty()) {
+    if (!html.empty() || !fail_on->empty()) {
+      return FailWith(kExitUsage, "USAGE", "--tensor answers for one tensor: --html and "
+                                           "--fail-on need a whole-model query");
+    }
+    absl::StatusOr<indexer::ModelFingerprint> fp = FingerprintWithProgress(path, threads, tensor);
+    if (!fp.ok()) return Fail(fp.status());
+    absl::StatusOr<registry::TensorQueryResult> result = c.QueryTensor(fp->tensors.front(), options);
+    if (!result.ok()) return Fail(result.status());
+    std::cout << (json ? TensorResultToJson(*result).dump(2) + "\n" : FormatTensorResult(*result));
+    return 0;
+  }
+  absl::StatusOr<DeclaredLineage> declared = DeclaredLineageOf(path, bases, relation);
+  if (!declared.ok()) return Fail(declared.status());
+  options.declared_base_models = declared->base_models;
+  options.declared_relation = declared->relation;
+  options.declared_in = declared->declared_in;
+  absl::StatusOr<indexer::ModelFingerprint> fp = FingerprintWithProgress(path, threads);
+  if (!fp.ok()) return Fail(fp.status());
+  options.include_tensor_matches = verbose || json;
+  absl::StatusOr<registry::ProvenanceReport> report = c.QueryModel(fp->tensors, options);
+  if (!report.ok()) return Fail(report.status());
+
+  if (!html.empty()) {
+    HtmlReportContext context;
+    context.query_path = path;
+    context.tool_version = absl::StrCat("weightprint ", WEIGHTPRINT_VERSION);
+    context.generated_unix = static_cast<int64_t>(std::time(nullptr));
+    std::ofstream out(html, std::ios::binary | std::ios::trunc);
+    out << RenderHtmlReport(*report, context);
+    out.close();
+    if (!out) {
+      return Fail(absl::UnavailableError(absl::StrCat(html, ": cannot write the HTML report")));
+    }
+    std::cerr << "weightprint: HTML report written to " << html << "\n";
+  }
+  if (kind == QueryKind::kAudit) {
+    if (json) {
+      nlohmann::json out = {{"schema", "weightprint.report.v1"},
+                            {"kind", "origin_audit"},
+                            {"verdict", report->verdict},
+                            {"origin_audit", AuditToJson(report->origin_audit)},
+                            {"lineage", LineageToJson(report->lineage)}};
+      std::cout << out.dump(2) << "\n";
+    } else {
+      std::cout << "verdict: " << report->verdict << "\n" << FormatAudit(report->origin_audit);
+    }
+  } else if (json) {
+    std::cout << ReportToJson(*report).dump(2) << "\n";
+  } else {
+    std::cout << FormatReport(*report, verbose);
+    if (kind == QueryKind::kReport) std::cout << "\n" << FormatAudit(report->origin_audit);
+  }
+  std::string reason;
+  const int code = FailOnExitCode(*fail_on, *report, &reason);
+  if (code != kExitOk) {
+    std::cerr << "weightprint: --fail-on condition holds: " << reason << " (exit " << code
+              << ")\n";
+  }
+  return code;
+}
+
 int Run(int argc, char** argv) {
   CLI::App app{"weightprint: where do these weights come from?\n"
                "Fingerprints model files locally and finds the registered models they were "
@@ -159,35 +358,80 @@ int Run(int argc, char** argv) {
                  "name expected in the server certificate, when it is not the host of --server");
 
   // register
-  auto* reg = app.add_subcommand("register", "fingerprint a model and store it in the registry");
+  auto* reg = app.add_subcommand(
+      "register", "fingerprint a model and store it in the registry; a Hugging Face hub cache "
+                  "(~/.cache/huggingface/hub) or one models--ORG--NAME directory registers "
+                  "every snapshot, named ORG/NAME at its commit");
   std::string reg_path;
   registry::ModelInfo info;
+  std::vector<std::string> reg_bases;
+  std::string reg_relation;
   bool reg_json = false;
-  reg->add_option("path", reg_path, "model file (safetensors, GGUF, PyTorch, ONNX, NumPy) or model directory")
+  reg->add_option("path", reg_path,
+                  "model file (safetensors, GGUF, PyTorch, ONNX, NumPy), model directory, or "
+                  "Hugging Face hub cache")
       ->required();
-  reg->add_option("--name", info.name, "ORG/MODEL")->required();
-  reg->add_option("--revision", info.revision, "revision (commit, tag)");
+  reg->add_option("--name", info.name, "ORG/MODEL (required unless PATH is a hub cache)");
+  reg->add_option("--revision", info.revision,
+                  "revision (commit, tag); for a hub cache: only the snapshot with this commit "
+                  "or ref");
   reg->add_option("--license", info.license, "license identifier");
   reg->add_option("--source", info.source, "URL the weights came from");
-  reg->add_option("--base-model", info.base_model, "declared base model, e.g. ORG/X");
+  reg->add_option("--base-model", reg_bases,
+                  "declared base model, e.g. ORG/X (repeatable; default: the model card's "
+                  "base_model)");
+  reg->add_option("--base-model-relation", reg_relation,
+                  "finetune, adapter, quantized or merge (default: the model card's)")
+      ->check(CLI::IsMember({"finetune", "adapter", "quantized", "merge"}));
   reg->add_flag("--json", reg_json, "print the stored model as JSON");
   bool reg_replace = false;
   reg->add_flag("--replace", reg_replace,
                 "replace a registration of the same NAME@REVISION whose weights differ (the old "
                 "record's hashes stay in the audit trail); same weights always succeed");
 
-  // query
+  // query, report, audit-model: one query, three presentations.
+  struct QueryCommand {
+    std::string path, tensor, html;
+    std::vector<std::string> bases, fail_on;
+    std::string relation;
+    registry::QueryOptions options;
+    bool json = false, verbose = false;
+  };
+  QueryCommand qc;
+  auto add_query_options = [&qc](CLI::App* cmd, bool tensor_and_verbose) {
+    cmd->add_option("path", qc.path,
+                    "model file (safetensors, GGUF, PyTorch, ONNX, NumPy) or model directory")
+        ->required();
+    cmd->add_option("--top", qc.options.top, "candidates to report")->capture_default_str();
+    cmd->add_flag("--json", qc.json, "machine-readable report (docs/JSON.md)");
+    cmd->add_flag("--all", qc.options.include_unrelated, "also list candidates judged unrelated");
+    cmd->add_option("--html", qc.html,
+                    "also write the report as one self-contained HTML page to this file");
+    cmd->add_option("--base-model", qc.bases,
+                    "the base model the query declares (repeatable; default: the model card's "
+                    "base_model in the model directory)");
+    cmd->add_option("--base-model-relation", qc.relation,
+                    "finetune, adapter, quantized or merge (default: the model card's)")
+        ->check(CLI::IsMember({"finetune", "adapter", "quantized", "merge"}));
+    cmd->add_option("--fail-on", qc.fail_on,
+                    "exit with a finding code when the condition holds: identical (10), "
+                    "derived (11: identical or derived), undeclared (12); repeatable or "
+                    "comma-separated, the first that holds sets the code");
+    if (tensor_and_verbose) {
+      cmd->add_option("--tensor", qc.tensor, "query this tensor only (reads only this tensor)");
+      cmd->add_flag("--verbose,-v", qc.verbose, "add each query tensor's best match");
+    }
+  };
   auto* query = app.add_subcommand("query", "where does this model (or one tensor) come from?");
-  std::string query_path, query_tensor;
-  registry::QueryOptions qopt;
-  bool query_json = false, verbose = false;
-  query->add_option("path", query_path, "model file (safetensors, GGUF, PyTorch, ONNX, NumPy) or model directory")
-      ->required();
-  query->add_option("--top", qopt.top, "candidates to report")->capture_default_str();
-  query->add_option("--tensor", query_tensor, "query this tensor only");
-  query->add_flag("--json", query_json, "machine-readable report (docs/JSON.md)");
-  query->add_flag("--verbose,-v", verbose, "add each query tensor's best match");
-  query->add_flag("--all", qopt.include_unrelated, "also list candidates judged unrelated");
+  add_query_options(query, true);
+  auto* report_cmd = app.add_subcommand(
+      "report", "the full report: verdict, candidates, lineage check and from-scratch audit; "
+                "--html writes it as a page with layer heatmaps");
+  add_query_options(report_cmd, false);
+  auto* audit_cmd = app.add_subcommand(
+      "audit-model", "from-scratch audit: the share of the model, whole and per component, "
+                     "with any registered origin, and the share with none");
+  add_query_options(audit_cmd, false);
 
   // models
   auto* models = app.add_subcommand("models", "list, show or delete registered models");
@@ -248,10 +492,19 @@ int Run(int argc, char** argv) {
       ->capture_default_str();
   demo->add_flag("--models-only", models_only, "only write the demo models");
 
+  app.set_version_flag("--version", VersionText(), "print the version, fingerprint version "
+                                                    "and schema versions, and exit");
+  app.footer(ExitCodesHelp());
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--json") json_errors = true;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
+    if (json_errors) return FailWith(kExitUsage, "USAGE", e.what());
+    app.exit(e);
+    return kExitUsage;
   }
 
   if (*serve) return Serve(g, serve_options);
@@ -289,6 +542,15 @@ int Run(int argc, char** argv) {
   RegistryClient& c = **client;
 
   if (*reg) {
+    if (IsHubCache(reg_path)) return RegisterHubCache(c, reg_path, info, reg_bases, reg_relation,
+                                                      g.threads, reg_json);
+    if (info.name.empty()) {
+      return FailWith(kExitUsage, "USAGE",
+                      "register: --name is required unless PATH is a Hugging Face hub cache");
+    }
+    absl::StatusOr<DeclaredLineage> declared = DeclaredLineageOf(reg_path, reg_bases, reg_relation);
+    if (!declared.ok()) return Fail(declared.status());
+    ApplyDeclared(*declared, info);
     absl::StatusOr<indexer::ModelFingerprint> fp = FingerprintWithProgress(reg_path, g.threads);
     if (!fp.ok()) return Fail(fp.status());
     info.format = fp->format;
@@ -302,30 +564,12 @@ int Run(int argc, char** argv) {
     }
     return 0;
   }
-  if (*query) {
-    absl::StatusOr<indexer::ModelFingerprint> fp = FingerprintWithProgress(query_path, g.threads);
-    if (!fp.ok()) return Fail(fp.status());
-    if (!query_tensor.empty()) {
-      const indexer::TensorFingerprint* found = nullptr;
-      for (const indexer::TensorFingerprint& t : fp->tensors) {
-        if (t.name == query_tensor) found = &t;
-      }
-      if (found == nullptr) {
-        return Fail(absl::NotFoundError(
-            absl::StrCat(query_path, ": no tensor named '", query_tensor, "'")));
-      }
-      absl::StatusOr<registry::TensorQueryResult> result = c.QueryTensor(*found, qopt);
-      if (!result.ok()) return Fail(result.status());
-      std::cout << (query_json ? TensorResultToJson(*result).dump(2) + "\n"
-                               : FormatTensorResult(*result));
-      return 0;
-    }
-    qopt.include_tensor_matches = verbose || query_json;
-    absl::StatusOr<registry::ProvenanceReport> report = c.QueryModel(fp->tensors, qopt);
-    if (!report.ok()) return Fail(report.status());
-    std::cout << (query_json ? ReportToJson(*report).dump(2) + "\n"
-                             : FormatReport(*report, verbose));
-    return 0;
+  if (*query || *report_cmd || *audit_cmd) {
+    const QueryKind kind = *query ? QueryKind::kQuery
+                           : *report_cmd ? QueryKind::kReport
+                                         : QueryKind::kAudit;
+    return RunQuery(c, kind, qc.path, qc.tensor, qc.html, qc.bases, qc.relation, qc.fail_on,
+                    qc.options, qc.json, qc.verbose, g.threads);
   }
   if (*list) {
     absl::StatusOr<std::vector<registry::ModelInfo>> all = c.ListModels(prefix, limit);

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "absl/strings/str_format.h"
+#include "client/report_sections.h"
 
 namespace weightprint::client {
 namespace {
@@ -72,10 +73,10 @@ std::string FormatReport(const registry::ProvenanceReport& report, bool verbose)
   for (const CandidateReport& c : report.candidates) {
     out << absl::StrFormat(
         "\n%d. %s  [%s]\n   share of informative parameters explained: %s (identical by value: "
-        "%s)\n   tensors matched: %d/%d   median Pearson estimate: %.4f   z = %.1f   %s\n",
+        "%s)\n   tensors matched: %d/%d   median Pearson estimate: %.4f   %s   %s\n",
         ++rank, c.model.DisplayName(), Rel(c.relation), Pct(c.share_explained),
-        Pct(c.share_identical), c.tensors_matched, c.tensors_compared, c.median_pearson, c.z,
-        FormatP(c.p_value));
+        Pct(c.share_identical), c.tensors_matched, c.tensors_compared, c.median_pearson,
+        FormatZ(c.z), FormatP(c.p_value));
     if (!c.components.empty()) {
       out << "   components:\n";
       for (const registry::ComponentAttribution& comp : c.components) {
@@ -96,6 +97,13 @@ std::string FormatReport(const registry::ProvenanceReport& report, bool verbose)
       for (const TensorMatch& m : c.strongest) out << MatchLine(m);
     }
   }
+  out << "\n" << FormatLineage(report.lineage);
+  const registry::OriginAudit& audit = report.origin_audit;
+  out << absl::StrFormat(
+      "registered origin: %s of informative parameters (union over %d re-scored models); no "
+      "registered origin: %s\n",
+      Pct(audit.total.share_with_origin), audit.candidates_examined,
+      Pct(audit.total.share_without_origin));
   if (verbose && !report.tensor_matches.empty()) {
     out << "\nper-tensor best matches:\n";
     for (const TensorMatch& m : report.tensor_matches) out << MatchLine(m);
@@ -129,6 +137,13 @@ std::string FormatModel(const registry::ModelInfo& m) {
   field("license", m.license);
   field("source", m.source);
   field("base model", m.base_model);
+  if (m.base_models.size() > 1) {
+    std::string all;
+    for (const std::string& b : m.base_models) all += (all.empty() ? "" : ", ") + b;
+    field("base models", all);
+  }
+  field("base relation", m.base_model_relation);
+  field("declared in", m.base_model_declared_in);
   field("format", m.format);
   field("architecture", m.architecture);
   out << absl::StrFormat("  %-14s %d\n  %-14s %d\n  %-14s %s\n", "tensors", m.tensor_count,
@@ -169,7 +184,10 @@ nlohmann::json ModelToJson(const registry::ModelInfo& m) {
           {"tensor_count", m.tensor_count},
           {"parameter_count", m.parameter_count},
           {"created_unix", m.created_unix},
-          {"fingerprint_version", m.fingerprint_version}};
+          {"fingerprint_version", m.fingerprint_version},
+          {"base_models", m.base_models},
+          {"base_model_relation", m.base_model_relation},
+          {"base_model_declared_in", m.base_model_declared_in}};
 }
 
 nlohmann::json ReportToJson(const registry::ProvenanceReport& r) {
@@ -202,7 +220,8 @@ nlohmann::json ReportToJson(const registry::ProvenanceReport& r) {
                           {"p_value", c.p_value},
                           {"components", comps},
                           {"layer_map", layers},
-                          {"strongest", strongest}});
+                          {"strongest", strongest},
+                          {"layer_similarity", LayerSimilarityToJson(c.layer_similarity)}});
   }
   nlohmann::json matches = nlohmann::json::array();
   for (const TensorMatch& m : r.tensor_matches) matches.push_back(MatchToJson(m));
@@ -216,7 +235,9 @@ nlohmann::json ReportToJson(const registry::ProvenanceReport& r) {
             {"informative_parameters", r.informative_parameters}}},
           {"registry_tensors", r.registry_tensors},
           {"candidates", candidates},
-          {"tensor_matches", matches}};
+          {"tensor_matches", matches},
+          {"origin_audit", AuditToJson(r.origin_audit)},
+          {"lineage", LineageToJson(r.lineage)}};
 }
 
 nlohmann::json TensorResultToJson(const registry::TensorQueryResult& r) {

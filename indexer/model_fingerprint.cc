@@ -291,8 +291,16 @@ absl::StatusOr<ModelFingerprint> FingerprintModel(const std::string& path,
   for (const std::unique_ptr<ModelReader>& reader : readers) {
     const std::vector<TensorInfo>& infos = reader->tensors();
     for (size_t i = 0; i < infos.size(); ++i) {
+      if (!options.only_tensor.empty() && infos[i].name != options.only_tensor) continue;
       items.push_back({reader.get(), i, infos[i].size_bytes, items.size()});
     }
+  }
+  if (!options.only_tensor.empty()) {
+    if (items.empty()) {
+      return absl::NotFoundError(
+          absl::StrCat(path, ": no tensor named '", options.only_tensor, "'"));
+    }
+    total_bytes = items.front().bytes;
   }
   std::stable_sort(items.begin(), items.end(),
                    [](const Item& a, const Item& b) { return a.bytes > b.bytes; });

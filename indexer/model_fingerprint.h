@@ -36,6 +36,9 @@ struct FingerprintOptions {
   // Tensors fingerprinted at once, each on its own thread; 0 means one per hardware thread.
   // The result does not depend on it. Default: 0
   int threads = 0;
+  // When set, only the tensor of this name is read and fingerprinted (the others' headers are
+  // still validated); NOT_FOUND if the model has none. Default: "" (every tensor)
+  std::string only_tensor;
 };
 
 // `path` is a weights file or a directory. Fails with a message naming the file and offset for

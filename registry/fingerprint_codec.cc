@@ -174,6 +174,9 @@ void ToProto(const ModelInfo& in, v1::ModelInfo* out) {
   out->set_parameter_count(in.parameter_count);
   out->set_created_unix(in.created_unix);
   out->set_fingerprint_version(in.fingerprint_version);
+  for (const std::string& base : in.base_models) out->add_base_models(base);
+  out->set_base_model_relation(in.base_model_relation);
+  out->set_base_model_declared_in(in.base_model_declared_in);
 }
 
 ModelInfo FromProto(const v1::ModelInfo& in) {
@@ -190,6 +193,9 @@ ModelInfo FromProto(const v1::ModelInfo& in) {
   out.parameter_count = in.parameter_count();
   out.created_unix = in.created_unix();
   out.fingerprint_version = in.fingerprint_version();
+  out.base_models.assign(in.base_models().begin(), in.base_models().end());
+  out.base_model_relation = in.base_model_relation();
+  out.base_model_declared_in = in.base_model_declared_in();
   return out;
 }
 

@@ -10,6 +10,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "registry/internal/db_lock.h"
 #include "registry/internal/error_text.h"
 #include "registry/internal/key_schema.h"
 #include "registry/internal/record_format.h"
@@ -268,7 +269,10 @@ absl::StatusOr<std::unique_ptr<FingerprintStore>> FingerprintStore::Open(const s
   std::vector<rocksdb::ColumnFamilyHandle*> raw_handles;
   rocksdb::DB* raw_db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, dir, descriptors, &raw_handles, &raw_db);
-  if (!s.ok()) return si::FromRocksDb(s, ErrorText("open '", dir, "'"));
+  if (!s.ok()) {
+    if (absl::Status busy = si::DescribeLockConflict(dir, s); !busy.ok()) return busy;
+    return si::FromRocksDb(s, ErrorText("open '", dir, "'"));
+  }
   impl->db.reset(raw_db);
 
   // Keep our handles by position; handles of unknown (newer) families are released at once.

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace weightprint::registry {
 
@@ -13,7 +14,10 @@ struct ModelInfo {
   std::string revision;          // "" when unspecified
   std::string license;
   std::string source;            // URL the weights came from
-  std::string base_model;        // declared base model
+  std::string base_model;        // declared base model (the first, when several)
+  std::vector<std::string> base_models;  // every declared base model (a merge has several)
+  std::string base_model_relation;       // "finetune", "adapter", "quantized", "merge" or ""
+  std::string base_model_declared_in;    // "model card", "command line" or ""
   std::string format;            // "safetensors", ...
   std::string architecture;
   uint64_t tensor_count = 0;

@@ -13,6 +13,8 @@
 #include "absl/strings/str_format.h"
 #include "registry/internal/code_dot.h"
 #include "registry/internal/normal_tail.h"
+#include "registry/layer_similarity.h"
+#include "registry/origin_audit.h"
 #include "registry/tensor_name.h"
 
 namespace weightprint::registry {
@@ -71,6 +73,7 @@ struct Scored {
 struct Evaluation {
   ModelInfo model;
   std::vector<Scored> per_query;
+  std::vector<LayerSimilarity> layers;  // for the layer heatmap
 };
 
 // Smallest bound over k of C(T, k) * p_(k)^k, the chance under independence that at least k
@@ -201,6 +204,7 @@ class QueryRun {
       by_hash[2][s.fingerprint.f16_hash].push_back(&s.fingerprint);
     }
 
+    eval.layers = ScoreLayerPairs(query_, usable, null_);
     const std::string display = eval.model.DisplayName();
     eval.per_query.resize(query_.size());
     for (size_t i = 0; i < query_.size(); ++i) {
@@ -323,7 +327,7 @@ class QueryRun {
     const double log_p = LogCombinedP(all.log_ps);
     report.relation = relation_of(all, log_p);
     report.p_value = ToP(log_p);
-    report.z = internal::UpperTailInverse(log_p);
+    report.z = internal::ClampedDeviate(log_p);
     report.tensors_matched = all.matched;
     if (all.parameters > 0) {
       report.share_explained = static_cast<double>(all.matched_parameters) / all.parameters;
@@ -354,6 +358,7 @@ class QueryRun {
     for (size_t i = 0; i < matched.size() && i < kStrongest; ++i) {
       report.strongest.push_back(*matched[i]);
     }
+    report.layer_similarity = eval.layers;
     return report;
   }
 
@@ -455,6 +460,18 @@ absl::StatusOr<ProvenanceReport> ProvenanceMatcher::QueryModel(
     if (!eval.ok()) return eval.status();
     report.candidates.push_back(run.Summarize(*eval));
     evaluations.push_back(*std::move(eval));
+  }
+  {  // The from-scratch audit, over every candidate re-scored (before --top cuts the list).
+    std::vector<CandidateEvidence> evidence(evaluations.size());
+    for (size_t i = 0; i < evaluations.size(); ++i) {
+      evidence[i].candidate = &report.candidates[i];
+      for (const Scored& s : evaluations[i].per_query) {
+        evidence[i].per_query.push_back(s.has_match ? &s.match : nullptr);
+      }
+    }
+    report.origin_audit = BuildOriginAudit(
+        informative, evidence, report.query_parameters - report.informative_parameters,
+        store_.counts().models);
   }
   std::sort(report.candidates.begin(), report.candidates.end(), BetterCandidate);
   if (!options.include_unrelated) {

@@ -21,4 +21,14 @@ std::string_view HashMatchName(HashMatch match) {
   return "";
 }
 
+std::string_view LineageFlagName(LineageFlag::Kind kind) {
+  switch (kind) {
+    case LineageFlag::Kind::kConsistent: return "consistent";
+    case LineageFlag::Kind::kUndeclaredReuse: return "undeclared_reuse";
+    case LineageFlag::Kind::kUnsupportedClaim: return "unsupported_claim";
+    case LineageFlag::Kind::kUnverifiable: return "unverifiable";
+  }
+  return "consistent";
+}
+
 }  // namespace weightprint::registry

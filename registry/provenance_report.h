@@ -51,6 +51,23 @@ struct LayerMapEntry {
   uint32_t tensors = 0;
 };
 
+// Similarity of one query layer to one source layer: the median, over the tensor slots the two
+// layers share (same name after the layer index, e.g. "self_attn.q_proj.weight"), of the
+// centred correlation estimate between the query tensor and the source tensor. A layer is a
+// stack (the name before the layer index, e.g. "model.layers") and an index, so
+// "vision_tower.encoder.layers" 3 and "model.layers" 3 differ. Produced in stage 2 for every
+// candidate (registry/layer_similarity.h); drawn as a heatmap.
+struct LayerSimilarity {
+  std::string query_stack;      // the name before the layer index, e.g. "model.layers"
+  int64_t query_layer = 0;
+  std::string source_stack;     // e.g. "model.layers"
+  int64_t source_layer = 0;
+  double pearson_estimate = 0;  // median over shared slots
+  double z = 0;                 // median z of those estimates against the null
+  double null_sd = 0;           // median null sd the estimates were judged against
+  uint32_t tensors = 0;         // shared slots compared
+};
+
 struct CandidateReport {
   ModelInfo model;
   Relation relation = Relation::kUnrelated;
@@ -64,6 +81,63 @@ struct CandidateReport {
   std::vector<ComponentAttribution> components;
   std::vector<LayerMapEntry> layer_map;
   std::vector<TensorMatch> strongest;
+  // Every (query layer, source layer) pair with at least one shared slot.
+  std::vector<LayerSimilarity> layer_similarity;
+};
+
+// One registered model and the query parameters whose best evidence points to it.
+struct ModelOrigin {
+  uint64_t model_id = 0;
+  std::string model_name;       // display name
+  uint64_t parameters = 0;      // informative query parameters attributed to it
+  double share = 0;             // of the scope's informative parameters
+};
+
+// The from-scratch audit of one scope (the whole query, or one component).
+struct OriginScope {
+  std::string component;        // "" for the whole query
+  uint64_t parameters = 0;      // informative query parameters in scope
+  uint64_t parameters_with_origin = 0;
+  double share_with_origin = 0;     // the union over registered models
+  double share_without_origin = 0;  // 1 - share_with_origin (0 when parameters == 0)
+  std::vector<ModelOrigin> origins;  // largest first
+};
+
+// Which share of the query has any registered origin (docs/VERDICTS.md, "From-scratch
+// audit"). A parameter counts when its tensor's best match is identical or derived AND the
+// candidate's evidence for the tensor's component clears the model-level threshold.
+struct OriginAudit {
+  OriginScope total;
+  std::vector<OriginScope> components;  // largest first
+  uint64_t registered_models = 0;       // the N the audit searched
+  uint64_t candidates_examined = 0;     // models re-scored in stage 2
+  uint64_t uninformative_parameters = 0;  // carry no evidence either way
+  std::string statement;                // what the audit can and cannot prove
+};
+
+// A declared base model (from a model card or the command line) compared with the evidence.
+struct LineageFlag {
+  enum class Kind : uint8_t {
+    kConsistent = 1,        // declared and evidenced
+    kUndeclaredReuse = 2,   // evidenced (identical/derived) but not declared
+    kUnsupportedClaim = 3,  // declared and registered, but no evidence
+    kUnverifiable = 4,      // declared but not registered: cannot be checked
+  };
+  Kind kind = Kind::kConsistent;
+  std::string model;            // the declared name, or the evidenced model's name
+  Relation relation = Relation::kUnrelated;  // evidenced relation ("unrelated": none)
+  double share_explained = 0;
+  std::string message;          // one sentence a person can read
+};
+std::string_view LineageFlagName(LineageFlag::Kind kind);  // "consistent", "undeclared_reuse", ...
+
+struct LineageCheck {
+  std::vector<std::string> declared_base_models;
+  std::string declared_relation;  // "finetune", "adapter", "quantized", "merge" or ""
+  std::string declared_in;        // "model card", "command line" or "" (nothing declared)
+  std::vector<LineageFlag> flags;
+  bool undeclared_reuse = false;    // some flag is kUndeclaredReuse
+  bool unsupported_claim = false;   // some flag is kUnsupportedClaim
 };
 
 struct ProvenanceReport {
@@ -75,6 +149,8 @@ struct ProvenanceReport {
   std::vector<TensorMatch> tensor_matches;   // per query tensor, when asked
   uint64_t registry_tensors = 0;
   std::string verdict;                       // one line a person can read
+  OriginAudit origin_audit;                  // the from-scratch audit
+  LineageCheck lineage;                      // declared vs evidenced lineage
 };
 
 struct TensorQueryResult {
@@ -88,6 +164,11 @@ struct QueryOptions {
   uint32_t top = 5;                          // candidate models (or tensor matches) reported
   bool include_tensor_matches = false;
   bool include_unrelated = false;            // also list candidates judged unrelated
+  // Lineage the query's publisher declares (model card or --base-model); compared with the
+  // evidence in ProvenanceReport::lineage.
+  std::vector<std::string> declared_base_models;
+  std::string declared_relation;
+  std::string declared_in;
 };
 
 }  // namespace weightprint::registry

@@ -15,6 +15,7 @@
 #include "registry/fingerprint_store.h"
 #include "registry/internal/key_schema.h"
 #include "registry/internal/record_format.h"
+#include "registry/lineage_check.h"
 #include "registry/null_model.h"
 #include "registry/provenance_matcher.h"
 #include "registry/sketch_index.h"
@@ -383,7 +384,27 @@ absl::StatusOr<ProvenanceReport> Registry::QueryModel(const std::vector<TensorFi
   std::shared_ptr<const NullModel> null = impl_->null();
   const std::shared_ptr<SketchIndex> index = impl_->current_index();
   ProvenanceMatcher matcher(*impl_->store, *index, *null);
-  return matcher.QueryModel(tensors, options);
+  absl::StatusOr<ProvenanceReport> report = matcher.QueryModel(tensors, options);
+  if (!report.ok()) return report;
+  const FingerprintStore& store = *impl_->store;
+  absl::StatusOr<LineageCheck> lineage =
+      CheckLineage(options, *report, [&store](std::string_view name) -> absl::StatusOr<bool> {
+        absl::StatusOr<ModelInfo> found = store.FindModel(name);
+        if (absl::IsNotFound(found.status())) {
+          // The name as declared may differ in case from the registered one.
+          absl::StatusOr<std::vector<ModelInfo>> all = store.ListModels("", 0);
+          if (!all.ok()) return all.status();
+          for (const ModelInfo& m : *all) {
+            if (NormalizeModelName(m.name) == NormalizeModelName(name)) return true;
+          }
+          return false;
+        }
+        if (!found.ok()) return found.status();
+        return true;
+      });
+  if (!lineage.ok()) return lineage.status();
+  report->lineage = *std::move(lineage);
+  return report;
 }
 
 absl::StatusOr<TensorQueryResult> Registry::QueryTensor(const TensorFingerprint& tensor,
@@ -435,6 +456,8 @@ absl::StatusOr<std::vector<AuditEntry>> Registry::ListAudit(int64_t since_unix_m
                                                             size_t limit) const {
   return impl_->store->ListAudit(since_unix_micros, limit);
 }
+
+uint32_t StoreSchemaVersion() { return store_internal::kSchemaVersion; }
 
 absl::StatusOr<RegistryStats> Registry::Stats() const {
   const StoreCounts counts = impl_->store->counts();

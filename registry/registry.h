@@ -39,6 +39,9 @@ struct RegistryStats {
   std::string db_path;
 };
 
+// The store's record schema version this build reads and writes (docs/STORAGE.md).
+uint32_t StoreSchemaVersion();
+
 class Registry {
  public:
   static absl::StatusOr<std::unique_ptr<Registry>> Open(const std::string& dir,

@@ -4,6 +4,7 @@
 
 #include "absl/status/status.h"
 #include "registry/fingerprint_codec.h"
+#include "registry/report_sections_codec.h"
 
 namespace weightprint::registry {
 namespace {
@@ -82,6 +83,9 @@ void CandidateToProto(const CandidateReport& in, v1::CandidateReport* out) {
   }
   for (const LayerMapEntry& entry : in.layer_map) LayerEntryToProto(entry, out->add_layer_map());
   for (const TensorMatch& match : in.strongest) ToProto(match, out->add_strongest());
+  for (const LayerSimilarity& cell : in.layer_similarity) {
+    ToProto(cell, out->add_layer_similarity());
+  }
 }
 
 CandidateReport CandidateFromProto(const v1::CandidateReport& in) {
@@ -104,6 +108,9 @@ CandidateReport CandidateFromProto(const v1::CandidateReport& in) {
     out.layer_map.push_back(LayerEntryFromProto(entry));
   out.strongest.reserve(in.strongest_size());
   for (const v1::TensorMatch& match : in.strongest()) out.strongest.push_back(FromProto(match));
+  for (const v1::LayerSimilarity& cell : in.layer_similarity()) {
+    out.layer_similarity.push_back(FromProto(cell));
+  }
   return out;
 }
 
@@ -149,6 +156,8 @@ void ToProto(const ProvenanceReport& in, v1::ProvenanceReport* out) {
   for (const TensorMatch& match : in.tensor_matches) ToProto(match, out->add_tensor_matches());
   out->set_registry_tensors(in.registry_tensors);
   out->set_verdict(in.verdict);
+  ToProto(in.origin_audit, out->mutable_origin_audit());
+  ToProto(in.lineage, out->mutable_lineage());
 }
 
 ProvenanceReport FromProto(const v1::ProvenanceReport& in) {
@@ -167,6 +176,8 @@ ProvenanceReport FromProto(const v1::ProvenanceReport& in) {
   }
   out.registry_tensors = in.registry_tensors();
   out.verdict = in.verdict();
+  out.origin_audit = FromProto(in.origin_audit());
+  out.lineage = FromProto(in.lineage());
   return out;
 }
 
@@ -223,6 +234,7 @@ QueryOptions FromProto(const v1::QueryOptions& in) {
   if (in.top() != 0) out.top = in.top();
   out.include_tensor_matches = in.include_tensor_matches();
   out.include_unrelated = in.include_unrelated();
+  DeclaredLineageFromProto(in, &out);
   // include_unrelated has no wire field in v1: remote queries report IDENTICAL/DERIVED only.
   return out;
 }
@@ -231,6 +243,7 @@ void ToProto(const QueryOptions& in, v1::QueryOptions* out) {
   out->set_top(in.top);
   out->set_include_tensor_matches(in.include_tensor_matches);
   out->set_include_unrelated(in.include_unrelated);
+  DeclaredLineageToProto(in, out);
 }
 
 }  // namespace weightprint::registry

@@ -11,9 +11,10 @@ PACKAGES=(
   zlib1g-dev libonnx-dev
   libflatbuffers-dev flatbuffers-compiler
 )
-# Reference writers the format tests compare against (torch.save, onnx.save, numpy.save).
+# Reference writers the format tests compare against (torch.save, onnx.save, numpy.save), and
+# the browser the HTML report is rendered in (tests/cli/html_report_browser_test.sh).
 if [ "${WEIGHTPRINT_TEST_DEPS:-0}" = 1 ]; then
-  PACKAGES+=(python3-numpy python3-torch python3-onnx)
+  PACKAGES+=(python3-numpy python3-torch python3-onnx chromium)
   # The TLS tests make a CA and certificates with the openssl command; CI's fuzzing step
   # (tools/fuzz.sh) builds the libFuzzer targets with clang.
   PACKAGES+=(openssl clang libclang-rt-dev)

@@ -1,5 +1,6 @@
 #include "registry/internal/normal_tail.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -43,6 +44,11 @@ double UpperTailInverse(double log_p) {
     if (std::fabs(step) < 1e-12 * std::max(1.0, std::fabs(z))) break;
   }
   return z;
+}
+
+double ClampedDeviate(double log_p) {
+  const double z = UpperTailInverse(log_p);
+  return std::isnan(z) ? kMinDeviate : std::max(kMinDeviate, z);
 }
 
 double LogChoose(double n, double k) {

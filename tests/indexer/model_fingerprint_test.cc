@@ -242,5 +242,35 @@ TEST_F(ModelFingerprintTest, MissingEmptyAndUnrecognisedInputs) {
   EXPECT_THAT(broken.message(), HasSubstr("broken.safetensors: offset"));
 }
 
+TEST_F(ModelFingerprintTest, OnlyTensorReadsThatTensorAlone) {
+  WriteShardedModel();
+  absl::StatusOr<ModelFingerprint> whole = FingerprintModel(dir_.path());
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  FingerprintOptions options;
+  options.only_tensor = "model.norm.weight";
+  uint64_t last_done = 0, last_total = 0;
+  int calls = 0;
+  options.progress = [&](uint64_t done, uint64_t total) {
+    ++calls;
+    last_done = done;
+    last_total = total;
+  };
+  absl::StatusOr<ModelFingerprint> one = FingerprintModel(dir_.path(), options);
+  ASSERT_TRUE(one.ok()) << one.status();
+  ASSERT_EQ(one->tensors.size(), 1u);
+  EXPECT_EQ(one->tensors[0].name, "model.norm.weight");
+  // Only its 32 F32 values were read, and it fingerprints as in the whole model.
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(last_total, 32u * 4);
+  EXPECT_EQ(last_done, last_total);
+  for (const TensorFingerprint& t : whole->tensors) {
+    if (t.name == "model.norm.weight") {
+      EXPECT_EQ(t.exact_hash, one->tensors[0].exact_hash);
+    }
+  }
+  options.only_tensor = "model.nope";
+  EXPECT_EQ(FingerprintModel(dir_.path(), options).status().code(), absl::StatusCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace weightprint::indexer
