@@ -59,6 +59,8 @@ void ToProto(const indexer::TensorFingerprint& in, bool include_sketch,
   }
   out->set_evidence(static_cast<v1::Evidence>(in.evidence));
   out->set_fingerprint_version(in.version);
+  out->set_fixed_family(in.fixed_family);
+  out->set_evidence_rules(in.evidence_rules);
 }
 
 absl::StatusOr<indexer::TensorFingerprint> FromProto(const v1::TensorFingerprint& in,
@@ -83,6 +85,8 @@ absl::StatusOr<indexer::TensorFingerprint> FromProto(const v1::TensorFingerprint
   out.dtype = static_cast<indexer::DType>(in.dtype());
   out.evidence = static_cast<indexer::Evidence>(in.evidence());
   out.version = in.fingerprint_version();
+  out.fixed_family = in.fixed_family();
+  out.evidence_rules = in.evidence_rules();
 
   out.shape.reserve(in.shape_size());
   uint64_t elements = 1;
@@ -147,6 +151,7 @@ void ToProto(const ModelInfo& in, v1::ModelInfo* out) {
   out->set_parameter_count(in.parameter_count);
   out->set_created_unix(in.created_unix);
   out->set_fingerprint_version(in.fingerprint_version);
+  out->set_trusted(in.trusted);
 }
 
 ModelInfo FromProto(const v1::ModelInfo& in) {
@@ -163,6 +168,7 @@ ModelInfo FromProto(const v1::ModelInfo& in) {
   out.parameter_count = in.parameter_count();
   out.created_unix = in.created_unix();
   out.fingerprint_version = in.fingerprint_version();
+  out.trusted = in.trusted();
   return out;
 }
 
