@@ -374,7 +374,15 @@ void TensorFingerprinter::State::ProcessBlock() {
   const size_t n = block_size;
   if (n == 0) return;
   const float* x = block.data();
-  if (keep_values) values.insert(values.end(), x, x + n);
+  if (keep_values) {
+    values.insert(values.end(), x, x + n);
+    // After the first block, keep the rest only if the tensor may still be a fixed one, so a
+    // learned tensor costs one block's copy and a cheap screen.
+    if (values.size() == n && !MayBeFixedTensor(values, shape)) {
+      keep_values = false;
+      std::vector<float>().swap(values);
+    }
+  }
 
   const uint64_t non_finite_before = non_finite;
   ScanBlock(x, n, &non_finite, &zeros);
@@ -489,7 +497,7 @@ TensorFingerprinter::TensorFingerprinter(std::string name, DType dtype, std::vec
   s.keep_raw16 = dtype == DType::kBF16 || dtype == DType::kF16;
   s.keep_values = IsFloating(dtype) && elements >= kMinRecognizedElements &&
                   elements <= kMaxRecognizedElements;
-  if (s.keep_values) s.values.reserve(elements);
+  if (s.keep_values) s.values.reserve(std::min<uint64_t>(elements, kBlockElements));
   s.block.resize(kBlockElements);
   if (s.keep_raw16) s.raw16.resize(kBlockElements);
   s.half_bits.resize(kBlockElements);

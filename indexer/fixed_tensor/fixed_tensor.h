@@ -40,6 +40,12 @@ inline constexpr uint64_t kMaxRecognizedElements = uint64_t{4} << 20;
 // Nor are tensors with fewer elements than this: nothing short can be told from chance.
 inline constexpr uint64_t kMinRecognizedElements = 16;
 
+// A cheap screen on the first values of a tensor (at least the first 4096, or all of them):
+// false means no family can match, so the caller need not keep the rest. Every family passes
+// it (its first values are few-valued, sparse and non-negative, or smooth along rows or
+// columns); white-ish learned values fail it.
+bool MayBeFixedTensor(std::span<const float> prefix, std::span<const int64_t> shape);
+
 // The family `values` (row-major, `shape`; non-finite values allowed) belongs to, if any.
 // Names play no part.
 std::optional<FixedFamily> RecognizeFixedTensor(std::span<const float> values,

@@ -28,8 +28,13 @@ struct Tensor {
   std::vector<int64_t> shape;
 };
 
+// Recognises `t` the way the fingerprinter does: the screen on the first block, then the
+// detectors on every value.
 std::optional<FixedFamily> Recognize(const Tensor& t) {
-  return RecognizeFixedTensor(t.values, t.shape);
+  const std::optional<FixedFamily> family = RecognizeFixedTensor(t.values, t.shape);
+  const std::span<const float> prefix(t.values.data(), std::min<size_t>(t.values.size(), 4096));
+  if (family.has_value() && !MayBeFixedTensor(prefix, t.shape)) return std::nullopt;
+  return family;
 }
 
 std::string Name(const std::optional<FixedFamily>& f) {

@@ -12,6 +12,10 @@ namespace {
 bool FiltersAlongRows(const ValueGrid& g) {
   const size_t filters = g.rows(), bins = g.cols();
   if (filters < 8 || bins < 8) return false;
+  // Screen: a filter's first bins are zero or rising; a learned row fails at once.
+  for (size_t c = 0; c < std::min<size_t>(bins, 64); ++c) {
+    if (g.at(0, c) < 0) return false;
+  }
   double top = 0;
   for (size_t r = 0; r < filters; ++r) {
     for (size_t c = 0; c < bins; ++c) {

@@ -20,6 +20,22 @@ bool ColumnsAreSinusoids(const ValueGrid& g) {
   if (positions < 16 || features < 4) return false;
   const size_t m = std::min(positions, kPrefix);
   std::vector<double> column(positions);
+  // Screen: the first column satisfies the sinusoid recurrence for some ω (learned columns do
+  // not), checked before any pass over the table.
+  {
+    for (size_t p = 0; p < m; ++p) column[p] = g.at(p, 0);
+    const std::span<const double> head(column.data(), m);
+    const double guess = RecurrenceFrequency(head);
+    if (guess < 0) return false;
+    double top = 0;
+    for (double v : head) top = std::max(top, std::abs(v));
+    const double lambda = 2 * std::cos(guess);
+    for (size_t p = 1; p + 1 < m; ++p) {
+      if (std::abs(column[p - 1] + column[p + 1] - lambda * column[p]) > 4 * kAbsoluteTolerance * top) {
+        return false;
+      }
+    }
+  }
   std::vector<double> amplitudes, omegas;
   double table_top = 0;
   for (size_t p = 0; p < positions; ++p) {

@@ -34,6 +34,12 @@ bool Affine(const std::vector<double>& y, double scale, double* slope) {
 
 bool AllRowsAffine(const ValueGrid& g, size_t min_cols, double scale) {
   if (g.cols() < min_cols || g.rows() == 0) return false;
+  // Screen: the first row's first second differences vanish (a learned row fails here, before
+  // any pass over the tensor).
+  for (size_t c = 2; c < std::min<size_t>(g.cols(), 6); ++c) {
+    const double d2 = static_cast<double>(g.at(0, c)) - 2.0 * g.at(0, c - 1) + g.at(0, c - 2);
+    if (std::abs(d2) > 2e-3 * scale) return false;
+  }
   std::vector<double> row;
   bool sloped = false;
   for (size_t r = 0; r < g.rows(); ++r) {

@@ -52,9 +52,50 @@ double RowFrequency(const std::vector<double>& row, const std::vector<double>& w
   return fit.residual_ratio <= kRelativeTolerance * kRelativeTolerance ? fit.omega : -1;
 }
 
+// Screen: the first non-zero row is one windowed sinusoid under a standard window or the
+// envelope of the first rows. A learned matrix fails here, before any pass over it.
+bool FirstRowPlausible(const ValueGrid& g) {
+  std::vector<double> row;
+  std::vector<size_t> first_rows;
+  for (size_t r = 0; r < g.rows() && first_rows.size() < 64; ++r) {
+    g.Row(r, &row);
+    double peak = 0;
+    for (double v : row) peak = std::max(peak, std::abs(v));
+    if (peak > 0) first_rows.push_back(r);
+    if (first_rows.size() == 1 && peak > 0) {
+      // A windowed sinusoid nearly satisfies the sinusoid recurrence (a slowly varying window
+      // leaves a residual of a few times π/n); white-ish learned rows leave about √2 of their
+      // own size. O(n), before anything costlier.
+      const double omega = RecurrenceFrequency(row);
+      if (omega < 0) return false;
+      const double lambda = 2 * std::cos(omega);
+      double residual = 0, energy = 0;
+      for (size_t i = 1; i + 1 < row.size(); ++i) {
+        const double e = row[i - 1] + row[i + 1] - lambda * row[i];
+        residual += e * e;
+        energy += row[i] * row[i];
+      }
+      if (residual > 0.36 * energy) return false;
+      // Cheap test of the first row alone, without the envelope.
+      double spacing = 0;
+      const double omega_peak = SpectralPeak(row, &spacing);
+      std::vector<std::vector<double>> windows = CandidateWindows(g, {r});
+      for (size_t w = 1; w < windows.size(); ++w) {
+        if (RowFrequency(row, windows[w], omega_peak, spacing) >= 0) return true;
+      }
+    }
+  }
+  if (first_rows.empty()) return false;
+  g.Row(first_rows.front(), &row);
+  double spacing = 0;
+  const double omega_peak = SpectralPeak(row, &spacing);
+  return RowFrequency(row, CandidateWindows(g, first_rows).front(), omega_peak, spacing) >= 0;
+}
+
 bool RowsAreBasis(const ValueGrid& g) {
   const size_t n = g.cols();
   if (n < kMinCols || g.rows() < kMinRows) return false;
+  if (!FirstRowPlausible(g)) return false;
   double top = 0;
   for (size_t r = 0; r < g.rows(); ++r) {
     for (size_t c = 0; c < n; ++c) {
