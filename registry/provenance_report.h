@@ -51,6 +51,22 @@ struct LayerMapEntry {
   uint32_t tensors = 0;
 };
 
+// A query tensor identical to a registered tensor that is a known or common constant: shown,
+// never counted.
+struct SharedConstant {
+  std::string query_tensor;
+  std::string tensor;           // the registered tensor
+  std::string reason;           // "fixed_content:FAMILY", "fixed_name", "curated" or "common"
+  std::string hash;             // exact hash of the query tensor, 32 hex digits
+};
+
+// What kind of link a candidate has (docs/VERDICTS.md): "identical", "derived",
+// "common_constants_only" or "none".
+inline constexpr std::string_view kLinkIdentical = "identical";
+inline constexpr std::string_view kLinkDerived = "derived";
+inline constexpr std::string_view kLinkConstantsOnly = "common_constants_only";
+inline constexpr std::string_view kLinkNone = "none";
+
 struct CandidateReport {
   ModelInfo model;
   Relation relation = Relation::kUnrelated;
@@ -64,6 +80,14 @@ struct CandidateReport {
   std::vector<ComponentAttribution> components;
   std::vector<LayerMapEntry> layer_map;
   std::vector<TensorMatch> strongest;
+  std::string link;                          // see kLink*
+  std::vector<SharedConstant> shared_constants;
+};
+
+// A registered model the query shares only constants with.
+struct ConstantLink {
+  ModelInfo model;
+  std::vector<SharedConstant> shared;
 };
 
 struct ProvenanceReport {
@@ -75,6 +99,8 @@ struct ProvenanceReport {
   std::vector<TensorMatch> tensor_matches;   // per query tensor, when asked
   uint64_t registry_tensors = 0;
   std::string verdict;                       // one line a person can read
+  std::vector<ConstantLink> constant_links;  // models sharing only constants with the query
+  uint64_t constant_tensors = 0;             // query tensors discounted as constants
 };
 
 struct TensorQueryResult {
@@ -82,6 +108,7 @@ struct TensorQueryResult {
   std::vector<TensorMatch> matches;          // best first
   uint64_t registry_tensors = 0;
   std::string verdict;
+  std::string constant_reason;               // non-empty: the tensor is a known constant
 };
 
 struct QueryOptions {

@@ -34,11 +34,12 @@ enum ColumnFamily : size_t {
   kHashesCf,       // u8 kind, 16-byte hash, u64 model_id, tensor name -> ""
   kVectorsCf,      // u64 vector_id -> vector record
   kMetaCf,         // ASCII key -> small value
+  kConstantsCf,    // u8 kind, 16-byte hash -> known-constant record
   kNumColumnFamilies,
 };
 
 inline constexpr std::array<std::string_view, kNumColumnFamilies> kColumnFamilyNames = {
-    "default", "models", "model_names", "tensors", "hashes", "vectors", "meta",
+    "default", "models", "model_names", "tensors", "hashes", "vectors", "meta", "constants",
 };
 
 // Fixed key sizes (bytes) used for RocksDB prefix extractors and parsing.
