@@ -74,7 +74,7 @@ absl::StatusOr<std::unique_ptr<RegistryClient>> Connect(const GlobalOptions& g) 
   return OpenEmbedded(g.db);
 }
 
-int Serve(const GlobalOptions& g, const std::string& listen) {
+int Serve(const GlobalOptions& g, const std::string& listen, bool trust_writers) {
   if (!g.server.empty()) {
     return Fail(absl::InvalidArgumentError("serve opens --db itself; --server makes no sense"));
   }
@@ -89,6 +89,7 @@ int Serve(const GlobalOptions& g, const std::string& listen) {
   if (!reg.ok()) return Fail(reg.status());
   registry::ServerOptions options;
   options.listen = listen;
+  options.trust_remote_writers = trust_writers;
   absl::StatusOr<std::unique_ptr<registry::RunningServer>> server =
       registry::StartServer(reg->get(), options);
   if (!server.ok()) return Fail(server.status());
@@ -182,6 +183,27 @@ int Run(int argc, char** argv) {
   std::string listen = "127.0.0.1:50051";
   serve->add_option("--listen", listen, "HOST:PORT to listen on (port 0 picks a free one)")
       ->capture_default_str();
+  bool trust_writers = false;
+  serve->add_flag("--trust-writers", trust_writers,
+                  "treat remote writers as operators: their registrations are trusted and they "
+                  "may edit known constants (default: untrusted; docs/VERDICTS.md)");
+
+  // constants
+  auto* constants = app.add_subcommand(
+      "constants", "known constants: tensors never counted as evidence (docs/VERDICTS.md)");
+  constants->require_subcommand(1);
+  auto* const_list = constants->add_subcommand(
+      "list", "curated, pinned and common constants, with the models that made them common");
+  bool const_json = false;
+  const_list->add_flag("--json", const_json, "JSON output");
+  auto* const_add = constants->add_subcommand(
+      "add", "fingerprint a file and make every tensor in it a curated constant");
+  std::string const_path;
+  const_add->add_option("path", const_path, "model file or directory")->required();
+  auto* const_remove = constants->add_subcommand(
+      "remove", "remove a curated constant, or pin a common one as evidence");
+  std::string const_hash;
+  const_remove->add_option("hash", const_hash, "any of its hashes (32 hex digits)")->required();
   auto* demo = app.add_subcommand(
       "demo", "write demo models, register two, query three and check the verdicts");
   std::string workdir = "weightprint-demo";
@@ -197,7 +219,7 @@ int Run(int argc, char** argv) {
     return app.exit(e);
   }
 
-  if (*serve) return Serve(g, listen);
+  if (*serve) return Serve(g, listen, trust_writers);
   if (*demo) {
     if (models_only) {
       absl::Status s = WriteDemoModels(workdir);
@@ -320,6 +342,28 @@ int Run(int argc, char** argv) {
     absl::StatusOr<registry::ModelInfo> m = c.DeleteModel(ParseKey(del_key));
     if (!m.ok()) return Fail(m.status());
     std::cout << "deleted " << m->DisplayName() << " (id " << m->id << ")\n";
+    return 0;
+  }
+  if (*const_list) {
+    absl::StatusOr<std::vector<registry::KnownConstant>> all = c.ListConstants();
+    if (!all.ok()) return Fail(all.status());
+    std::cout << (const_json ? ConstantsToJson(*all).dump(2) + "\n" : FormatConstants(*all));
+    return 0;
+  }
+  if (*const_add) {
+    absl::StatusOr<indexer::ModelFingerprint> fp = FingerprintWithProgress(const_path, g.threads);
+    if (!fp.ok()) return Fail(fp.status());
+    absl::StatusOr<std::vector<registry::KnownConstant>> added =
+        c.AddConstants(fp->tensors, std::filesystem::path(const_path).filename().string());
+    if (!added.ok()) return Fail(added.status());
+    std::cout << "added " << added->size() << " curated constants\n" << FormatConstants(*added);
+    return 0;
+  }
+  if (*const_remove) {
+    absl::StatusOr<registry::KnownConstant> removed = c.RemoveConstant(const_hash);
+    if (!removed.ok()) return Fail(removed.status());
+    std::cout << (removed->origin == "pinned_evidence" ? "pinned as evidence: " : "removed: ")
+              << FormatConstants({*removed});
     return 0;
   }
   if (*stats) {

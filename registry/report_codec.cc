@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "registry/constant_codec.h"
 #include "registry/fingerprint_codec.h"
 
 namespace weightprint::registry {
@@ -82,6 +83,8 @@ void CandidateToProto(const CandidateReport& in, v1::CandidateReport* out) {
   }
   for (const LayerMapEntry& entry : in.layer_map) LayerEntryToProto(entry, out->add_layer_map());
   for (const TensorMatch& match : in.strongest) ToProto(match, out->add_strongest());
+  out->set_link(in.link);
+  for (const SharedConstant& c : in.shared_constants) ToProto(c, out->add_shared_constants());
 }
 
 CandidateReport CandidateFromProto(const v1::CandidateReport& in) {
@@ -104,6 +107,10 @@ CandidateReport CandidateFromProto(const v1::CandidateReport& in) {
     out.layer_map.push_back(LayerEntryFromProto(entry));
   out.strongest.reserve(in.strongest_size());
   for (const v1::TensorMatch& match : in.strongest()) out.strongest.push_back(FromProto(match));
+  out.link = in.link();
+  for (const v1::SharedConstant& c : in.shared_constants()) {
+    out.shared_constants.push_back(FromProto(c));
+  }
   return out;
 }
 
@@ -149,6 +156,8 @@ void ToProto(const ProvenanceReport& in, v1::ProvenanceReport* out) {
   for (const TensorMatch& match : in.tensor_matches) ToProto(match, out->add_tensor_matches());
   out->set_registry_tensors(in.registry_tensors);
   out->set_verdict(in.verdict);
+  for (const ConstantLink& l : in.constant_links) ToProto(l, out->add_constant_links());
+  out->set_constant_tensors(in.constant_tensors);
 }
 
 ProvenanceReport FromProto(const v1::ProvenanceReport& in) {
@@ -167,6 +176,8 @@ ProvenanceReport FromProto(const v1::ProvenanceReport& in) {
   }
   out.registry_tensors = in.registry_tensors();
   out.verdict = in.verdict();
+  for (const v1::ConstantLink& l : in.constant_links()) out.constant_links.push_back(FromProto(l));
+  out.constant_tensors = in.constant_tensors();
   return out;
 }
 
@@ -175,6 +186,7 @@ void ToProto(const TensorQueryResult& in, v1::TensorQueryResponse* out) {
   for (const TensorMatch& match : in.matches) ToProto(match, out->add_matches());
   out->set_registry_tensors(in.registry_tensors);
   out->set_verdict(in.verdict);
+  out->set_constant_reason(in.constant_reason);
 }
 
 absl::StatusOr<TensorQueryResult> FromProto(const v1::TensorQueryResponse& in) {
@@ -189,6 +201,7 @@ absl::StatusOr<TensorQueryResult> FromProto(const v1::TensorQueryResponse& in) {
   for (const v1::TensorMatch& match : in.matches()) out.matches.push_back(FromProto(match));
   out.registry_tensors = in.registry_tensors();
   out.verdict = in.verdict();
+  out.constant_reason = in.constant_reason();
   return out;
 }
 

@@ -15,6 +15,11 @@ namespace weightprint::registry {
 struct ServerOptions {
   std::string listen = "127.0.0.1:0";          // HOST:PORT; port 0 picks a free port
   uint64_t max_raw_tensor_bytes = 4ull << 30;   // largest raw tensor upload accepted
+  // Whether remote writers count as the registry's operators: their registrations are trusted
+  // (they can make a tensor a common constant) and they may add or remove known constants.
+  // Default: false — the service has no credentials yet, so remote writes are untrusted and
+  // constant edits are refused (PERMISSION_DENIED). docs/VERDICTS.md, "Trust".
+  bool trust_remote_writers = false;
 };
 
 class RunningServer {

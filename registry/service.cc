@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "registry/constant_codec.h"
 #include "registry/fingerprint_codec.h"
 #include "registry/grpc/read_reactor.h"
 #include "registry/grpc/status_edge.h"
@@ -51,12 +52,14 @@ absl::StatusOr<ModelKey> KeyFromRequest(const char* rpc, const Request& request)
 }  // namespace
 
 RegistryService::RegistryService(Registry* registry, const ServerOptions& options)
-    : registry_(registry), max_raw_tensor_bytes_(options.max_raw_tensor_bytes) {}
+    : registry_(registry),
+      max_raw_tensor_bytes_(options.max_raw_tensor_bytes),
+      trust_remote_writers_(options.trust_remote_writers) {}
 
 grpc::ServerReadReactor<v1::RegisterModelRequest>* RegistryService::RegisterModel(
     grpc::CallbackServerContext* context, v1::RegisterModelResponse* response) {
   return new ClientStreamReactor<grpc_edge::RegisterModelStream>(
-      "RegisterModel", context, grpc_edge::RegisterModelStream(registry_), response);
+      "RegisterModel", context, grpc_edge::RegisterModelStream(registry_, trust_remote_writers_), response);
 }
 
 grpc::ServerReadReactor<v1::QueryModelRequest>* RegistryService::QueryModel(
@@ -115,6 +118,54 @@ grpc::ServerUnaryReactor* RegistryService::DeleteModel(grpc::CallbackServerConte
     absl::StatusOr<ModelInfo> deleted = registry_->DeleteModel(*key);
     if (!deleted.ok()) return deleted.status();
     ToProto(*deleted, response->mutable_deleted());
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* RegistryService::ListConstants(grpc::CallbackServerContext* context,
+                                                         const v1::ListConstantsRequest*,
+                                                         v1::ListConstantsResponse* response) {
+  return FinishUnary("ListConstants", context, [&]() -> absl::Status {
+    absl::StatusOr<std::vector<KnownConstant>> constants = registry_->ListConstants();
+    if (!constants.ok()) return constants.status();
+    for (const KnownConstant& c : *constants) ToProto(c, response->add_constants());
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* RegistryService::AddConstants(grpc::CallbackServerContext* context,
+                                                        const v1::AddConstantsRequest* request,
+                                                        v1::AddConstantsResponse* response) {
+  return FinishUnary("AddConstants", context, [&]() -> absl::Status {
+    if (!trust_remote_writers_) {
+      return absl::PermissionDeniedError(
+          "AddConstants: this server does not trust remote writers (serve --trust-writers)");
+    }
+    std::vector<indexer::TensorFingerprint> tensors;
+    for (const v1::TensorFingerprint& t : request->tensors()) {
+      absl::StatusOr<indexer::TensorFingerprint> fp = FromProto(t, /*require_sketch=*/false);
+      if (!fp.ok()) return fp.status();
+      tensors.push_back(*std::move(fp));
+    }
+    absl::StatusOr<std::vector<KnownConstant>> added =
+        registry_->AddConstants(tensors, request->note());
+    if (!added.ok()) return added.status();
+    for (const KnownConstant& c : *added) ToProto(c, response->add_added());
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* RegistryService::RemoveConstant(grpc::CallbackServerContext* context,
+                                                          const v1::RemoveConstantRequest* request,
+                                                          v1::RemoveConstantResponse* response) {
+  return FinishUnary("RemoveConstant", context, [&]() -> absl::Status {
+    if (!trust_remote_writers_) {
+      return absl::PermissionDeniedError(
+          "RemoveConstant: this server does not trust remote writers (serve --trust-writers)");
+    }
+    absl::StatusOr<KnownConstant> removed = registry_->RemoveConstant(request->hash());
+    if (!removed.ok()) return removed.status();
+    ToProto(*removed, response->mutable_removed());
     return absl::OkStatus();
   });
 }

@@ -45,6 +45,15 @@ class RegistryService final : public v1::Registry::CallbackService {
   grpc::ServerUnaryReactor* DeleteModel(grpc::CallbackServerContext* context,
                                         const v1::DeleteModelRequest* request,
                                         v1::DeleteModelResponse* response) override;
+  grpc::ServerUnaryReactor* ListConstants(grpc::CallbackServerContext* context,
+                                          const v1::ListConstantsRequest* request,
+                                          v1::ListConstantsResponse* response) override;
+  grpc::ServerUnaryReactor* AddConstants(grpc::CallbackServerContext* context,
+                                         const v1::AddConstantsRequest* request,
+                                         v1::AddConstantsResponse* response) override;
+  grpc::ServerUnaryReactor* RemoveConstant(grpc::CallbackServerContext* context,
+                                           const v1::RemoveConstantRequest* request,
+                                           v1::RemoveConstantResponse* response) override;
   grpc::ServerUnaryReactor* Stats(grpc::CallbackServerContext* context,
                                   const v1::StatsRequest* request,
                                   v1::StatsResponse* response) override;
@@ -52,6 +61,7 @@ class RegistryService final : public v1::Registry::CallbackService {
  private:
   Registry* const registry_;
   const uint64_t max_raw_tensor_bytes_;
+  const bool trust_remote_writers_;
 };
 
 }  // namespace weightprint::registry

@@ -77,6 +77,7 @@ absl::Status RegisterModelStream::Add(const Request& message) {
         return absl::InvalidArgumentError("RegisterModel: info.name is required");
       }
       info_ = FromProto(message.info());
+      info_.trusted = trusted_;  // the writer's claim is never taken
       have_info_ = true;
       return absl::OkStatus();
     case Request::kTensors:

@@ -37,13 +37,16 @@ class RegisterModelStream {
   using Request = v1::RegisterModelRequest;
   using Response = v1::RegisterModelResponse;
 
-  explicit RegisterModelStream(Registry* registry) : registry_(registry) {}
+  // `trusted`: whether the writer counts as an operator (ServerOptions::trust_remote_writers);
+  // whatever the request says is ignored.
+  RegisterModelStream(Registry* registry, bool trusted) : registry_(registry), trusted_(trusted) {}
 
   absl::Status Add(const Request& message);
   absl::Status Finish(Response* response);
 
  private:
   Registry* registry_;
+  bool trusted_ = false;
   bool have_info_ = false;
   ModelInfo info_;
   std::vector<indexer::TensorFingerprint> tensors_;
