@@ -60,6 +60,8 @@ std::string FormatP(double p) {
   return absl::StrFormat("p = %.2g", p);
 }
 
+namespace {
+
 std::string ConstantLine(const registry::SharedConstant& k) {
   return absl::StrFormat("     %s = %s  (%s)\n", k.query_tensor, k.tensor, k.reason);
 }
@@ -74,6 +76,8 @@ nlohmann::json SharedToJson(const std::vector<registry::SharedConstant>& shared)
   }
   return out;
 }
+
+}  // namespace
 
 std::string FormatReport(const registry::ProvenanceReport& report, bool verbose) {
   std::ostringstream out;
