@@ -67,6 +67,26 @@ void BM_Fingerprint(benchmark::State& state, DType dtype) {
       benchmark::Counter::kIsRate);
 }
 
+// The same bytes as 1024 x 1024 tensors (1 M elements each): tensors of this size are also
+// screened for fixed (deterministic) content, so this case measures that cost.
+void BM_FingerprintMiB(benchmark::State& state, DType dtype) {
+  const std::vector<std::byte>& bytes = Weights(dtype);
+  const size_t tensor_bytes = size_t{1} << 20 << (DTypeSize(dtype) == 4 ? 2 : 1);
+  for (auto _ : state) {
+    for (size_t offset = 0; offset + tensor_bytes <= bytes.size(); offset += tensor_bytes) {
+      TensorFingerprinter fingerprinter("bench.weight", dtype, {1024, 1024});
+      for (size_t piece = 0; piece < tensor_bytes; piece += size_t{1} << 20) {
+        benchmark::DoNotOptimize(
+            fingerprinter.Update(std::span(bytes).subspan(offset + piece, size_t{1} << 20)));
+      }
+      auto fp = fingerprinter.Finish();
+      benchmark::DoNotOptimize(fp);
+      if (!fp.ok()) state.SkipWithError("fingerprint failed");
+    }
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(bytes.size()));
+}
+
 // The baseline: XXH3-128 of the same bytes, streamed in the same chunks.
 void BM_Xxh3_128(benchmark::State& state) {
   const std::vector<std::byte>& bytes = Weights(DType::kBF16);
@@ -87,6 +107,12 @@ BENCHMARK(BM_Xxh3_128)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Fingerprint, bf16, DType::kBF16)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Fingerprint, f16, DType::kF16)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Fingerprint, f32, DType::kF32)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_FingerprintMiB, bf16_1m, DType::kBF16)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_FingerprintMiB, f32_1m, DType::kF32)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace weightprint::indexer

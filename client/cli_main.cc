@@ -230,6 +230,13 @@ int RegisterHubCache(RegistryClient& c, const std::string& path, const registry:
     for (const std::string& r : snap.refs) refs += (refs.empty() ? "" : ", ") + r;
     std::cerr << "weightprint: " << info.name << "@" << info.revision
               << (refs.empty() ? "" : " (refs: " + refs + ")") << "\n";
+    // A snapshot's revision is its commit: registered once, it needs no second fingerprint.
+    if (c.GetModel(registry::ModelKey{0, info.name + "@" + info.revision}).ok()) {
+      std::cerr << "weightprint: " << info.name << "@" << info.revision
+                << " is already registered; skipped\n";
+      ++skipped;
+      continue;
+    }
     absl::StatusOr<indexer::ModelFingerprint> fp = FingerprintWithProgress(snap.path, threads);
     if (!fp.ok()) return Fail(fp.status());
     info.format = fp->format;
@@ -483,6 +490,27 @@ int Run(int argc, char** argv) {
   audit->add_option("--since", audit_since, "YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or unix seconds");
   audit->add_option("--limit", audit_limit, "at most this many (0: all)");
   audit->add_flag("--json", audit_json, "JSON output");
+  serve->add_flag("--trust-writers", serve_options.trust_remote_writers,
+                  "treat every authorised writer as an operator: their registrations are trusted "
+                  "and they may edit known constants (default: only admin tokens; "
+                  "docs/VERDICTS.md)");
+
+  // constants
+  auto* constants = app.add_subcommand(
+      "constants", "known constants: tensors never counted as evidence (docs/VERDICTS.md)");
+  constants->require_subcommand(1);
+  auto* const_list = constants->add_subcommand(
+      "list", "curated, pinned and common constants, with the models that made them common");
+  bool const_json = false;
+  const_list->add_flag("--json", const_json, "JSON output");
+  auto* const_add = constants->add_subcommand(
+      "add", "fingerprint a file and make every tensor in it a curated constant");
+  std::string const_path;
+  const_add->add_option("path", const_path, "model file or directory")->required();
+  auto* const_remove = constants->add_subcommand(
+      "remove", "remove a curated constant, or pin a common one as evidence");
+  std::string const_hash;
+  const_remove->add_option("hash", const_hash, "any of its hashes (32 hex digits)")->required();
   auto* demo = app.add_subcommand(
       "demo", "write demo models, register two, query three and check the verdicts");
   std::string workdir = "weightprint-demo";
@@ -633,6 +661,28 @@ int Run(int argc, char** argv) {
     absl::StatusOr<std::vector<registry::AuditEntry>> entries = c.ListAudit(since, audit_limit);
     if (!entries.ok()) return Fail(entries.status());
     std::cout << (audit_json ? AuditToJson(*entries).dump(2) + "\n" : FormatAudit(*entries));
+    return 0;
+  }
+  if (*const_list) {
+    absl::StatusOr<std::vector<registry::KnownConstant>> all = c.ListConstants();
+    if (!all.ok()) return Fail(all.status());
+    std::cout << (const_json ? ConstantsToJson(*all).dump(2) + "\n" : FormatConstants(*all));
+    return 0;
+  }
+  if (*const_add) {
+    absl::StatusOr<indexer::ModelFingerprint> fp = FingerprintWithProgress(const_path, g.threads);
+    if (!fp.ok()) return Fail(fp.status());
+    absl::StatusOr<std::vector<registry::KnownConstant>> added =
+        c.AddConstants(fp->tensors, std::filesystem::path(const_path).filename().string());
+    if (!added.ok()) return Fail(added.status());
+    std::cout << "added " << added->size() << " curated constants\n" << FormatConstants(*added);
+    return 0;
+  }
+  if (*const_remove) {
+    absl::StatusOr<registry::KnownConstant> removed = c.RemoveConstant(const_hash);
+    if (!removed.ok()) return Fail(removed.status());
+    std::cout << (removed->origin == "pinned_evidence" ? "pinned as evidence: " : "removed: ")
+              << FormatConstants({*removed});
     return 0;
   }
   if (*stats) {

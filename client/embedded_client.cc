@@ -34,7 +34,20 @@ class EmbeddedRegistryClient final : public RegistryClient {
     registry::RegisterOptions options;
     options.identity = LocalIdentity();
     options.replace = replace;
-    return registry_->Register(info, tensors, options);
+    // Embedded writes are the registry's own operators' (they hold the database directory).
+    registry::ModelInfo trusted = info;
+    trusted.trusted = true;
+    return registry_->Register(trusted, tensors, options);
+  }
+  absl::StatusOr<std::vector<registry::KnownConstant>> ListConstants() override {
+    return registry_->ListConstants();
+  }
+  absl::StatusOr<std::vector<registry::KnownConstant>> AddConstants(
+      const std::vector<indexer::TensorFingerprint>& tensors, const std::string& note) override {
+    return registry_->AddConstants(tensors, note);
+  }
+  absl::StatusOr<registry::KnownConstant> RemoveConstant(const std::string& hash) override {
+    return registry_->RemoveConstant(hash);
   }
   absl::StatusOr<registry::ProvenanceReport> QueryModel(
       const std::vector<indexer::TensorFingerprint>& tensors,

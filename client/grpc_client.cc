@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "client/registry_client.h"
+#include "registry/constant_codec.h"
 #include "registry/fingerprint_codec.h"
 #include "registry/report_codec.h"
 #include "weightprint/v1/registry.grpc.pb.h"
@@ -266,6 +267,47 @@ class GrpcRegistryClient final : public RegistryClient {
     absl::Status status = ToAbslStatus(stub_->Stats(&context, v1::StatsRequest(), &response));
     if (!status.ok()) return status;
     return FromProto(response);
+  }
+
+  absl::StatusOr<std::vector<registry::KnownConstant>> ListConstants() override {
+    grpc::ClientContext context;
+    PrepareCall(&context);
+    v1::ListConstantsResponse response;
+    absl::Status status = ToAbslStatus(
+        stub_->ListConstants(&context, v1::ListConstantsRequest(), &response));
+    if (!status.ok()) return status;
+    std::vector<registry::KnownConstant> out;
+    for (const v1::KnownConstant& c : response.constants()) out.push_back(registry::FromProto(c));
+    return out;
+  }
+
+  absl::StatusOr<std::vector<registry::KnownConstant>> AddConstants(
+      const std::vector<indexer::TensorFingerprint>& tensors, const std::string& note) override {
+    grpc::ClientContext context;
+    PrepareCall(&context);
+    v1::AddConstantsRequest request;
+    request.set_note(note);
+    // Hashes identify constants; sketches are not needed.
+    for (const indexer::TensorFingerprint& t : tensors) {
+      registry::ToProto(t, /*include_sketch=*/false, request.add_tensors());
+    }
+    v1::AddConstantsResponse response;
+    absl::Status status = ToAbslStatus(stub_->AddConstants(&context, request, &response));
+    if (!status.ok()) return status;
+    std::vector<registry::KnownConstant> out;
+    for (const v1::KnownConstant& c : response.added()) out.push_back(registry::FromProto(c));
+    return out;
+  }
+
+  absl::StatusOr<registry::KnownConstant> RemoveConstant(const std::string& hash) override {
+    grpc::ClientContext context;
+    PrepareCall(&context);
+    v1::RemoveConstantRequest request;
+    request.set_hash(hash);
+    v1::RemoveConstantResponse response;
+    absl::Status status = ToAbslStatus(stub_->RemoveConstant(&context, request, &response));
+    if (!status.ok()) return status;
+    return registry::FromProto(response.removed());
   }
 
  private:

@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "indexer/dtype.h"
 #include "indexer/tensor_fingerprint.h"
+#include "registry/known_constants.h"
 #include "registry/model_info.h"
 #include "registry/provenance_report.h"
 #include "registry/registry.h"
@@ -51,6 +52,12 @@ class RegistryClient {
   // The audit trail of writes, oldest first: entries at or after `since_unix_micros`.
   virtual absl::StatusOr<std::vector<registry::AuditEntry>> ListAudit(int64_t since_unix_micros,
                                                                       size_t limit) = 0;
+  // Known constants (docs/VERDICTS.md, "Constants"). Editing them over gRPC needs a server
+  // that trusts its writers (PERMISSION_DENIED otherwise).
+  virtual absl::StatusOr<std::vector<registry::KnownConstant>> ListConstants() = 0;
+  virtual absl::StatusOr<std::vector<registry::KnownConstant>> AddConstants(
+      const std::vector<indexer::TensorFingerprint>& tensors, const std::string& note) = 0;
+  virtual absl::StatusOr<registry::KnownConstant> RemoveConstant(const std::string& hash) = 0;
 };
 
 // Opens (creating if missing) the registry database in `db_dir`, in this process.

@@ -61,6 +61,25 @@ std::string FormatP(double p) {
   return absl::StrFormat("p = %.2g", p);
 }
 
+namespace {
+
+std::string ConstantLine(const registry::SharedConstant& k) {
+  return absl::StrFormat("     %s = %s  (%s)\n", k.query_tensor, k.tensor, k.reason);
+}
+
+nlohmann::json SharedToJson(const std::vector<registry::SharedConstant>& shared) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const registry::SharedConstant& k : shared) {
+    out.push_back({{"query_tensor", k.query_tensor},
+                   {"tensor", k.tensor},
+                   {"reason", k.reason},
+                   {"hash", k.hash}});
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string FormatReport(const registry::ProvenanceReport& report, bool verbose) {
   std::ostringstream out;
   out << "verdict: " << report.verdict << "\n";
@@ -72,11 +91,12 @@ std::string FormatReport(const registry::ProvenanceReport& report, bool verbose)
   int rank = 0;
   for (const CandidateReport& c : report.candidates) {
     out << absl::StrFormat(
-        "\n%d. %s  [%s]\n   share of informative parameters explained: %s (identical by value: "
-        "%s)\n   tensors matched: %d/%d   median Pearson estimate: %.4f   %s   %s\n",
-        ++rank, c.model.DisplayName(), Rel(c.relation), Pct(c.share_explained),
-        Pct(c.share_identical), c.tensors_matched, c.tensors_compared, c.median_pearson,
-        FormatZ(c.z), FormatP(c.p_value));
+        "\n%d. %s  [%s; link: %s]\n   share of informative parameters explained: %s "
+        "(identical by value: %s)\n   tensors matched: %d/%d   median Pearson estimate: %.4f   "
+        "%s   %s\n",
+        ++rank, c.model.DisplayName(), Rel(c.relation), c.link.empty() ? Rel(c.relation) : c.link,
+        Pct(c.share_explained), Pct(c.share_identical), c.tensors_matched, c.tensors_compared,
+        c.median_pearson, FormatZ(c.z), FormatP(c.p_value));
     if (!c.components.empty()) {
       out << "   components:\n";
       for (const registry::ComponentAttribution& comp : c.components) {
@@ -96,6 +116,14 @@ std::string FormatReport(const registry::ProvenanceReport& report, bool verbose)
       out << "   strongest evidence:\n";
       for (const TensorMatch& m : c.strongest) out << MatchLine(m);
     }
+    if (!c.shared_constants.empty()) {
+      out << "   shared constants (not counted):\n";
+      for (const registry::SharedConstant& k : c.shared_constants) out << ConstantLine(k);
+    }
+  }
+  for (const registry::ConstantLink& l : report.constant_links) {
+    out << absl::StrFormat("\n-  %s  [link: common_constants_only]\n", l.model.DisplayName());
+    for (const registry::SharedConstant& k : l.shared) out << ConstantLine(k);
   }
   out << "\n" << FormatLineage(report.lineage);
   const registry::OriginAudit& audit = report.origin_audit;
@@ -187,7 +215,8 @@ nlohmann::json ModelToJson(const registry::ModelInfo& m) {
           {"fingerprint_version", m.fingerprint_version},
           {"base_models", m.base_models},
           {"base_model_relation", m.base_model_relation},
-          {"base_model_declared_in", m.base_model_declared_in}};
+          {"base_model_declared_in", m.base_model_declared_in},
+          {"trusted", m.trusted}};
 }
 
 nlohmann::json ReportToJson(const registry::ProvenanceReport& r) {
@@ -221,7 +250,15 @@ nlohmann::json ReportToJson(const registry::ProvenanceReport& r) {
                           {"components", comps},
                           {"layer_map", layers},
                           {"strongest", strongest},
-                          {"layer_similarity", LayerSimilarityToJson(c.layer_similarity)}});
+                          {"layer_similarity", LayerSimilarityToJson(c.layer_similarity)},
+                          {"link", c.link},
+                          {"shared_constants", SharedToJson(c.shared_constants)}});
+  }
+  nlohmann::json constant_links = nlohmann::json::array();
+  for (const registry::ConstantLink& l : r.constant_links) {
+    constant_links.push_back({{"model", ModelToJson(l.model)},
+                              {"link", "common_constants_only"},
+                              {"shared", SharedToJson(l.shared)}});
   }
   nlohmann::json matches = nlohmann::json::array();
   for (const TensorMatch& m : r.tensor_matches) matches.push_back(MatchToJson(m));
@@ -232,9 +269,11 @@ nlohmann::json ReportToJson(const registry::ProvenanceReport& r) {
            {{"tensors", r.query_tensors},
             {"informative_tensors", r.informative_tensors},
             {"parameters", r.query_parameters},
-            {"informative_parameters", r.informative_parameters}}},
+            {"informative_parameters", r.informative_parameters},
+            {"constant_tensors", r.constant_tensors}}},
           {"registry_tensors", r.registry_tensors},
           {"candidates", candidates},
+          {"constant_links", constant_links},
           {"tensor_matches", matches},
           {"origin_audit", AuditToJson(r.origin_audit)},
           {"lineage", LineageToJson(r.lineage)}};
@@ -251,11 +290,46 @@ nlohmann::json TensorResultToJson(const registry::TensorQueryResult& r) {
             {"dtype", std::string(indexer::DTypeName(r.query.dtype))},
             {"shape", r.query.shape},
             {"evidence", std::string(indexer::EvidenceName(r.query.evidence))},
+            {"fixed_family", r.query.fixed_family},
             {"exact_hash", r.query.exact_hash.ToHex()},
             {"mean", r.query.stats.mean},
             {"std", r.query.stats.std}}},
           {"registry_tensors", r.registry_tensors},
+          {"constant_reason", r.constant_reason},
           {"matches", matches}};
+}
+
+std::string FormatConstants(const std::vector<registry::KnownConstant>& constants) {
+  std::ostringstream out;
+  if (constants.empty()) out << "no known constants\n";
+  for (const registry::KnownConstant& c : constants) {
+    out << absl::StrFormat("%s  %-15s %s  %d params%s\n", c.exact_hash.ToHex(), c.origin, c.name,
+                           c.parameters, c.family.empty() ? "" : "  family " + c.family);
+    if (!c.models.empty()) {
+      out << "    common in:";
+      for (const std::string& m : c.models) out << " " << m;
+      out << "\n";
+    }
+  }
+  return out.str();
+}
+
+nlohmann::json ConstantToJson(const registry::KnownConstant& c) {
+  return {{"exact_hash", c.exact_hash.ToHex()},
+          {"bf16_hash", c.bf16_hash.ToHex()},
+          {"f16_hash", c.f16_hash.ToHex()},
+          {"origin", c.origin},
+          {"name", c.name},
+          {"family", c.family},
+          {"models", c.models},
+          {"added_unix", c.added_unix},
+          {"parameters", c.parameters}};
+}
+
+nlohmann::json ConstantsToJson(const std::vector<registry::KnownConstant>& constants) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const registry::KnownConstant& c : constants) list.push_back(ConstantToJson(c));
+  return {{"schema", kSchema}, {"kind", "constants"}, {"constants", list}};
 }
 
 nlohmann::json StatsToJson(const registry::RegistryStats& s) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "nlohmann/json.hpp"
+#include "registry/known_constants.h"
 #include "registry/model_info.h"
 #include "registry/provenance_report.h"
 #include "registry/registry.h"
@@ -26,6 +27,10 @@ nlohmann::json ReportToJson(const registry::ProvenanceReport& report);
 nlohmann::json TensorResultToJson(const registry::TensorQueryResult& result);
 nlohmann::json ModelToJson(const registry::ModelInfo& model);
 nlohmann::json StatsToJson(const registry::RegistryStats& stats);
+// `weightprint constants list`.
+std::string FormatConstants(const std::vector<registry::KnownConstant>& constants);
+nlohmann::json ConstantToJson(const registry::KnownConstant& constant);
+nlohmann::json ConstantsToJson(const std::vector<registry::KnownConstant>& constants);
 
 }  // namespace weightprint::client
 

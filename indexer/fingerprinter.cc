@@ -21,6 +21,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "indexer/fixed_tensor/fixed_tensor.h"
 #include "indexer/internal/central_moments.h"
 #include "indexer/internal/half_block.h"
 #include "indexer/internal/sketch_hash.h"
@@ -312,6 +313,12 @@ struct TensorFingerprinter::State {
   uint64_t column = 0;
   uint64_t row_key = 0;
 
+  // The decoded values of a floating-point tensor small enough to be examined for fixed
+  // content (RecognizeFixedTensor) at Finish(); empty otherwise. At most
+  // kMaxRecognizedElements floats (16 MiB), reserved once.
+  bool keep_values = false;
+  std::vector<float> values;
+
   CentralMoments moments;
   float min = 0;
   float max = 0;
@@ -404,6 +411,15 @@ void TensorFingerprinter::State::ProcessBlock() {
   const size_t n = block_size;
   if (n == 0) return;
   const float* x = block.data();
+  if (keep_values) {
+    values.insert(values.end(), x, x + n);
+    // After the first block, keep the rest only if the tensor may still be a fixed one, so a
+    // learned tensor costs one block's copy and a cheap screen.
+    if (values.size() == n && !MayBeFixedTensor(values, shape)) {
+      keep_values = false;
+      std::vector<float>().swap(values);
+    }
+  }
 
   const uint64_t non_finite_before = non_finite;
   ScanBlock(x, n, &non_finite, &zeros);
@@ -524,6 +540,9 @@ TensorFingerprinter::TensorFingerprinter(std::string name, DType dtype, std::vec
   HashShape(s.f16.get(), s.shape);
 
   s.keep_raw16 = dtype == DType::kBF16 || dtype == DType::kF16;
+  s.keep_values = IsFloating(dtype) && elements >= kMinRecognizedElements &&
+                  elements <= kMaxRecognizedElements;
+  if (s.keep_values) s.values.reserve(std::min<uint64_t>(elements, kBlockElements));
   s.block.resize(kBlockElements);
   if (s.keep_raw16) s.raw16.resize(kBlockElements);
   s.half_bits.resize(kBlockElements);
@@ -644,7 +663,14 @@ absl::StatusOr<TensorFingerprint> TensorFingerprinter::Finish() {
       fp.long_sketch.clear();  // a tensor without a short sketch has no long one either
     }
   }
-  fp.evidence = ClassifyEvidence(fp.name, fp.dtype, fp.stats, s.num_elements);
+  if (s.keep_values) {
+    const std::optional<FixedFamily> family = RecognizeFixedTensor(s.values, s.shape);
+    if (family.has_value()) fp.fixed_family = std::string(FixedFamilyName(*family));
+    std::vector<float>().swap(s.values);
+  }
+  fp.evidence =
+      ClassifyEvidence(fp.name, fp.dtype, fp.stats, s.num_elements, fp.fixed_family);
+  fp.evidence_rules = kEvidenceRules;
   fp.version = kFingerprintVersion;
   return fp;
 }

@@ -71,8 +71,13 @@ std::string_view EvidenceName(Evidence evidence) {
 
 Evidence ClassifyEvidence(std::string_view name, DType dtype, const TensorStats& stats,
                           uint64_t num_elements) {
+  return ClassifyEvidence(name, dtype, stats, num_elements, "");
+}
+
+Evidence ClassifyEvidence(std::string_view name, DType dtype, const TensorStats& stats,
+                          uint64_t num_elements, std::string_view fixed_family) {
   if (!IsFloating(dtype)) return Evidence::kNonFloat;
-  if (IsFixedBufferName(name, stats)) return Evidence::kFixedBuffer;
+  if (!fixed_family.empty() || IsFixedBufferName(name, stats)) return Evidence::kFixedBuffer;
   // Fewer than 32 finite values cannot separate a match from chance: the null spread of a
   // correlation estimate is about 1/sqrt(n).
   if (stats.count < 32) return Evidence::kTooSmall;

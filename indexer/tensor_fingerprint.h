@@ -15,6 +15,10 @@
 namespace weightprint::indexer {
 
 inline constexpr uint32_t kFingerprintVersion = 1;
+// Version of the evidence rules a fingerprint was classified by (docs/FINGERPRINT.md,
+// "Evidence"): 1 = names and statistics only (records written before the rules were versioned
+// read as 0 and mean the same); 2 = fixed tensors also recognised by content.
+inline constexpr uint32_t kEvidenceRules = 2;
 inline constexpr int kSketchDim = 256;
 // The long sketch for stage-2 re-scoring (docs/FINGERPRINT.md, "Long sketch"): 4096 buckets,
 // the top 12 bits of the same coordinate hash, so each short bucket is the sum of 16 long ones.
@@ -69,6 +73,10 @@ struct TensorFingerprint {
   std::vector<int8_t> long_sketch;
   Evidence evidence = Evidence::kInformative;
   uint32_t version = kFingerprintVersion;
+  // The fixed family the values were recognised as ("sinusoid_basis", ... see
+  // fixed_tensor/fixed_tensor.h); empty if none was or the tensor was not examined.
+  std::string fixed_family;
+  uint32_t evidence_rules = kEvidenceRules;
 
   uint64_t num_elements() const {
     uint64_t n = 1;
@@ -82,6 +90,10 @@ struct TensorFingerprint {
 // rules: too few elements, (near-)constant values, integer dtypes, known fixed buffers).
 Evidence ClassifyEvidence(std::string_view name, DType dtype, const TensorStats& stats,
                           uint64_t num_elements);
+// The same, with the family the tensor's values were recognised as (empty: none). A recognised
+// family makes a floating-point tensor a fixed buffer whatever its name.
+Evidence ClassifyEvidence(std::string_view name, DType dtype, const TensorStats& stats,
+                          uint64_t num_elements, std::string_view fixed_family);
 
 // Sketch inner product: the Pearson correlation estimate of two fingerprinted tensors.
 // Returns 0 if either sketch is empty or all zero.

@@ -65,6 +65,8 @@ void ToProto(const indexer::TensorFingerprint& in, bool include_sketch,
   }
   out->set_evidence(static_cast<v1::Evidence>(in.evidence));
   out->set_fingerprint_version(in.version);
+  out->set_fixed_family(in.fixed_family);
+  out->set_evidence_rules(in.evidence_rules);
 }
 
 absl::StatusOr<indexer::TensorFingerprint> FromProto(const v1::TensorFingerprint& in,
@@ -89,6 +91,8 @@ absl::StatusOr<indexer::TensorFingerprint> FromProto(const v1::TensorFingerprint
   out.dtype = static_cast<indexer::DType>(in.dtype());
   out.evidence = static_cast<indexer::Evidence>(in.evidence());
   out.version = in.fingerprint_version();
+  out.fixed_family = in.fixed_family();
+  out.evidence_rules = in.evidence_rules();
 
   out.shape.reserve(in.shape_size());
   uint64_t elements = 1;
@@ -177,6 +181,7 @@ void ToProto(const ModelInfo& in, v1::ModelInfo* out) {
   for (const std::string& base : in.base_models) out->add_base_models(base);
   out->set_base_model_relation(in.base_model_relation);
   out->set_base_model_declared_in(in.base_model_declared_in);
+  out->set_trusted(in.trusted);
 }
 
 ModelInfo FromProto(const v1::ModelInfo& in) {
@@ -196,6 +201,7 @@ ModelInfo FromProto(const v1::ModelInfo& in) {
   out.base_models.assign(in.base_models().begin(), in.base_models().end());
   out.base_model_relation = in.base_model_relation();
   out.base_model_declared_in = in.base_model_declared_in();
+  out.trusted = in.trusted();
   return out;
 }
 

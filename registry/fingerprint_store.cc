@@ -734,6 +734,42 @@ absl::Status FingerprintStore::PutMeta(std::string_view key, std::string_view va
       ErrorText("put ", si::DescribeKey(si::kMetaCf, key)));
 }
 
+absl::Status FingerprintStore::WriteConstants(
+    const std::vector<std::pair<std::string, std::string>>& puts,
+    const std::vector<std::string>& deletes) {
+  rocksdb::WriteBatch batch;
+  for (const std::string& key : deletes) {
+    if (rocksdb::Status s = batch.Delete(impl_->cf(si::kConstantsCf), ToSlice(key)); !s.ok()) {
+      return si::FromRocksDb(s, "delete constant");
+    }
+  }
+  for (const auto& [key, value] : puts) {
+    if (key.empty()) return absl::InvalidArgumentError("empty constant key");
+    if (rocksdb::Status s = batch.Put(impl_->cf(si::kConstantsCf), ToSlice(key), ToSlice(value));
+        !s.ok()) {
+      return si::FromRocksDb(s, "put constant");
+    }
+  }
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  return si::FromRocksDb(impl_->db->Write(options, &batch), "write constants");
+}
+
+absl::StatusOr<std::optional<std::string>> FingerprintStore::GetConstant(
+    std::string_view key) const {
+  return impl_->Get({}, si::kConstantsCf, key);
+}
+
+absl::Status FingerprintStore::ForEachConstant(
+    const std::function<absl::Status(std::string_view key, std::string_view value)>& visit)
+    const {
+  return impl_->Scan({}, si::kConstantsCf, "",
+                     [&](std::string_view key, std::string_view value) -> absl::StatusOr<bool> {
+                       if (absl::Status s = visit(key, value); !s.ok()) return s;
+                       return true;
+                     });
+}
+
 absl::StatusOr<std::optional<std::string>> FingerprintStore::GetMeta(std::string_view key) const {
   return impl_->Get({}, si::kMetaCf, key);
 }

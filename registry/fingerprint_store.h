@@ -119,6 +119,15 @@ class FingerprintStore {
   // Incremented by every write that adds or removes vectors.
   uint64_t index_epoch() const;
 
+  // Known constants (the `constants` column family, docs/STORAGE.md): opaque records keyed by
+  // hash kind and hash, written by the registry. One atomic write puts and deletes records.
+  absl::Status WriteConstants(const std::vector<std::pair<std::string, std::string>>& puts,
+                              const std::vector<std::string>& deletes);
+  absl::StatusOr<std::optional<std::string>> GetConstant(std::string_view key) const;
+  absl::Status ForEachConstant(
+      const std::function<absl::Status(std::string_view key, std::string_view value)>& visit)
+      const;
+
   // Small named values in the meta column family (e.g. calibration state).
   absl::Status PutMeta(std::string_view key, std::string_view value);
   absl::StatusOr<std::optional<std::string>> GetMeta(std::string_view key) const;

@@ -24,6 +24,9 @@ struct ModelInfo {
   uint64_t parameter_count = 0;
   int64_t created_unix = 0;
   uint32_t fingerprint_version = 0;
+  // A registration by the registry's own operators (embedded writes). Set by the registry's
+  // callers, never taken from a remote writer; only trusted models make a tensor common.
+  bool trusted = false;
 
   // "NAME" or "NAME@REVISION".
   std::string DisplayName() const { return revision.empty() ? name : name + "@" + revision; }

@@ -12,6 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "registry/internal/code_dot.h"
+#include "registry/internal/combined_p.h"
+#include "registry/known_constants.h"
 #include "registry/internal/normal_tail.h"
 #include "registry/layer_similarity.h"
 #include "registry/origin_audit.h"
@@ -76,19 +78,7 @@ struct Evaluation {
   std::vector<LayerSimilarity> layers;  // for the layer heatmap
 };
 
-// Smallest bound over k of C(T, k) * p_(k)^k, the chance under independence that at least k
-// of T tensors reach the k-th smallest p-value (docs/VERDICTS.md). Input: log p, any order.
-double LogCombinedP(std::vector<double> log_ps) {
-  std::sort(log_ps.begin(), log_ps.end());
-  const double t = static_cast<double>(log_ps.size());
-  double best = 0;
-  for (size_t k = 1; k <= log_ps.size(); ++k) {
-    if (log_ps[k - 1] >= 0) break;
-    best = std::min(best, internal::LogChoose(t, static_cast<double>(k)) +
-                              static_cast<double>(k) * log_ps[k - 1]);
-  }
-  return std::min(0.0, best);
-}
+using internal::LogCombinedP;
 
 double Median(std::vector<double> v) {
   if (v.empty()) return 0;
@@ -404,10 +394,24 @@ bool BetterMatch(const TensorMatch& a, const TensorMatch& b) {
 
 std::string Percent(double share) { return absl::StrFormat("%.1f%%", 100.0 * share); }
 
+// "; shares only common constants with A (2 tensors), B (1 tensor)", or "".
+std::string ConstantsClause(const ProvenanceReport& report) {
+  if (report.constant_links.empty()) return "";
+  std::string out = "; shares only common constants with ";
+  for (size_t i = 0; i < report.constant_links.size(); ++i) {
+    const ConstantLink& l = report.constant_links[i];
+    absl::StrAppend(&out, i ? ", " : "", l.model.DisplayName(), " (", l.shared.size(),
+                    l.shared.size() == 1 ? " tensor" : " tensors", ")");
+  }
+  return out;
+}
+
 std::string ModelVerdict(const ProvenanceReport& report) {
   if (report.informative_tensors == 0) {
-    return "no verdict: the query has no tensor that carries evidence (all are constant, tiny, "
-           "integer or fixed buffers)";
+    return absl::StrCat(
+        "no verdict: the query has no tensor that carries evidence (all are constant, tiny, "
+        "integer, fixed buffers or common constants)",
+        ConstantsClause(report));
   }
   std::vector<std::string> parts;
   for (const CandidateReport& c : report.candidates) {
@@ -424,11 +428,12 @@ std::string ModelVerdict(const ProvenanceReport& report) {
   }
   if (parts.empty()) {
     return absl::StrCat("no registered source: no candidate beyond the null of unrelated ",
-                        "tensors (", report.registry_tensors, " registered tensors searched)");
+                        "tensors (", report.registry_tensors, " registered tensors searched)",
+                        ConstantsClause(report));
   }
   std::string out = parts[0];
   for (size_t i = 1; i < parts.size(); ++i) absl::StrAppend(&out, "; also ", parts[i]);
-  return out;
+  return out + ConstantsClause(report);
 }
 
 }  // namespace
@@ -437,10 +442,28 @@ absl::StatusOr<ProvenanceReport> ProvenanceMatcher::QueryModel(
     const std::vector<TensorFingerprint>& query, const QueryOptions& options) const {
   ProvenanceReport report;
   std::vector<const TensorFingerprint*> informative;
+  // Query tensors that are fixed or known/common constants, with the reason: never evidence,
+  // but shown per model they are shared with (docs/VERDICTS.md, "Constants").
+  std::vector<std::pair<const TensorFingerprint*, std::string>> constants;
+  ConstantJudge judge(store_, null_, index_.size());
   for (const TensorFingerprint& t : query) {
     report.query_tensors += 1;
     report.query_parameters += t.num_elements();
-    if (!Usable(t)) continue;
+    if (!Usable(t)) {
+      if (t.evidence == indexer::Evidence::kFixedBuffer) {
+        constants.emplace_back(&t, t.fixed_family.empty()
+                                       ? std::string("fixed_name")
+                                       : absl::StrCat("fixed_content:", t.fixed_family));
+      }
+      continue;
+    }
+    absl::StatusOr<std::optional<ConstantReason>> constant = judge.Judge(t);
+    if (!constant.ok()) return constant.status();
+    if (constant->has_value()) {
+      constants.emplace_back(&t, (*constant)->reason);
+      report.constant_tensors += 1;
+      continue;
+    }
     informative.push_back(&t);
     report.informative_tensors += 1;
     report.informative_parameters += t.num_elements();
@@ -480,6 +503,43 @@ absl::StatusOr<ProvenanceReport> ProvenanceMatcher::QueryModel(
   }
   if (report.candidates.size() > top) report.candidates.resize(top);
 
+  // Constants shared with registered models, by model.
+  std::map<uint64_t, std::vector<SharedConstant>> shared;
+  for (const auto& [t, reason] : constants) {
+    std::set<std::pair<uint64_t, std::string>> twins;
+    for (auto [kind, hash] : {std::pair{HashKind::kExact, t->exact_hash},
+                              std::pair{HashKind::kBF16, t->bf16_hash},
+                              std::pair{HashKind::kF16, t->f16_hash}}) {
+      if (hash.IsZero()) continue;
+      absl::StatusOr<std::vector<TensorRef>> refs = store_.LookupHash(kind, hash);
+      if (!refs.ok()) return refs.status();
+      for (TensorRef& r : *refs) twins.emplace(r.model_id, std::move(r.tensor));
+    }
+    std::set<uint64_t> seen;
+    for (const auto& [model, tensor] : twins) {
+      if (!seen.insert(model).second) continue;
+      shared[model].push_back({t->name, tensor, reason, t->exact_hash.ToHex()});
+    }
+  }
+  std::set<uint64_t> linked;
+  for (CandidateReport& c : report.candidates) {
+    linked.insert(c.model.id);
+    if (auto it = shared.find(c.model.id); it != shared.end()) c.shared_constants = it->second;
+    c.link = c.relation == Relation::kIdentical ? std::string(kLinkIdentical)
+             : c.relation == Relation::kDerived ? std::string(kLinkDerived)
+             : c.shared_constants.empty()       ? std::string(kLinkNone)
+                                                : std::string(kLinkConstantsOnly);
+    if (c.relation != Relation::kUnrelated) continue;
+    linked.erase(c.model.id);  // an unrelated candidate's constants are listed below too
+  }
+  for (const auto& [model_id, list] : shared) {
+    if (linked.count(model_id)) continue;
+    absl::StatusOr<ModelInfo> model = store_.GetModel(model_id);
+    if (absl::IsNotFound(model.status())) continue;
+    if (!model.ok()) return model.status();
+    report.constant_links.push_back({*std::move(model), list});
+  }
+
   if (options.include_tensor_matches) {
     for (size_t i = 0; i < informative.size(); ++i) {
       const TensorMatch* best = nullptr;
@@ -500,9 +560,30 @@ absl::StatusOr<TensorQueryResult> ProvenanceMatcher::QueryTensor(
   result.query = query;
   result.registry_tensors = index_.size();
   if (!Usable(query)) {
-    result.verdict = absl::StrCat("no verdict: tensor ", query.name, " carries no evidence (",
-                                  std::string(indexer::EvidenceName(query.evidence)), ")");
+    result.verdict = absl::StrCat(
+        "no verdict: tensor ", query.name, " carries no evidence (",
+        std::string(indexer::EvidenceName(query.evidence)),
+        query.fixed_family.empty() ? "" : absl::StrCat(": ", query.fixed_family), ")");
+    if (!query.fixed_family.empty()) {
+      result.constant_reason = absl::StrCat("fixed_content:", query.fixed_family);
+    }
     return result;
+  }
+  {
+    ConstantJudge judge(store_, null_, index_.size());
+    absl::StatusOr<std::optional<ConstantReason>> constant = judge.Judge(query);
+    if (!constant.ok()) return constant.status();
+    if (constant->has_value()) {
+      result.constant_reason = (*constant)->reason;
+      std::string models;
+      for (const std::string& m : (*constant)->models) {
+        absl::StrAppend(&models, models.empty() ? "" : ", ", m);
+      }
+      result.verdict = absl::StrCat(
+          "no verdict: tensor ", query.name, " is a known constant (", (*constant)->reason,
+          models.empty() ? "" : absl::StrCat(": identical in unrelated models ", models), ")");
+      return result;
+    }
   }
   QueryRun run(store_, index_, null_, {&query});
   const size_t top = std::max<uint32_t>(1, options.top);

@@ -68,6 +68,22 @@ struct LayerSimilarity {
   uint32_t tensors = 0;         // shared slots compared
 };
 
+// A query tensor identical to a registered tensor that is a known or common constant: shown,
+// never counted.
+struct SharedConstant {
+  std::string query_tensor;
+  std::string tensor;           // the registered tensor
+  std::string reason;           // "fixed_content:FAMILY", "fixed_name", "curated" or "common"
+  std::string hash;             // exact hash of the query tensor, 32 hex digits
+};
+
+// What kind of link a candidate has (docs/VERDICTS.md): "identical", "derived",
+// "common_constants_only" or "none".
+inline constexpr std::string_view kLinkIdentical = "identical";
+inline constexpr std::string_view kLinkDerived = "derived";
+inline constexpr std::string_view kLinkConstantsOnly = "common_constants_only";
+inline constexpr std::string_view kLinkNone = "none";
+
 struct CandidateReport {
   ModelInfo model;
   Relation relation = Relation::kUnrelated;
@@ -83,6 +99,14 @@ struct CandidateReport {
   std::vector<TensorMatch> strongest;
   // Every (query layer, source layer) pair with at least one shared slot.
   std::vector<LayerSimilarity> layer_similarity;
+  std::string link;                          // see kLink*
+  std::vector<SharedConstant> shared_constants;
+};
+
+// A registered model the query shares only constants with.
+struct ConstantLink {
+  ModelInfo model;
+  std::vector<SharedConstant> shared;
 };
 
 // One registered model and the query parameters whose best evidence points to it.
@@ -151,6 +175,8 @@ struct ProvenanceReport {
   std::string verdict;                       // one line a person can read
   OriginAudit origin_audit;                  // the from-scratch audit
   LineageCheck lineage;                      // declared vs evidenced lineage
+  std::vector<ConstantLink> constant_links;  // models sharing only constants with the query
+  uint64_t constant_tensors = 0;             // query tensors discounted as constants
 };
 
 struct TensorQueryResult {
@@ -158,6 +184,7 @@ struct TensorQueryResult {
   std::vector<TensorMatch> matches;          // best first
   uint64_t registry_tensors = 0;
   std::string verdict;
+  std::string constant_reason;               // non-empty: the tensor is a known constant
 };
 
 struct QueryOptions {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <mutex>
@@ -192,6 +193,9 @@ struct Registry::Impl {
         if (a.model_id == b.model_id) continue;
         double r = 0;
         for (int i = 0; i < indexer::kSketchDim; ++i) r += double(a.sketch[i]) * b.sketch[i];
+        // A copy by value (a shared buffer or a reused tensor) is not a pair of unrelated
+        // tensors; counted, a few of them would move the null onto the copies themselves.
+        if (r > 0.9999) continue;
         standardized[role].push_back(r / NullModel::FloorSd(a.n, b.n));
       }
     }
@@ -472,6 +476,74 @@ absl::StatusOr<RegistryStats> Registry::Stats() const {
   stats.calibration_pairs = impl_->null()->total_pairs();
   stats.db_path = impl_->dir;
   return stats;
+}
+
+absl::StatusOr<std::vector<KnownConstant>> Registry::ListConstants() const {
+  absl::StatusOr<std::vector<KnownConstant>> stored = ReadStoredConstants(*impl_->store);
+  if (!stored.ok()) return stored.status();
+  std::shared_ptr<const NullModel> null = impl_->null();
+  absl::StatusOr<std::vector<KnownConstant>> common =
+      FindCommonConstants(*impl_->store, *null, impl_->current_index()->size());
+  if (!common.ok()) return common.status();
+  std::vector<KnownConstant> out = *std::move(stored);
+  for (KnownConstant& c : *common) {
+    // A pinned hash is listed once, as pinned.
+    const bool pinned = std::any_of(out.begin(), out.end(), [&](const KnownConstant& s) {
+      return s.exact_hash == c.exact_hash;
+    });
+    if (!pinned) out.push_back(std::move(c));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<KnownConstant>> Registry::AddConstants(
+    const std::vector<TensorFingerprint>& tensors, const std::string& note) {
+  if (tensors.empty()) return absl::InvalidArgumentError("no tensors to add as constants");
+  std::lock_guard lock(impl_->write_mu);
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  std::vector<KnownConstant> added;
+  for (const TensorFingerprint& t : tensors) {
+    KnownConstant c;
+    c.exact_hash = t.exact_hash;
+    c.bf16_hash = t.bf16_hash;
+    c.f16_hash = t.f16_hash;
+    c.origin = "curated";
+    c.name = note.empty() ? t.name : absl::StrCat(note, ":", t.name);
+    c.family = t.fixed_family;
+    c.added_unix = now;
+    c.parameters = t.num_elements();
+    if (absl::Status s = WriteStoredConstant(*impl_->store, c); !s.ok()) return s;
+    added.push_back(std::move(c));
+  }
+  return added;
+}
+
+absl::StatusOr<KnownConstant> Registry::RemoveConstant(const std::string& hex) {
+  std::lock_guard lock(impl_->write_mu);
+  absl::StatusOr<std::optional<KnownConstant>> stored = FindStoredConstant(*impl_->store, hex);
+  if (!stored.ok()) return stored.status();
+  if (stored->has_value()) {
+    if (absl::Status s = DeleteStoredConstant(*impl_->store, **stored); !s.ok()) return s;
+    return **stored;
+  }
+  std::shared_ptr<const NullModel> null = impl_->null();
+  absl::StatusOr<std::vector<KnownConstant>> common =
+      FindCommonConstants(*impl_->store, *null, impl_->current_index()->size());
+  if (!common.ok()) return common.status();
+  for (KnownConstant& c : *common) {
+    if (c.exact_hash.ToHex() != hex && c.bf16_hash.ToHex() != hex && c.f16_hash.ToHex() != hex) {
+      continue;
+    }
+    c.origin = "pinned_evidence";
+    c.added_unix = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+    if (absl::Status s = WriteStoredConstant(*impl_->store, c); !s.ok()) return s;
+    return c;
+  }
+  return absl::NotFoundError(absl::StrCat("no known constant has hash ", hex));
 }
 
 absl::Status Registry::Calibrate() {

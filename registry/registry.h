@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "indexer/tensor_fingerprint.h"
 #include "registry/audit_entry.h"
+#include "registry/known_constants.h"
 #include "registry/model_info.h"
 #include "registry/null_model.h"
 #include "registry/provenance_report.h"
@@ -74,6 +75,17 @@ class Registry {
   absl::StatusOr<std::vector<AuditEntry>> ListAudit(int64_t since_unix_micros,
                                                     size_t limit) const;
   absl::StatusOr<RegistryStats> Stats() const;
+
+  // Known constants (docs/VERDICTS.md, "Constants"): the curated and pinned ones stored in the
+  // registry, then every common one its trusted registrations make so, with those models.
+  absl::StatusOr<std::vector<KnownConstant>> ListConstants() const;
+  // Makes each tensor a curated constant; `note` (e.g. the file) is kept as its name prefix.
+  absl::StatusOr<std::vector<KnownConstant>> AddConstants(
+      const std::vector<indexer::TensorFingerprint>& tensors, const std::string& note);
+  // Removes the curated (or pinned) constant with any hash equal to `hex`. A common constant
+  // is computed, not stored, so removing it pins it as evidence instead: it is never
+  // discounted again. NOT_FOUND if `hex` names no known constant.
+  absl::StatusOr<KnownConstant> RemoveConstant(const std::string& hex);
 
   // Re-measures the null distribution of unrelated tensors from the registry's own contents.
   // Runs automatically after registrations while the registry is small.

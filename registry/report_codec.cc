@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "registry/constant_codec.h"
 #include "registry/fingerprint_codec.h"
 #include "registry/report_sections_codec.h"
 
@@ -86,6 +87,8 @@ void CandidateToProto(const CandidateReport& in, v1::CandidateReport* out) {
   for (const LayerSimilarity& cell : in.layer_similarity) {
     ToProto(cell, out->add_layer_similarity());
   }
+  out->set_link(in.link);
+  for (const SharedConstant& c : in.shared_constants) ToProto(c, out->add_shared_constants());
 }
 
 CandidateReport CandidateFromProto(const v1::CandidateReport& in) {
@@ -110,6 +113,10 @@ CandidateReport CandidateFromProto(const v1::CandidateReport& in) {
   for (const v1::TensorMatch& match : in.strongest()) out.strongest.push_back(FromProto(match));
   for (const v1::LayerSimilarity& cell : in.layer_similarity()) {
     out.layer_similarity.push_back(FromProto(cell));
+  }
+  out.link = in.link();
+  for (const v1::SharedConstant& c : in.shared_constants()) {
+    out.shared_constants.push_back(FromProto(c));
   }
   return out;
 }
@@ -158,6 +165,8 @@ void ToProto(const ProvenanceReport& in, v1::ProvenanceReport* out) {
   out->set_verdict(in.verdict);
   ToProto(in.origin_audit, out->mutable_origin_audit());
   ToProto(in.lineage, out->mutable_lineage());
+  for (const ConstantLink& l : in.constant_links) ToProto(l, out->add_constant_links());
+  out->set_constant_tensors(in.constant_tensors);
 }
 
 ProvenanceReport FromProto(const v1::ProvenanceReport& in) {
@@ -178,6 +187,8 @@ ProvenanceReport FromProto(const v1::ProvenanceReport& in) {
   out.verdict = in.verdict();
   out.origin_audit = FromProto(in.origin_audit());
   out.lineage = FromProto(in.lineage());
+  for (const v1::ConstantLink& l : in.constant_links()) out.constant_links.push_back(FromProto(l));
+  out.constant_tensors = in.constant_tensors();
   return out;
 }
 
@@ -186,6 +197,7 @@ void ToProto(const TensorQueryResult& in, v1::TensorQueryResponse* out) {
   for (const TensorMatch& match : in.matches) ToProto(match, out->add_matches());
   out->set_registry_tensors(in.registry_tensors);
   out->set_verdict(in.verdict);
+  out->set_constant_reason(in.constant_reason);
 }
 
 absl::StatusOr<TensorQueryResult> FromProto(const v1::TensorQueryResponse& in) {
@@ -200,6 +212,7 @@ absl::StatusOr<TensorQueryResult> FromProto(const v1::TensorQueryResponse& in) {
   for (const v1::TensorMatch& match : in.matches()) out.matches.push_back(FromProto(match));
   out.registry_tensors = in.registry_tensors();
   out.verdict = in.verdict();
+  out.constant_reason = in.constant_reason();
   return out;
 }
 

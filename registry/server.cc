@@ -138,8 +138,8 @@ absl::StatusOr<std::unique_ptr<RunningServer>> Start(Registry* registry,
         "; give --tls-cert and --tls-key, or listen on loopback");
   }
 
-  auto service = std::make_unique<RegistryService>(registry, *std::move(policy),
-                                                   options.max_raw_tensor_bytes);
+  auto service = std::make_unique<RegistryService>(
+      registry, *std::move(policy), options.max_raw_tensor_bytes, options.trust_remote_writers);
 
   // Both are process-wide switches read when a server is built, so they come first.
   grpc::EnableDefaultHealthCheckService(true);

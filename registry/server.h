@@ -28,6 +28,11 @@ struct ServerOptions {
   std::string tls_cert_file;
   std::string tls_key_file;
   std::string tls_client_ca_file;
+
+  // Whether every remote writer counts as one of the registry's operators: their registrations
+  // are trusted (they can make a tensor a common constant) and they may add or remove known
+  // constants. Default: false — only admin tokens are (docs/VERDICTS.md, "Trust").
+  bool trust_remote_writers = false;
 };
 
 class RunningServer {

@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "registry/constant_codec.h"
 #include "registry/fingerprint_codec.h"
 #include "registry/grpc/read_reactor.h"
 #include "registry/grpc/status_edge.h"
@@ -52,10 +53,11 @@ absl::StatusOr<ModelKey> KeyFromRequest(const char* rpc, const Request& request)
 }  // namespace
 
 RegistryService::RegistryService(Registry* registry, grpc_edge::AccessPolicy policy,
-                                 uint64_t max_raw_tensor_bytes)
+                                 uint64_t max_raw_tensor_bytes, bool trust_remote_writers)
     : registry_(registry),
       policy_(std::move(policy)),
-      max_raw_tensor_bytes_(max_raw_tensor_bytes) {}
+      max_raw_tensor_bytes_(max_raw_tensor_bytes),
+      trust_remote_writers_(trust_remote_writers) {}
 
 grpc::ServerReadReactor<v1::RegisterModelRequest>* RegistryService::RegisterModel(
     grpc::CallbackServerContext* context, v1::RegisterModelResponse* response) {
@@ -63,7 +65,8 @@ grpc::ServerReadReactor<v1::RegisterModelRequest>* RegistryService::RegisterMode
   const bool may_replace = who.ok() && policy_.Authorize(*context, AccessRole::kAdmin).ok();
   return new ClientStreamReactor<grpc_edge::RegisterModelStream>(
       "RegisterModel", context,
-      grpc_edge::RegisterModelStream(registry_, who.ok() ? *who : WriteIdentity{}, may_replace),
+      grpc_edge::RegisterModelStream(registry_, who.ok() ? *who : WriteIdentity{}, may_replace,
+                                     trust_remote_writers_ || (who.ok() && who->role == "admin")),
       response, who.status());
 }
 
@@ -128,6 +131,64 @@ grpc::ServerUnaryReactor* RegistryService::DeleteModel(grpc::CallbackServerConte
     absl::StatusOr<ModelInfo> deleted = registry_->DeleteModel(*key, *who);
     if (!deleted.ok()) return deleted.status();
     ToProto(*deleted, response->mutable_deleted());
+    return absl::OkStatus();
+  });
+}
+
+absl::Status RegistryService::AdmitConstantEdit(const grpc::CallbackServerContext& context,
+                                                const char* rpc) const {
+  // Known constants change every verdict, so only the registry's operators edit them: an admin
+  // token, or any writer on a server that trusts its writers.
+  if (trust_remote_writers_) return policy_.Authorize(context, AccessRole::kWriter).status();
+  absl::StatusOr<WriteIdentity> who = policy_.Authorize(context, AccessRole::kAdmin);
+  if (!who.ok()) return who.status();
+  if (who->role != "admin") {
+    return absl::PermissionDeniedError(std::string(rpc) +
+                                       ": editing known constants needs an admin token (or a "
+                                       "server started with --trust-writers)");
+  }
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* RegistryService::ListConstants(grpc::CallbackServerContext* context,
+                                                         const v1::ListConstantsRequest*,
+                                                         v1::ListConstantsResponse* response) {
+  return FinishUnary("ListConstants", context, [&]() -> absl::Status {
+    if (absl::Status s = policy_.Authorize(*context, AccessRole::kReader).status(); !s.ok()) return s;
+    absl::StatusOr<std::vector<KnownConstant>> constants = registry_->ListConstants();
+    if (!constants.ok()) return constants.status();
+    for (const KnownConstant& c : *constants) ToProto(c, response->add_constants());
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* RegistryService::AddConstants(grpc::CallbackServerContext* context,
+                                                        const v1::AddConstantsRequest* request,
+                                                        v1::AddConstantsResponse* response) {
+  return FinishUnary("AddConstants", context, [&]() -> absl::Status {
+    if (absl::Status s = AdmitConstantEdit(*context, "AddConstants"); !s.ok()) return s;
+    std::vector<indexer::TensorFingerprint> tensors;
+    for (const v1::TensorFingerprint& t : request->tensors()) {
+      absl::StatusOr<indexer::TensorFingerprint> fp = FromProto(t, /*require_sketch=*/false);
+      if (!fp.ok()) return fp.status();
+      tensors.push_back(*std::move(fp));
+    }
+    absl::StatusOr<std::vector<KnownConstant>> added =
+        registry_->AddConstants(tensors, request->note());
+    if (!added.ok()) return added.status();
+    for (const KnownConstant& c : *added) ToProto(c, response->add_added());
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* RegistryService::RemoveConstant(grpc::CallbackServerContext* context,
+                                                          const v1::RemoveConstantRequest* request,
+                                                          v1::RemoveConstantResponse* response) {
+  return FinishUnary("RemoveConstant", context, [&]() -> absl::Status {
+    if (absl::Status s = AdmitConstantEdit(*context, "RemoveConstant"); !s.ok()) return s;
+    absl::StatusOr<KnownConstant> removed = registry_->RemoveConstant(request->hash());
+    if (!removed.ok()) return removed.status();
+    ToProto(*removed, response->mutable_removed());
     return absl::OkStatus();
   });
 }

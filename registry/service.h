@@ -24,8 +24,9 @@ class RegistryService final : public v1::Registry::CallbackService {
  public:
   // REQUIRES: registry != nullptr and outlives the service. Every call is checked against
   // `policy` before it reaches the registry.
+  // `trust_remote_writers`: every authorised writer counts as an operator (ServerOptions).
   RegistryService(Registry* registry, grpc_edge::AccessPolicy policy,
-                  uint64_t max_raw_tensor_bytes);
+                  uint64_t max_raw_tensor_bytes, bool trust_remote_writers);
 
   RegistryService(const RegistryService&) = delete;
   RegistryService& operator=(const RegistryService&) = delete;
@@ -46,6 +47,15 @@ class RegistryService final : public v1::Registry::CallbackService {
   grpc::ServerUnaryReactor* DeleteModel(grpc::CallbackServerContext* context,
                                         const v1::DeleteModelRequest* request,
                                         v1::DeleteModelResponse* response) override;
+  grpc::ServerUnaryReactor* ListConstants(grpc::CallbackServerContext* context,
+                                          const v1::ListConstantsRequest* request,
+                                          v1::ListConstantsResponse* response) override;
+  grpc::ServerUnaryReactor* AddConstants(grpc::CallbackServerContext* context,
+                                         const v1::AddConstantsRequest* request,
+                                         v1::AddConstantsResponse* response) override;
+  grpc::ServerUnaryReactor* RemoveConstant(grpc::CallbackServerContext* context,
+                                           const v1::RemoveConstantRequest* request,
+                                           v1::RemoveConstantResponse* response) override;
   grpc::ServerUnaryReactor* Stats(grpc::CallbackServerContext* context,
                                   const v1::StatsRequest* request,
                                   v1::StatsResponse* response) override;
@@ -54,9 +64,13 @@ class RegistryService final : public v1::Registry::CallbackService {
                                       v1::ListAuditResponse* response) override;
 
  private:
+  // Who may add or remove known constants (docs/VERDICTS.md, "Trust").
+  absl::Status AdmitConstantEdit(const grpc::CallbackServerContext& context, const char* rpc) const;
+
   Registry* const registry_;
   const grpc_edge::AccessPolicy policy_;
   const uint64_t max_raw_tensor_bytes_;
+  const bool trust_remote_writers_;
 };
 
 }  // namespace weightprint::registry

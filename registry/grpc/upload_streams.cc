@@ -82,6 +82,7 @@ absl::Status RegisterModelStream::Add(const Request& message) {
       }
       options_.replace = message.replace();
       info_ = FromProto(message.info());
+      info_.trusted = trusted_;  // the writer's claim is never taken
       have_info_ = true;
       return absl::OkStatus();
     case Request::kTensors:

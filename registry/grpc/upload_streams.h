@@ -38,9 +38,11 @@ class RegisterModelStream {
   using Response = v1::RegisterModelResponse;
 
   // `identity` is the authenticated caller; `may_replace` says whether its role allows
-  // replacing a registration (the `replace` flag of the first message).
-  RegisterModelStream(Registry* registry, WriteIdentity identity, bool may_replace)
-      : registry_(registry), may_replace_(may_replace) {
+  // replacing a registration (the `replace` flag of the first message); `trusted` whether the
+  // writer counts as one of the registry's operators (an admin token, or a server that trusts
+  // every writer). Whatever the request says about either is ignored.
+  RegisterModelStream(Registry* registry, WriteIdentity identity, bool may_replace, bool trusted)
+      : registry_(registry), may_replace_(may_replace), trusted_(trusted) {
     options_.identity = std::move(identity);
   }
 
@@ -50,6 +52,7 @@ class RegisterModelStream {
  private:
   Registry* registry_;
   bool may_replace_;
+  bool trusted_ = false;
   RegisterOptions options_;
   bool have_info_ = false;
   ModelInfo info_;

@@ -38,12 +38,13 @@ enum ColumnFamily : size_t {
   kMetaCf,         // ASCII key -> small value
   kLongSketchesCf, // u64 vector_id -> long sketch record
   kAuditCf,        // u64 seq -> audit record (append-only)
+  kConstantsCf,    // u8 kind, 16-byte hash -> known-constant record
   kNumColumnFamilies,
 };
 
 inline constexpr std::array<std::string_view, kNumColumnFamilies> kColumnFamilyNames = {
     "default", "models", "model_names", "tensors", "hashes", "vectors", "meta", "long_sketches",
-    "audit",
+    "audit", "constants",
 };
 
 // Fixed key sizes (bytes) used for RocksDB prefix extractors and parsing.

@@ -1,0 +1,21 @@
+// Conversions between the known-constant types (registry/known_constants.h,
+// registry/provenance_report.h) and their weightprint.v1 messages. Pure functions.
+#ifndef WEIGHTPRINT_REGISTRY_CONSTANT_CODEC_H_
+#define WEIGHTPRINT_REGISTRY_CONSTANT_CODEC_H_
+
+#include "registry/known_constants.h"
+#include "registry/provenance_report.h"
+#include "weightprint/v1/registry.pb.h"
+
+namespace weightprint::registry {
+
+void ToProto(const KnownConstant& in, v1::KnownConstant* out);
+KnownConstant FromProto(const v1::KnownConstant& in);
+void ToProto(const SharedConstant& in, v1::SharedConstant* out);
+SharedConstant FromProto(const v1::SharedConstant& in);
+void ToProto(const ConstantLink& in, v1::ConstantLink* out);
+ConstantLink FromProto(const v1::ConstantLink& in);
+
+}  // namespace weightprint::registry
+
+#endif  // WEIGHTPRINT_REGISTRY_CONSTANT_CODEC_H_
