@@ -21,6 +21,10 @@ absl::StatusOr<std::unique_ptr<ModelReader>> OpenModelFile(const std::string& pa
       return OpenPytorch(path);
     case ModelFormat::kOnnx:
       return OpenOnnx(path);
+    case ModelFormat::kTfjs:
+      return OpenTfjs(path);
+    case ModelFormat::kKeras:
+      return OpenKeras(path);
   }
   return absl::InternalError(absl::StrCat(path, ": no reader for format ",
                                           std::string(ModelFormatName(*format))));

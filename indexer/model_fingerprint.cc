@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "indexer/fingerprinter.h"
+#include "indexer/internal/tfjs_manifest.h"
 #include "indexer/model_reader.h"
 
 namespace weightprint::indexer {
@@ -136,6 +137,7 @@ const std::vector<DirectoryLayout>& Layouts() {
       {"", "", {".gguf"}, false},
       {"", "model.onnx", {".onnx"}, false},
       {"", "", {".npz", ".npy"}, true},
+      {"", "", {".keras", ".h5"}, false},
   };
   return kLayouts;
 }
@@ -152,6 +154,18 @@ absl::StatusOr<Shards> FindShards(const fs::path& dir) {
         absl::StrCat(dir.string(), ": cannot list directory: ", ec.message()));
   }
   std::sort(entries.begin(), entries.end());
+  // A TensorFlow.js model: model.json lists its own shards, which its reader opens.
+  if (const fs::path json = dir / "model.json"; fs::is_regular_file(json, ec)) {
+    std::ifstream in(json, std::ios::binary);
+    std::string head(4096, '\0');
+    in.read(head.data(), static_cast<std::streamsize>(head.size()));
+    head.resize(static_cast<size_t>(in.gcount()));
+    if (indexer_internal::LooksLikeTfjsModelJson(head)) {
+      Shards shards;
+      shards.files.push_back(json);
+      return shards;
+    }
+  }
   for (const DirectoryLayout& layout : Layouts()) {
     if (*layout.index && fs::exists(dir / layout.index, ec)) {
       return ReadIndex(dir, dir / layout.index);
@@ -175,8 +189,8 @@ absl::StatusOr<Shards> FindShards(const fs::path& dir) {
     return shards;
   }
   return absl::InvalidArgumentError(absl::StrCat(
-      dir.string(), ": no weights found (expected safetensors, PyTorch, GGUF, ONNX or NumPy "
-                    "files; see docs/FORMATS.md)"));
+      dir.string(), ": no weights found (expected safetensors, PyTorch, GGUF, ONNX, NumPy, "
+                    "TF.js or Keras files; see docs/FORMATS.md)"));
 }
 
 // Pieces a tensor is streamed in. Pages of a piece are released as soon as it is hashed, so a
