@@ -1,5 +1,5 @@
-// The TensorFlow-family test files: make_tf_models.py (run once per test binary through
-// /usr/bin/python3, numpy and h5py) writes the same model as Keras .h5 (Keras 2 full model and
+// The TensorFlow-family test files: make_tf_models.py (run once by a ctest fixture, or once per
+// test binary run by hand; /usr/bin/python3 with numpy and h5py) writes the same model as Keras .h5 (Keras 2 full model and
 // weights-only), Keras 3 .weights.h5, .keras (stored and deflated), TF.js layers models
 // (float32, float16, uint8) and a TF.js graph model, plus the reference conversion to PyTorch's
 // layout as safetensors. Tests that need them skip, with the reason, where python3, numpy or
