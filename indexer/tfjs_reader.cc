@@ -57,9 +57,9 @@ class ShardGroup {
     if (offset < segments_[i].start || offset - segments_[i].start >= segments_[i].size) {
       auto it = std::upper_bound(segments_.begin(), segments_.end(), offset,
                                  [](uint64_t o, const Segment& s) { return o < s.start; });
+      // The last segment starting at or before `offset`: never an empty one, since an empty
+      // shard starts where the next begins.
       i = static_cast<size_t>(it - segments_.begin()) - 1;
-      // Skip empty shards that share a start with the next one.
-      while (segments_[i].size == 0) ++i;
     }
     *hint = i;
     return segments_[i];
@@ -95,11 +95,13 @@ class ShardGroup {
   void Drop(uint64_t offset, uint64_t n) const {
     for (const Segment& s : segments_) {
       const uint64_t lo = std::max(offset, s.start), hi = std::min(offset + n, s.start + s.size);
-      if (lo < hi) s.file->DropPages(lo - s.start, hi - lo);
+      if (lo < hi && s.file != nullptr) s.file->DropPages(lo - s.start, hi - lo);
     }
   }
   void DropView(std::span<const std::byte> view) const {
-    for (const Segment& s : segments_) s.file->DropView(view);
+    for (const Segment& s : segments_) {
+      if (s.file != nullptr) s.file->DropView(view);
+    }
   }
   // The single-shard view of [offset, offset + n), or empty if it spans shards.
   std::span<const std::byte> View(uint64_t offset, uint64_t n) const {
@@ -108,10 +110,6 @@ class ShardGroup {
     const Segment& s = Find(offset, &hint);
     if (offset + n - s.start > s.size) return {};
     return s.file->bytes().subspan(offset - s.start, n);
-  }
-  const Segment& segment_at(uint64_t offset) const {
-    size_t hint = 0;
-    return Find(offset, &hint);
   }
 
  private:

@@ -6,8 +6,8 @@
 //     copy and never the file system: external links, external raw storage and virtual datasets
 //     are refused, and filter plugins are never loaded);
 //   - its error stack printing is off and its errors become statuses naming the file.
-// Whether libhdf5 itself can still crash on a hostile image is what Hdf5ProbeInChild
-// (hdf5_sandbox.h) contains.
+// libhdf5 can still crash or hang on a hostile image; the Keras reader therefore rehearses
+// every read in a child process first (RunInChildProcess, child_probe.h).
 //
 // Hdf5File is immutable after Open. libhdf5 (Debian builds it thread-safe) serialises calls
 // internally, so const methods may be called from several threads.

@@ -179,3 +179,38 @@ TEST_F(TfCrossFormatTest, KerasFilesSkipOptimizerStateAndNameLayers) {
 
 }  // namespace
 }  // namespace weightprint::testing::tf
+
+namespace weightprint::testing::tf {
+namespace {
+
+// Memory stays bounded: no chunk a reader hands out is larger than its staging buffer, one
+// hyperslab, or (for views) one shard, whatever the tensor's size.
+TEST(TfBoundedMemoryTest, ChunksStayBounded) {
+  if (!SkipReason().empty()) GTEST_SKIP() << SkipReason();
+  struct Case {
+    std::string path;
+    size_t bound;
+  };
+  for (const Case& c : {Case{Dir() + "/big.h5", size_t{4} << 20},
+                        Case{Dir() + "/tfjs_u8", size_t{64} << 10},
+                        Case{Dir() + "/tfjs_f32", size_t{64} << 10}}) {
+    SCOPED_TRACE(c.path);
+    absl::StatusOr<std::unique_ptr<indexer::ModelReader>> reader = indexer::OpenModelFile(
+        c.path.ends_with(".h5") ? c.path : c.path + "/model.json");
+    ASSERT_TRUE(reader.ok()) << reader.status();
+    for (size_t i = 0; i < (*reader)->tensors().size(); ++i) {
+      size_t largest = 0, total = 0;
+      absl::Status s = (*reader)->ReadTensor(i, [&](std::span<const std::byte> chunk) {
+        largest = std::max(largest, chunk.size());
+        total += chunk.size();
+        return absl::OkStatus();
+      });
+      ASSERT_TRUE(s.ok()) << s;
+      EXPECT_EQ(total, (*reader)->tensors()[i].size_bytes);
+      EXPECT_LE(largest, c.bound) << (*reader)->tensors()[i].name;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace weightprint::testing::tf
