@@ -213,15 +213,13 @@ absl::StatusOr<WeightPlan> PlanWeights(const Hdf5File& h5, const std::string& co
       config.empty() ? std::map<std::string, std::string>{}
                      : indexer_internal::KerasLayerClasses(config);
   size_t skipped = 0;
-  absl::StatusOr<std::vector<Hdf5Dataset>> datasets = h5.ListDatasets(root, &skipped);
+  // Optimizer state is not part of the model's weights.
+  absl::StatusOr<std::vector<Hdf5Dataset>> datasets =
+      h5.ListDatasets(root, {"optimizer_weights/", "optimizer/"}, &skipped);
   if (!datasets.ok()) return datasets.status();
   size_t rules = 0;
   for (Hdf5Dataset& d : *datasets) {
     std::string name = d.path.substr(root == "/" ? 1 : root.size() + 1);
-    // Optimizer state is not part of the model's weights.
-    if (absl::StartsWith(name, "optimizer_weights/") || absl::StartsWith(name, "optimizer/")) {
-      continue;
-    }
     if (absl::EndsWith(name, ":0")) name.resize(name.size() - 2);
     const size_t rank = d.shape.size();
     std::optional<LayoutRule> rule =

@@ -233,7 +233,7 @@ absl::StatusOr<std::unique_ptr<Hdf5File>> Hdf5File::Open(const std::string& name
     return absl::InvalidArgumentError(
         absl::StrCat(name, ": expected a readable HDF5 file: ", TakeHdf5Error()));
   }
-  return std::unique_ptr<Hdf5File>(new Hdf5File(name, file));
+  return std::unique_ptr<Hdf5File>(new Hdf5File(name, file, bytes.size()));
 }
 
 Hdf5File::~Hdf5File() {
@@ -310,8 +310,8 @@ std::optional<std::string> Hdf5File::StringAttribute(const std::string& path,
   return out;
 }
 
-absl::StatusOr<std::vector<Hdf5Dataset>> Hdf5File::ListDatasets(const std::string& group,
-                                                                size_t* skipped) const {
+absl::StatusOr<std::vector<Hdf5Dataset>> Hdf5File::ListDatasets(
+    const std::string& group, const std::vector<std::string>& exclude, size_t* skipped) const {
   QuietHdf5();
   *skipped = 0;
   const hid_t file = static_cast<hid_t>(file_id_);
@@ -334,6 +334,12 @@ absl::StatusOr<std::vector<Hdf5Dataset>> Hdf5File::ListDatasets(const std::strin
   }
   std::vector<Hdf5Dataset> out;
   for (const std::string& path : state.datasets) {
+    const std::string relative = path.substr(state.prefix.size());
+    if (std::any_of(exclude.begin(), exclude.end(), [&](const std::string& prefix) {
+          return relative.compare(0, prefix.size(), prefix) == 0;
+        })) {
+      continue;
+    }
     const std::string where = absl::StrCat(name_, ": dataset ", path, ": ");
     Handle dset(H5Dopen2(file, path.c_str(), H5P_DEFAULT), H5Dclose);
     if (!dset.ok()) {
@@ -384,9 +390,32 @@ absl::StatusOr<std::vector<Hdf5Dataset>> Hdf5File::ListDatasets(const std::strin
       elements *= dims[k];
       d.shape.push_back(static_cast<int64_t>(dims[k]));
     }
-    if (layout == H5D_CONTIGUOUS) {
+    // What the dataset declares must be what it stores: libhdf5 returns fill values for
+    // storage that was never written, so a dimension damaged to 10^9 would otherwise stream
+    // gigabytes that are not in the file.
+    const uint64_t declared = elements * H5Tget_size(type.get());
+    const uint64_t stored = H5Dget_storage_size(dset.get());
+    const uint64_t image = image_size_;
+    if (layout == H5D_CHUNKED) {
+      // Deflate cannot compress better than about 1032:1.
+      if (declared > 0 && (stored == 0 || declared / 1100 > stored)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            where, "expected its chunks to store its ", declared, " declared bytes; they hold ",
+            stored, " (damaged dimensions, or chunks never written)"));
+      }
+    } else if (stored != declared) {
+      return absl::InvalidArgumentError(absl::StrCat(where, "declares ", declared,
+                                                     " bytes of data but stores ", stored,
+                                                     " (damaged dimensions or type?)"));
+    }
+    if (layout == H5D_CONTIGUOUS && declared > 0) {
       const haddr_t addr = H5Dget_offset(dset.get());
-      if (addr != HADDR_UNDEF) d.file_offset = addr;
+      if (addr == HADDR_UNDEF || addr > image || declared > image - addr) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            where, "expected its ", declared, " bytes of contiguous data inside the ", image,
+            "-byte file, at address ", addr == HADDR_UNDEF ? 0 : addr));
+      }
+      d.file_offset = addr;
     }
     H5Eclear2(H5E_DEFAULT);
     out.push_back(std::move(d));

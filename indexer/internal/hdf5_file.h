@@ -51,9 +51,14 @@ class Hdf5File {
 
   // Every dataset reachable by hard links below `group` ("/" for the whole file), in name
   // order. Datasets of types that hold no weights (strings, compounds, references) are skipped
-  // and counted in `*skipped`. Fails on external storage, virtual datasets and float formats
-  // other than IEEE half, bfloat16, single and double.
+  // and counted in `*skipped`. Fails on external storage, virtual datasets, float formats
+  // other than IEEE half, bfloat16, single and double, and datasets whose declared size is not
+  // what they store (contiguous data must lie inside the image; chunks must hold at least
+  // 1/1100 of the declared bytes, deflate's best ratio).
+  // Datasets whose path below `group` starts with one of `exclude` (e.g. "optimizer/") are
+  // neither listed nor checked.
   absl::StatusOr<std::vector<Hdf5Dataset>> ListDatasets(const std::string& group,
+                                                        const std::vector<std::string>& exclude,
                                                         size_t* skipped) const;
 
   // Returns true iff `path` names a group in the file (hard links only).
@@ -73,10 +78,12 @@ class Hdf5File {
   const std::string& name() const { return name_; }
 
  private:
-  Hdf5File(std::string name, int64_t file_id) : name_(std::move(name)), file_id_(file_id) {}
+  Hdf5File(std::string name, int64_t file_id, uint64_t image_size)
+      : name_(std::move(name)), file_id_(file_id), image_size_(image_size) {}
 
   const std::string name_;
   const int64_t file_id_;  // hid_t
+  const uint64_t image_size_;
 };
 
 }  // namespace weightprint::indexer::indexer_internal

@@ -127,6 +127,29 @@ TEST_F(KerasReaderTest, RandomMutationsAreContained) {
   unsetenv("WEIGHTPRINT_HDF5_TIMEOUT_S");
 }
 
+// Regression: a mutation (trial 144 of RandomMutationsAreContained) turned a dimension of a
+// contiguous dataset into 1,526,726,657. libhdf5 reads unwritten storage as fill values, so the
+// file "held" 85 GiB and reading it ran until the sandbox's deadline stopped it. Our own check
+// of declared against stored bytes now refuses it at once, in or out of the sandbox.
+TEST(KerasRegressionTest, DamagedDimensionIsRefusedNotStreamed) {
+  const std::string path =
+      std::string(WEIGHTPRINT_TF_TEST_SCRIPTS) + "/testdata/dataspace_bomb.h5";
+  for (const char* in_process : {"1", "0"}) {
+    SCOPED_TRACE(in_process);
+    setenv("WEIGHTPRINT_HDF5_IN_PROCESS", in_process, 1);
+    const auto start = std::chrono::steady_clock::now();
+    absl::StatusOr<std::unique_ptr<indexer::ModelReader>> r = indexer::OpenModelFile(path);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    unsetenv("WEIGHTPRINT_HDF5_IN_PROCESS");
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find("declares 91603599420 bytes of data but stores 60"),
+              std::string::npos)
+        << r.status();
+    EXPECT_LT(seconds, 2.0);
+  }
+}
+
 TEST_F(KerasReaderTest, SandboxGivesTheSameResultAndItsCostIsMeasured) {
   const std::string path = Dir() + "/big.h5";
   auto time_it = [&](bool sandbox) {

@@ -128,6 +128,8 @@ def write_keras2(path, full):
             root = f.create_group("model_weights")
             # Optimizer state is not part of the model.
             f.create_dataset("optimizer_weights/Adam/iter:0", data=np.int64(3))
+            # Never written (no data): its storage is unallocated; skipped with the optimizer.
+            f.create_dataset("optimizer_weights/Adam/dense/kernel/m:0", shape=(5, 3), dtype="f4")
         root.attrs["layer_names"] = np.array([n.encode() for n, _, _ in LAYERS])
         for name, cls, weights in LAYERS:
             g = root.create_group(name)
