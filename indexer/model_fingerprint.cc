@@ -18,7 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "indexer/fingerprinter.h"
-#include "indexer/internal/tfjs_manifest.h"
+#include "indexer/model_format.h"
 #include "indexer/model_reader.h"
 
 namespace weightprint::indexer {
@@ -156,11 +156,8 @@ absl::StatusOr<Shards> FindShards(const fs::path& dir) {
   std::sort(entries.begin(), entries.end());
   // A TensorFlow.js model: model.json lists its own shards, which its reader opens.
   if (const fs::path json = dir / "model.json"; fs::is_regular_file(json, ec)) {
-    std::ifstream in(json, std::ios::binary);
-    std::string head(4096, '\0');
-    in.read(head.data(), static_cast<std::streamsize>(head.size()));
-    head.resize(static_cast<size_t>(in.gcount()));
-    if (indexer_internal::LooksLikeTfjsModelJson(head)) {
+    absl::StatusOr<ModelFormat> format = DetectModelFormat(json.string());
+    if (format.ok() && *format == ModelFormat::kTfjs) {
       Shards shards;
       shards.files.push_back(json);
       return shards;

@@ -299,19 +299,6 @@ absl::StatusOr<TfjsManifest> Parse(const std::string& path, std::string_view tex
 
 }  // namespace
 
-bool LooksLikeTfjsModelJson(std::string_view head) {
-  size_t i = 0;
-  // A UTF-8 byte order mark and whitespace may precede the object.
-  if (head.substr(0, 3) == "\xEF\xBB\xBF") i = 3;
-  while (i < head.size() && (head[i] == ' ' || head[i] == '\n' || head[i] == '\r' ||
-                             head[i] == '\t')) {
-    ++i;
-  }
-  if (i >= head.size() || head[i] != '{') return false;
-  return head.find("\"weightsManifest\"") != std::string_view::npos ||
-         head.find("\"modelTopology\"") != std::string_view::npos;
-}
-
 absl::StatusOr<TfjsManifest> ParseTfjsManifest(const std::string& path, std::string_view text) {
   try {
     return Parse(path, text);

@@ -55,10 +55,6 @@ struct TfjsManifest {
   std::map<std::string, std::string> metadata;
 };
 
-// Returns true iff `text` (the start of a file) looks like a TF.js model.json: a JSON object
-// that names "weightsManifest" or "modelTopology" among its first bytes.
-bool LooksLikeTfjsModelJson(std::string_view head);
-
 // Parses model.json. `path` names the file in errors ("PATH: offset N: expected ..." for JSON
 // syntax, "PATH: weightsManifest[g].weights[w] "name": expected ..." for entries). Shard paths
 // must be relative paths without ".." components. Weights of dtype string and complex64 are
