@@ -30,10 +30,15 @@ namespace {
 
 using indexer_internal::CentralMoments;
 using indexer_internal::Mix64;
-using indexer_internal::SketchBucket;
 using indexer_internal::SketchRowKey;
 
 static_assert(kSketchDim == 256, "the bucket is the top 8 bits of the coordinate hash");
+static_assert(kLongSketchDim == 4096, "the long bucket is the top 12 bits of the coordinate hash");
+// Right shifts of the 64-bit hash that leave the short and the long bucket.
+constexpr unsigned kShortBucketShift = 56;
+constexpr unsigned kLongBucketShift = 52;
+constexpr int kLongPerShort = kLongSketchDim / kSketchDim;
+constexpr uint32_t kLongFoldBlocks = 8;
 
 // Elements decoded per block: large enough to amortise per-block work, small enough that the
 // float block and its 16-bit re-encodings stay in L1. A multiple of every quantization block
@@ -117,6 +122,7 @@ WP_HOT_LOOP void ScanBlock(const float* x, size_t n, uint64_t* non_finite, uint6
 }
 
 // The vector half of the sketch for `n` consecutive columns of one row: each element's bucket
+// (the hash shifted right by `shift`: 56 for the 256 short buckets, 52 for the 4096 long ones)
 // and its term, the float pair (sign * (x - centre), sign) stored as 8 bytes, ready for the
 // scalar scatter. Non-finite values get the term (0, 0). The 64-bit multiplies of the
 // coordinate hash dominate.
@@ -127,11 +133,12 @@ struct SketchTerm {
 static_assert(sizeof(SketchTerm) == 8);
 
 WP_HOT_LOOP void SketchTermsPortable(uint64_t row_key, uint64_t first_column, const float* x,
-                                     size_t n, float centre, uint32_t* bucket, SketchTerm* term) {
+                                     size_t n, float centre, unsigned shift, uint32_t* bucket,
+                                     SketchTerm* term) {
 #pragma omp simd
   for (size_t j = 0; j < n; ++j) {
     const uint64_t h = Mix64(row_key ^ (first_column + j));
-    bucket[j] = SketchBucket(h);
+    bucket[j] = static_cast<uint32_t>(h >> shift);
     const uint32_t negative = static_cast<uint32_t>(h & 1) << 31;
     const bool finite = IsFiniteBits(x[j]);
     // Flip the sign bit instead of branching on the hash.
@@ -149,7 +156,7 @@ WP_HOT_LOOP void SketchTermsPortable(uint64_t row_key, uint64_t first_column, co
 // (the compiler's own vectorization of the loop above settles for 128-bit vectors).
 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl"))) void SketchTermsAvx512(
     uint64_t row_key, uint64_t first_column, const float* x, size_t n, float centre,
-    uint32_t* bucket, SketchTerm* term) {
+    unsigned shift, uint32_t* bucket, SketchTerm* term) {
   const __m512i key = _mm512_set1_epi64(static_cast<long long>(row_key));
   const __m512i mul1 = _mm512_set1_epi64(static_cast<long long>(0xbf58476d1ce4e5b9ull));
   const __m512i mul2 = _mm512_set1_epi64(static_cast<long long>(0x94d049bb133111ebull));
@@ -159,6 +166,8 @@ __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl"))) void SketchTermsAv
   const __m256i exponent = _mm256_set1_epi32(0x7F800000);
   const __m256i one = _mm256_set1_epi32(0x3F800000);
   const __m512i eight = _mm512_set1_epi64(8);
+  // The bucket comes from the high 32 bits of the hash.
+  const __m128i high_shift = _mm_cvtsi32_si128(static_cast<int>(shift - 32));
   __m512i column = _mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(first_column)), lane);
   size_t j = 0;
   for (; j + 8 <= n; j += 8) {
@@ -174,7 +183,7 @@ __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl"))) void SketchTermsAv
     const __m512i halves = _mm512_permutexvar_epi32(split, z);
     const __m256i low = _mm512_castsi512_si256(halves);
     const __m256i high = _mm512_extracti64x4_epi64(halves, 1);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(bucket + j), _mm256_srli_epi32(high, 24));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(bucket + j), _mm256_srl_epi32(high, high_shift));
     const __m256i negative = _mm256_slli_epi32(low, 31);
     const __m256 v = _mm256_loadu_ps(x + j);
     const __mmask8 finite = _mm256_cmpneq_epi32_mask(
@@ -191,7 +200,8 @@ __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl"))) void SketchTermsAv
                         _mm256_permute2x128_si256(lo, hi, 0x31));
   }
   if (j < n) {
-    SketchTermsPortable(row_key, first_column + j, x + j, n - j, centre, bucket + j, term + j);
+    SketchTermsPortable(row_key, first_column + j, x + j, n - j, centre, shift, bucket + j,
+                        term + j);
   }
 }
 
@@ -205,11 +215,26 @@ const bool kHasAvx512 = [] {
 #endif
 
 void SketchTerms(uint64_t row_key, uint64_t first_column, const float* x, size_t n, float centre,
-                 uint32_t* bucket, SketchTerm* term) {
+                 unsigned shift, uint32_t* bucket, SketchTerm* term) {
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-  if (kHasAvx512) return SketchTermsAvx512(row_key, first_column, x, n, centre, bucket, term);
+  if (kHasAvx512) {
+    return SketchTermsAvx512(row_key, first_column, x, n, centre, shift, bucket, term);
+  }
 #endif
-  SketchTermsPortable(row_key, first_column, x, n, centre, bucket, term);
+  SketchTermsPortable(row_key, first_column, x, n, centre, shift, bucket, term);
+}
+
+// Folds one block's float bucket pairs (sum of sign * (x - c), sum of sign) into the tensor's
+// double sums, S += S_block + c * T_block and T += T_block, and clears them.
+WP_HOT_LOOP void FoldBlockSums(float* pairs, size_t buckets, double centre, double* signed_sum,
+                               double* sign_sum) {
+#pragma omp simd
+  for (size_t b = 0; b < buckets; ++b) {
+    const double t = static_cast<double>(pairs[2 * b + 1]);
+    signed_sum[b] += static_cast<double>(pairs[2 * b]) + centre * t;
+    sign_sum[b] += t;
+  }
+  std::memset(pairs, 0, buckets * 2 * sizeof(float));
 }
 
 // Moments of finite values only. REQUIRES: n > 0 and every x[i] finite.
@@ -293,20 +318,36 @@ struct TensorFingerprinter::State {
   uint64_t zeros = 0;
   uint64_t non_finite = 0;
 
+  // The sketch is accumulated over kSketchDim buckets, or over kLongSketchDim buckets for
+  // tensors that get a long sketch (the short one is then folded from the long sums).
+  unsigned bucket_shift = kShortBucketShift;
+  size_t buckets = kSketchDim;
   // Per bucket over the whole tensor: S (sum of sign * x) and T (sum of sign), in double; T is
   // exact up to 2^53 elements.
-  std::array<double, kSketchDim> signed_sum{};
-  std::array<double, kSketchDim> sign_sum{};
+  std::vector<double> signed_sum;
+  std::vector<double> sign_sum;
   // Per bucket within one block, in float: sum of sign * (x - c) and of sign, where c is the
   // block's mean. Centring within the block keeps the float sums accurate for values far from
   // zero (norm gains near 1.0); a block adds at most 4096 terms.
   using FloatPair = float __attribute__((vector_size(8)));
-  std::array<FloatPair, kSketchDim> block_sums{};
+  std::vector<FloatPair> block_sums;
 
   // Hashes and decodes `units` whole units.
   void AddDecoded(const std::byte* src, size_t units);
   void ProcessBlock();
   void SketchBlock(const float* x, size_t n, float centre);
+  // Adds the float bucket pairs into the double sums (S += S_float + c * T_float).
+  void FoldSums() {
+    FoldBlockSums(reinterpret_cast<float*>(block_sums.data()), buckets,
+                  static_cast<double>(fold_centre), signed_sum.data(), sign_sum.data());
+    blocks_unfolded = 0;
+  }
+  // The long path folds its 4096 float pairs once per kLongFoldBlocks blocks rather than per
+  // block (a fold costs about as much as a block's scatter), around one centre for the group:
+  // the first block's mean. Each long bucket receives about one term per block, so a group's
+  // float sums still add only a handful of terms.
+  float fold_centre = 0;
+  uint32_t blocks_unfolded = 0;
   void NextRow() {
     ++row;
     column = 0;
@@ -333,14 +374,15 @@ void TensorFingerprinter::State::AddDecoded(const std::byte* src, size_t units) 
 
 void TensorFingerprinter::State::SketchBlock(const float* x, size_t n, float centre) {
   // Walk the block one row segment at a time so the row key is hashed once per row. The
-  // vector pass computes every element's bucket and signed term; the scatter into the 256
-  // buckets is the one inherently scalar step, one 8-byte add per element.
+  // vector pass computes every element's bucket and signed term; the scatter into the 256 (or
+  // 4096) buckets is the one inherently scalar step, one 8-byte add per element.
   FloatPair* sums = block_sums.data();
   size_t i = 0;
   while (i < n) {
     const uint64_t room = inner - column;
     const size_t segment = static_cast<size_t>(std::min<uint64_t>(room, n - i));
-    SketchTerms(row_key, column, x + i, segment, centre, term_bucket.data(), terms.data());
+    SketchTerms(row_key, column, x + i, segment, centre, bucket_shift, term_bucket.data(),
+                terms.data());
     const uint32_t* bucket = term_bucket.data();
     const SketchTerm* term = terms.data();
     for (size_t j = 0; j < segment; ++j) {
@@ -352,14 +394,9 @@ void TensorFingerprinter::State::SketchBlock(const float* x, size_t n, float cen
     column += segment;
     if (column == inner) NextRow();
   }
-  // Fold the block into the tensor's sums: S += S_block + c * T_block.
-  const double c = static_cast<double>(centre);
-  for (int b = 0; b < kSketchDim; ++b) {
-    const FloatPair total = sums[b];
-    sums[b] = FloatPair{0.0f, 0.0f};
-    const double t = static_cast<double>(total[1]);
-    signed_sum[b] += static_cast<double>(total[0]) + c * t;
-    sign_sum[b] += t;
+  ++blocks_unfolded;
+  if (buckets == static_cast<size_t>(kSketchDim) || blocks_unfolded == kLongFoldBlocks) {
+    FoldSums();
   }
 }
 
@@ -409,7 +446,8 @@ void TensorFingerprinter::State::ProcessBlock() {
     moments.Merge(block_moments);
     centre = static_cast<float>(block_moments.mean);
   }
-  SketchBlock(x, n, centre);
+  if (blocks_unfolded == 0) fold_centre = centre;
+  SketchBlock(x, n, fold_centre);
   block_size = 0;
 }
 
@@ -461,6 +499,13 @@ TensorFingerprinter::TensorFingerprinter(std::string name, DType dtype, std::vec
     s.inner = std::max<uint64_t>(inner, 1);
   }
   s.row_key = SketchRowKey(0);
+  if (elements >= kLongSketchMinElements) {
+    s.bucket_shift = kLongBucketShift;
+    s.buckets = kLongSketchDim;
+  }
+  s.signed_sum.assign(s.buckets, 0.0);
+  s.sign_sum.assign(s.buckets, 0.0);
+  s.block_sums.assign(s.buckets, State::FloatPair{0.0f, 0.0f});
 
   s.exact = NewHashState();
   s.bf16 = NewHashState();
@@ -541,6 +586,7 @@ absl::StatusOr<TensorFingerprint> TensorFingerprinter::Finish() {
   }
   s.finished = true;
   s.ProcessBlock();
+  if (s.blocks_unfolded > 0) s.FoldSums();
 
   TensorFingerprint fp;
   fp.name = s.name;
@@ -573,15 +619,29 @@ absl::StatusOr<TensorFingerprint> TensorFingerprinter::Finish() {
   // S - mean * T.
   fp.sketch.assign(kSketchDim, 0.0f);
   if (st.std > 0) {
-    std::array<double, kSketchDim> centred;
-    double norm2 = 0;
-    for (int b = 0; b < kSketchDim; ++b) {
-      centred[b] = s.signed_sum[b] - st.mean * s.sign_sum[b];
-      norm2 += centred[b] * centred[b];
+    std::vector<double> centred_long(s.buckets);
+    for (size_t b = 0; b < s.buckets; ++b) {
+      centred_long[b] = s.signed_sum[b] - st.mean * s.sign_sum[b];
     }
+    std::array<double, kSketchDim> centred;
+    if (s.buckets == kLongSketchDim) {
+      // Short bucket b is the union of long buckets 16b .. 16b + 15 (the top 8 of 12 bits).
+      for (int b = 0; b < kSketchDim; ++b) {
+        double sum = 0;
+        for (int k = 0; k < kLongPerShort; ++k) sum += centred_long[b * kLongPerShort + k];
+        centred[b] = sum;
+      }
+      fp.long_sketch = QuantizeLongSketch(centred_long);
+    } else {
+      std::copy(centred_long.begin(), centred_long.end(), centred.begin());
+    }
+    double norm2 = 0;
+    for (int b = 0; b < kSketchDim; ++b) norm2 += centred[b] * centred[b];
     const double norm = std::sqrt(norm2);
     if (norm > 0 && std::isfinite(norm)) {
       for (int b = 0; b < kSketchDim; ++b) fp.sketch[b] = static_cast<float>(centred[b] / norm);
+    } else {
+      fp.long_sketch.clear();  // a tensor without a short sketch has no long one either
     }
   }
   fp.evidence = ClassifyEvidence(fp.name, fp.dtype, fp.stats, s.num_elements);

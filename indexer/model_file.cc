@@ -21,6 +21,8 @@ absl::StatusOr<std::unique_ptr<ModelReader>> OpenModelFile(const std::string& pa
       return OpenPytorch(path);
     case ModelFormat::kOnnx:
       return OpenOnnx(path);
+    case ModelFormat::kTflite:
+      return OpenTflite(path);
     case ModelFormat::kTfjs:
       return OpenTfjs(path);
     case ModelFormat::kKeras:

@@ -136,6 +136,7 @@ const std::vector<DirectoryLayout>& Layouts() {
       {"pytorch_model.bin.index.json", "pytorch_model.bin", {".bin", ".pt", ".pth"}, true},
       {"", "", {".gguf"}, false},
       {"", "model.onnx", {".onnx"}, false},
+      {"", "", {".tflite"}, false},
       {"", "", {".npz", ".npy"}, true},
       {"", "", {".keras", ".h5"}, false},
   };
@@ -186,8 +187,8 @@ absl::StatusOr<Shards> FindShards(const fs::path& dir) {
     return shards;
   }
   return absl::InvalidArgumentError(absl::StrCat(
-      dir.string(), ": no weights found (expected safetensors, PyTorch, GGUF, ONNX, NumPy, "
-                    "TF.js or Keras files; see docs/FORMATS.md)"));
+      dir.string(), ": no weights found (expected safetensors, PyTorch, GGUF, ONNX, TFLite, "
+                    "NumPy, TF.js or Keras files; see docs/FORMATS.md)"));
 }
 
 // Pieces a tensor is streamed in. Pages of a piece are released as soon as it is hashed, so a

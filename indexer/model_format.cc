@@ -82,6 +82,16 @@ bool KerasZipMember(std::string_view first) {
   return first == "metadata.json" || first == "config.json" || first == "model.weights.h5";
 }
 
+// TFLite: a flatbuffer whose file identifier "TFL3" sits at bytes 4..7, after the root table
+// offset, which must be 4-byte aligned and point past the 8-byte header into the file. No other
+// format's valid file has these bytes there (safetensors would need a header length above
+// 100 MB, GGUF a version in the billions).
+bool TfliteEvidence(std::string_view head, uint64_t file_size) {
+  if (head.size() < 8 || head.substr(4, 4) != "TFL3") return false;
+  const uint64_t root = LoadLe(head, 4);
+  return root % 4 == 0 && root >= 8 && root + 4 <= file_size;
+}
+
 // The name of the first member of a zip archive (local file header at offset 0), or "".
 std::string_view FirstZipMember(std::string_view head) {
   constexpr size_t kFixed = 30;
@@ -106,6 +116,7 @@ std::optional<ModelFormat> FormatOfName(std::string_view name) {
   if (ext == "pt" || ext == "pth" || ext == "ckpt") return ModelFormat::kPytorch;
   if (ext == "onnx") return ModelFormat::kOnnx;
   if (ext == "h5" || ext == "hdf5" || ext == "keras") return ModelFormat::kKeras;
+  if (ext == "tflite") return ModelFormat::kTflite;
   return std::nullopt;
 }
 
@@ -137,6 +148,8 @@ std::string_view ModelFormatName(ModelFormat format) {
       return "tfjs";
     case ModelFormat::kKeras:
       return "keras";
+    case ModelFormat::kTflite:
+      return "tflite";
   }
   return "unknown";
 }
@@ -164,6 +177,7 @@ absl::StatusOr<ModelFormat> DetectModelFormat(const FileEvidence& e) {
     strong.push_back(ModelFormat::kKeras);
   }
   if (TfjsEvidence(e.head)) strong.push_back(ModelFormat::kTfjs);
+  if (TfliteEvidence(e.head, e.file_size)) strong.push_back(ModelFormat::kTflite);
   if (auto chosen = Choose(strong, by_name)) return *chosen;
 
   // 2. No structural evidence: a known extension sends the file to its reader, so a damaged
@@ -183,7 +197,7 @@ absl::StatusOr<ModelFormat> DetectModelFormat(const FileEvidence& e) {
   if (!e.head.empty() && e.head[0] == '\x08') return ModelFormat::kOnnx;
   return absl::InvalidArgumentError(absl::StrCat(
       std::string(e.name), ": offset 0: unrecognised format (expected safetensors, GGUF, a PyTorch checkpoint, "
-              "NumPy .npy/.npz, ONNX, a TF.js model.json or Keras .h5/.keras)"));
+              "NumPy .npy/.npz, ONNX, TFLite, a TF.js model.json or Keras .h5/.keras)"));
 }
 
 absl::StatusOr<ModelFormat> DetectModelFormat(const std::string& path) {

@@ -20,6 +20,7 @@ enum class ModelFormat : uint8_t {
   kNumpy,        // .npy, or a zip whose members are .npy files (.npz)
   kPytorch,      // zip checkpoint, TorchScript archive, or a legacy pickle stream
   kOnnx,
+  kTflite,       // a TFLite flatbuffer ("TFL3")
   kTfjs,         // a TensorFlow.js model.json (its shards are read from its directory)
   kKeras,        // HDF5 (.h5, *.weights.h5), or a .keras zip holding model.weights.h5
 };

@@ -74,6 +74,8 @@ absl::StatusOr<std::unique_ptr<ModelReader>> OpenPytorch(const std::string& path
 absl::StatusOr<std::unique_ptr<ModelReader>> OpenNumpy(const std::string& path);
 // ONNX models: initializers, Constant nodes and subgraph tensors, external data included.
 absl::StatusOr<std::unique_ptr<ModelReader>> OpenOnnx(const std::string& path);
+// TFLite flatbuffers: constants of every subgraph, in PyTorch layout, quantized ones dequantized.
+absl::StatusOr<std::unique_ptr<ModelReader>> OpenTflite(const std::string& path);
 // TensorFlow.js models: `path` is model.json or the directory holding it; the shards it lists
 // are read from its directory. Quantized weights are dequantized; kernels turned to PyTorch's
 // layout (docs/formats/TFJS.md).

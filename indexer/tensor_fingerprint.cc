@@ -1,5 +1,6 @@
 #include "indexer/tensor_fingerprint.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <string>
@@ -92,6 +93,38 @@ double SketchCorrelation(const std::vector<float>& a, const std::vector<float>& 
   if (dot > 1.0) return 1.0;
   if (dot < -1.0) return -1.0;
   return dot;
+}
+
+double LongSketchCorrelation(std::span<const int8_t> a, std::span<const int8_t> b) {
+  if (a.empty() || a.size() != b.size()) return 0.0;
+  // |code| <= 127: each product fits in 15 bits, and the 64-bit sums cannot overflow.
+  int64_t ab = 0, aa = 0, bb = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const int32_t x = a[i], y = b[i];
+    ab += x * y;
+    aa += x * x;
+    bb += y * y;
+  }
+  if (aa == 0 || bb == 0) return 0.0;
+  const double r = static_cast<double>(ab) /
+                   std::sqrt(static_cast<double>(aa) * static_cast<double>(bb));
+  return std::clamp(r, -1.0, 1.0);
+}
+
+std::vector<int8_t> QuantizeLongSketch(std::span<const double> v) {
+  double top = 0;
+  for (double x : v) {
+    if (!std::isfinite(x)) return {};
+    top = std::max(top, std::fabs(x));
+  }
+  if (top == 0) return {};
+  std::vector<int8_t> codes(v.size());
+  const double scale = 127.0 / top;
+  for (size_t i = 0; i < v.size(); ++i) {
+    // std::lround rounds halves away from zero; |v * scale| <= 127 by construction.
+    codes[i] = static_cast<int8_t>(std::clamp<long>(std::lround(v[i] * scale), -127, 127));
+  }
+  return codes;
 }
 
 }  // namespace weightprint::indexer

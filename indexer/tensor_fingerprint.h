@@ -5,6 +5,7 @@
 #define WEIGHTPRINT_INDEXER_TENSOR_FINGERPRINT_H_
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +16,12 @@ namespace weightprint::indexer {
 
 inline constexpr uint32_t kFingerprintVersion = 1;
 inline constexpr int kSketchDim = 256;
+// The long sketch for stage-2 re-scoring (docs/FINGERPRINT.md, "Long sketch"): 4096 buckets,
+// the top 12 bits of the same coordinate hash, so each short bucket is the sum of 16 long ones.
+// Only tensors with at least kLongSketchMinElements elements carry one: below that the
+// sampling noise 1/n, not the sketch's 1/D, dominates the null spread.
+inline constexpr int kLongSketchDim = 4096;
+inline constexpr uint64_t kLongSketchMinElements = 4 * kLongSketchDim;
 
 struct Hash128 {
   uint64_t high = 0;
@@ -57,6 +64,9 @@ struct TensorFingerprint {
   Hash128 f16_hash;            // over shape and values rounded to f16
   TensorStats stats;
   std::vector<float> sketch;   // kSketchDim values, unit L2 norm; all zero if no variance
+  // kLongSketchDim signed 8-bit codes of the unit-norm long sketch, scaled so that the largest
+  // magnitude is 127; empty for tensors under kLongSketchMinElements or without variance.
+  std::vector<int8_t> long_sketch;
   Evidence evidence = Evidence::kInformative;
   uint32_t version = kFingerprintVersion;
 
@@ -76,6 +86,15 @@ Evidence ClassifyEvidence(std::string_view name, DType dtype, const TensorStats&
 // Sketch inner product: the Pearson correlation estimate of two fingerprinted tensors.
 // Returns 0 if either sketch is empty or all zero.
 double SketchCorrelation(const std::vector<float>& a, const std::vector<float>& b);
+
+// Long-sketch comparison: the cosine of the two code vectors, which estimates the same Pearson
+// correlation with a null spread of about 1/64 instead of 1/16. Returns 0 if either is empty,
+// all zero, or the lengths differ.
+double LongSketchCorrelation(std::span<const int8_t> a, std::span<const int8_t> b);
+
+// Rounds a long sketch (kLongSketchDim centred bucket sums, any scale) to its stored codes:
+// q[b] = round-half-away(127 * v[b] / max|v|). Empty if v is all zero or not finite.
+std::vector<int8_t> QuantizeLongSketch(std::span<const double> v);
 
 }  // namespace weightprint::indexer
 

@@ -1,6 +1,8 @@
 #include "registry/fingerprint_codec.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <cstdint>
 #include <string>
 
@@ -56,6 +58,10 @@ void ToProto(const indexer::TensorFingerprint& in, bool include_sketch,
   stats->set_non_finite_count(in.stats.non_finite_count);
   if (include_sketch) {
     out->mutable_sketch()->Add(in.sketch.begin(), in.sketch.end());
+    if (!in.long_sketch.empty()) {
+      out->set_long_sketch(reinterpret_cast<const char*>(in.long_sketch.data()),
+                           in.long_sketch.size());
+    }
   }
   out->set_evidence(static_cast<v1::Evidence>(in.evidence));
   out->set_fingerprint_version(in.version);
@@ -129,6 +135,27 @@ absl::StatusOr<indexer::TensorFingerprint> FromProto(const v1::TensorFingerprint
       }
     }
     out.sketch.assign(in.sketch().begin(), in.sketch().end());
+  }
+  if (!in.long_sketch().empty()) {
+    const std::string& codes = in.long_sketch();
+    if (codes.size() != static_cast<size_t>(indexer::kLongSketchDim)) {
+      return Invalid(in, "long_sketch",
+                     ErrorText("has ", codes.size(), " bytes, expected ", indexer::kLongSketchDim));
+    }
+    if (elements < indexer::kLongSketchMinElements) {
+      return Invalid(in, "long_sketch",
+                     ErrorText("given for a tensor of ", elements, " elements; only tensors of ",
+                               indexer::kLongSketchMinElements, " or more carry one"));
+    }
+    if (out.sketch.empty()) return Invalid(in, "long_sketch", "given without a sketch");
+    if (std::all_of(codes.begin(), codes.end(), [](char c) { return c == 0; })) {
+      return Invalid(in, "long_sketch", "all codes are zero");
+    }
+    if (std::find(codes.begin(), codes.end(), static_cast<char>(-128)) != codes.end()) {
+      return Invalid(in, "long_sketch", "code -128 is outside the range -127..127");
+    }
+    out.long_sketch.resize(codes.size());
+    std::memcpy(out.long_sketch.data(), codes.data(), codes.size());
   }
   return out;
 }

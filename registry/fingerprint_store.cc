@@ -391,6 +391,14 @@ absl::StatusOr<ModelInfo> FingerprintStore::PutModel(
         }
       }
     }
+    if (!fp.long_sketch.empty() &&
+        (fp.long_sketch.size() != static_cast<size_t>(indexer::kLongSketchDim) ||
+         std::find(fp.long_sketch.begin(), fp.long_sketch.end(), int8_t{-128}) !=
+             fp.long_sketch.end())) {
+      return absl::InvalidArgumentError(ErrorText("tensor '", fp.name, "': long sketch has ",
+                                                  fp.long_sketch.size(), " codes, expected ",
+                                                  indexer::kLongSketchDim, " in -127..127"));
+    }
     parameters += fp.num_elements();
   }
 
@@ -422,6 +430,10 @@ absl::StatusOr<ModelInfo> FingerprintStore::PutModel(
       ++vectors_added;
       batch.Put(impl_->cf(si::kVectorsCf), si::VectorKey(assigned[i]),
                 si::EncodeVectorRecord(info.id, fp.name, fp.sketch));
+      if (!fp.long_sketch.empty()) {
+        batch.Put(impl_->cf(si::kLongSketchesCf), si::VectorKey(assigned[i]),
+                  si::EncodeLongSketchRecord(fp.long_sketch));
+      }
     }
     batch.Put(impl_->cf(si::kTensorsCf), si::TensorKey(info.id, fp.name),
               si::EncodeTensorRecord(assigned[i], fp));
@@ -546,6 +558,16 @@ absl::StatusOr<std::vector<StoredTensor>> FingerprintStore::GetTensors(uint64_t 
                       absl::StatusOr<si::VectorRecord> decoded = si::DecodeVectorRecord(
                           **vector, si::kVectorsCf, vector_key, &tensor.fingerprint.sketch);
                       if (!decoded.ok()) return decoded.status();
+                      // Absent for small tensors and for tensors stored before schema 3.
+                      absl::StatusOr<std::optional<std::string>> long_sketch =
+                          impl_->Get(options, si::kLongSketchesCf, vector_key);
+                      if (!long_sketch.ok()) return long_sketch.status();
+                      if (long_sketch->has_value()) {
+                        absl::StatusOr<std::vector<int8_t>> codes = si::DecodeLongSketchRecord(
+                            **long_sketch, si::kLongSketchesCf, vector_key);
+                        if (!codes.ok()) return codes.status();
+                        tensor.fingerprint.long_sketch = *std::move(codes);
+                      }
                     }
                     tensors.push_back(std::move(tensor));
                     return true;
@@ -582,6 +604,7 @@ absl::StatusOr<ModelInfo> FingerprintStore::DeleteModel(uint64_t model_id,
         }
         if (record->vector_id != 0) {
           batch.Delete(impl_->cf(si::kVectorsCf), si::VectorKey(record->vector_id));
+          batch.Delete(impl_->cf(si::kLongSketchesCf), si::VectorKey(record->vector_id));
           removed.push_back(record->vector_id);
         }
         ++tensor_count;

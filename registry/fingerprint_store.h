@@ -33,7 +33,8 @@ struct TensorRef {
 };
 
 // A registered tensor with its fingerprint. vector_id is 0 for tensors without a sketch vector
-// (non-informative ones); fingerprint.sketch is filled only when asked for.
+// (non-informative ones); fingerprint.sketch and fingerprint.long_sketch are filled only when
+// asked for (the long sketch only where one was stored).
 struct StoredTensor {
   uint64_t model_id = 0;
   uint64_t vector_id = 0;

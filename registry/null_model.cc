@@ -83,13 +83,20 @@ double NullModel::FloorSd(uint64_t n_a, uint64_t n_b) {
   return std::sqrt(1.0 / indexer::kSketchDim + 1.0 / n);
 }
 
-NullModel NullModel::Fit(const std::array<std::vector<double>, kRoleCount>& standardized) {
-  NullModel model;
+double NullModel::LongFloorSd(uint64_t n_a, uint64_t n_b) {
+  const double n = static_cast<double>(std::max<uint64_t>(1, std::min(n_a, n_b)));
+  return std::sqrt(1.0 / indexer::kLongSketchDim + 1.0 / n);
+}
+
+namespace {
+
+void FitRoles(const std::array<std::vector<double>, kRoleCount>& standardized,
+              std::array<RoleNull, kRoleCount>* roles) {
   for (int i = 0; i < kRoleCount; ++i) {
     const std::vector<double>& s = standardized[i];
-    RoleNull& out = model.roles_[i];
+    RoleNull& out = (*roles)[i];
     out.pairs = s.size();
-    if (s.size() < kMinPairs) continue;
+    if (s.size() < NullModel::kMinPairs) continue;
     // Median and MAD: robust to the related pairs (fine-tunes of one base registered side by
     // side) that a registry inevitably contains, as long as they are under half the sample.
     const double location = Median(s);
@@ -100,12 +107,9 @@ NullModel NullModel::Fit(const std::array<std::vector<double>, kRoleCount>& stan
     out.location = std::max(0.0, location);
     out.inflation = std::max(1.0, robust_sd);
   }
-  return model;
 }
 
-NullJudgement NullModel::Judge(double r, Role role, uint64_t n_a, uint64_t n_b) const {
-  const RoleNull& null = roles_[static_cast<int>(role)];
-  const double floor = FloorSd(n_a, n_b);
+NullJudgement JudgeAgainst(const RoleNull& null, double floor, double r) {
   NullJudgement j;
   j.sd = floor * null.inflation;
   j.z = (r / floor - null.location) / null.inflation;
@@ -113,17 +117,40 @@ NullJudgement NullModel::Judge(double r, Role role, uint64_t n_a, uint64_t n_b) 
   return j;
 }
 
+}  // namespace
+
+NullModel NullModel::Fit(const std::array<std::vector<double>, kRoleCount>& standardized,
+                         const std::array<std::vector<double>, kRoleCount>& long_standardized) {
+  NullModel model;
+  FitRoles(standardized, &model.roles_);
+  FitRoles(long_standardized, &model.long_roles_);
+  return model;
+}
+
+NullJudgement NullModel::Judge(double r, Role role, uint64_t n_a, uint64_t n_b) const {
+  return JudgeAgainst(roles_[static_cast<int>(role)], FloorSd(n_a, n_b), r);
+}
+
+NullJudgement NullModel::JudgeLong(double r, Role role, uint64_t n_a, uint64_t n_b) const {
+  return JudgeAgainst(long_roles_[static_cast<int>(role)], LongFloorSd(n_a, n_b), r);
+}
+
 uint64_t NullModel::total_pairs() const {
   uint64_t total = 0;
   for (const RoleNull& r : roles_) total += r.pairs;
+  for (const RoleNull& r : long_roles_) total += r.pairs;
   return total;
 }
 
 std::string NullModel::Serialize() const {
   std::ostringstream out;
   out.precision(17);
-  out << "v1";
-  for (const RoleNull& r : roles_) out << ' ' << r.location << ' ' << r.inflation << ' ' << r.pairs;
+  out << "v2";
+  for (const auto* roles : {&roles_, &long_roles_}) {
+    for (const RoleNull& r : *roles) {
+      out << ' ' << r.location << ' ' << r.inflation << ' ' << r.pairs;
+    }
+  }
   return out.str();
 }
 
@@ -131,15 +158,23 @@ absl::StatusOr<NullModel> NullModel::Parse(std::string_view text) {
   std::istringstream in{std::string(text)};
   std::string version;
   in >> version;
-  if (version != "v1") {
+  if (version != "v1" && version != "v2") {
     return absl::DataLossError(absl::StrCat("calibration record: unknown version '", version, "'"));
   }
   NullModel model;
-  for (RoleNull& r : model.roles_) {
-    if (!(in >> r.location >> r.inflation >> r.pairs) || !std::isfinite(r.location) ||
-        !std::isfinite(r.inflation) || r.inflation < 1.0 || r.location < 0.0) {
-      return absl::DataLossError("calibration record: malformed role entry");
+  auto read = [&](std::array<RoleNull, kRoleCount>& roles) -> absl::Status {
+    for (RoleNull& r : roles) {
+      if (!(in >> r.location >> r.inflation >> r.pairs) || !std::isfinite(r.location) ||
+          !std::isfinite(r.inflation) || r.inflation < 1.0 || r.location < 0.0) {
+        return absl::DataLossError("calibration record: malformed role entry");
+      }
     }
+    return absl::OkStatus();
+  };
+  if (absl::Status s = read(model.roles_); !s.ok()) return s;
+  // A v1 record predates the long sketch: its null stays on the analytic floor.
+  if (version == "v2") {
+    if (absl::Status s = read(model.long_roles_); !s.ok()) return s;
   }
   return model;
 }

@@ -6,7 +6,12 @@
 // per-role correction measured from the registry's own contents (tensors of different models
 // paired at random): a robust location and an inflation of the floor's sd. Roles matter because
 // some structure is shared by independent models (token-frequency effects in embeddings, say),
-// exactly like the LayerNorm offset. A NullModel is an immutable value; thread-safe.
+// exactly like the LayerNorm offset.
+//
+// The long sketch (4096 buckets, docs/FINGERPRINT.md) used for stage-2 re-scoring has its own
+// null, fitted the same way: floor sqrt(1/4096 + 1/n) and its own per-role location and
+// inflation, measured on pairs of unrelated tensors that both carry a long sketch.
+// A NullModel is an immutable value; thread-safe.
 #ifndef WEIGHTPRINT_REGISTRY_NULL_MODEL_H_
 #define WEIGHTPRINT_REGISTRY_NULL_MODEL_H_
 
@@ -49,21 +54,32 @@ class NullModel {
 
   // sqrt(1/kSketchDim + 1/min(n_a, n_b)).
   static double FloorSd(uint64_t n_a, uint64_t n_b);
+  // sqrt(1/kLongSketchDim + 1/min(n_a, n_b)): the floor of long-sketch scores.
+  static double LongFloorSd(uint64_t n_a, uint64_t n_b);
 
-  // Fits each role from standardized scores (r / FloorSd) of unrelated pairs.
-  static NullModel Fit(const std::array<std::vector<double>, kRoleCount>& standardized);
+  // Fits each role from standardized scores (r / FloorSd) of unrelated pairs, and the long
+  // null from long-sketch scores standardized by LongFloorSd (empty: analytic floor).
+  static NullModel Fit(const std::array<std::vector<double>, kRoleCount>& standardized,
+                       const std::array<std::vector<double>, kRoleCount>& long_standardized = {});
 
+  // A 256-bucket sketch score.
   NullJudgement Judge(double r, Role role, uint64_t n_a, uint64_t n_b) const;
+  // A long-sketch score (LongSketchCorrelation).
+  NullJudgement JudgeLong(double r, Role role, uint64_t n_a, uint64_t n_b) const;
 
   const RoleNull& role(Role r) const { return roles_[static_cast<int>(r)]; }
-  uint64_t total_pairs() const;
+  const RoleNull& long_role(Role r) const { return long_roles_[static_cast<int>(r)]; }
+  uint64_t total_pairs() const;  // short and long pairs together
 
-  // A stable text form for the store's meta column family ("v1 location inflation pairs ...").
+  // A stable text form for the store's meta column family: "v2", then location, inflation and
+  // pairs of each role for the short null, then the same for the long null. "v1" records
+  // (short null only) still parse, with the long null on its floor.
   std::string Serialize() const;
   static absl::StatusOr<NullModel> Parse(std::string_view text);
 
  private:
   std::array<RoleNull, kRoleCount> roles_{};
+  std::array<RoleNull, kRoleCount> long_roles_{};
 };
 
 }  // namespace weightprint::registry

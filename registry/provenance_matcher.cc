@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "registry/internal/code_dot.h"
 #include "registry/internal/normal_tail.h"
 #include "registry/tensor_name.h"
 
@@ -46,6 +47,13 @@ double Dot(const std::vector<float>& a, const std::vector<float>& b) {
   double sum = 0;
   for (int i = 0; i < indexer::kSketchDim; ++i) sum += static_cast<double>(a[i]) * b[i];
   return sum;
+}
+
+// The norm of a tensor's long-sketch codes, or 0 when it has none (then stage 2 compares the
+// 256-bucket sketches).
+double LongNorm(const TensorFingerprint& t) {
+  if (t.long_sketch.size() != static_cast<size_t>(indexer::kLongSketchDim)) return 0;
+  return internal::CodeNorm(t.long_sketch);
 }
 
 struct HashKey {
@@ -100,6 +108,8 @@ class QueryRun {
       : store_(store), index_(index), null_(null), query_(std::move(query)) {
     registry_vectors_ = index_.size();
     log_m_ = std::log(static_cast<double>(std::max<uint64_t>(1, registry_vectors_)));
+    query_long_norm_.reserve(query_.size());
+    for (const TensorFingerprint* q : query_) query_long_norm_.push_back(LongNorm(*q));
   }
 
   uint64_t registry_vectors() const { return registry_vectors_; }
@@ -180,10 +190,12 @@ class QueryRun {
     if (!stored.ok()) return stored.status();
 
     std::vector<const TensorFingerprint*> usable;
+    std::vector<double> long_norm;  // per usable tensor; 0 = no long sketch
     std::unordered_map<Hash128, std::vector<const TensorFingerprint*>, HashKey> by_hash[3];
     for (const StoredTensor& s : *stored) {
       if (!Usable(s.fingerprint)) continue;
       usable.push_back(&s.fingerprint);
+      long_norm.push_back(LongNorm(s.fingerprint));
       by_hash[0][s.fingerprint.exact_hash].push_back(&s.fingerprint);
       by_hash[1][s.fingerprint.bf16_hash].push_back(&s.fingerprint);
       by_hash[2][s.fingerprint.f16_hash].push_back(&s.fingerprint);
@@ -215,18 +227,31 @@ class QueryRun {
         kind = kinds[h];
       }
 
+      // Where both tensors carry a long sketch it replaces the 256-bucket one: the same
+      // estimate with a quarter of the null spread, judged against its own null.
+      const double q_long = query_long_norm_[i];
+      auto score = [&](const TensorFingerprint& t, double t_long, double* r) {
+        if (q_long > 0 && t_long > 0) {
+          *r = std::clamp(internal::DotCodes(q.long_sketch.data(), t.long_sketch.data(),
+                                             indexer::kLongSketchDim) /
+                              (q_long * t_long),
+                          -1.0, 1.0);
+          return null_.JudgeLong(*r, role, q.num_elements(), t.num_elements());
+        }
+        *r = Dot(q.sketch, t.sketch);
+        return null_.Judge(*r, role, q.num_elements(), t.num_elements());
+      };
       const TensorFingerprint* best = identical;
       NullJudgement best_j;
       double best_r = 0;
       if (best != nullptr) {
-        best_r = Dot(q.sketch, best->sketch);
-        best_j = null_.Judge(best_r, role, q.num_elements(), best->num_elements());
+        best_j = score(*best, LongNorm(*best), &best_r);
       } else {
-        for (const TensorFingerprint* t : usable) {
-          const double r = Dot(q.sketch, t->sketch);
-          const NullJudgement j = null_.Judge(r, role, q.num_elements(), t->num_elements());
+        for (size_t k = 0; k < usable.size(); ++k) {
+          double r = 0;
+          const NullJudgement j = score(*usable[k], long_norm[k], &r);
           if (best == nullptr || j.z > best_j.z) {
-            best = t;
+            best = usable[k];
             best_j = j;
             best_r = r;
           }
@@ -346,6 +371,7 @@ class QueryRun {
   const SketchIndex& index_;
   const NullModel& null_;
   std::vector<const TensorFingerprint*> query_;
+  std::vector<double> query_long_norm_;  // per query tensor; 0 = no long sketch
   uint64_t registry_vectors_ = 0;
   double log_m_ = 0;
   std::unordered_map<uint64_t, uint64_t> owner_cache_;

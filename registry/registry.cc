@@ -62,6 +62,17 @@ absl::Status ValidateTensors(const std::vector<TensorFingerprint>& tensors) {
                                                        "is not finite"));
       }
     }
+    if (!t.long_sketch.empty()) {
+      if (t.long_sketch.size() != static_cast<size_t>(indexer::kLongSketchDim) ||
+          t.num_elements() < indexer::kLongSketchMinElements || t.sketch.empty() ||
+          std::find(t.long_sketch.begin(), t.long_sketch.end(), int8_t{-128}) !=
+              t.long_sketch.end()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "tensor ", t.name, ": long sketch must be ", indexer::kLongSketchDim,
+            " codes in -127..127, beside a sketch, for a tensor of at least ",
+            indexer::kLongSketchMinElements, " elements"));
+      }
+    }
   }
   return absl::OkStatus();
 }
@@ -130,9 +141,18 @@ struct Registry::Impl {
       uint64_t n;
       std::vector<float> sketch;
     };
+    struct LongSample {
+      uint64_t model_id;
+      uint64_t n;
+      std::vector<int8_t> codes;
+    };
     std::array<std::vector<Sample>, kRoleCount> samples;
     std::array<uint64_t, kRoleCount> seen{};
+    // The long null has its own reservoir: only large tensors carry a long sketch.
+    std::array<std::vector<LongSample>, kRoleCount> long_samples;
+    std::array<uint64_t, kRoleCount> long_seen{};
     std::mt19937_64 rng(0x5752434C42ull);  // fixed: calibration is reproducible
+    std::mt19937_64 long_rng(0x57524C4F4E47ull);
     absl::StatusOr<std::vector<ModelInfo>> models = store->ListModels("", 0);
     if (!models.ok()) return models.status();
     for (const ModelInfo& m : *models) {
@@ -141,6 +161,15 @@ struct Registry::Impl {
       for (StoredTensor& t : *tensors) {
         if (!HasSketch(t.fingerprint)) continue;
         const int role = static_cast<int>(RoleOf(t.fingerprint.name, t.fingerprint.shape));
+        if (t.fingerprint.long_sketch.size() == static_cast<size_t>(indexer::kLongSketchDim)) {
+          const uint64_t k = long_seen[role]++;
+          LongSample s{m.id, t.fingerprint.num_elements(), std::move(t.fingerprint.long_sketch)};
+          if (long_samples[role].size() < kSamplePerRole) {
+            long_samples[role].push_back(std::move(s));
+          } else if (uint64_t j = long_rng() % (k + 1); j < kSamplePerRole) {
+            long_samples[role][j] = std::move(s);
+          }
+        }
         const uint64_t k = seen[role]++;
         Sample s{m.id, t.fingerprint.num_elements(), std::move(t.fingerprint.sketch)};
         if (samples[role].size() < kSamplePerRole) {
@@ -165,7 +194,21 @@ struct Registry::Impl {
         standardized[role].push_back(r / NullModel::FloorSd(a.n, b.n));
       }
     }
-    NullModel fitted = NullModel::Fit(standardized);
+    std::array<std::vector<double>, kRoleCount> long_standardized;
+    for (int role = 0; role < kRoleCount; ++role) {
+      const std::vector<LongSample>& s = long_samples[role];
+      if (s.size() < 2) continue;
+      for (size_t attempt = 0; attempt < 4 * kPairsPerRole &&
+                               long_standardized[role].size() < kPairsPerRole;
+           ++attempt) {
+        const LongSample& a = s[long_rng() % s.size()];
+        const LongSample& b = s[long_rng() % s.size()];
+        if (a.model_id == b.model_id) continue;
+        const double r = indexer::LongSketchCorrelation(a.codes, b.codes);
+        long_standardized[role].push_back(r / NullModel::LongFloorSd(a.n, b.n));
+      }
+    }
+    NullModel fitted = NullModel::Fit(standardized, long_standardized);
     if (absl::Status s = store->PutMeta(kCalibrationKey, fitted.Serialize()); !s.ok()) return s;
     std::unique_lock lock(null_mu);
     null_model = std::make_shared<const NullModel>(std::move(fitted));

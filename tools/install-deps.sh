@@ -9,6 +9,7 @@ PACKAGES=(
   libxxhash-dev xxhash nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev libonnx-dev libhdf5-dev
+  libflatbuffers-dev flatbuffers-compiler
 )
 # Reference writers the format tests compare against (torch.save, onnx.save, numpy.save, h5py
 # for Keras .h5 files).

@@ -352,6 +352,7 @@ int Run(const Corpus& corpus) {
   // negative queries against every registered model.
   const registry::NullModel null = reg.null_model();
   std::vector<double> ps;
+  std::vector<double> ps_long;  // the same pairs where both carry a long sketch
   for (const Scored& sc : scored) {
     if (sc.c->group != "negative") continue;
     for (const auto& [name, fps] : registered_fps) {
@@ -367,24 +368,36 @@ int Run(const Corpus& corpus) {
         const registry::NullJudgement j = null.Judge(r, registry::RoleOf(q.name, q.shape),
                                                      q.num_elements(), q.num_elements());
         ps.push_back(std::exp(j.log_p));
+        if (!q.long_sketch.empty() && !it->second->long_sketch.empty()) {
+          const double r_long =
+              indexer::LongSketchCorrelation(q.long_sketch, it->second->long_sketch);
+          const registry::NullJudgement jl = null.JudgeLong(
+              r_long, registry::RoleOf(q.name, q.shape), q.num_elements(), q.num_elements());
+          ps_long.push_back(std::exp(jl.log_p));
+        }
       }
     }
   }
-  if (ps.empty()) ps.push_back(0.5);
-  std::sort(ps.begin(), ps.end());
-  double ks = 0;
-  for (size_t i = 0; i < ps.size(); ++i) {
-    ks = std::max({ks, std::fabs(ps[i] - static_cast<double>(i) / ps.size()),
-                   std::fabs(ps[i] - static_cast<double>(i + 1) / ps.size())});
-  }
-  auto frac_below = [&](double a) {
-    return static_cast<double>(std::lower_bound(ps.begin(), ps.end(), a) - ps.begin()) / ps.size();
+  auto print_calibration = [](const char* what, std::vector<double> ps) {
+    if (ps.empty()) ps.push_back(0.5);
+    std::sort(ps.begin(), ps.end());
+    double ks = 0;
+    for (size_t i = 0; i < ps.size(); ++i) {
+      ks = std::max({ks, std::fabs(ps[i] - static_cast<double>(i) / ps.size()),
+                     std::fabs(ps[i] - static_cast<double>(i + 1) / ps.size())});
+    }
+    auto frac_below = [&](double a) {
+      return static_cast<double>(std::lower_bound(ps.begin(), ps.end(), a) - ps.begin()) /
+             ps.size();
+    };
+    std::printf("\ncalibration (%s, %zu same-slot pairs of unrelated tensors): "
+                "P(p<0.1) = %.3f, P(p<0.01) = %.4f, P(p<0.001) = %.4f; KS distance from uniform "
+                "%.3f (1%% critical value %.3f)\n",
+                what, ps.size(), frac_below(0.1), frac_below(0.01), frac_below(0.001), ks,
+                1.63 / std::sqrt(static_cast<double>(ps.size())));
   };
-  std::printf("\ncalibration (tensor level, %zu same-slot pairs of unrelated tensors): "
-              "P(p<0.1) = %.3f, P(p<0.01) = %.4f, P(p<0.001) = %.4f; KS distance from uniform "
-              "%.3f (1%% critical value %.3f)\n",
-              ps.size(), frac_below(0.1), frac_below(0.01), frac_below(0.001), ks,
-              1.63 / std::sqrt(static_cast<double>(ps.size())));
+  print_calibration("tensor level", std::move(ps));
+  print_calibration("tensor level, long sketch", std::move(ps_long));
   int first_fp = false_positives;
   return first_fp == 0 ? 0 : 1;
 }

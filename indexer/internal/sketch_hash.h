@@ -28,6 +28,9 @@ constexpr uint64_t SketchRowKey(uint64_t row) { return Mix64(row ^ kSketchRowSal
 
 // Bucket = top 8 bits, sign = lowest bit (set means -1).
 constexpr uint32_t SketchBucket(uint64_t h) { return static_cast<uint32_t>(h >> 56); }
+// The long sketch's bucket: the top 12 bits of the same hash. Its top 8 bits are the short
+// bucket, so short bucket b is the union of long buckets 16b .. 16b + 15.
+constexpr uint32_t LongSketchBucket(uint64_t h) { return static_cast<uint32_t>(h >> 52); }
 constexpr bool SketchNegative(uint64_t h) { return (h & 1) != 0; }
 
 }  // namespace weightprint::indexer::indexer_internal

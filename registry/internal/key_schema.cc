@@ -162,6 +162,7 @@ std::string DescribeKey(ColumnFamily cf, std::string_view key) {
     case kModelsCf:
     case kVectorsCf:
     case kAuditCf:
+    case kLongSketchesCf:
       if (auto id = ParseModelKey(key)) return out + std::to_string(*id);
       break;
     case kModelNamesCf:

@@ -21,10 +21,10 @@
 namespace weightprint::registry::store_internal {
 
 // The schema this build writes. A store whose meta "schema_version" is newer is refused.
-// Version 2 added half-precision vector records; a version-1 store is upgraded when opened
-// (its records stay as they are and remain readable).
-// Version 3 added the append-only `audit` column family; a version-2 store gains it when
-// opened (empty: writes made before the upgrade were not audited).
+// Version 2 added half-precision vector records; version 3 added the long_sketches family and
+// the append-only audit family. Older stores are upgraded when opened (their records stay as
+// they are and remain readable; their tensors simply have no long sketch, and their audit
+// trail starts empty: writes made before the upgrade were not audited).
 inline constexpr uint32_t kSchemaVersion = 3;
 
 // Column families, by position in kColumnFamilyNames.
@@ -36,12 +36,14 @@ enum ColumnFamily : size_t {
   kHashesCf,       // u8 kind, 16-byte hash, u64 model_id, tensor name -> ""
   kVectorsCf,      // u64 vector_id -> vector record
   kMetaCf,         // ASCII key -> small value
+  kLongSketchesCf, // u64 vector_id -> long sketch record
   kAuditCf,        // u64 seq -> audit record (append-only)
   kNumColumnFamilies,
 };
 
 inline constexpr std::array<std::string_view, kNumColumnFamilies> kColumnFamilyNames = {
-    "default", "models", "model_names", "tensors", "hashes", "vectors", "meta", "audit",
+    "default", "models", "model_names", "tensors", "hashes", "vectors", "meta", "long_sketches",
+    "audit",
 };
 
 // Fixed key sizes (bytes) used for RocksDB prefix extractors and parsing.
@@ -105,7 +107,7 @@ std::optional<ParsedHashKey> ParseHashKey(std::string_view key);
 // audit: 8-byte big-endian sequence number (so the trail scans in write order).
 std::string AuditKey(uint64_t seq);
 
-// vectors: 8-byte big-endian vector id.
+// vectors and long_sketches: 8-byte big-endian vector id.
 std::string VectorKey(uint64_t vector_id);
 std::optional<uint64_t> ParseVectorKey(std::string_view key);
 

@@ -1,6 +1,8 @@
 #include "registry/internal/record_format.h"
 
+#include <algorithm>
 #include <bit>
+#include <cstring>
 #include <exception>
 #include <utility>
 
@@ -163,6 +165,35 @@ absl::StatusOr<VectorRecord> DecodeVectorRecord(std::string_view value, ColumnFa
     }
   }
   return record;
+}
+
+std::string EncodeLongSketchRecord(std::span<const int8_t> codes) {
+  std::string value;
+  value.reserve(1 + codes.size());
+  value.push_back(static_cast<char>(kLongSketchRecordVersion));
+  value.append(reinterpret_cast<const char*>(codes.data()), codes.size());
+  return value;
+}
+
+absl::StatusOr<std::vector<int8_t>> DecodeLongSketchRecord(std::string_view value, ColumnFamily cf,
+                                                           std::string_view key) {
+  if (value.empty()) return Corrupt(cf, key, "empty value");
+  const uint8_t version = static_cast<uint8_t>(value[0]);
+  if (version != kLongSketchRecordVersion) {
+    return Corrupt(cf, key, ErrorText("unknown record version ", version, " (expected ",
+                                      kLongSketchRecordVersion, ")"));
+  }
+  const size_t expected = 1 + static_cast<size_t>(indexer::kLongSketchDim);
+  if (value.size() != expected) {
+    return Corrupt(cf, key,
+                   ErrorText("long sketch record has ", value.size(), " bytes, expected ", expected));
+  }
+  std::vector<int8_t> codes(indexer::kLongSketchDim);
+  std::memcpy(codes.data(), value.data() + 1, codes.size());
+  if (std::find(codes.begin(), codes.end(), int8_t{-128}) != codes.end()) {
+    return Corrupt(cf, key, "long sketch code -128 is outside -127..127");
+  }
+  return codes;
 }
 
 std::string EncodeU64(uint64_t value) {

@@ -32,6 +32,7 @@ inline constexpr uint8_t kAuditRecordVersion = 1;
 // Version 2 stores the sketch at half precision; version 1 (float32) is still read.
 inline constexpr uint8_t kVectorRecordVersion = 2;
 inline constexpr uint8_t kVectorRecordVersionF32 = 1;
+inline constexpr uint8_t kLongSketchRecordVersion = 1;
 
 // models value: version byte + serialized weightprint.v1.ModelInfo.
 std::string EncodeModelRecord(const ModelInfo& info);
@@ -70,6 +71,12 @@ struct VectorRecord {
 // Fills `sketch` (if not null) with the kSketchDim values.
 absl::StatusOr<VectorRecord> DecodeVectorRecord(std::string_view value, ColumnFamily cf,
                                                 std::string_view key, std::vector<float>* sketch);
+
+// long_sketches value: version byte + kLongSketchDim signed 8-bit codes (version 1).
+// REQUIRES: codes.size() == indexer::kLongSketchDim.
+std::string EncodeLongSketchRecord(std::span<const int8_t> codes);
+absl::StatusOr<std::vector<int8_t>> DecodeLongSketchRecord(std::string_view value, ColumnFamily cf,
+                                                           std::string_view key);
 
 // Meta values: big-endian fixed-width integers.
 std::string EncodeU64(uint64_t value);

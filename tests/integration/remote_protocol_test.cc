@@ -103,6 +103,23 @@ TEST_F(ProtocolTest, WellFormedStreamsSucceed) {
   EXPECT_TRUE(QueryTensor({Header(model[0]), Chunk(model[0])}).ok());
 }
 
+TEST_F(ProtocolTest, MalformedLongSketchIsRejectedByTheServer) {
+  const SyntheticModel model = MakeModel(1);
+  v1::RegisterModelRequest tensors = RegisterTensors(model);
+  tensors.mutable_tensors()->mutable_tensors(0)->set_long_sketch(std::string(10, '\x05'));
+  grpc::Status status = Register({Info("acme/alpha"), tensors});
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_NE(status.error_message().find("long_sketch"), std::string::npos)
+      << status.error_message();
+
+  v1::QueryTensorRequest query = Fingerprint(model[0]);
+  query.mutable_fingerprint()->set_long_sketch(std::string(4096, '\0'));
+  status = QueryTensor({query});
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_NE(status.error_message().find("long_sketch"), std::string::npos)
+      << status.error_message();
+}
+
 TEST_F(ProtocolTest, RegisterFirstMessageMustBeInfo) {
   const SyntheticModel model = MakeModel(1);
   grpc::Status status = Register({RegisterTensors(model), Info("acme/alpha")});

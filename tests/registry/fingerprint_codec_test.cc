@@ -13,6 +13,7 @@ namespace {
 
 using store_test::ConstantFingerprint;
 using store_test::RandomFingerprint;
+using store_test::RandomLongSketch;
 
 void ExpectSameFingerprint(const indexer::TensorFingerprint& a, const indexer::TensorFingerprint& b,
                            bool with_sketch) {
@@ -34,6 +35,7 @@ void ExpectSameFingerprint(const indexer::TensorFingerprint& a, const indexer::T
   EXPECT_EQ(a.version, b.version);
   if (with_sketch) {
     EXPECT_EQ(a.sketch, b.sketch);
+    EXPECT_EQ(a.long_sketch, b.long_sketch);
   }
 }
 
@@ -74,6 +76,53 @@ TEST_F(FingerprintCodecTest, RoundTripWithSketch) {
   absl::StatusOr<indexer::TensorFingerprint> decoded = FromProto(proto, /*require_sketch=*/true);
   ASSERT_TRUE(decoded.ok()) << decoded.status();
   ExpectSameFingerprint(original, *decoded, /*with_sketch=*/true);
+}
+
+TEST_F(FingerprintCodecTest, RoundTripWithLongSketch) {
+  indexer::TensorFingerprint original = RandomFingerprint(rng_, "model.layers.0.mlp.up_proj.weight",
+                                                          128, 256);
+  original.long_sketch = RandomLongSketch(rng_);
+  original.long_sketch[5] = -127;
+  v1::TensorFingerprint proto;
+  ToProto(original, /*include_sketch=*/true, &proto);
+  EXPECT_EQ(proto.long_sketch().size(), static_cast<size_t>(indexer::kLongSketchDim));
+  absl::StatusOr<indexer::TensorFingerprint> decoded = FromProto(proto, /*require_sketch=*/true);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  ExpectSameFingerprint(original, *decoded, /*with_sketch=*/true);
+
+  // Stored records and listings leave both sketches out.
+  ToProto(original, /*include_sketch=*/false, &proto);
+  EXPECT_TRUE(proto.long_sketch().empty());
+}
+
+TEST_F(FingerprintCodecTest, RejectsMalformedLongSketch) {
+  indexer::TensorFingerprint large = RandomFingerprint(rng_, "model.layers.0.mlp.up_proj.weight",
+                                                       128, 256);
+  large.long_sketch = RandomLongSketch(rng_);
+  v1::TensorFingerprint proto;
+  ToProto(large, true, &proto);
+
+  v1::TensorFingerprint short_codes = proto;
+  short_codes.mutable_long_sketch()->resize(indexer::kLongSketchDim - 1);
+  ExpectError(short_codes, absl::StatusCode::kInvalidArgument, "long_sketch");
+
+  v1::TensorFingerprint zeros = proto;
+  zeros.set_long_sketch(std::string(indexer::kLongSketchDim, '\0'));
+  ExpectError(zeros, absl::StatusCode::kInvalidArgument, "long_sketch");
+
+  v1::TensorFingerprint out_of_range = proto;
+  (*out_of_range.mutable_long_sketch())[9] = static_cast<char>(-128);
+  ExpectError(out_of_range, absl::StatusCode::kInvalidArgument, "long_sketch");
+
+  v1::TensorFingerprint small = proto;  // 16 x 32 elements: under kLongSketchMinElements
+  small.set_shape(0, 16);
+  small.set_shape(1, 32);
+  ExpectError(small, absl::StatusCode::kInvalidArgument, "long_sketch");
+
+  v1::TensorFingerprint no_sketch = proto;
+  no_sketch.clear_sketch();
+  ExpectError(no_sketch, absl::StatusCode::kInvalidArgument, "long_sketch",
+              /*require_sketch=*/false);
 }
 
 TEST_F(FingerprintCodecTest, WithoutSketchDecodesOnlyWhenNotRequired) {

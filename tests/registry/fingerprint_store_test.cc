@@ -25,6 +25,7 @@ namespace si = store_internal;
 using indexer::TensorFingerprint;
 using store_test::ConstantFingerprint;
 using store_test::RandomFingerprint;
+using store_test::RandomLongSketch;
 
 ModelInfo Info(const std::string& name, const std::string& revision = "") {
   ModelInfo info;
@@ -548,6 +549,107 @@ TEST_F(FingerprintStoreTest, SchemaOneStoreIsUpgradedAndItsFloatRecordsStillRead
                   })
                   .ok());
   EXPECT_EQ(visited, 4);
+}
+
+// A large informative tensor with a long sketch (128 x 256 elements).
+TensorFingerprint LargeFingerprint(std::mt19937_64& rng, const std::string& name) {
+  TensorFingerprint fp = RandomFingerprint(rng, name, 128, 256);
+  fp.long_sketch = RandomLongSketch(rng);
+  return fp;
+}
+
+TEST_F(FingerprintStoreTest, LongSketchesAreStoredReadAndDeleted) {
+  std::vector<TensorFingerprint> tensors = Tensors();
+  tensors.push_back(LargeFingerprint(rng_, "layers.0.mlp.down_proj.weight"));
+  std::vector<uint64_t> ids;
+  const ModelInfo model = MustPut(Info("org/long"), tensors, &ids);
+  ASSERT_NE(ids[3], 0u);
+
+  absl::StatusOr<std::vector<StoredTensor>> read = store_->GetTensors(model.id, true);
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->size(), 4u);
+  for (const StoredTensor& t : *read) {
+    if (t.fingerprint.name == tensors[3].name) {
+      EXPECT_EQ(t.fingerprint.long_sketch, tensors[3].long_sketch);  // int8 codes: exact
+    } else {
+      EXPECT_TRUE(t.fingerprint.long_sketch.empty()) << t.fingerprint.name;
+    }
+  }
+  absl::StatusOr<std::vector<StoredTensor>> listed = store_->GetTensors(model.id, false);
+  ASSERT_TRUE(listed.ok());
+  for (const StoredTensor& t : *listed) EXPECT_TRUE(t.fingerprint.long_sketch.empty());
+
+  // The record on disk: version byte 1, then the codes.
+  EditRaw([&](rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& cf) {
+    std::string value;
+    ASSERT_TRUE(db->Get({}, cf[si::kLongSketchesCf], si::VectorKey(ids[3]), &value).ok());
+    ASSERT_EQ(value.size(), 1u + indexer::kLongSketchDim);
+    EXPECT_EQ(value[0], '\x01');
+    EXPECT_EQ(std::memcmp(value.data() + 1, tensors[3].long_sketch.data(), indexer::kLongSketchDim),
+              0);
+  });
+  Reopen();
+  ASSERT_TRUE(store_->DeleteModel(model.id).ok());
+  EditRaw([&](rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& cf) {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator({}, cf[si::kLongSketchesCf]));
+    it->SeekToFirst();
+    EXPECT_FALSE(it->Valid()) << "a deleted model left a long sketch behind";
+  });
+}
+
+TEST_F(FingerprintStoreTest, MalformedLongSketchesAreRejectedOrDataLoss) {
+  TensorFingerprint bad = LargeFingerprint(rng_, "w");
+  bad.long_sketch.pop_back();
+  absl::StatusOr<ModelInfo> put = store_->PutModel(Info("org/bad"), {bad});
+  EXPECT_EQ(put.status().code(), absl::StatusCode::kInvalidArgument) << put.status();
+  bad.long_sketch.push_back(-128);
+  put = store_->PutModel(Info("org/bad"), {bad});
+  EXPECT_EQ(put.status().code(), absl::StatusCode::kInvalidArgument) << put.status();
+
+  std::vector<uint64_t> ids;
+  const ModelInfo model = MustPut(Info("org/good"), {LargeFingerprint(rng_, "w")}, &ids);
+  EditRaw([&](rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& cf) {
+    ASSERT_TRUE(db->Put({}, cf[si::kLongSketchesCf], si::VectorKey(ids[0]), "\x01short").ok());
+  });
+  Reopen();
+  absl::StatusOr<std::vector<StoredTensor>> read = store_->GetTensors(model.id, true);
+  ASSERT_EQ(read.status().code(), absl::StatusCode::kDataLoss) << read.status();
+  EXPECT_NE(read.status().message().find("long_sketches/" + std::to_string(ids[0])),
+            std::string::npos)
+      << read.status();
+}
+
+// A store written before long sketches (schema 2: no long_sketches family) opens, is marked as
+// schema 3, and its tensors read back without long sketches next to new ones that have them.
+TEST_F(FingerprintStoreTest, SchemaTwoStoreIsUpgradedAndReadsWithoutLongSketches) {
+  std::vector<TensorFingerprint> old_tensors = Tensors();
+  old_tensors.push_back(RandomFingerprint(rng_, "layers.0.mlp.down_proj.weight", 128, 256));
+  const ModelInfo old_model = MustPut(Info("org/old"), old_tensors);
+  EditRaw([&](rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& cf) {
+    ASSERT_TRUE(db->Put({}, cf[si::kMetaCf], std::string(si::kMetaSchemaVersion),
+                        si::EncodeU32(2))
+                    .ok());
+    ASSERT_TRUE(db->DropColumnFamily(cf[si::kLongSketchesCf]).ok());
+  });
+  {
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies({}, db_path_, &names).ok());
+    ASSERT_EQ(std::count(names.begin(), names.end(), "long_sketches"), 0);
+  }
+  Reopen();
+  absl::StatusOr<std::optional<std::string>> version = store_->GetMeta("schema_version");
+  ASSERT_TRUE(version.ok());
+  EXPECT_EQ(**version, si::EncodeU32(3));
+
+  absl::StatusOr<std::vector<StoredTensor>> old_read = store_->GetTensors(old_model.id, true);
+  ASSERT_TRUE(old_read.ok()) << old_read.status();
+  for (const StoredTensor& t : *old_read) EXPECT_TRUE(t.fingerprint.long_sketch.empty());
+  const TensorFingerprint large = LargeFingerprint(rng_, "layers.0.mlp.down_proj.weight");
+  const ModelInfo new_model = MustPut(Info("org/new"), {large});
+  absl::StatusOr<std::vector<StoredTensor>> new_read = store_->GetTensors(new_model.id, true);
+  ASSERT_TRUE(new_read.ok()) << new_read.status();
+  EXPECT_EQ((*new_read)[0].fingerprint.long_sketch, large.long_sketch);
+  EXPECT_TRUE(store_->DeleteModel(old_model.id).ok());
 }
 
 TEST_F(FingerprintStoreTest, UnknownColumnFamiliesAreTolerated) {

@@ -102,8 +102,52 @@ TEST(NullModelTest, SerializeRoundTrip) {
   EXPECT_EQ(parsed->total_pairs(), 500u);
 }
 
+TEST(NullModelTest, LongNullIsFittedAndJudgedSeparately) {
+  std::array<std::vector<double>, kRoleCount> short_scores, long_scores;
+  short_scores[static_cast<int>(Role::kMlp)] = Normal(800, 0.0, 1.0, 11);
+  long_scores[static_cast<int>(Role::kMlp)] = Normal(800, 0.5, 1.5, 12);
+  const NullModel null = NullModel::Fit(short_scores, long_scores);
+  EXPECT_NEAR(null.long_role(Role::kMlp).location, 0.5, 0.15);
+  EXPECT_NEAR(null.long_role(Role::kMlp).inflation, 1.5, 0.15);
+  EXPECT_EQ(null.long_role(Role::kMlp).pairs, 800u);
+  EXPECT_EQ(null.role(Role::kMlp).location, std::max(0.0, null.role(Role::kMlp).location));
+  EXPECT_EQ(null.total_pairs(), 1600u);
+
+  // The long floor: sqrt(1/4096 + 1/n).
+  EXPECT_DOUBLE_EQ(NullModel::LongFloorSd(1 << 20, 1 << 24),
+                   std::sqrt(1.0 / 4096 + 1.0 / (1 << 20)));
+  const NullModel floor;
+  const NullJudgement j = floor.JudgeLong(0.15, Role::kMlp, 1 << 20, 1 << 20);
+  EXPECT_NEAR(j.z, 0.15 / NullModel::LongFloorSd(1 << 20, 1 << 20), 1e-12);
+  EXPECT_GT(j.z, 9.0);  // the same score on the 256-bucket null is about 2.4
+  EXPECT_LT(floor.Judge(0.15, Role::kMlp, 1 << 20, 1 << 20).z, 2.5);
+
+  const NullJudgement refined = null.JudgeLong(0.15, Role::kMlp, 1 << 20, 1 << 20);
+  EXPECT_NEAR(refined.z, (j.z - null.long_role(Role::kMlp).location) /
+                             null.long_role(Role::kMlp).inflation, 1e-12);
+
+  absl::StatusOr<NullModel> parsed = NullModel::Parse(null.Serialize());
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->long_role(Role::kMlp).location, null.long_role(Role::kMlp).location);
+  EXPECT_EQ(parsed->long_role(Role::kMlp).inflation, null.long_role(Role::kMlp).inflation);
+  EXPECT_EQ(parsed->total_pairs(), 1600u);
+}
+
+TEST(NullModelTest, VersionOneCalibrationKeepsTheLongNullOnItsFloor) {
+  absl::StatusOr<NullModel> parsed =
+      NullModel::Parse("v1 0 1 0 0 1 0 0 1 0 0 1 0 0.2 1.3 300 0 1 0 0 1 0");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->role(Role::kMlp).inflation, 1.3);
+  EXPECT_EQ(parsed->long_role(Role::kMlp).inflation, 1.0);
+  EXPECT_EQ(parsed->long_role(Role::kMlp).location, 0.0);
+  EXPECT_EQ(parsed->long_role(Role::kMlp).pairs, 0u);
+}
+
 TEST(NullModelTest, ParseRejectsGarbage) {
   EXPECT_EQ(NullModel::Parse("v2 1 2 3").status().code(), absl::StatusCode::kDataLoss);
+  // A v2 record needs the long roles too.
+  EXPECT_EQ(NullModel::Parse("v2 0 1 0 0 1 0 0 1 0 0 1 0 0 1 0 0 1 0 0 1 0").status().code(),
+            absl::StatusCode::kDataLoss);
   EXPECT_EQ(NullModel::Parse("v1 0 1 5").status().code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(NullModel::Parse("v1 0 0.5 5 0 1 0 0 1 0 0 1 0 0 1 0 0 1 0 0 1 0").status().code(),
             absl::StatusCode::kDataLoss);

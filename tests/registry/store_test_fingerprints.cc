@@ -53,6 +53,14 @@ indexer::TensorFingerprint RandomFingerprint(std::mt19937_64& rng, const std::st
   return fp;
 }
 
+std::vector<int8_t> RandomLongSketch(std::mt19937_64& rng) {
+  std::uniform_int_distribution<int> code(-127, 127);
+  std::vector<int8_t> out(indexer::kLongSketchDim);
+  for (int8_t& c : out) c = static_cast<int8_t>(code(rng));
+  out[0] = 127;
+  return out;
+}
+
 indexer::TensorFingerprint ConstantFingerprint(std::mt19937_64& rng, const std::string& name,
                                                int64_t size) {
   indexer::TensorFingerprint fp = RandomFingerprint(rng, name, size, 1);

@@ -21,6 +21,10 @@ std::vector<float> RandomUnitVector(std::mt19937_64& rng, int dim = indexer::kSk
 indexer::TensorFingerprint RandomFingerprint(std::mt19937_64& rng, const std::string& name,
                                              int64_t rows = 16, int64_t cols = 32);
 
+// kLongSketchDim random codes in -127..127 with at least one at full scale, as the fingerprinter
+// stores a long sketch.
+std::vector<int8_t> RandomLongSketch(std::mt19937_64& rng);
+
 // What the store gives back for `sketch`: each value rounded to half precision.
 std::vector<float> StoredSketch(const std::vector<float>& sketch);
 

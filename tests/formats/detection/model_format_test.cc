@@ -12,6 +12,7 @@
 #include "tests/formats/gguf/gguf_builder.h"
 #include "tests/formats/onnx/onnx_test_model.h"
 #include "tests/formats/pytorch/format_writers.h"
+#include "tests/formats/tflite/tflite_builder.h"
 #include "tests/testing/safetensors_builder.h"
 #include "tests/testing/temp_dir.h"
 
@@ -118,6 +119,12 @@ std::vector<FormatCase> ValidFilesOfEveryFormat() {
 
   cases.push_back({"safetensors", "model.safetensors", SafetensorsWithHeaderLength(0x580),
                    ModelFormat::kSafetensors, true});
+
+  cases.push_back({"tflite", "model.tflite",
+                   BuildTflite(SingleOpModel(
+                       kOpFullyConnected, {{.name = "w", .type = kTfFloat32, .shape = {2, 2},
+                                            .data = FloatBytes({1, 2, 3, 4})}})),
+                   ModelFormat::kTflite, true});
   return cases;
 }
 
