@@ -23,6 +23,10 @@ absl::StatusOr<std::unique_ptr<ModelReader>> OpenModelFile(const std::string& pa
       return OpenOnnx(path);
     case ModelFormat::kTflite:
       return OpenTflite(path);
+    case ModelFormat::kTfjs:
+      return OpenTfjs(path);
+    case ModelFormat::kKeras:
+      return OpenKeras(path);
   }
   return absl::InternalError(absl::StrCat(path, ": no reader for format ",
                                           std::string(ModelFormatName(*format))));

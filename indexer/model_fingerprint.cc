@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "indexer/fingerprinter.h"
+#include "indexer/model_format.h"
 #include "indexer/model_reader.h"
 
 namespace weightprint::indexer {
@@ -137,6 +138,7 @@ const std::vector<DirectoryLayout>& Layouts() {
       {"", "model.onnx", {".onnx"}, false},
       {"", "", {".tflite"}, false},
       {"", "", {".npz", ".npy"}, true},
+      {"", "", {".keras", ".h5"}, false},
   };
   return kLayouts;
 }
@@ -153,6 +155,15 @@ absl::StatusOr<Shards> FindShards(const fs::path& dir) {
         absl::StrCat(dir.string(), ": cannot list directory: ", ec.message()));
   }
   std::sort(entries.begin(), entries.end());
+  // A TensorFlow.js model: model.json lists its own shards, which its reader opens.
+  if (const fs::path json = dir / "model.json"; fs::is_regular_file(json, ec)) {
+    absl::StatusOr<ModelFormat> format = DetectModelFormat(json.string());
+    if (format.ok() && *format == ModelFormat::kTfjs) {
+      Shards shards;
+      shards.files.push_back(json);
+      return shards;
+    }
+  }
   for (const DirectoryLayout& layout : Layouts()) {
     if (*layout.index && fs::exists(dir / layout.index, ec)) {
       return ReadIndex(dir, dir / layout.index);
@@ -176,8 +187,8 @@ absl::StatusOr<Shards> FindShards(const fs::path& dir) {
     return shards;
   }
   return absl::InvalidArgumentError(absl::StrCat(
-      dir.string(), ": no weights found (expected safetensors, PyTorch, GGUF, ONNX, TFLite or "
-                    "NumPy files; see docs/FORMATS.md)"));
+      dir.string(), ": no weights found (expected safetensors, PyTorch, GGUF, ONNX, TFLite, "
+                    "NumPy, TF.js or Keras files; see docs/FORMATS.md)"));
 }
 
 // Pieces a tensor is streamed in. Pages of a piece are released as soon as it is hashed, so a

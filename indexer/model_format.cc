@@ -62,6 +62,26 @@ bool ZipEvidence(std::string_view head, uint64_t file_size) {
   return method <= 20 || method == 93 || method == 95 || method == 98 || method == 99;
 }
 
+constexpr std::string_view kHdf5Signature("\x89HDF\r\n\x1a\n", 8);
+
+// TF.js: a JSON object (after an optional byte order mark and whitespace) that names its
+// weightsManifest or modelTopology among its first bytes. No other format starts with '{'
+// except safetensors, whose first byte is a length.
+bool TfjsEvidence(std::string_view head) {
+  size_t i = StartsWith(head, "\xEF\xBB\xBF") ? 3 : 0;
+  while (i < head.size() && (head[i] == ' ' || head[i] == '\n' || head[i] == '\r' || head[i] == '\t')) {
+    ++i;
+  }
+  if (i >= head.size() || head[i] != '{') return false;
+  return head.find("\"weightsManifest\"") != std::string_view::npos ||
+         head.find("\"modelTopology\"") != std::string_view::npos;
+}
+
+// A Keras 3 .keras archive: its first member is one of the three Keras writes.
+bool KerasZipMember(std::string_view first) {
+  return first == "metadata.json" || first == "config.json" || first == "model.weights.h5";
+}
+
 // TFLite: a flatbuffer whose file identifier "TFL3" sits at bytes 4..7, after the root table
 // offset, which must be 4-byte aligned and point past the 8-byte header into the file. No other
 // format's valid file has these bytes there (safetensors would need a header length above
@@ -95,6 +115,7 @@ std::optional<ModelFormat> FormatOfName(std::string_view name) {
   // ".bin" names PyTorch checkpoints, ONNX exports and TF.js shards alike: it says nothing.
   if (ext == "pt" || ext == "pth" || ext == "ckpt") return ModelFormat::kPytorch;
   if (ext == "onnx") return ModelFormat::kOnnx;
+  if (ext == "h5" || ext == "hdf5" || ext == "keras") return ModelFormat::kKeras;
   if (ext == "tflite") return ModelFormat::kTflite;
   return std::nullopt;
 }
@@ -123,6 +144,10 @@ std::string_view ModelFormatName(ModelFormat format) {
       return "pytorch";
     case ModelFormat::kOnnx:
       return "onnx";
+    case ModelFormat::kTfjs:
+      return "tfjs";
+    case ModelFormat::kKeras:
+      return "keras";
     case ModelFormat::kTflite:
       return "tflite";
   }
@@ -137,11 +162,21 @@ absl::StatusOr<ModelFormat> DetectModelFormat(const FileEvidence& e) {
   if (GgufEvidence(e.head)) strong.push_back(ModelFormat::kGguf);
   if (StartsWith(e.head, "\x93NUMPY")) strong.push_back(ModelFormat::kNumpy);
   if (ZipEvidence(e.head, e.file_size)) {
-    // NumPy's .npz holds NAME.npy members; PyTorch's archives hold ARCHIVE/data.pkl.
-    strong.push_back(FirstZipMember(e.head).ends_with(".npy") ? ModelFormat::kNumpy
-                                                               : ModelFormat::kPytorch);
+    // NumPy's .npz holds NAME.npy members; PyTorch's archives hold ARCHIVE/data.pkl; Keras 3's
+    // .keras holds metadata.json, config.json and model.weights.h5 (a .keras name also says so).
+    const std::string_view first = FirstZipMember(e.head);
+    if (KerasZipMember(first) || (by_name == ModelFormat::kKeras && !first.ends_with(".npy"))) {
+      strong.push_back(ModelFormat::kKeras);
+    } else {
+      strong.push_back(first.ends_with(".npy") ? ModelFormat::kNumpy : ModelFormat::kPytorch);
+    }
   }
   if (SafetensorsEvidence(e)) strong.push_back(ModelFormat::kSafetensors);
+  // HDF5's 8-byte signature at 0 (or at a power of two from 512, after a user block).
+  if (StartsWith(e.head, kHdf5Signature) || e.hdf5_signature_after_user_block) {
+    strong.push_back(ModelFormat::kKeras);
+  }
+  if (TfjsEvidence(e.head)) strong.push_back(ModelFormat::kTfjs);
   if (TfliteEvidence(e.head, e.file_size)) strong.push_back(ModelFormat::kTflite);
   if (auto chosen = Choose(strong, by_name)) return *chosen;
 
@@ -162,7 +197,7 @@ absl::StatusOr<ModelFormat> DetectModelFormat(const FileEvidence& e) {
   if (!e.head.empty() && e.head[0] == '\x08') return ModelFormat::kOnnx;
   return absl::InvalidArgumentError(absl::StrCat(
       std::string(e.name), ": offset 0: unrecognised format (expected safetensors, GGUF, a PyTorch checkpoint, "
-              "NumPy .npy/.npz, ONNX or TFLite)"));
+              "NumPy .npy/.npz, ONNX, TFLite, a TF.js model.json or Keras .h5/.keras)"));
 }
 
 absl::StatusOr<ModelFormat> DetectModelFormat(const std::string& path) {
@@ -189,7 +224,19 @@ absl::StatusOr<ModelFormat> DetectModelFormat(const std::string& path) {
       header_end.resize(static_cast<size_t>(in.gcount()));
     }
   }
-  return DetectModelFormat(FileEvidence{path, head, size, header_end});
+  FileEvidence evidence{path, head, size, header_end};
+  // The HDF5 superblock may follow a user block of 512, 1024, 2048, ... bytes.
+  for (uint64_t at = 512; at + kHdf5Signature.size() <= size; at *= 2) {
+    char signature[8];
+    in.clear();
+    in.seekg(static_cast<std::streamoff>(at));
+    if (!in.read(signature, sizeof(signature))) break;
+    if (std::string_view(signature, sizeof(signature)) == kHdf5Signature) {
+      evidence.hdf5_signature_after_user_block = true;
+      break;
+    }
+  }
+  return DetectModelFormat(evidence);
 }
 
 }  // namespace weightprint::indexer

@@ -21,6 +21,8 @@ enum class ModelFormat : uint8_t {
   kPytorch,      // zip checkpoint, TorchScript archive, or a legacy pickle stream
   kOnnx,
   kTflite,       // a TFLite flatbuffer ("TFL3")
+  kTfjs,         // a TensorFlow.js model.json (its shards are read from its directory)
+  kKeras,        // HDF5 (.h5, *.weights.h5), or a .keras zip holding model.weights.h5
 };
 
 std::string_view ModelFormatName(ModelFormat format);  // "safetensors", "gguf", ...
@@ -34,6 +36,9 @@ struct FileEvidence {
   std::string_view head;
   uint64_t file_size = 0;
   std::string_view header_end;  // up to 64 bytes ending at offset 8 + N
+  // The HDF5 superblock signature lies at 512, 1024, 2048, ... (after a user block), outside
+  // `head`. (At offset 0 it is in `head`.)
+  bool hdf5_signature_after_user_block = false;
 };
 absl::StatusOr<ModelFormat> DetectModelFormat(const FileEvidence& evidence);
 

@@ -76,6 +76,13 @@ absl::StatusOr<std::unique_ptr<ModelReader>> OpenNumpy(const std::string& path);
 absl::StatusOr<std::unique_ptr<ModelReader>> OpenOnnx(const std::string& path);
 // TFLite flatbuffers: constants of every subgraph, in PyTorch layout, quantized ones dequantized.
 absl::StatusOr<std::unique_ptr<ModelReader>> OpenTflite(const std::string& path);
+// TensorFlow.js models: `path` is model.json or the directory holding it; the shards it lists
+// are read from its directory. Quantized weights are dequantized; kernels turned to PyTorch's
+// layout (docs/formats/TFJS.md).
+absl::StatusOr<std::unique_ptr<ModelReader>> OpenTfjs(const std::string& path);
+// Keras HDF5 weight files and full models (.h5, *.weights.h5) and .keras archives, through a
+// contained libhdf5; kernels turned to PyTorch's layout (docs/formats/KERAS.md).
+absl::StatusOr<std::unique_ptr<ModelReader>> OpenKeras(const std::string& path);
 
 }  // namespace weightprint::indexer
 

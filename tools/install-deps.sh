@@ -8,13 +8,14 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libxxhash-dev xxhash nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  zlib1g-dev libonnx-dev
+  zlib1g-dev libonnx-dev libhdf5-dev
   libflatbuffers-dev flatbuffers-compiler
 )
-# Reference writers the format tests compare against (torch.save, onnx.save, numpy.save), and
-# the browser the HTML report is rendered in (tests/cli/html_report_browser_test.sh).
+# Reference writers the format tests compare against (torch.save, onnx.save, numpy.save, h5py
+# for Keras .h5 files), and the browser the HTML report is rendered in
+# (tests/cli/html_report_browser_test.sh).
 if [ "${WEIGHTPRINT_TEST_DEPS:-0}" = 1 ]; then
-  PACKAGES+=(python3-numpy python3-torch python3-onnx chromium)
+  PACKAGES+=(python3-numpy python3-torch python3-onnx python3-h5py chromium)
   # The TLS tests make a CA and certificates with the openssl command; CI's fuzzing step
   # (tools/fuzz.sh) builds the libFuzzer targets with clang.
   PACKAGES+=(openssl clang libclang-rt-dev)
