@@ -95,6 +95,12 @@ std::string FormatReport(const registry::ProvenanceReport& report, bool verbose)
       out << "   strongest evidence:\n";
       for (const TensorMatch& m : c.strongest) out << MatchLine(m);
     }
+    if (c.invariants_compared > 0) {
+      out << absl::StrFormat(
+          "   coordinate-free evidence: %d/%d invariant features matched   %s\n",
+          c.invariants_matched, c.invariants_compared, FormatP(c.invariant_p_value));
+      for (const TensorMatch& m : c.strongest_invariants) out << MatchLine(m);
+    }
   }
   if (verbose && !report.tensor_matches.empty()) {
     out << "\nper-tensor best matches:\n";
@@ -191,7 +197,14 @@ nlohmann::json ReportToJson(const registry::ProvenanceReport& r) {
     }
     nlohmann::json strongest = nlohmann::json::array();
     for (const TensorMatch& m : c.strongest) strongest.push_back(MatchToJson(m));
+    nlohmann::json invariants = nlohmann::json::array();
+    for (const TensorMatch& m : c.strongest_invariants) invariants.push_back(MatchToJson(m));
     candidates.push_back({{"model", ModelToJson(c.model)},
+                          {"evidence", c.evidence},
+                          {"invariants_matched", c.invariants_matched},
+                          {"invariants_compared", c.invariants_compared},
+                          {"invariant_p_value", c.invariant_p_value},
+                          {"strongest_invariants", invariants},
                           {"relation", Rel(c.relation)},
                           {"share_explained", c.share_explained},
                           {"share_identical", c.share_identical},

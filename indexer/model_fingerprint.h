@@ -22,9 +22,10 @@ struct ModelFingerprint {
   std::string format;        // "safetensors"
   std::string architecture;  // config.json architectures[0], else model_type, else ""
   std::map<std::string, std::string> metadata;  // file metadata (first shard's)
-  std::vector<TensorFingerprint> tensors;       // sorted by name
+  // Sorted by name; invariant features ("#invariant/...", see model_invariants.h) sort first.
+  std::vector<TensorFingerprint> tensors;
 
-  uint64_t parameter_count() const;  // sum of element counts
+  uint64_t parameter_count() const;  // sum of element counts of the stored tensors
 };
 
 // Called after each tensor with (bytes done, bytes total) over the whole model. Calls come
@@ -36,6 +37,10 @@ struct FingerprintOptions {
   // Tensors fingerprinted at once, each on its own thread; 0 means one per hardware thread.
   // The result does not depend on it. Default: 0
   int threads = 0;
+  // Also compute the coordinate-free features of indexer/model_invariants.h (pseudo tensors
+  // named "#invariant/..." appended to ModelFingerprint::tensors). They read the embedding and
+  // the layer matrices a second time. Default: true
+  bool invariants = true;
 };
 
 // `path` is a weights file or a directory. Fails with a message naming the file and offset for

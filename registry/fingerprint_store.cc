@@ -9,6 +9,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "indexer/model_invariants.h"
 #include "registry/internal/error_text.h"
 #include "registry/internal/key_schema.h"
 #include "registry/internal/record_format.h"
@@ -362,7 +363,9 @@ absl::StatusOr<ModelInfo> FingerprintStore::PutModel(
         }
       }
     }
-    parameters += fp.num_elements();
+    // Invariant features (indexer/model_invariants.h) are stored like tensors but are not
+    // parameters of the model.
+    if (!indexer::IsInvariantName(fp.name)) parameters += fp.num_elements();
   }
 
   std::lock_guard<std::mutex> write_lock(impl_->write_mu);

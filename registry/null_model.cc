@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "indexer/model_invariants.h"
 #include "indexer/tensor_fingerprint.h"
 #include "registry/internal/normal_tail.h"
 
@@ -44,11 +45,13 @@ std::string_view RoleName(Role role) {
     case Role::kMlp: return "mlp";
     case Role::kConv: return "conv";
     case Role::kOther: return "other";
+    case Role::kInvariant: return "invariant";
   }
   return "other";
 }
 
 Role RoleOf(std::string_view raw_name, const std::vector<int64_t>& shape) {
+  if (indexer::IsInvariantName(raw_name)) return Role::kInvariant;
   std::string name(raw_name);
   for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   const bool vector_like = shape.size() <= 1;
@@ -135,7 +138,12 @@ absl::StatusOr<NullModel> NullModel::Parse(std::string_view text) {
     return absl::DataLossError(absl::StrCat("calibration record: unknown version '", version, "'"));
   }
   NullModel model;
-  for (RoleNull& r : model.roles_) {
+  for (int i = 0; i < kRoleCount; ++i) {
+    RoleNull& r = model.roles_[i];
+    if (i == kLegacyRoleCount) {
+      in >> std::ws;
+      if (in.eof()) break;  // a record from before kInvariant
+    }
     if (!(in >> r.location >> r.inflation >> r.pairs) || !std::isfinite(r.location) ||
         !std::isfinite(r.inflation) || r.inflation < 1.0 || r.location < 0.0) {
       return absl::DataLossError("calibration record: malformed role entry");

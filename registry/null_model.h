@@ -20,9 +20,15 @@
 
 namespace weightprint::registry {
 
-// The role of a tensor inside a model, from its canonical name and shape.
-enum class Role : uint8_t { kEmbedding, kNorm, kBias, kAttention, kMlp, kConv, kOther };
-inline constexpr int kRoleCount = 7;
+// The role of a tensor inside a model, from its canonical name and shape. kInvariant is a
+// coordinate-free feature (indexer/model_invariants.h), calibrated on pairs of the same
+// statistic.
+enum class Role : uint8_t {
+  kEmbedding, kNorm, kBias, kAttention, kMlp, kConv, kOther, kInvariant
+};
+inline constexpr int kRoleCount = 8;
+// Calibration records written before kInvariant existed hold this many roles.
+inline constexpr int kLegacyRoleCount = 7;
 std::string_view RoleName(Role role);
 Role RoleOf(std::string_view name, const std::vector<int64_t>& shape);
 
@@ -58,7 +64,9 @@ class NullModel {
   const RoleNull& role(Role r) const { return roles_[static_cast<int>(r)]; }
   uint64_t total_pairs() const;
 
-  // A stable text form for the store's meta column family ("v1 location inflation pairs ...").
+  // A stable text form for the store's meta column family ("v1 location inflation pairs ...",
+  // one triple per role in enum order). Parse also accepts the 7-role records of registries
+  // that predate kInvariant (that role then stays on the analytic floor).
   std::string Serialize() const;
   static absl::StatusOr<NullModel> Parse(std::string_view text);
 

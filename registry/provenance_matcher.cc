@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "indexer/model_invariants.h"
 #include "registry/internal/normal_tail.h"
 #include "registry/tensor_name.h"
 
@@ -41,6 +42,15 @@ bool HasSketch(const TensorFingerprint& t) {
 }
 
 bool Usable(const TensorFingerprint& t) { return t.informative() && HasSketch(t); }
+
+bool IsInvariant(const TensorFingerprint& t) { return indexer::IsInvariantName(t.name); }
+
+// The statistic an invariant feature computes ("attn_qk"); features are compared only with
+// features of the same statistic (any layer).
+std::string StatisticOf(const TensorFingerprint& t) {
+  std::optional<indexer::InvariantName> parsed = indexer::ParseInvariantName(t.name);
+  return parsed ? parsed->version + "/" + parsed->statistic : std::string();
+}
 
 double Dot(const std::vector<float>& a, const std::vector<float>& b) {
   double sum = 0;
@@ -180,9 +190,14 @@ class QueryRun {
     if (!stored.ok()) return stored.status();
 
     std::vector<const TensorFingerprint*> usable;
+    std::map<std::string, std::vector<const TensorFingerprint*>> invariants;  // by statistic
     std::unordered_map<Hash128, std::vector<const TensorFingerprint*>, HashKey> by_hash[3];
     for (const StoredTensor& s : *stored) {
       if (!Usable(s.fingerprint)) continue;
+      if (IsInvariant(s.fingerprint)) {
+        invariants[StatisticOf(s.fingerprint)].push_back(&s.fingerprint);
+        continue;
+      }
       usable.push_back(&s.fingerprint);
       by_hash[0][s.fingerprint.exact_hash].push_back(&s.fingerprint);
       by_hash[1][s.fingerprint.bf16_hash].push_back(&s.fingerprint);
@@ -199,6 +214,33 @@ class QueryRun {
       out.match.parameters = q.num_elements();
       out.match.model_id = model_id;
       out.match.model_name = display;
+
+      // Invariant features: against the candidate's features of the same statistic only.
+      if (IsInvariant(q)) {
+        const TensorFingerprint* best = nullptr;
+        NullJudgement best_j;
+        double best_r = 0;
+        auto it = invariants.find(StatisticOf(q));
+        if (it == invariants.end()) continue;  // the candidate has none: no test, no evidence
+        for (const TensorFingerprint* t : it->second) {
+          const double r = Dot(q.sketch, t->sketch);
+          const NullJudgement j = null_.Judge(r, role, q.num_elements(), t->num_elements());
+          if (best == nullptr || j.z > best_j.z) {
+            best = t;
+            best_j = j;
+            best_r = r;
+          }
+        }
+        out.has_match = true;
+        out.log_p = std::min(0.0, best_j.log_p + log_m_);
+        out.match.tensor = best->name;
+        out.match.pearson_estimate = best_r;
+        out.match.z = best_j.z;
+        out.match.null_sd = best_j.sd;
+        out.match.p_value = ToP(out.log_p);
+        out.match.relation = out.log_p < kLogTensorAlpha ? Relation::kDerived : Relation::kUnrelated;
+        continue;
+      }
 
       // Identity by value first: exact bytes, then the two cast-invariant hashes.
       const TensorFingerprint* identical = nullptr;
@@ -252,7 +294,6 @@ class QueryRun {
   CandidateReport Summarize(const Evaluation& eval) const {
     CandidateReport report;
     report.model = eval.model;
-    report.tensors_compared = static_cast<uint32_t>(query_.size());
 
     struct Group {
       uint64_t parameters = 0, matched_parameters = 0;
@@ -260,6 +301,8 @@ class QueryRun {
       std::vector<double> log_ps;
     };
     Group all;
+    Group invariant;  // coordinate-free features: their own family of tests
+    std::vector<const TensorMatch*> invariant_matches;
     std::map<std::string, Group> components;
     std::map<int64_t, std::map<int64_t, uint32_t>> layer_votes;
     std::vector<double> pearsons;
@@ -271,6 +314,14 @@ class QueryRun {
       const uint64_t n = query_[i]->num_elements();
       const bool is_match = s.has_match && s.match.relation != Relation::kUnrelated;
       const bool is_identical = s.has_match && s.match.relation == Relation::kIdentical;
+      if (IsInvariant(*query_[i])) {
+        if (!s.has_match) continue;  // the candidate has no feature of this statistic
+        invariant.tensors += 1;
+        invariant.log_ps.push_back(s.log_p);
+        if (is_match) invariant.matched += 1;
+        invariant_matches.push_back(&s.match);
+        continue;
+      }
       for (Group* g : {&all, &components[ComponentOf(query_[i]->name)]}) {
         g->parameters += n;
         g->tensors += 1;
@@ -295,8 +346,31 @@ class QueryRun {
       if (log_p < kLogModelAlpha) return Relation::kDerived;
       return Relation::kUnrelated;
     };
-    const double log_p = LogCombinedP(all.log_ps);
+    // Two families of tests, positional and coordinate-free, each with its own valid combined
+    // p-value; the model-level p-value is their Bonferroni union (docs/VERDICTS.md §4a), so it
+    // stays valid whatever the dependence between the families.
+    const double log_p_positional = LogCombinedP(all.log_ps);
+    double log_p = log_p_positional;
+    if (invariant.tensors > 0) {
+      const double log_p_invariant = LogCombinedP(invariant.log_ps);
+      log_p = std::min(0.0, std::log(2.0) + std::min(log_p_positional, log_p_invariant));
+      report.invariant_p_value = ToP(log_p_invariant);
+      report.invariants_compared = invariant.tensors;
+      report.invariants_matched = invariant.matched;
+      std::sort(invariant_matches.begin(), invariant_matches.end(),
+                [](const TensorMatch* a, const TensorMatch* b) { return a->z > b->z; });
+      for (size_t i = 0; i < invariant_matches.size() && i < kStrongest; ++i) {
+        if (invariant_matches[i]->relation == Relation::kUnrelated) break;
+        report.strongest_invariants.push_back(*invariant_matches[i]);
+      }
+    }
+    report.tensors_compared = all.tensors;
     report.relation = relation_of(all, log_p);
+    if (report.relation == Relation::kIdentical) {
+      report.evidence = "hash";
+    } else if (report.relation == Relation::kDerived) {
+      report.evidence = log_p_positional < kLogModelAlpha ? "positional" : "coordinate-free";
+    }
     report.p_value = ToP(log_p);
     report.z = internal::UpperTailInverse(log_p);
     report.tensors_matched = all.matched;
@@ -384,6 +458,22 @@ std::string ModelVerdict(const ProvenanceReport& report) {
       parts.push_back(absl::StrCat("identical to ", c.model.DisplayName(), " (",
                                    c.tensors_matched, "/", c.tensors_compared,
                                    " informative tensors equal by value)"));
+    } else if (c.relation == Relation::kDerived && c.evidence == "coordinate-free") {
+      std::string strongest;
+      if (!c.strongest_invariants.empty()) {
+        const TensorMatch& m = c.strongest_invariants.front();
+        std::optional<indexer::InvariantName> parsed = indexer::ParseInvariantName(m.query_tensor);
+        if (parsed) {
+          strongest = absl::StrFormat("; strongest: %s of %s, Pearson estimate %.3f",
+                                      parsed->statistic, parsed->scope, m.pearson_estimate);
+        }
+      }
+      parts.push_back(absl::StrCat(
+          "derived from ", c.model.DisplayName(), " (coordinate-free evidence: ",
+          c.invariants_matched, "/", c.invariants_compared, " invariant features matched",
+          strongest, "; ", Percent(c.share_explained),
+          " of informative parameters matched by position; ",
+          FormatP(std::log(std::max(c.p_value, 1e-320))), ")"));
     } else if (c.relation == Relation::kDerived) {
       parts.push_back(absl::StrCat("derived from ", c.model.DisplayName(), " (",
                                    Percent(c.share_explained),
@@ -407,6 +497,10 @@ absl::StatusOr<ProvenanceReport> ProvenanceMatcher::QueryModel(
   ProvenanceReport report;
   std::vector<const TensorFingerprint*> informative;
   for (const TensorFingerprint& t : query) {
+    if (IsInvariant(t)) {  // searched and scored, but not a tensor of the model
+      if (Usable(t)) informative.push_back(&t);
+      continue;
+    }
     report.query_tensors += 1;
     report.query_parameters += t.num_elements();
     if (!Usable(t)) continue;

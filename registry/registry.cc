@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "indexer/model_invariants.h"
 #include "registry/fingerprint_store.h"
 #include "registry/internal/key_schema.h"
 #include "registry/internal/record_format.h"
@@ -117,6 +118,7 @@ struct Registry::Impl {
       uint64_t model_id;
       uint64_t n;
       std::vector<float> sketch;
+      std::string statistic;  // invariant features: paired only with the same statistic
     };
     std::array<std::vector<Sample>, kRoleCount> samples;
     std::array<uint64_t, kRoleCount> seen{};
@@ -130,7 +132,8 @@ struct Registry::Impl {
         if (!HasSketch(t.fingerprint)) continue;
         const int role = static_cast<int>(RoleOf(t.fingerprint.name, t.fingerprint.shape));
         const uint64_t k = seen[role]++;
-        Sample s{m.id, t.fingerprint.num_elements(), std::move(t.fingerprint.sketch)};
+        Sample s{m.id, t.fingerprint.num_elements(), std::move(t.fingerprint.sketch), ""};
+        if (auto inv = indexer::ParseInvariantName(t.fingerprint.name)) s.statistic = inv->statistic;
         if (samples[role].size() < kSamplePerRole) {
           samples[role].push_back(std::move(s));
         } else if (uint64_t j = rng() % (k + 1); j < kSamplePerRole) {
@@ -147,7 +150,7 @@ struct Registry::Impl {
            ++attempt) {
         const Sample& a = s[rng() % s.size()];
         const Sample& b = s[rng() % s.size()];
-        if (a.model_id == b.model_id) continue;
+        if (a.model_id == b.model_id || a.statistic != b.statistic) continue;
         double r = 0;
         for (int i = 0; i < indexer::kSketchDim; ++i) r += double(a.sketch[i]) * b.sketch[i];
         standardized[role].push_back(r / NullModel::FloorSd(a.n, b.n));

@@ -82,6 +82,13 @@ void CandidateToProto(const CandidateReport& in, v1::CandidateReport* out) {
   }
   for (const LayerMapEntry& entry : in.layer_map) LayerEntryToProto(entry, out->add_layer_map());
   for (const TensorMatch& match : in.strongest) ToProto(match, out->add_strongest());
+  out->set_invariants_matched(in.invariants_matched);
+  out->set_invariants_compared(in.invariants_compared);
+  out->set_invariant_p_value(in.invariant_p_value);
+  for (const TensorMatch& match : in.strongest_invariants) {
+    ToProto(match, out->add_strongest_invariants());
+  }
+  out->set_evidence(in.evidence);
 }
 
 CandidateReport CandidateFromProto(const v1::CandidateReport& in) {
@@ -104,6 +111,14 @@ CandidateReport CandidateFromProto(const v1::CandidateReport& in) {
     out.layer_map.push_back(LayerEntryFromProto(entry));
   out.strongest.reserve(in.strongest_size());
   for (const v1::TensorMatch& match : in.strongest()) out.strongest.push_back(FromProto(match));
+  out.invariants_matched = in.invariants_matched();
+  out.invariants_compared = in.invariants_compared();
+  // A peer that predates the field sends nothing: no invariant evidence, p = 1.
+  out.invariant_p_value = in.invariants_compared() > 0 ? in.invariant_p_value() : 1.0;
+  for (const v1::TensorMatch& match : in.strongest_invariants()) {
+    out.strongest_invariants.push_back(FromProto(match));
+  }
+  out.evidence = in.evidence();
   return out;
 }
 
