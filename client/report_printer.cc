@@ -97,8 +97,9 @@ std::string FormatReport(const registry::ProvenanceReport& report, bool verbose)
     }
     if (c.invariants_compared > 0) {
       out << absl::StrFormat(
-          "   coordinate-free evidence: %d/%d invariant features matched   %s\n",
-          c.invariants_matched, c.invariants_compared, FormatP(c.invariant_p_value));
+          "   coordinate-free evidence: %d/%d invariant features matched   z = %.1f   %s\n",
+          c.invariants_matched, c.invariants_compared, c.invariant_z,
+          FormatP(c.invariant_p_value));
       for (const TensorMatch& m : c.strongest_invariants) out << MatchLine(m);
     }
   }
@@ -204,6 +205,7 @@ nlohmann::json ReportToJson(const registry::ProvenanceReport& r) {
                           {"invariants_matched", c.invariants_matched},
                           {"invariants_compared", c.invariants_compared},
                           {"invariant_p_value", c.invariant_p_value},
+                          {"invariant_z", c.invariant_z},
                           {"strongest_invariants", invariants},
                           {"relation", Rel(c.relation)},
                           {"share_explained", c.share_explained},

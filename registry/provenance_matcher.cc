@@ -355,6 +355,7 @@ class QueryRun {
       const double log_p_invariant = LogCombinedP(invariant.log_ps);
       log_p = std::min(0.0, std::log(2.0) + std::min(log_p_positional, log_p_invariant));
       report.invariant_p_value = ToP(log_p_invariant);
+      report.invariant_z = internal::UpperTailInverse(log_p_invariant);
       report.invariants_compared = invariant.tensors;
       report.invariants_matched = invariant.matched;
       std::sort(invariant_matches.begin(), invariant_matches.end(),

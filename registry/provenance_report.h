@@ -71,6 +71,7 @@ struct CandidateReport {
   uint32_t invariants_matched = 0;
   uint32_t invariants_compared = 0;
   double invariant_p_value = 1;
+  double invariant_z = 0;       // normal deviate of the invariant-only p (keeps order below 1e-308)
   std::vector<TensorMatch> strongest_invariants;
   // What the relation rests on: "hash", "positional", "coordinate-free" (only the invariant
   // features pass kModelAlpha), or "" when unrelated.

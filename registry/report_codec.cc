@@ -89,6 +89,7 @@ void CandidateToProto(const CandidateReport& in, v1::CandidateReport* out) {
     ToProto(match, out->add_strongest_invariants());
   }
   out->set_evidence(in.evidence);
+  out->set_invariant_z(in.invariant_z);
 }
 
 CandidateReport CandidateFromProto(const v1::CandidateReport& in) {
@@ -119,6 +120,7 @@ CandidateReport CandidateFromProto(const v1::CandidateReport& in) {
     out.strongest_invariants.push_back(FromProto(match));
   }
   out.evidence = in.evidence();
+  out.invariant_z = in.invariant_z();
   return out;
 }
 

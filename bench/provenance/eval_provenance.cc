@@ -231,7 +231,7 @@ struct Row {
   std::vector<double> shares;
   int false_positives = 0;
   std::set<std::string> evidence;       // what the parent's relation rests on
-  std::vector<double> invariant_log_p;  // the parent's invariant-only combined p
+  std::vector<double> invariant_z;      // the parent's invariant-only z
 };
 
 double Median(std::vector<double> v) {
@@ -340,7 +340,8 @@ int Run(const Corpus& corpus) {
         row.shares.push_back(it->second.share_explained);
         if (it->second.relation != Relation::kUnrelated) ++row.detected;
         row.evidence.insert(it->second.evidence.empty() ? "none" : it->second.evidence);
-        row.invariant_log_p.push_back(std::log(std::max(it->second.invariant_p_value, 1e-300)));
+        row.invariant_z.push_back(it->second.invariants_compared > 0 ? it->second.invariant_z
+                                                                     : -INFINITY);
       }
       if (z > max_negative_z) ++row.detected_at_zero_fp;
     }
@@ -386,10 +387,9 @@ int Run(const Corpus& corpus) {
     }
     std::string kinds;
     for (const std::string& k : r.evidence) kinds += (kinds.empty() ? "" : ", ") + k;
-    double worst = 0;
-    for (double lp : r.invariant_log_p) worst = std::max(worst, lp);
-    std::printf("| %s | %s | %.1f |\n", name.c_str(), kinds.c_str(),
-                registry::internal::UpperTailInverse(worst));
+    double worst = INFINITY;
+    for (double z : r.invariant_z) worst = std::min(worst, z);
+    std::printf("| %s | %s | %.1f |\n", name.c_str(), kinds.c_str(), worst);
   }
   std::printf("\nnegatives: %d pairs, %d judged related (false positives); highest negative "
               "model-level z: %.2f\n",
