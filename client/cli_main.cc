@@ -58,6 +58,7 @@ absl::StatusOr<indexer::ModelFingerprint> FingerprintWithProgress(const std::str
                                                                    int threads) {
   ProgressBar bar("fingerprinting");
   indexer::FingerprintOptions options;
+  options.invariants = true;  // coordinate-free features travel with the tensors
   options.threads = threads;
   options.progress = [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); };
   return indexer::FingerprintModel(path, options);

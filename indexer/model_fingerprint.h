@@ -39,8 +39,9 @@ struct FingerprintOptions {
   int threads = 0;
   // Also compute the coordinate-free features of indexer/model_invariants.h (pseudo tensors
   // named "#invariant/..." appended to ModelFingerprint::tensors). They read the embedding and
-  // the layer matrices a second time. Default: true
-  bool invariants = true;
+  // the layer matrices a second time. The CLI turns it on for register and query; off by
+  // default so that callers asking for the tensors get exactly the tensors. Default: false
+  bool invariants = false;
 };
 
 // `path` is a weights file or a directory. Fails with a message naming the file and offset for

@@ -193,14 +193,25 @@ class Computation {
     const std::vector<int64_t>& shape = shapes_.at(name);
     if (shape.size() != 2 || shape[1] != d) return Matrix();
     Matrix a(p.rows, shape[0]);
+    // The probe transposed (d x m), so that one row of W updates m independent sums: the
+    // inner loop runs over the probe tokens and vectorises without reordering any sum.
+    const int64_t m = p.rows;
+    std::vector<double> pt(static_cast<size_t>(d * m));
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t k = 0; k < d; ++k) pt[k * m + i] = p.row(i)[k];
+    }
+    std::vector<double> acc(static_cast<size_t>(m));
     absl::Status s = rows_(name, [&](int64_t r, std::span<const float> w) {
       if (r < 0 || r >= a.cols || static_cast<int64_t>(w.size()) != d) return;
-      for (int64_t i = 0; i < p.rows; ++i) {
-        const double* pi = p.row(i);
-        double sum = 0;
-        for (int64_t k = 0; k < d; ++k) sum += pi[k] * w[k];
-        a.row(i)[r] = sum;
+      std::fill(acc.begin(), acc.end(), 0.0);
+      double* sums = acc.data();
+      for (int64_t k = 0; k < d; ++k) {
+        const double wk = w[k];
+        const double* pk = pt.data() + k * m;
+#pragma omp simd
+        for (int64_t i = 0; i < m; ++i) sums[i] += pk[i] * wk;
       }
+      for (int64_t i = 0; i < m; ++i) a.row(i)[r] = sums[i];
     });
     if (!s.ok()) return s;
     return a;
@@ -216,6 +227,7 @@ class Computation {
       for (int64_t i = 0; i < a.rows; ++i) {
         const double x = normalised_.row(i)[k];
         double* ai = a.row(i);
+#pragma omp simd
         for (int64_t c = 0; c < a.cols; ++c) ai[c] += x * w[c];
       }
     });

@@ -108,6 +108,21 @@ NullModel NullModel::Fit(const std::array<std::vector<double>, kRoleCount>& stan
 
 NullJudgement NullModel::Judge(double r, Role role, uint64_t n_a, uint64_t n_b) const {
   const RoleNull& null = roles_[static_cast<int>(role)];
+  if (role == Role::kInvariant) {
+    // z = (atanh r - atanh r0) * sqrt(n - 3), n = min(256, elements): the Fisher transform of a
+    // correlation estimate is close to normal with that sd whatever the true correlation, so
+    // this is a one-sided test of "true correlation <= r0". Clamped away from +-1, where a
+    // bit-identical feature would otherwise give an infinite z.
+    const double n = static_cast<double>(
+        std::max<uint64_t>(4, std::min<uint64_t>(indexer::kSketchDim, std::min(n_a, n_b))));
+    const double scale = std::sqrt(n - 3.0);
+    const double clamped = std::clamp(r, -0.9999, 0.9999);
+    NullJudgement j;
+    j.z = (std::atanh(clamped) - std::atanh(kInvariantNullCorrelation)) * scale / null.inflation;
+    j.sd = (1.0 - kInvariantNullCorrelation * kInvariantNullCorrelation) / scale * null.inflation;
+    j.log_p = internal::LogUpperTail(j.z);
+    return j;
+  }
   const double floor = FloorSd(n_a, n_b);
   NullJudgement j;
   j.sd = floor * null.inflation;

@@ -87,7 +87,9 @@ std::vector<TensorFingerprint> Fingerprint(const Model& model, DType dtype) {
 }
 
 std::vector<TensorFingerprint> FingerprintFile(const std::string& path) {
-  absl::StatusOr<indexer::ModelFingerprint> fp = indexer::FingerprintModel(path);
+  indexer::FingerprintOptions options;
+  options.invariants = true;  // as the CLI does
+  absl::StatusOr<indexer::ModelFingerprint> fp = indexer::FingerprintModel(path, options);
   if (!fp.ok()) {
     std::fprintf(stderr, "fingerprint %s: %s\n", path.c_str(), fp.status().ToString().c_str());
     std::exit(2);

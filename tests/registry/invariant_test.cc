@@ -278,13 +278,29 @@ TEST(InvariantNullModel, LegacyCalibrationRecordParses) {
   EXPECT_FALSE(NullModel::Parse("v1 0 1 0 0 1 0").ok());
 }
 
+TEST(InvariantNullModel, NullIsCompositeAtSharedFunctionLevel) {
+  // A trained model and a student distilled from it shared features up to 0.64: under the
+  // invariant null that is no evidence, while a function-preserving copy is overwhelming.
+  const NullModel null;
+  EXPECT_LT(null.Judge(0.64, Role::kInvariant, 4032, 4032).z, -3.0);
+  EXPECT_LT(null.Judge(0.0, Role::kInvariant, 2016, 2016).z, -10.0);
+  EXPECT_NEAR(null.Judge(NullModel::kInvariantNullCorrelation, Role::kInvariant, 2016, 2016).z,
+              0.0, 1e-9);
+  EXPECT_GT(null.Judge(0.999, Role::kInvariant, 4032, 4032).z, 40.0);
+  EXPECT_TRUE(std::isfinite(null.Judge(1.0, Role::kInvariant, 4032, 4032).z));
+  // Other roles keep the analytic floor: 0.64 on a large tensor is a strong match there.
+  EXPECT_GT(null.Judge(0.64, Role::kAttention, 4032, 4032).z, 9.0);
+}
+
 TEST(InvariantFiles, FingerprintModelAddsTheSameFeatures) {
   testing::TempDir dir;
   const Model parent = Base(1);
   const Model rotated = bench::RotateResidual(parent, 7);
   const std::string path = dir.Join("rotated.safetensors");
   ASSERT_TRUE(client::WriteSyntheticModel(path, rotated, DType::kBF16).ok());
-  absl::StatusOr<indexer::ModelFingerprint> fp = indexer::FingerprintModel(path);
+  indexer::FingerprintOptions on;
+  on.invariants = true;
+  absl::StatusOr<indexer::ModelFingerprint> fp = indexer::FingerprintModel(path, on);
   ASSERT_TRUE(fp.ok()) << fp.status();
   const std::vector<TensorFingerprint> parent_features = Invariants(parent);
   const auto parent_inv = ByName(parent_features);
@@ -300,9 +316,7 @@ TEST(InvariantFiles, FingerprintModelAddsTheSameFeatures) {
   }
   EXPECT_EQ(features, parent_inv.size());
   EXPECT_EQ(fp->parameter_count(), parameters);
-  indexer::FingerprintOptions off;
-  off.invariants = false;
-  absl::StatusOr<indexer::ModelFingerprint> plain = indexer::FingerprintModel(path, off);
+  absl::StatusOr<indexer::ModelFingerprint> plain = indexer::FingerprintModel(path);  // default
   ASSERT_TRUE(plain.ok());
   EXPECT_EQ(plain->tensors.size() + features, fp->tensors.size());
 }
