@@ -17,6 +17,7 @@
 #include "registry/internal/normal_tail.h"
 #include "registry/layer_similarity.h"
 #include "registry/origin_audit.h"
+#include "registry/summary_tensor.h"
 #include "registry/tensor_name.h"
 
 namespace weightprint::registry {
@@ -267,6 +268,26 @@ class QueryRun {
     return eval;
   }
 
+  // A summary tensor (bias, norm gain; summary_tensor.h) correlated with one of the candidate's
+  // counts only when a tensor that carries a random initialisation also links the two models;
+  // alone, such agreement is what independent training on the same data produces. Applied to
+  // model queries; a single-tensor query reports the tensor's own match.
+  void DiscountUncorroboratedSummaries(Evaluation* eval) const {
+    bool corroborated = false;
+    for (size_t i = 0; i < query_.size() && !corroborated; ++i) {
+      const Scored& s = eval->per_query[i];
+      corroborated = s.has_match && s.match.relation != Relation::kUnrelated &&
+                     !IsSummaryTensor(query_[i]->name, query_[i]->shape);
+    }
+    if (corroborated) return;
+    for (size_t i = 0; i < query_.size(); ++i) {
+      Scored& s = eval->per_query[i];
+      if (!s.has_match || s.match.relation != Relation::kDerived) continue;
+      s.match.relation = Relation::kUnrelated;
+      s.log_p = 0;
+    }
+  }
+
   // Turns an evaluation into the candidate's report.
   CandidateReport Summarize(const Evaluation& eval) const {
     CandidateReport report;
@@ -481,6 +502,7 @@ absl::StatusOr<ProvenanceReport> ProvenanceMatcher::QueryModel(
     absl::StatusOr<Evaluation> eval = run.Evaluate(id);
     if (absl::IsNotFound(eval.status())) continue;  // deleted meanwhile
     if (!eval.ok()) return eval.status();
+    run.DiscountUncorroboratedSummaries(&*eval);
     report.candidates.push_back(run.Summarize(*eval));
     evaluations.push_back(*std::move(eval));
   }
