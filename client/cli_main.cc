@@ -3,6 +3,8 @@
 // client::RegistryClient, so they answer alike.
 #include <signal.h>
 
+#include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
@@ -490,6 +492,25 @@ int Run(int argc, char** argv) {
   audit->add_option("--since", audit_since, "YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or unix seconds");
   audit->add_option("--limit", audit_limit, "at most this many (0: all)");
   audit->add_flag("--json", audit_json, "JSON output");
+  // Limits (docs/API.md, "Limits"); the defaults are ServerLimits'.
+  registry::ServerLimits& limits = serve_options.limits;
+  double call_deadline_s = limits.call_deadline.count() / 1000.0;
+  double idle_timeout_s = limits.idle_timeout.count() / 1000.0;
+  serve->add_option("--max-message-bytes", limits.max_message_bytes,
+                    "largest request message accepted")->capture_default_str();
+  serve->add_option("--max-tensors", limits.max_tensors_per_model,
+                    "most fingerprints in one register or query stream")->capture_default_str();
+  serve->add_option("--max-upload-streams", limits.max_upload_streams,
+                    "register/query streams open at once")->capture_default_str();
+  serve->add_option("--max-upload-memory", limits.max_upload_memory_bytes,
+                    "bytes all open streams may hold in decoded fingerprints")
+      ->capture_default_str();
+  serve->add_option("--call-deadline", call_deadline_s,
+                    "seconds a stream may take to deliver its request (0: none)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  serve->add_option("--idle-timeout", idle_timeout_s,
+                    "seconds a stream may wait between messages (0: none)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
   serve->add_flag("--trust-writers", serve_options.trust_remote_writers,
                   "treat every authorised writer as an operator: their registrations are trusted "
                   "and they may edit known constants (default: only admin tokens; "
@@ -535,7 +556,11 @@ int Run(int argc, char** argv) {
     return kExitUsage;
   }
 
-  if (*serve) return Serve(g, serve_options);
+  if (*serve) {
+    limits.call_deadline = std::chrono::milliseconds(std::llround(call_deadline_s * 1000));
+    limits.idle_timeout = std::chrono::milliseconds(std::llround(idle_timeout_s * 1000));
+    return Serve(g, serve_options);
+  }
   if (*demo) {
     if (models_only) {
       absl::Status s = WriteDemoModels(workdir);

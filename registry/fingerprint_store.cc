@@ -32,6 +32,7 @@ using si::ColumnFamily;
 using si::ErrorText;
 
 constexpr size_t kBlockCacheBytes = 64 << 20;
+constexpr size_t kMemtableBytes = 64 << 20;
 constexpr std::array<HashKind, 3> kHashKinds = {HashKind::kExact, HashKind::kBF16, HashKind::kF16};
 
 const indexer::Hash128& HashOf(const indexer::TensorFingerprint& fp, HashKind kind) {
@@ -246,6 +247,10 @@ absl::StatusOr<std::unique_ptr<FingerprintStore>> FingerprintStore::Open(const s
   db_options.create_missing_column_families = true;
   db_options.keep_log_file_num = 4;
   db_options.max_background_jobs = 2;
+  // One cap on the memtables of all column families together (RocksDB's default is 64 MB for
+  // each of them), so a server's memory under sustained writes is bounded by the block cache
+  // plus this, whatever the mix of writes (docs/PERFORMANCE.md, "Load and soak").
+  db_options.db_write_buffer_size = kMemtableBytes;
 
   // Every column family already in the directory must be opened; ours are created if missing.
   std::vector<std::string> names;

@@ -195,14 +195,16 @@ absl::StatusOr<std::optional<ConstantReason>> ConstantJudge::Judge(const TensorF
     if (!refs.ok()) return refs.status();
     for (TensorRef& r : *refs) twins.emplace(r.model_id, std::move(r.tensor));
   }
-  // Rule 3: a twin recognised by content.
+  // Rule 3: a twin recognised by content, in a trusted model: an untrusted writer's family is
+  // an unverifiable claim, and would otherwise discount a copied learned tensor everywhere.
   std::map<std::string, uint64_t> trusted_by_name;  // one model per name: its first revision
   for (const auto& [model_id, tensor] : twins) {
     absl::StatusOr<const ModelData*> m = Model(model_id);
     if (absl::IsNotFound(m.status())) continue;  // deleted meanwhile
     if (!m.ok()) return m.status();
     for (const StoredTensor& s : (*m)->tensors) {
-      if (s.fingerprint.name == tensor && !s.fingerprint.fixed_family.empty()) {
+      if ((*m)->info.trusted && s.fingerprint.name == tensor &&
+          !s.fingerprint.fixed_family.empty()) {
         return std::optional<ConstantReason>(
             ConstantReason{absl::StrCat("fixed_content:", s.fingerprint.fixed_family), {}});
       }
