@@ -6,7 +6,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
+#include <optional>
 #include <random>
 
 #include "client/synthetic_model.h"
@@ -14,7 +16,9 @@
 #include "registry/fingerprint_store.h"
 #include "registry/internal/key_schema.h"
 #include "registry/internal/record_format.h"
+#include "registry/null_model.h"
 #include "registry/registry.h"
+#include "registry/sketch_index.h"
 #include "rocksdb/db.h"
 #include "tests/testing/temp_dir.h"
 
