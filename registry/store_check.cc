@@ -520,10 +520,10 @@ class StoreChecker {
     auto check_next = [&](std::string_view key, const std::optional<uint64_t>& next,
                           uint64_t max_used, bool required) {
       if (next && *next > max_used) return;
-      if (next) {
+      if (next || (required && max_used > 0)) {
         Problem("counter_behind", si::DescribeKey(si::kMetaCf, key),
-                absl::StrCat("is ", *next, " but id ", max_used,
-                             " is in use (ids must never be reused)"),
+                absl::StrCat("is ", next ? absl::StrCat(*next) : std::string("absent"),
+                             " but id ", max_used, " is in use (ids must never be reused)"),
                 true);
       }
       if (next || required) Put(si::kMetaCf, std::string(key), si::EncodeU64(max_used + 1));
