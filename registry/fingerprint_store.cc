@@ -22,6 +22,7 @@
 #include "rocksdb/options.h"
 #include "rocksdb/slice_transform.h"
 #include "rocksdb/table.h"
+#include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
 
 namespace weightprint::registry {
@@ -777,6 +778,88 @@ absl::Status FingerprintStore::ForEachConstant(
 
 absl::StatusOr<std::optional<std::string>> FingerprintStore::GetMeta(std::string_view key) const {
   return impl_->Get({}, si::kMetaCf, key);
+}
+
+namespace {
+
+absl::StatusOr<si::ColumnFamily> ColumnFamilyNamed(std::string_view name) {
+  for (size_t i = 0; i < si::kNumColumnFamilies; ++i) {
+    if (si::kColumnFamilyNames[i] == name) return static_cast<si::ColumnFamily>(i);
+  }
+  return absl::InvalidArgumentError(ErrorText("no column family named '", name, "'"));
+}
+
+}  // namespace
+
+absl::Status FingerprintStore::ScanColumnFamily(
+    std::string_view column_family,
+    const std::function<absl::Status(std::string_view key, std::string_view value)>& visit)
+    const {
+  absl::StatusOr<si::ColumnFamily> which = ColumnFamilyNamed(column_family);
+  if (!which.ok()) return which.status();
+  rocksdb::ManagedSnapshot snapshot(impl_->db.get());
+  rocksdb::ReadOptions options;
+  options.snapshot = snapshot.snapshot();
+  options.fill_cache = false;   // a full pass would evict the hot working set
+  options.total_order_seek = true;  // across every prefix of the prefix-extracted families
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(options, impl_->cf(*which)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (absl::Status s = visit(ToView(it->key()), ToView(it->value())); !s.ok()) return s;
+  }
+  return si::FromRocksDb(it->status(), ErrorText("scan ", column_family));
+}
+
+absl::StatusOr<std::optional<std::string>> FingerprintStore::GetRecord(
+    std::string_view column_family, std::string_view key) const {
+  absl::StatusOr<si::ColumnFamily> which = ColumnFamilyNamed(column_family);
+  if (!which.ok()) return which.status();
+  return impl_->Get({}, *which, key);
+}
+
+absl::Status FingerprintStore::ApplyRecordEdits(const std::vector<RecordEdit>& edits) {
+  std::lock_guard<std::mutex> write_lock(impl_->write_mu);
+  rocksdb::WriteBatch batch;
+  for (const RecordEdit& edit : edits) {
+    absl::StatusOr<si::ColumnFamily> which = ColumnFamilyNamed(edit.column_family);
+    if (!which.ok()) return which.status();
+    rocksdb::Status s = edit.value ? batch.Put(impl_->cf(*which), ToSlice(edit.key),
+                                               ToSlice(*edit.value))
+                                   : batch.Delete(impl_->cf(*which), ToSlice(edit.key));
+    if (!s.ok()) return si::FromRocksDb(s, "record edit");
+  }
+  if (absl::Status w = impl_->Write(&batch, "apply record edits"); !w.ok()) return w;
+  // The edits may have set the ids, counters or epoch: mirror them again.
+  StoreState state;
+  for (auto [key, field] : {std::pair{si::kMetaNextModelId, &state.next_model_id},
+                            std::pair{si::kMetaNextVectorId, &state.next_vector_id},
+                            std::pair{si::kMetaIndexEpoch, &state.index_epoch},
+                            std::pair{si::kMetaNextAuditSeq, &state.next_audit_seq}}) {
+    absl::StatusOr<uint64_t> value = impl_->ReadMetaU64(key);
+    if (!value.ok()) return value.status();
+    *field = *value;
+  }
+  absl::StatusOr<std::optional<std::string>> counts = impl_->Get({}, si::kMetaCf, si::kMetaCounts);
+  if (!counts.ok()) return counts.status();
+  if (!counts->has_value()) return absl::DataLossError("missing meta/counts");
+  absl::StatusOr<StoreCounts> decoded = si::DecodeCounts(**counts, si::kMetaCf, si::kMetaCounts);
+  if (!decoded.ok()) return decoded.status();
+  state.counts = *decoded;
+  impl_->PublishState(state);
+  return absl::OkStatus();
+}
+
+absl::Status FingerprintStore::VerifyChecksums() const {
+  return si::FromRocksDb(impl_->db->VerifyChecksum(), "verify table file checksums");
+}
+
+absl::Status FingerprintStore::CreateCheckpoint(const std::string& dir) const {
+  rocksdb::Checkpoint* raw = nullptr;
+  rocksdb::Status s = rocksdb::Checkpoint::Create(impl_->db.get(), &raw);
+  if (!s.ok()) return si::FromRocksDb(s, "create checkpoint");
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // log_size_for_flush = 0: flush the memtables first, so the copy needs no write-ahead log.
+  return si::FromRocksDb(checkpoint->CreateCheckpoint(dir, /*log_size_for_flush=*/0),
+                         ErrorText("checkpoint into '", dir, "'"));
 }
 
 }  // namespace weightprint::registry

@@ -132,6 +132,36 @@ class FingerprintStore {
   absl::Status PutMeta(std::string_view key, std::string_view value);
   absl::StatusOr<std::optional<std::string>> GetMeta(std::string_view key) const;
 
+  // Maintenance access for the consistency checker (registry/store_check.h) and backups
+  // (registry/registry_backup.h). Column families are named as in docs/STORAGE.md; an unknown
+  // name is INVALID_ARGUMENT. Nothing else should read or write records this way.
+  //
+  // Visits every key and value of `column_family` in key order, from one snapshot.
+  absl::Status ScanColumnFamily(
+      std::string_view column_family,
+      const std::function<absl::Status(std::string_view key, std::string_view value)>& visit)
+      const;
+  // One record; nullopt if absent.
+  absl::StatusOr<std::optional<std::string>> GetRecord(std::string_view column_family,
+                                                       std::string_view key) const;
+  // A put (value set) or delete (value nullopt) of one record.
+  struct RecordEdit {
+    std::string column_family;
+    std::string key;
+    std::optional<std::string> value;
+  };
+  // Applies `edits` in one atomic, synced write under the writer lock, then reloads the ids,
+  // counters and epoch from `meta` (edits may set them).
+  absl::Status ApplyRecordEdits(const std::vector<RecordEdit>& edits);
+  // Reads every block of every table file and checks RocksDB's per-block checksum.
+  // DATA_LOSS (or another error) naming the damage if one does not match.
+  absl::Status VerifyChecksums() const;
+  // Writes a consistent point-in-time copy of the whole database (a RocksDB checkpoint: table
+  // files hard-linked when `dir` is on the same file system, copied otherwise) into `dir`,
+  // which must not exist. Concurrent reads and writes go on; the copy holds every write that
+  // completed before the call.
+  absl::Status CreateCheckpoint(const std::string& dir) const;
+
  private:
   struct Impl;
   explicit FingerprintStore(std::unique_ptr<Impl> impl);

@@ -96,7 +96,7 @@ struct Registry::Impl {
   mutable std::shared_mutex null_mu;
   std::shared_ptr<const NullModel> null_model;  // GUARDED_BY(null_mu); swapped whole
 
-  std::string IndexPath() const { return dir + "/index/sketch.wpidx"; }
+  std::string IndexPath() const { return IndexFilePath(dir); }
 
   std::shared_ptr<SketchIndex> current_index() const {
     std::shared_lock lock(index_mu);
@@ -463,6 +463,8 @@ absl::StatusOr<std::vector<AuditEntry>> Registry::ListAudit(int64_t since_unix_m
 
 uint32_t StoreSchemaVersion() { return store_internal::kSchemaVersion; }
 
+std::string IndexFilePath(const std::string& dir) { return dir + "/index/sketch.wpidx"; }
+
 absl::StatusOr<RegistryStats> Registry::Stats() const {
   const StoreCounts counts = impl_->store->counts();
   RegistryStats stats;
@@ -556,6 +558,33 @@ NullModel Registry::null_model() const { return *impl_->null(); }
 absl::Status Registry::Flush() {
   std::lock_guard lock(impl_->write_mu);
   return impl_->current_index()->Save(impl_->IndexPath(), impl_->store->index_epoch());
+}
+
+absl::StatusOr<BackupManifest> Registry::Backup(const std::string& dir) {
+  if (absl::Status s = PrepareBackupDir(dir); !s.ok()) return s;
+  auto fail = [&dir](absl::Status status) {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir, ignored);  // it was empty or absent before
+    return status;
+  };
+  BackupManifest manifest;
+  manifest.schema_version = store_internal::kSchemaVersion;
+  manifest.fingerprint_version = indexer::kFingerprintVersion;
+  {
+    // No write lands between the checkpoint and the index save, so both are at one epoch.
+    std::lock_guard lock(impl_->write_mu);
+    manifest.index_epoch = impl_->store->index_epoch();
+    manifest.counts = impl_->store->counts();
+    if (absl::Status s = impl_->store->CreateCheckpoint(dir + "/store"); !s.ok()) return fail(s);
+    std::error_code ec;
+    std::filesystem::create_directories(dir + "/index", ec);
+    // Without a saved index the restored registry rebuilds it at open: slower, not wrong.
+    manifest.index_included =
+        !ec && impl_->current_index()->Save(IndexFilePath(dir), manifest.index_epoch).ok();
+  }
+  absl::StatusOr<BackupManifest> sealed = SealBackup(dir, std::move(manifest));
+  if (!sealed.ok()) return fail(sealed.status());
+  return sealed;
 }
 
 }  // namespace weightprint::registry

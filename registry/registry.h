@@ -21,6 +21,7 @@
 #include "registry/model_info.h"
 #include "registry/null_model.h"
 #include "registry/provenance_report.h"
+#include "registry/registry_backup.h"
 
 namespace weightprint::registry {
 
@@ -42,6 +43,9 @@ struct RegistryStats {
 
 // The store's record schema version this build reads and writes (docs/STORAGE.md).
 uint32_t StoreSchemaVersion();
+
+// Where the registry in `dir` saves its sketch index.
+std::string IndexFilePath(const std::string& dir);
 
 class Registry {
  public:
@@ -92,6 +96,12 @@ class Registry {
   absl::Status Calibrate();
   // Writes the sketch index to disk now.
   absl::Status Flush();
+
+  // Writes a consistent backup of the registry into `dir` (registry/registry_backup.h): an
+  // absolute path that does not exist or is an empty directory. Queries go on throughout;
+  // registrations and deletions wait only while the store is checkpointed and the index saved
+  // at the checkpoint's epoch, not while the files are copied and checksummed.
+  absl::StatusOr<BackupManifest> Backup(const std::string& dir);
 
   // The null model queries are judged against now (for evaluation and diagnostics).
   NullModel null_model() const;

@@ -254,4 +254,32 @@ grpc::ServerUnaryReactor* RegistryService::ListAudit(grpc::CallbackServerContext
   });
 }
 
+grpc::ServerUnaryReactor* RegistryService::Backup(grpc::CallbackServerContext* context,
+                                                  const v1::BackupRequest* request,
+                                                  v1::BackupResponse* response) {
+  return FinishUnary("Backup", context, [&]() -> absl::Status {
+    // A backup is a copy of everything: an operator's call.
+    if (absl::Status s = policy_.Authorize(*context, AccessRole::kAdmin).status(); !s.ok()) return s;
+    if (request->dir().empty()) {
+      return absl::InvalidArgumentError("Backup: `dir` (an absolute path on the server's host) is required");
+    }
+    absl::StatusOr<BackupManifest> manifest = registry_->Backup(request->dir());
+    if (!manifest.ok()) return manifest.status();
+    const BackupSummary summary = Summarize(request->dir(), *manifest);
+    response->set_dir(summary.dir);
+    response->set_format_version(summary.format_version);
+    response->set_schema_version(summary.schema_version);
+    response->set_index_epoch(summary.index_epoch);
+    response->set_models(summary.counts.models);
+    response->set_tensors(summary.counts.tensors);
+    response->set_vectors(summary.counts.vectors);
+    response->set_parameters(summary.counts.parameters);
+    response->set_files(summary.files);
+    response->set_bytes(summary.bytes);
+    response->set_index_included(summary.index_included);
+    response->set_created_unix_micros(summary.created_unix_micros);
+    return absl::OkStatus();
+  });
+}
+
 }  // namespace weightprint::registry

@@ -341,6 +341,17 @@ uint64_t SketchIndex::size() const {
   return static_cast<uint64_t>(impl_->index->ntotal) - impl_->tombstones.size();
 }
 
+std::vector<uint64_t> SketchIndex::ids() const {
+  std::shared_lock<std::shared_mutex> lock = impl_->ReadLock();
+  std::vector<uint64_t> out;
+  out.reserve(impl_->index->id_map.size());
+  for (IdT id : impl_->index->id_map) {
+    if (impl_->tombstones.count(id) == 0) out.push_back(static_cast<uint64_t>(id));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 double SketchIndex::tombstone_fraction() const {
   std::shared_lock<std::shared_mutex> lock = impl_->ReadLock();
   const IdT n = impl_->index->ntotal;

@@ -64,6 +64,8 @@ class SketchIndex {
   int dim() const;
   uint64_t size() const;              // live vectors (tombstones excluded)
   double tombstone_fraction() const;  // tombstones / stored vectors; 0 for the exact tier
+  // The ids of the live vectors (tombstones excluded), ascending; for consistency checks.
+  std::vector<uint64_t> ids() const;
   std::string description() const;   // e.g. "IDMap2,Flat(IP)"
 
   // Adds n = ids.size() vectors; `vectors` holds n * dim() floats.
