@@ -133,6 +133,7 @@ absl::StatusOr<indexer::ModelFingerprint> FingerprintWithProgress(
     const std::string& path, int threads, const std::string& only_tensor = "") {
   ProgressBar bar("fingerprinting");
   indexer::FingerprintOptions options;
+  options.invariants = true;  // coordinate-free features travel with the tensors
   options.threads = threads;
   options.only_tensor = only_tensor;
   options.progress = [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); };

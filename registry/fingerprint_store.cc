@@ -10,6 +10,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "indexer/model_invariants.h"
 #include "registry/internal/db_lock.h"
 #include "registry/internal/error_text.h"
 #include "registry/internal/key_schema.h"
@@ -409,7 +410,9 @@ absl::StatusOr<ModelInfo> FingerprintStore::PutModel(
                                                   fp.long_sketch.size(), " codes, expected ",
                                                   indexer::kLongSketchDim, " in -127..127"));
     }
-    parameters += fp.num_elements();
+    // Invariant features (indexer/model_invariants.h) are stored like tensors but are not
+    // parameters of the model.
+    if (!indexer::IsInvariantName(fp.name)) parameters += fp.num_elements();
   }
 
   std::lock_guard<std::mutex> write_lock(impl_->write_mu);

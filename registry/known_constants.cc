@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "absl/strings/str_cat.h"
+#include "indexer/model_invariants.h"
 #include "registry/internal/combined_p.h"
 #include "registry/provenance_matcher.h"
 #include "weightprint/v1/registry.pb.h"
@@ -117,6 +118,11 @@ absl::StatusOr<const ConstantJudge::ModelData*> ConstantJudge::Model(uint64_t id
   data->info = *std::move(info);
   absl::StatusOr<std::vector<StoredTensor>> tensors = store_.GetTensors(id, true);
   if (!tensors.ok()) return tensors.status();
+  // Invariant features (indexer/model_invariants.h) are statistics, not tensors: they neither
+  // make a tensor common nor relate two models here.
+  std::erase_if(*tensors, [](const StoredTensor& t) {
+    return indexer::IsInvariantName(t.fingerprint.name);
+  });
   data->tensors = *std::move(tensors);
   for (const StoredTensor& t : data->tensors) {
     for (const auto& [kind, hash] : HashesOf(t.fingerprint)) {
@@ -176,6 +182,7 @@ absl::StatusOr<bool> ConstantJudge::Related(uint64_t a, uint64_t b) {
 }
 
 absl::StatusOr<std::optional<ConstantReason>> ConstantJudge::Judge(const TensorFingerprint& t) {
+  if (indexer::IsInvariantName(t.name)) return std::optional<ConstantReason>();
   // Rules 1 and 2: operators' decisions.
   for (const auto& [kind, hash] : HashesOf(t)) {
     if (hash.IsZero()) continue;
@@ -309,6 +316,7 @@ absl::StatusOr<std::vector<KnownConstant>> FindCommonConstants(const Fingerprint
     absl::StatusOr<std::vector<StoredTensor>> tensors = store.GetTensors(m.id, false);
     if (!tensors.ok()) return tensors.status();
     for (StoredTensor& t : *tensors) {
+      if (indexer::IsInvariantName(t.fingerprint.name)) continue;
       Seen& s = by_hash[t.fingerprint.exact_hash];
       if (s.names.empty()) s.first = std::move(t.fingerprint);
       s.names.insert(m.name);

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "indexer/model_invariants.h"
 #include "registry/internal/code_dot.h"
 #include "registry/internal/combined_p.h"
 #include "registry/known_constants.h"
@@ -47,6 +48,15 @@ bool HasSketch(const TensorFingerprint& t) {
 }
 
 bool Usable(const TensorFingerprint& t) { return t.informative() && HasSketch(t); }
+
+bool IsInvariant(const TensorFingerprint& t) { return indexer::IsInvariantName(t.name); }
+
+// The statistic an invariant feature computes ("attn_qk"); features are compared only with
+// features of the same statistic (any layer).
+std::string StatisticOf(const TensorFingerprint& t) {
+  std::optional<indexer::InvariantName> parsed = indexer::ParseInvariantName(t.name);
+  return parsed ? parsed->version + "/" + parsed->statistic : std::string();
+}
 
 double Dot(const std::vector<float>& a, const std::vector<float>& b) {
   double sum = 0;
@@ -185,9 +195,14 @@ class QueryRun {
 
     std::vector<const TensorFingerprint*> usable;
     std::vector<double> long_norm;  // per usable tensor; 0 = no long sketch
+    std::map<std::string, std::vector<const TensorFingerprint*>> invariants;  // by statistic
     std::unordered_map<Hash128, std::vector<const TensorFingerprint*>, HashKey> by_hash[3];
     for (const StoredTensor& s : *stored) {
       if (!Usable(s.fingerprint)) continue;
+      if (IsInvariant(s.fingerprint)) {
+        invariants[StatisticOf(s.fingerprint)].push_back(&s.fingerprint);
+        continue;
+      }
       usable.push_back(&s.fingerprint);
       long_norm.push_back(LongNorm(s.fingerprint));
       by_hash[0][s.fingerprint.exact_hash].push_back(&s.fingerprint);
@@ -195,7 +210,13 @@ class QueryRun {
       by_hash[2][s.fingerprint.f16_hash].push_back(&s.fingerprint);
     }
 
-    eval.layers = ScoreLayerPairs(query_, usable, null_);
+    {  // The heatmap is of real tensors: invariant features are not layers' slots.
+      std::vector<const TensorFingerprint*> real;
+      for (const TensorFingerprint* q : query_) {
+        if (!IsInvariant(*q)) real.push_back(q);
+      }
+      eval.layers = ScoreLayerPairs(real, usable, null_);
+    }
     const std::string display = eval.model.DisplayName();
     eval.per_query.resize(query_.size());
     for (size_t i = 0; i < query_.size(); ++i) {
@@ -206,6 +227,33 @@ class QueryRun {
       out.match.parameters = q.num_elements();
       out.match.model_id = model_id;
       out.match.model_name = display;
+
+      // Invariant features: against the candidate's features of the same statistic only.
+      if (IsInvariant(q)) {
+        const TensorFingerprint* best = nullptr;
+        NullJudgement best_j;
+        double best_r = 0;
+        auto it = invariants.find(StatisticOf(q));
+        if (it == invariants.end()) continue;  // the candidate has none: no test, no evidence
+        for (const TensorFingerprint* t : it->second) {
+          const double r = Dot(q.sketch, t->sketch);
+          const NullJudgement j = null_.Judge(r, role, q.num_elements(), t->num_elements());
+          if (best == nullptr || j.z > best_j.z) {
+            best = t;
+            best_j = j;
+            best_r = r;
+          }
+        }
+        out.has_match = true;
+        out.log_p = std::min(0.0, best_j.log_p + log_m_);
+        out.match.tensor = best->name;
+        out.match.pearson_estimate = best_r;
+        out.match.z = best_j.z;
+        out.match.null_sd = best_j.sd;
+        out.match.p_value = ToP(out.log_p);
+        out.match.relation = out.log_p < kLogTensorAlpha ? Relation::kDerived : Relation::kUnrelated;
+        continue;
+      }
 
       // Identity by value first: exact bytes, then the two cast-invariant hashes.
       const TensorFingerprint* identical = nullptr;
@@ -292,7 +340,6 @@ class QueryRun {
   CandidateReport Summarize(const Evaluation& eval) const {
     CandidateReport report;
     report.model = eval.model;
-    report.tensors_compared = static_cast<uint32_t>(query_.size());
 
     struct Group {
       uint64_t parameters = 0, matched_parameters = 0;
@@ -300,6 +347,8 @@ class QueryRun {
       std::vector<double> log_ps;
     };
     Group all;
+    Group invariant;  // coordinate-free features: their own family of tests
+    std::vector<const TensorMatch*> invariant_matches;
     std::map<std::string, Group> components;
     std::map<int64_t, std::map<int64_t, uint32_t>> layer_votes;
     std::vector<double> pearsons;
@@ -311,6 +360,14 @@ class QueryRun {
       const uint64_t n = query_[i]->num_elements();
       const bool is_match = s.has_match && s.match.relation != Relation::kUnrelated;
       const bool is_identical = s.has_match && s.match.relation == Relation::kIdentical;
+      if (IsInvariant(*query_[i])) {
+        if (!s.has_match) continue;  // the candidate has no feature of this statistic
+        invariant.tensors += 1;
+        invariant.log_ps.push_back(s.log_p);
+        if (is_match) invariant.matched += 1;
+        invariant_matches.push_back(&s.match);
+        continue;
+      }
       for (Group* g : {&all, &components[ComponentOf(query_[i]->name)]}) {
         g->parameters += n;
         g->tensors += 1;
@@ -335,8 +392,32 @@ class QueryRun {
       if (log_p < kLogModelAlpha) return Relation::kDerived;
       return Relation::kUnrelated;
     };
-    const double log_p = LogCombinedP(all.log_ps);
+    // Two families of tests, positional and coordinate-free, each with its own valid combined
+    // p-value; the model-level p-value is their Bonferroni union (docs/VERDICTS.md §4a), so it
+    // stays valid whatever the dependence between the families.
+    const double log_p_positional = LogCombinedP(all.log_ps);
+    double log_p = log_p_positional;
+    if (invariant.tensors > 0) {
+      const double log_p_invariant = LogCombinedP(invariant.log_ps);
+      log_p = std::min(0.0, std::log(2.0) + std::min(log_p_positional, log_p_invariant));
+      report.invariant_p_value = ToP(log_p_invariant);
+      report.invariant_z = internal::ClampedDeviate(log_p_invariant);
+      report.invariants_compared = invariant.tensors;
+      report.invariants_matched = invariant.matched;
+      std::sort(invariant_matches.begin(), invariant_matches.end(),
+                [](const TensorMatch* a, const TensorMatch* b) { return a->z > b->z; });
+      for (size_t i = 0; i < invariant_matches.size() && i < kStrongest; ++i) {
+        if (invariant_matches[i]->relation == Relation::kUnrelated) break;
+        report.strongest_invariants.push_back(*invariant_matches[i]);
+      }
+    }
+    report.tensors_compared = all.tensors;
     report.relation = relation_of(all, log_p);
+    if (report.relation == Relation::kIdentical) {
+      report.evidence = "hash";
+    } else if (report.relation == Relation::kDerived) {
+      report.evidence = log_p_positional < kLogModelAlpha ? "positional" : "coordinate-free";
+    }
     report.p_value = ToP(log_p);
     report.z = internal::ClampedDeviate(log_p);
     report.tensors_matched = all.matched;
@@ -440,6 +521,22 @@ std::string ModelVerdict(const ProvenanceReport& report) {
       parts.push_back(absl::StrCat("identical to ", c.model.DisplayName(), " (",
                                    c.tensors_matched, "/", c.tensors_compared,
                                    " informative tensors equal by value)"));
+    } else if (c.relation == Relation::kDerived && c.evidence == "coordinate-free") {
+      std::string strongest;
+      if (!c.strongest_invariants.empty()) {
+        const TensorMatch& m = c.strongest_invariants.front();
+        std::optional<indexer::InvariantName> parsed = indexer::ParseInvariantName(m.query_tensor);
+        if (parsed) {
+          strongest = absl::StrFormat("; strongest: %s of %s, Pearson estimate %.3f",
+                                      parsed->statistic, parsed->scope, m.pearson_estimate);
+        }
+      }
+      parts.push_back(absl::StrCat(
+          "derived from ", c.model.DisplayName(), " (coordinate-free evidence: ",
+          c.invariants_matched, "/", c.invariants_compared, " invariant features matched",
+          strongest, "; ", Percent(c.share_explained),
+          " of informative parameters matched by position; ",
+          FormatP(std::log(std::max(c.p_value, 1e-320))), ")"));
     } else if (c.relation == Relation::kDerived) {
       parts.push_back(absl::StrCat("derived from ", c.model.DisplayName(), " (",
                                    Percent(c.share_explained),
@@ -468,6 +565,10 @@ absl::StatusOr<ProvenanceReport> ProvenanceMatcher::QueryModel(
   std::vector<std::pair<const TensorFingerprint*, std::string>> constants;
   ConstantJudge judge(store_, null_, index_.size());
   for (const TensorFingerprint& t : query) {
+    if (IsInvariant(t)) {  // searched and scored, but not a tensor of the model
+      if (Usable(t)) informative.push_back(&t);
+      continue;
+    }
     report.query_tensors += 1;
     report.query_parameters += t.num_elements();
     if (!Usable(t)) {
@@ -507,15 +608,24 @@ absl::StatusOr<ProvenanceReport> ProvenanceMatcher::QueryModel(
     evaluations.push_back(*std::move(eval));
   }
   {  // The from-scratch audit, over every candidate re-scored (before --top cuts the list).
+    // Real tensors only: invariant features are not parameters of the query.
+    std::vector<const TensorFingerprint*> tensors;
+    std::vector<size_t> positions;
+    for (size_t i = 0; i < informative.size(); ++i) {
+      if (IsInvariant(*informative[i])) continue;
+      tensors.push_back(informative[i]);
+      positions.push_back(i);
+    }
     std::vector<CandidateEvidence> evidence(evaluations.size());
     for (size_t i = 0; i < evaluations.size(); ++i) {
       evidence[i].candidate = &report.candidates[i];
-      for (const Scored& s : evaluations[i].per_query) {
+      for (size_t k : positions) {
+        const Scored& s = evaluations[i].per_query[k];
         evidence[i].per_query.push_back(s.has_match ? &s.match : nullptr);
       }
     }
     report.origin_audit = BuildOriginAudit(
-        informative, evidence, report.query_parameters - report.informative_parameters,
+        tensors, evidence, report.query_parameters - report.informative_parameters,
         store_.counts().models);
   }
   std::sort(report.candidates.begin(), report.candidates.end(), BetterCandidate);
@@ -564,6 +674,8 @@ absl::StatusOr<ProvenanceReport> ProvenanceMatcher::QueryModel(
 
   if (options.include_tensor_matches) {
     for (size_t i = 0; i < informative.size(); ++i) {
+      // Invariant features are listed per candidate (strongest_invariants), not as tensors.
+      if (IsInvariant(*informative[i])) continue;
       const TensorMatch* best = nullptr;
       for (const Evaluation& e : evaluations) {
         const Scored& s = e.per_query[i];

@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "indexer/model_invariants.h"
 #include "registry/fingerprint_store.h"
 #include "registry/internal/key_schema.h"
 #include "registry/internal/record_format.h"
@@ -142,6 +143,7 @@ struct Registry::Impl {
       uint64_t model_id;
       uint64_t n;
       std::vector<float> sketch;
+      std::string statistic;  // invariant features: paired only with the same statistic
     };
     struct LongSample {
       uint64_t model_id;
@@ -173,7 +175,8 @@ struct Registry::Impl {
           }
         }
         const uint64_t k = seen[role]++;
-        Sample s{m.id, t.fingerprint.num_elements(), std::move(t.fingerprint.sketch)};
+        Sample s{m.id, t.fingerprint.num_elements(), std::move(t.fingerprint.sketch), ""};
+        if (auto inv = indexer::ParseInvariantName(t.fingerprint.name)) s.statistic = inv->statistic;
         if (samples[role].size() < kSamplePerRole) {
           samples[role].push_back(std::move(s));
         } else if (uint64_t j = rng() % (k + 1); j < kSamplePerRole) {
@@ -190,7 +193,7 @@ struct Registry::Impl {
            ++attempt) {
         const Sample& a = s[rng() % s.size()];
         const Sample& b = s[rng() % s.size()];
-        if (a.model_id == b.model_id) continue;
+        if (a.model_id == b.model_id || a.statistic != b.statistic) continue;
         double r = 0;
         for (int i = 0; i < indexer::kSketchDim; ++i) r += double(a.sketch[i]) * b.sketch[i];
         // A copy by value (a shared buffer or a reused tensor) is not a pair of unrelated
@@ -507,6 +510,8 @@ absl::StatusOr<std::vector<KnownConstant>> Registry::AddConstants(
                           .count();
   std::vector<KnownConstant> added;
   for (const TensorFingerprint& t : tensors) {
+    // Invariant features are statistics of a model, never a tensor that could be a constant.
+    if (indexer::IsInvariantName(t.name)) continue;
     KnownConstant c;
     c.exact_hash = t.exact_hash;
     c.bf16_hash = t.bf16_hash;
