@@ -504,6 +504,7 @@ absl::StatusOr<RegistryStats> Registry::Stats() const {
   stats.vectors = counts.vectors;
   stats.parameters = counts.parameters;
   stats.index_type = impl_->current_index()->description();
+  stats.index_vectors = impl_->current_index()->size();
   stats.schema_version = store_internal::kSchemaVersion;
   stats.fingerprint_version = indexer::kFingerprintVersion;
   stats.calibration_pairs = impl_->null()->total_pairs();

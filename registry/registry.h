@@ -50,6 +50,7 @@ struct RegistryStats {
   uint64_t vectors = 0;
   uint64_t parameters = 0;
   std::string index_type;
+  uint64_t index_vectors = 0;  // live vectors in the sketch index (equals `vectors` when sound)
   uint32_t schema_version = 0;
   uint32_t fingerprint_version = 0;
   uint64_t calibration_pairs = 0;
