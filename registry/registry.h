@@ -34,8 +34,8 @@ struct RegistryOptions {
   // index is saved at Flush and, after a registration or deletion, once this many vectors were
   // added or removed since the last save (0: never), or once this many seconds passed since
   // the last save with any vector changed (0: never). A restart after a crash replays only the
-  // store's changes since the last save. Defaults: 50,000 vectors, 600 s.
-  uint64_t index_save_every_vectors = 50'000;
+  // store's changes since the last save. Defaults: 20,000 vectors, 600 s.
+  uint64_t index_save_every_vectors = 20'000;
   uint64_t index_save_every_seconds = 600;
 
   // Failure-injection seams (tests): the file system RocksDB writes through, and the one the
