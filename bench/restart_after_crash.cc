@@ -83,6 +83,7 @@ int main(int argc, char** argv) {
   if (argc == 6 && std::string(argv[1]) == "--child") {
     return Child(argv[2], std::atoi(argv[3]), std::atoi(argv[4]), std::atoi(argv[5]));
   }
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // lines survive a timeout's kill
   if (argc < 3) {
     std::fprintf(stderr, "usage: restart_after_crash DIR N [RUNS] [MODELS_AFTER_SAVE]\n");
     return 2;
