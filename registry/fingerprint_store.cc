@@ -13,12 +13,15 @@
 #include "indexer/model_invariants.h"
 #include "registry/internal/db_lock.h"
 #include "registry/internal/error_text.h"
+#include "registry/internal/index_log_record.h"
 #include "registry/internal/key_schema.h"
 #include "registry/internal/record_format.h"
 #include "registry/internal/rocksdb_status.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/convenience.h"
 #include "rocksdb/db.h"
+#include "rocksdb/env.h"
+#include "rocksdb/file_system.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/options.h"
 #include "rocksdb/slice_transform.h"
@@ -222,6 +225,9 @@ struct FingerprintStore::Impl {
   }
 
   std::string dir;
+  // An Env over StoreOptions::file_system, when one is given; it must outlive the DB (declared
+  // before it, so destroyed after it).
+  std::unique_ptr<rocksdb::Env> env;
   std::unique_ptr<rocksdb::DB> db;
   std::vector<std::unique_ptr<rocksdb::ColumnFamilyHandle>> handles;  // by ColumnFamily
 
@@ -238,6 +244,11 @@ FingerprintStore::~FingerprintStore() = default;
 
 absl::StatusOr<std::unique_ptr<FingerprintStore>> FingerprintStore::Open(const std::string& dir,
                                                                          bool create_if_missing) {
+  return Open(dir, create_if_missing, StoreOptions());
+}
+
+absl::StatusOr<std::unique_ptr<FingerprintStore>> FingerprintStore::Open(
+    const std::string& dir, bool create_if_missing, const StoreOptions& store_options) {
   std::error_code ec;
   const bool exists = std::filesystem::exists(std::filesystem::path(dir) / "CURRENT", ec);
   if (!exists && !create_if_missing) {
@@ -253,6 +264,11 @@ absl::StatusOr<std::unique_ptr<FingerprintStore>> FingerprintStore::Open(const s
   // each of them), so a server's memory under sustained writes is bounded by the block cache
   // plus this, whatever the mix of writes (docs/PERFORMANCE.md, "Load and soak").
   db_options.db_write_buffer_size = kMemtableBytes;
+  std::unique_ptr<rocksdb::Env> env;
+  if (store_options.file_system != nullptr) {
+    env = rocksdb::NewCompositeEnv(store_options.file_system);
+    db_options.env = env.get();
+  }
 
   // Every column family already in the directory must be opened; ours are created if missing.
   std::vector<std::string> names;
@@ -273,6 +289,7 @@ absl::StatusOr<std::unique_ptr<FingerprintStore>> FingerprintStore::Open(const s
 
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;
+  impl->env = std::move(env);
   std::vector<rocksdb::ColumnFamilyHandle*> raw_handles;
   rocksdb::DB* raw_db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, dir, descriptors, &raw_handles, &raw_db);
@@ -461,7 +478,14 @@ absl::StatusOr<ModelInfo> FingerprintStore::PutModel(
   next.counts.tensors += tensors.size();
   next.counts.vectors += vectors_added;
   next.counts.parameters += parameters;
-  if (vectors_added > 0) next.index_epoch += 1;
+  if (vectors_added > 0) {
+    next.index_epoch += 1;
+    IndexChange change;
+    change.first_added = next.next_vector_id - vectors_added;
+    change.added_count = vectors_added;
+    batch.Put(impl_->cf(si::kIndexLogCf), si::IndexLogKey(next.index_epoch),
+              si::EncodeIndexChange(change));
+  }
   if (audit != nullptr) impl_->PutAudit(*audit, info, &next, &batch);
   impl_->PutState(next, &batch);
 
@@ -631,7 +655,13 @@ absl::StatusOr<ModelInfo> FingerprintStore::DeleteModel(uint64_t model_id,
   next.counts.tensors = sub(next.counts.tensors, tensor_count);
   next.counts.vectors = sub(next.counts.vectors, removed.size());
   next.counts.parameters = sub(next.counts.parameters, info->parameter_count);
-  if (!removed.empty()) next.index_epoch += 1;
+  if (!removed.empty()) {
+    next.index_epoch += 1;
+    IndexChange change;
+    change.removed = removed;
+    batch.Put(impl_->cf(si::kIndexLogCf), si::IndexLogKey(next.index_epoch),
+              si::EncodeIndexChange(change));
+  }
   if (audit != nullptr) impl_->PutAudit(*audit, *info, &next, &batch);
   impl_->PutState(next, &batch);
   if (absl::Status w = impl_->Write(&batch, ErrorText("delete '", info->DisplayName(), "'"));
@@ -725,6 +755,65 @@ absl::Status FingerprintStore::ForEachVector(
                        }
                        return true;
                      });
+}
+
+absl::Status FingerprintStore::ForEachVectorInRange(
+    uint64_t first_id, uint64_t end_id,
+    const std::function<absl::Status(uint64_t vector_id, uint64_t model_id, std::string_view tensor,
+                                     std::span<const float> sketch)>& visit) const {
+  if (first_id >= end_id) return absl::OkStatus();
+  rocksdb::ReadOptions options;
+  const std::string upper = si::VectorKey(end_id);
+  const rocksdb::Slice upper_slice = ToSlice(upper);
+  options.iterate_upper_bound = &upper_slice;
+  options.total_order_seek = true;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(options, impl_->cf(si::kVectorsCf)));
+  std::vector<float> sketch;
+  for (it->Seek(si::VectorKey(first_id)); it->Valid(); it->Next()) {
+    const std::string_view key = ToView(it->key());
+    std::optional<uint64_t> id = si::ParseVectorKey(key);
+    if (!id) {
+      return absl::DataLossError(
+          ErrorText("malformed key ", si::DescribeKey(si::kVectorsCf, key)));
+    }
+    absl::StatusOr<si::VectorRecord> record =
+        si::DecodeVectorRecord(ToView(it->value()), si::kVectorsCf, key, &sketch);
+    if (!record.ok()) return record.status();
+    if (absl::Status s = visit(*id, record->model_id, record->tensor, sketch); !s.ok()) return s;
+  }
+  return si::FromRocksDb(it->status(), "scan vectors");
+}
+
+absl::Status FingerprintStore::ForEachIndexChange(
+    uint64_t after_epoch,
+    const std::function<absl::Status(uint64_t epoch, const IndexChange& change)>& visit) const {
+  if (after_epoch == UINT64_MAX) return absl::OkStatus();
+  rocksdb::ReadOptions options;
+  options.total_order_seek = true;
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(options, impl_->cf(si::kIndexLogCf)));
+  for (it->Seek(si::IndexLogKey(after_epoch + 1)); it->Valid(); it->Next()) {
+    const std::string_view key = ToView(it->key());
+    if (key.size() != si::kIdSize) {
+      return absl::DataLossError(
+          ErrorText("malformed key ", si::DescribeKey(si::kIndexLogCf, key)));
+    }
+    absl::StatusOr<IndexChange> change = si::DecodeIndexChange(ToView(it->value()), key);
+    if (!change.ok()) return change.status();
+    if (absl::Status s = visit(si::ReadBigEndian64(key), *change); !s.ok()) return s;
+  }
+  return si::FromRocksDb(it->status(), "scan index_log");
+}
+
+absl::Status FingerprintStore::TrimIndexLog(uint64_t through_epoch) {
+  if (through_epoch == 0) return absl::OkStatus();
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  const std::string end = through_epoch == UINT64_MAX ? std::string(9, '\xff')
+                                                      : si::IndexLogKey(through_epoch + 1);
+  return si::FromRocksDb(impl_->db->DeleteRange(options, impl_->cf(si::kIndexLogCf),
+                                                si::IndexLogKey(0), end),
+                         "trim index_log");
 }
 
 StoreCounts FingerprintStore::counts() const { return impl_->LoadState().counts; }

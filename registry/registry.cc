@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <iostream>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -15,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "indexer/model_invariants.h"
 #include "registry/fingerprint_store.h"
+#include "registry/index_recovery.h"
 #include "registry/internal/key_schema.h"
 #include "registry/internal/record_format.h"
 #include "registry/lineage_check.h"
@@ -43,7 +45,6 @@ constexpr char kCalibrationKey[] = "calibration";
 constexpr uint64_t kAutoCalibrateMaxVectors = 50'000;
 constexpr size_t kSamplePerRole = 256;
 constexpr size_t kPairsPerRole = 4000;
-constexpr size_t kRebuildBatch = 4096;
 constexpr double kMaxTombstoneFraction = 0.1;
 
 absl::Status ValidateTensors(const std::vector<TensorFingerprint>& tensors) {
@@ -89,6 +90,11 @@ bool HasSketch(const TensorFingerprint& t) {
 
 struct Registry::Impl {
   std::string dir;
+  RegistryOptions options;
+  IndexRecoveryReport recovery;
+  // Save bookkeeping. REQUIRES: write_mu held.
+  uint64_t vectors_changed_since_save = 0;
+  std::chrono::steady_clock::time_point last_save = std::chrono::steady_clock::now();
   std::unique_ptr<FingerprintStore> store;
   // Swapped whole when a compaction rebuilds it; queries hold their own reference.
   mutable std::shared_mutex index_mu;
@@ -114,26 +120,48 @@ struct Registry::Impl {
   }
 
   absl::Status RebuildIndex() {
-    absl::StatusOr<std::unique_ptr<SketchIndex>> fresh = SketchIndex::Create(indexer::kSketchDim);
+    absl::StatusOr<std::unique_ptr<SketchIndex>> fresh = BuildIndexFromStore(*store);
     if (!fresh.ok()) return fresh.status();
-    std::vector<uint64_t> ids;
-    std::vector<float> vectors;
-    auto flush = [&]() -> absl::Status {
-      absl::Status s = (*fresh)->Add(ids, vectors);
-      ids.clear();
-      vectors.clear();
-      return s;
-    };
-    absl::Status visited = store->ForEachVector(
-        [&](uint64_t id, uint64_t, std::string_view, std::span<const float> sketch) {
-          ids.push_back(id);
-          vectors.insert(vectors.end(), sketch.begin(), sketch.end());
-          return ids.size() >= kRebuildBatch ? flush() : absl::OkStatus();
-        });
-    if (!visited.ok()) return visited;
-    if (absl::Status s = flush(); !s.ok()) return s;
     set_index(*std::move(fresh));
     return absl::OkStatus();
+  }
+
+  FileSystem& index_fs() const {
+    return options.index_file_system != nullptr ? *options.index_file_system
+                                                : *DefaultFileSystem();
+  }
+
+  // Saves the index with the store's epoch, then drops the change-log records it covers.
+  // REQUIRES: write_mu held (no write can move the epoch or the index meanwhile).
+  absl::Status SaveIndexLocked() {
+    const uint64_t epoch = store->index_epoch();
+    if (absl::Status s = current_index()->Save(IndexPath(), epoch, index_fs()); !s.ok()) return s;
+    vectors_changed_since_save = 0;
+    last_save = std::chrono::steady_clock::now();
+    // A failed trim only leaves records the next save trims.
+    (void)store->TrimIndexLog(epoch);
+    return absl::OkStatus();
+  }
+
+  // Counts `changed` vectors and saves the index when the cadence says so. A failed save does
+  // not fail the write that triggered it (the store holds it, and a restart catches the index
+  // up from the log); it is reported on stderr and retried at the next write.
+  // REQUIRES: write_mu held.
+  void NoteVectorsChangedLocked(uint64_t changed) {
+    if (changed == 0) return;
+    vectors_changed_since_save += changed;
+    const bool by_count = options.index_save_every_vectors > 0 &&
+                          vectors_changed_since_save >= options.index_save_every_vectors;
+    const bool by_time =
+        options.index_save_every_seconds > 0 &&
+        std::chrono::steady_clock::now() - last_save >=
+            std::chrono::seconds(options.index_save_every_seconds);
+    if (!by_count && !by_time) return;
+    if (absl::Status s = SaveIndexLocked(); !s.ok()) {
+      std::cerr << "weightprint: periodic sketch index save failed (the store is intact; a "
+                   "restart catches the index up): "
+                << s << std::endl;
+    }
   }
 
   // REQUIRES: write_mu held.
@@ -267,6 +295,7 @@ struct Registry::Impl {
                                                 "failed (restart to rebuild it): ", s.message()));
       }
     }
+    NoteVectorsChangedLocked(removed.size());
     return absl::OkStatus();
   }
 };
@@ -281,13 +310,15 @@ absl::StatusOr<std::unique_ptr<Registry>> Registry::Open(const std::string& dir,
                                                          const RegistryOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;
+  impl->options = options;
   if (options.create_if_missing) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec) return absl::InternalError(absl::StrCat(dir, ": cannot create: ", ec.message()));
   }
   absl::StatusOr<std::unique_ptr<FingerprintStore>> store =
-      FingerprintStore::Open(dir, options.create_if_missing);
+      FingerprintStore::Open(dir, options.create_if_missing,
+                             StoreOptions{.file_system = options.store_file_system});
   if (!store.ok()) return store.status();
   impl->store = *std::move(store);
 
@@ -296,16 +327,17 @@ absl::StatusOr<std::unique_ptr<Registry>> Registry::Open(const std::string& dir,
   if (ec) {
     return absl::InternalError(absl::StrCat(dir, "/index: cannot create: ", ec.message()));
   }
-  uint64_t epoch = 0;
-  absl::StatusOr<std::unique_ptr<SketchIndex>> loaded = SketchIndex::Load(impl->IndexPath(), &epoch);
-  if (loaded.ok() && epoch == impl->store->index_epoch() &&
-      (*loaded)->dim() == indexer::kSketchDim &&
-      (*loaded)->size() == impl->store->counts().vectors) {
-    impl->set_index(*std::move(loaded));
-  } else {
-    // Missing, stale (a crash between the store write and the index save) or unreadable: the
-    // index is derived data, so rebuild it from the store.
-    if (absl::Status s = impl->RebuildIndex(); !s.ok()) return s;
+  // Loaded as saved, caught up from the store's change log (a crash after store writes,
+  // before the next save), or rebuilt: the index is derived data.
+  absl::StatusOr<RecoveredIndex> recovered =
+      RecoverIndex(*impl->store, impl->IndexPath(), kMaxTombstoneFraction);
+  if (!recovered.ok()) return recovered.status();
+  impl->recovery = recovered->report;
+  impl->set_index(std::move(recovered->index));
+  if (impl->recovery.path != IndexRecoveryReport::Path::kLoaded) {
+    // Persist the repaired index now, so a second crash does not repeat the work. Best
+    // effort: the store is intact either way.
+    (void)impl->SaveIndexLocked();
   }
 
   impl->null_model = std::make_shared<const NullModel>();
@@ -380,6 +412,7 @@ absl::StatusOr<ModelInfo> Registry::Register(ModelInfo info,
     return absl::InternalError(absl::StrCat("model stored, but the sketch index could not be ",
                                             "updated (restart to rebuild it): ", s.message()));
   }
+  impl_->NoteVectorsChangedLocked(ids.size());
   if (absl::Status s = impl_->MaybeCalibrateLocked(); !s.ok()) return s;
   return stored;
 }
@@ -476,6 +509,7 @@ absl::StatusOr<RegistryStats> Registry::Stats() const {
   stats.vectors = counts.vectors;
   stats.parameters = counts.parameters;
   stats.index_type = impl_->current_index()->description();
+  stats.index_vectors = impl_->current_index()->size();
   stats.schema_version = store_internal::kSchemaVersion;
   stats.fingerprint_version = indexer::kFingerprintVersion;
   stats.calibration_pairs = impl_->null()->total_pairs();
@@ -562,7 +596,7 @@ NullModel Registry::null_model() const { return *impl_->null(); }
 
 absl::Status Registry::Flush() {
   std::lock_guard lock(impl_->write_mu);
-  return impl_->current_index()->Save(impl_->IndexPath(), impl_->store->index_epoch());
+  return impl_->SaveIndexLocked();
 }
 
 absl::StatusOr<BackupManifest> Registry::Backup(const std::string& dir) {
@@ -591,5 +625,6 @@ absl::StatusOr<BackupManifest> Registry::Backup(const std::string& dir) {
   if (!sealed.ok()) return fail(sealed.status());
   return sealed;
 }
+IndexRecoveryReport Registry::index_recovery() const { return impl_->recovery; }
 
 }  // namespace weightprint::registry

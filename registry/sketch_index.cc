@@ -27,6 +27,7 @@
 #include <utility>
 
 #include "indexer/internal/mapped_file.h"
+#include "registry/file_system.h"
 #include "registry/internal/error_text.h"
 #include "registry/internal/fast_storage.h"
 
@@ -82,44 +83,6 @@ uint64_t GetLe(const char* src, int bytes) {
 absl::Status FaissError(std::string_view what, const std::exception& e) {
   return absl::InternalError(ErrorText("faiss: ", what, ": ", e.what()));
 }
-
-absl::Status ErrnoError(std::string_view what, const std::string& path) {
-  const int err = errno;
-  return absl::InternalError(ErrorText(what, " '", path, "': ", std::strerror(err)));
-}
-
-// Writes all of `data` to `fd`, retrying short writes.
-bool WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
-
-// Closes a file descriptor on scope exit.
-class FileCloser {
- public:
-  explicit FileCloser(int fd) : fd_(fd) {}
-  ~FileCloser() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FileCloser(const FileCloser&) = delete;
-  FileCloser& operator=(const FileCloser&) = delete;
-  // Closes now, reporting failure (a deferred write error can surface here).
-  bool Close() {
-    int fd = fd_;
-    fd_ = -1;
-    return ::close(fd) == 0;
-  }
-
- private:
-  int fd_;
-};
 
 // Below this many queries FAISS scans sequentially anyway (it switches to BLAS at 20), and the
 // only OpenMP regions it enters are tiny (IndexIDMap's label translation). Each such region
@@ -488,7 +451,7 @@ absl::StatusOr<std::vector<std::vector<SearchHit>>> SketchIndex::Search(
   return results;
 }
 
-absl::Status SketchIndex::Save(const std::string& path, uint64_t epoch) const {
+absl::Status SketchIndex::Save(const std::string& path, uint64_t epoch, FileSystem& fs) const {
   faiss::VectorIOWriter writer;
   std::string tombstones;
   {
@@ -514,24 +477,34 @@ absl::Status SketchIndex::Save(const std::string& path, uint64_t epoch) const {
   PutLe(&header, XXH3_64bits(writer.data.data(), writer.data.size()), 8);
 
   const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoError("cannot create", tmp);
-  FileCloser closer(fd);
   const std::string_view payload(reinterpret_cast<const char*>(writer.data.data()),
                                  writer.data.size());
-  if (!WriteAll(fd, header) || !WriteAll(fd, payload)) return ErrnoError("cannot write", tmp);
-  if (::fsync(fd) != 0) return ErrnoError("cannot fsync", tmp);
-  if (!closer.Close()) return ErrnoError("cannot close", tmp);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoError("cannot rename", tmp);
-
+  // Any failure before the rename leaves the previous file at `path` untouched; the partial
+  // temporary file is removed (best effort: the next save truncates it anyway).
+  auto write_tmp = [&]() -> absl::Status {
+    absl::StatusOr<std::unique_ptr<WritableFile>> file = fs.NewWritableFile(tmp);
+    if (!file.ok()) return file.status();
+    if (absl::Status s = (*file)->Append(header); !s.ok()) return s;
+    if (absl::Status s = (*file)->Append(payload); !s.ok()) return s;
+    if (absl::Status s = (*file)->Sync(); !s.ok()) return s;
+    return (*file)->Close();
+  };
+  if (absl::Status s = write_tmp(); !s.ok()) {
+    (void)fs.Remove(tmp);
+    return s;
+  }
+  if (absl::Status s = fs.Rename(tmp, path); !s.ok()) {
+    (void)fs.Remove(tmp);
+    return s;
+  }
   // Make the rename itself durable.
   std::string parent = std::filesystem::path(path).parent_path().string();
   if (parent.empty()) parent = ".";
-  const int dir_fd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
-  }
+  return fs.SyncDir(parent);
+}
+
+absl::Status SketchIndex::Save(const std::string& path, uint64_t epoch) const {
+  return Save(path, epoch, *DefaultFileSystem());
   return absl::OkStatus();
 }
 
