@@ -10,6 +10,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "registry/internal/annotated_mutex.h"
 #include "registry/internal/db_lock.h"
 #include "registry/internal/error_text.h"
 #include "registry/internal/key_schema.h"
@@ -210,11 +211,11 @@ struct FingerprintStore::Impl {
   }
 
   StoreState LoadState() const {
-    std::lock_guard<std::mutex> lock(state_mu);
+    internal::MutexLock lock(&state_mu);
     return state;
   }
   void PublishState(const StoreState& next) {
-    std::lock_guard<std::mutex> lock(state_mu);
+    internal::MutexLock lock(&state_mu);
     state = next;
   }
 
@@ -224,10 +225,10 @@ struct FingerprintStore::Impl {
 
   // Serialises mutations (PutModel, DeleteModel) so that the read-check-write sequences and
   // the id/counter updates are atomic with respect to each other.
-  std::mutex write_mu;
+  internal::Mutex write_mu;
   // Guards `state`. Only holders of write_mu change it, after their batch has committed.
-  mutable std::mutex state_mu;
-  StoreState state;  // GUARDED_BY(state_mu)
+  mutable internal::Mutex state_mu;
+  StoreState state ABSL_GUARDED_BY(state_mu);
 };
 
 FingerprintStore::FingerprintStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -406,7 +407,7 @@ absl::StatusOr<ModelInfo> FingerprintStore::PutModel(
     parameters += fp.num_elements();
   }
 
-  std::lock_guard<std::mutex> write_lock(impl_->write_mu);
+  internal::MutexLock write_lock(&impl_->write_mu);
   const std::string name_key = si::ModelNameKey(info.name, info.revision);
   absl::StatusOr<std::optional<std::string>> existing = impl_->Get({}, si::kModelNamesCf, name_key);
   if (!existing.ok()) return existing.status();
@@ -583,7 +584,7 @@ absl::StatusOr<std::vector<StoredTensor>> FingerprintStore::GetTensors(uint64_t 
 absl::StatusOr<ModelInfo> FingerprintStore::DeleteModel(uint64_t model_id,
                                                         std::vector<uint64_t>* removed_vector_ids,
                                                         const AuditEntry* audit) {
-  std::lock_guard<std::mutex> write_lock(impl_->write_mu);
+  internal::MutexLock write_lock(&impl_->write_mu);
   absl::StatusOr<ModelInfo> info = impl_->ReadModel({}, model_id);
   if (!info.ok()) return info.status();
 
@@ -636,7 +637,7 @@ absl::StatusOr<ModelInfo> FingerprintStore::DeleteModel(uint64_t model_id,
 
 absl::StatusOr<AuditEntry> FingerprintStore::AppendAudit(const AuditEntry& entry,
                                                          const ModelInfo& model) {
-  std::lock_guard<std::mutex> write_lock(impl_->write_mu);
+  internal::MutexLock write_lock(&impl_->write_mu);
   StoreState next = impl_->LoadState();
   rocksdb::WriteBatch batch;
   impl_->PutAudit(entry, model, &next, &batch);

@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "registry/fingerprint_store.h"
+#include "registry/internal/annotated_mutex.h"
 #include "registry/internal/key_schema.h"
 #include "registry/internal/record_format.h"
 #include "registry/lineage_check.h"
@@ -90,26 +91,30 @@ struct Registry::Impl {
   std::string dir;
   std::unique_ptr<FingerprintStore> store;
   // Swapped whole when a compaction rebuilds it; queries hold their own reference.
-  mutable std::shared_mutex index_mu;
-  std::shared_ptr<SketchIndex> index;  // GUARDED_BY(index_mu) for the pointer itself
-  std::mutex write_mu;  // serialises registrations, deletions, calibration and flushes
-  mutable std::shared_mutex null_mu;
-  std::shared_ptr<const NullModel> null_model;  // GUARDED_BY(null_mu); swapped whole
+  mutable internal::SharedMutex index_mu;
+  std::shared_ptr<SketchIndex> index ABSL_GUARDED_BY(index_mu);  // the pointer itself
+  internal::Mutex write_mu;  // serialises registrations, deletions, calibration and flushes
+  mutable internal::SharedMutex null_mu;
+  std::shared_ptr<const NullModel> null_model ABSL_GUARDED_BY(null_mu);  // swapped whole
 
   std::string IndexPath() const { return dir + "/index/sketch.wpidx"; }
 
   std::shared_ptr<SketchIndex> current_index() const {
-    std::shared_lock lock(index_mu);
+    internal::ReaderLock lock(&index_mu);
     return index;
   }
   void set_index(std::shared_ptr<SketchIndex> fresh) {
-    std::unique_lock lock(index_mu);
+    internal::WriterLock lock(&index_mu);
     index = std::move(fresh);
   }
 
   std::shared_ptr<const NullModel> null() const {
-    std::shared_lock lock(null_mu);
+    internal::ReaderLock lock(&null_mu);
     return null_model;
+  }
+  void set_null(std::shared_ptr<const NullModel> fresh) {
+    internal::WriterLock lock(&null_mu);
+    null_model = std::move(fresh);
   }
 
   absl::Status RebuildIndex() {
@@ -135,8 +140,7 @@ struct Registry::Impl {
     return absl::OkStatus();
   }
 
-  // REQUIRES: write_mu held.
-  absl::Status CalibrateLocked() {
+  absl::Status CalibrateLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu) {
     // Reservoir-sample informative sketches per role, then pair tensors of different models.
     struct Sample {
       uint64_t model_id;
@@ -215,13 +219,12 @@ struct Registry::Impl {
     }
     NullModel fitted = NullModel::Fit(standardized, long_standardized);
     if (absl::Status s = store->PutMeta(kCalibrationKey, fitted.Serialize()); !s.ok()) return s;
-    std::unique_lock lock(null_mu);
+    internal::WriterLock lock(&null_mu);
     null_model = std::make_shared<const NullModel>(std::move(fitted));
     return absl::OkStatus();
   }
 
-  // REQUIRES: write_mu held.
-  absl::Status MaybeCalibrateLocked() {
+  absl::Status MaybeCalibrateLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu) {
     if (store->counts().vectors > kAutoCalibrateMaxVectors) return absl::OkStatus();
     return CalibrateLocked();
   }
@@ -247,18 +250,18 @@ struct Registry::Impl {
   }
 
   // Deletes model `id` from the store (with `audit` in the same batch) and from the index.
-  // REQUIRES: write_mu held.
-  absl::Status DeleteLocked(uint64_t id, const AuditEntry* audit) {
+  absl::Status DeleteLocked(uint64_t id, const AuditEntry* audit)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu) {
     std::vector<uint64_t> removed;
     absl::StatusOr<ModelInfo> deleted = store->DeleteModel(id, &removed, audit);
     if (!deleted.ok()) return deleted.status();
-    if (absl::Status s = index->Remove(removed); !s.ok()) {
+    if (absl::Status s = current_index()->Remove(removed); !s.ok()) {
       return absl::InternalError(absl::StrCat("model deleted, but the sketch index could not be ",
                                               "updated (restart to rebuild it): ", s.message()));
     }
     // The HNSW tier deletes by tombstone; rebuild once they are a tenth of the index, so
     // searches do not over-fetch ever more dead entries.
-    if (index->tombstone_fraction() > kMaxTombstoneFraction) {
+    if (current_index()->tombstone_fraction() > kMaxTombstoneFraction) {
       if (absl::Status s = RebuildIndex(); !s.ok()) {
         return absl::InternalError(absl::StrCat("model deleted, but compacting the sketch index ",
                                                 "failed (restart to rebuild it): ", s.message()));
@@ -271,7 +274,7 @@ struct Registry::Impl {
 Registry::Registry(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Registry::~Registry() {
-  if (impl_ && impl_->store && impl_->index) (void)Flush();
+  if (impl_ && impl_->store && impl_->current_index()) (void)Flush();
 }
 
 absl::StatusOr<std::unique_ptr<Registry>> Registry::Open(const std::string& dir,
@@ -305,12 +308,12 @@ absl::StatusOr<std::unique_ptr<Registry>> Registry::Open(const std::string& dir,
     if (absl::Status s = impl->RebuildIndex(); !s.ok()) return s;
   }
 
-  impl->null_model = std::make_shared<const NullModel>();
+  impl->set_null(std::make_shared<const NullModel>());
   absl::StatusOr<std::optional<std::string>> calibration = impl->store->GetMeta(kCalibrationKey);
   if (!calibration.ok()) return calibration.status();
   if (calibration->has_value()) {
     absl::StatusOr<NullModel> parsed = NullModel::Parse(**calibration);
-    if (parsed.ok()) impl->null_model = std::make_shared<const NullModel>(*std::move(parsed));
+    if (parsed.ok()) impl->set_null(std::make_shared<const NullModel>(*std::move(parsed)));
   }
   return std::unique_ptr<Registry>(new Registry(std::move(impl)));
 }
@@ -329,7 +332,7 @@ absl::StatusOr<ModelInfo> Registry::Register(ModelInfo info,
   AuditEntry audit =
       AuditOf(options.identity, "register", DescribeWeights(tensors, /*list_hashes=*/false));
 
-  std::lock_guard lock(impl_->write_mu);
+  internal::MutexLock lock(&impl_->write_mu);
   absl::StatusOr<std::optional<ModelInfo>> existing = impl_->FindExact(info.name, info.revision);
   if (!existing.ok()) return existing.status();
   if (existing->has_value()) {
@@ -372,7 +375,7 @@ absl::StatusOr<ModelInfo> Registry::Register(ModelInfo info,
     // The index holds what the store holds (half precision), so a rebuilt index equals this one.
     for (float v : tensors[i].sketch) vectors.push_back(store_internal::StoredSketchValue(v));
   }
-  if (absl::Status s = impl_->index->Add(ids, vectors); !s.ok()) {
+  if (absl::Status s = impl_->current_index()->Add(ids, vectors); !s.ok()) {
     // The store is the truth; the persisted index is now stale and is rebuilt at next open.
     return absl::InternalError(absl::StrCat("model stored, but the sketch index could not be ",
                                             "updated (restart to rebuild it): ", s.message()));
@@ -442,7 +445,7 @@ absl::StatusOr<std::vector<ModelInfo>> Registry::ListModels(const std::string& n
 
 absl::StatusOr<ModelInfo> Registry::DeleteModel(const ModelKey& key,
                                                 const WriteIdentity& identity) {
-  std::lock_guard lock(impl_->write_mu);
+  internal::MutexLock lock(&impl_->write_mu);
   absl::StatusOr<uint64_t> id = impl_->Resolve(key);
   if (!id.ok()) return id.status();
   absl::StatusOr<ModelInfo> info = impl_->store->GetModel(*id);
@@ -499,7 +502,7 @@ absl::StatusOr<std::vector<KnownConstant>> Registry::ListConstants() const {
 absl::StatusOr<std::vector<KnownConstant>> Registry::AddConstants(
     const std::vector<TensorFingerprint>& tensors, const std::string& note) {
   if (tensors.empty()) return absl::InvalidArgumentError("no tensors to add as constants");
-  std::lock_guard lock(impl_->write_mu);
+  internal::MutexLock lock(&impl_->write_mu);
   const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
@@ -521,7 +524,7 @@ absl::StatusOr<std::vector<KnownConstant>> Registry::AddConstants(
 }
 
 absl::StatusOr<KnownConstant> Registry::RemoveConstant(const std::string& hex) {
-  std::lock_guard lock(impl_->write_mu);
+  internal::MutexLock lock(&impl_->write_mu);
   absl::StatusOr<std::optional<KnownConstant>> stored = FindStoredConstant(*impl_->store, hex);
   if (!stored.ok()) return stored.status();
   if (stored->has_value()) {
@@ -547,14 +550,14 @@ absl::StatusOr<KnownConstant> Registry::RemoveConstant(const std::string& hex) {
 }
 
 absl::Status Registry::Calibrate() {
-  std::lock_guard lock(impl_->write_mu);
+  internal::MutexLock lock(&impl_->write_mu);
   return impl_->CalibrateLocked();
 }
 
 NullModel Registry::null_model() const { return *impl_->null(); }
 
 absl::Status Registry::Flush() {
-  std::lock_guard lock(impl_->write_mu);
+  internal::MutexLock lock(&impl_->write_mu);
   return impl_->current_index()->Save(impl_->IndexPath(), impl_->store->index_epoch());
 }
 
