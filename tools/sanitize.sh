@@ -44,7 +44,8 @@ else
   build=${TSAN_BUILD_DIR:-build-tsan}
   CXX=clang++ CC=clang cmake -S . -B "$build" "${common[@]}" -DWITH_TSAN=ON >/dev/null
   # Only the executables that hold concurrent tests.
-  cmake --build "$build" -j"$jobs" --target store_tests indexer_tests integration_tests
+  cmake --build "$build" -j"$jobs" --target store_tests indexer_tests integration_tests \
+    registry_concurrency_tests
   export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tools/sanitizers/tsan.supp"
   # FAISS parallelises a search with OpenMP; Debian's libgomp is not instrumented, so TSan
   # cannot see its barriers and would report every parallel loop. Our own threads are the
