@@ -30,6 +30,7 @@
 #include "registry/internal/error_text.h"
 #include "registry/internal/annotated_mutex.h"
 #include "registry/internal/fast_storage.h"
+#include "registry/internal/loaded_index_check.h"
 
 namespace weightprint::registry {
 namespace {
@@ -339,6 +340,7 @@ absl::StatusOr<std::unique_ptr<SketchIndex>> SketchIndex::Load(
     if (map->d != impl->dim) {
       return corrupt(ErrorText("index dimension ", map->d, " differs from header ", dim));
     }
+    if (std::optional<std::string> bad = internal::CheckLoadedIndex(*map)) return corrupt(*bad);
     internal::AdoptFastStorage(*map);
     loaded.release();
     impl->index.reset(map);  // read_index sets own_fields, so the map owns its inner index

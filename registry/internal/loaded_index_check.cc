@@ -1,0 +1,134 @@
+#include "registry/internal/loaded_index_check.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexFlatCodes.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/IndexScalarQuantizer.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace weightprint::registry::internal {
+namespace {
+
+// Levels of an HNSW graph beyond which a file is not one we wrote: the level of a vector is
+// drawn with probability falling by a factor hnsw_m per level, so even 2^40 vectors at degree
+// 4 stay under 20.
+constexpr size_t kMaxLevels = 64;
+// Search and construction breadths a file may carry (ours are at most a few thousand).
+constexpr int kMaxBreadth = 1 << 20;
+
+std::optional<std::string> CheckStorage(const faiss::Index& storage, int64_t ntotal) {
+  if (storage.ntotal != ntotal) {
+    return absl::StrCat("storage holds ", storage.ntotal, " vectors, the index ", ntotal);
+  }
+  const auto* codes = dynamic_cast<const faiss::IndexFlatCodes*>(&storage);
+  if (codes == nullptr) return "storage is not a flat code index";
+  const size_t d = static_cast<size_t>(storage.d);
+  size_t want_code_size = 0;
+  if (dynamic_cast<const faiss::IndexFlat*>(&storage) != nullptr) {
+    want_code_size = d * sizeof(float);
+  } else if (const auto* sq = dynamic_cast<const faiss::IndexScalarQuantizer*>(&storage)) {
+    if (sq->sq.qtype != faiss::ScalarQuantizer::QT_fp16 || sq->sq.d != d ||
+        sq->sq.code_size != 2 * d) {
+      return absl::StrCat("fp16 quantizer of dimension ", sq->sq.d, " and code size ",
+                          sq->sq.code_size, " for vectors of dimension ", d);
+    }
+    want_code_size = 2 * d;
+  } else {
+    return "storage is neither float nor fp16";
+  }
+  if (codes->code_size != want_code_size) {
+    return absl::StrCat("code size ", codes->code_size, ", expected ", want_code_size);
+  }
+  if (codes->codes.size() / want_code_size != static_cast<size_t>(ntotal) ||
+      codes->codes.size() % want_code_size != 0) {
+    return absl::StrCat("storage holds ", codes->codes.size(), " code bytes for ", ntotal,
+                        " vectors of ", want_code_size);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> CheckGraph(const faiss::HNSW& hnsw, int64_t ntotal) {
+  const size_t n = static_cast<size_t>(ntotal);
+  const std::vector<int>& cum = hnsw.cum_nneighbor_per_level;
+  if (cum.size() < 2 || cum.size() > kMaxLevels || cum[0] != 0) {
+    return absl::StrCat("HNSW has ", cum.size(), " cumulative neighbour counts");
+  }
+  for (size_t l = 1; l < cum.size(); ++l) {
+    if (cum[l] < cum[l - 1]) return "HNSW neighbour counts decrease";
+  }
+  if (hnsw.levels.size() != n || hnsw.offsets.size() != n + 1 || hnsw.offsets[0] != 0) {
+    return absl::StrCat("HNSW levels (", hnsw.levels.size(), ") and offsets (",
+                        hnsw.offsets.size(), ") do not fit ", n, " vectors");
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const int level = hnsw.levels[i];
+    if (level < 1 || static_cast<size_t>(level) >= cum.size()) {
+      return absl::StrCat("HNSW vector ", i, " has level ", level);
+    }
+    if (hnsw.offsets[i + 1] < hnsw.offsets[i] ||
+        hnsw.offsets[i + 1] - hnsw.offsets[i] != static_cast<size_t>(cum[level])) {
+      return absl::StrCat("HNSW offsets of vector ", i, " do not match its level");
+    }
+  }
+  if (hnsw.offsets[n] != hnsw.neighbors.size()) {
+    return absl::StrCat("HNSW offsets end at ", hnsw.offsets[n], ", neighbours at ",
+                        hnsw.neighbors.size());
+  }
+  // Every neighbour in range, and present at the level it is linked at: a search at level l
+  // reads the neighbour's own list at level l.
+  for (size_t i = 0; i < n; ++i) {
+    for (int l = 0; l < hnsw.levels[i]; ++l) {
+      const size_t begin = hnsw.offsets[i] + static_cast<size_t>(cum[l]);
+      const size_t end = hnsw.offsets[i] + static_cast<size_t>(cum[l + 1]);
+      for (size_t j = begin; j < end; ++j) {
+        const int64_t nb = hnsw.neighbors[j];
+        if (nb == -1) continue;
+        if (nb < 0 || static_cast<size_t>(nb) >= n || hnsw.levels[nb] <= l) {
+          return absl::StrCat("HNSW vector ", i, " links to ", nb, " at level ", l);
+        }
+      }
+    }
+  }
+  if (n == 0) {
+    if (hnsw.entry_point != -1 || hnsw.max_level != -1) return "empty HNSW with an entry point";
+  } else if (hnsw.entry_point < 0 || static_cast<size_t>(hnsw.entry_point) >= n ||
+             hnsw.max_level != hnsw.levels[hnsw.entry_point] - 1) {
+    return absl::StrCat("HNSW entry point ", hnsw.entry_point, " at level ", hnsw.max_level);
+  }
+  if (hnsw.efSearch < 1 || hnsw.efSearch > kMaxBreadth || hnsw.efConstruction < 1 ||
+      hnsw.efConstruction > kMaxBreadth || hnsw.upper_beam < 1 || hnsw.upper_beam > kMaxBreadth) {
+    return absl::StrCat("HNSW breadths out of range (efSearch ", hnsw.efSearch,
+                        ", efConstruction ", hnsw.efConstruction, ", upper_beam ",
+                        hnsw.upper_beam, ")");
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> CheckLoadedIndex(const faiss::IndexIDMap2& map) {
+  if (map.index == nullptr) return "no inner index";
+  const int64_t ntotal = map.ntotal;
+  if (ntotal < 0 || map.index->ntotal != ntotal || map.id_map.size() != static_cast<size_t>(ntotal)) {
+    return absl::StrCat("id map holds ", map.id_map.size(), " ids for ", ntotal, " vectors");
+  }
+  if (map.rev_map.size() != map.id_map.size()) return "id map repeats an id";
+  for (int64_t id : map.id_map) {
+    if (id < 0) return absl::StrCat("negative id ", id);
+  }
+  if (map.index->d != map.d) return "inner index dimension differs";
+  if (const auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(map.index)) {
+    if (hnsw->storage == nullptr) return "HNSW without storage";
+    if (hnsw->storage->d != map.d) return "HNSW storage dimension differs";
+    if (auto bad = CheckStorage(*hnsw->storage, ntotal)) return bad;
+    return CheckGraph(hnsw->hnsw, ntotal);
+  }
+  return CheckStorage(*map.index, ntotal);
+}
+
+}  // namespace weightprint::registry::internal
