@@ -328,6 +328,10 @@ absl::StatusOr<std::unique_ptr<SketchIndex>> SketchIndex::Load(
   // No other thread can see `impl` yet: this lock is never contended, it states the rule.
   internal::WriterLock init(&impl->mu);
   try {
+    if (std::optional<std::string> bad = internal::CheckIndexPayload(
+            {reinterpret_cast<const uint8_t*>(payload), payload_size})) {
+      return corrupt(*bad);
+    }
     SpanReader reader(reinterpret_cast<const uint8_t*>(payload), payload_size);
     std::unique_ptr<faiss::Index> loaded(faiss::read_index(&reader));
     auto* map = dynamic_cast<faiss::IndexIDMap2*>(loaded.get());

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 #include <faiss/IndexFlat.h>
@@ -109,7 +110,99 @@ std::optional<std::string> CheckGraph(const faiss::HNSW& hnsw, int64_t ntotal) {
   return std::nullopt;
 }
 
+// A read position in the payload; every step fails rather than run past the end.
+struct Cursor {
+  const uint8_t* p;
+  size_t left;
+
+  bool Skip(size_t n) {
+    if (n > left) return false;
+    p += n;
+    left -= n;
+    return true;
+  }
+  template <typename T>
+  bool Read(T* out) {
+    if (sizeof(T) > left) return false;
+    std::memcpy(out, p, sizeof(T));
+    return Skip(sizeof(T));
+  }
+  // A FAISS vector: a u64 element count, then the elements.
+  bool Vector(size_t element_size) {
+    uint64_t n = 0;
+    return Read(&n) && n <= left / element_size && Skip(n * element_size);
+  }
+};
+
+uint32_t FourCc(const char (&s)[5]) {
+  return static_cast<uint32_t>(s[0]) | static_cast<uint32_t>(s[1]) << 8 |
+         static_cast<uint32_t>(s[2]) << 16 | static_cast<uint32_t>(s[3]) << 24;
+}
+
+// faiss read_index_header: d (i32), ntotal (i64), two unused i64, is_trained (bool, one
+// byte), metric (i32; a metric argument f32 follows for metrics beyond inner product and L2).
+// Every index this registry writes is inner product. FAISS loads the bool and the enum
+// unchecked, so a byte other than 0/1 or an unknown metric must be refused here.
+bool IndexHeader(Cursor& c) {
+  uint8_t trained = 0;
+  int32_t metric = -1;
+  if (!c.Skip(4 + 8 + 16) || !c.Read(&trained) || !c.Read(&metric)) return false;
+  return trained <= 1 && metric == static_cast<int32_t>(faiss::METRIC_INNER_PRODUCT);
+}
+
+std::optional<std::string> Walk(Cursor& c, int depth) {
+  uint32_t h = 0;
+  if (depth > 2 || !c.Read(&h)) return "truncated or nested too deep";
+  if (h == FourCc("IxM2")) {
+    if (!IndexHeader(c)) return "truncated id map header";
+    if (auto bad = Walk(c, depth + 1)) return bad;
+    if (!c.Vector(8)) return "id map length exceeds the payload";
+    return std::nullopt;
+  }
+  if (h == FourCc("IxFI") || h == FourCc("IxFl")) {
+    // Codes are stored as a float count, then the floats.
+    if (!IndexHeader(c) || !c.Vector(4)) return "flat index codes exceed the payload";
+    return std::nullopt;
+  }
+  if (h == FourCc("IHNs") || h == FourCc("IHNf")) {
+    // read_HNSW: assign_probas (f64), cum_nneighbor_per_level (i32), levels (i32), offsets
+    // (u64), neighbors (i32), then entry_point, max_level, efConstruction, efSearch,
+    // upper_beam (i32 each).
+    if (!IndexHeader(c) || !c.Vector(8) || !c.Vector(4) || !c.Vector(4) || !c.Vector(8) ||
+        !c.Vector(4) || !c.Skip(5 * 4)) {
+      return "HNSW graph arrays exceed the payload";
+    }
+    return Walk(c, depth + 1);
+  }
+  if (h == FourCc("IxSQ")) {
+    // read_ScalarQuantizer: qtype, rangestat (i32), rangestat_arg (f32), d, code_size (u64),
+    // trained (f32 vector); then the codes (u8 vector).
+    int32_t qtype = -1;
+    int32_t rangestat = -1;
+    if (!IndexHeader(c) || !c.Read(&qtype) || !c.Read(&rangestat)) {
+      return "truncated scalar quantizer";
+    }
+    // Both are enums FAISS loads unchecked; only fp16 is written here.
+    if (qtype != static_cast<int32_t>(faiss::ScalarQuantizer::QT_fp16) || rangestat < 0 ||
+        rangestat > static_cast<int32_t>(faiss::ScalarQuantizer::RS_optim)) {
+      return absl::StrCat("scalar quantizer type ", qtype, " / range ", rangestat);
+    }
+    if (!c.Skip(4 + 8 + 8) || !c.Vector(4) || !c.Vector(1)) {
+      return "scalar quantizer arrays exceed the payload";
+    }
+    return std::nullopt;
+  }
+  return "an index type this registry does not write";
+}
+
 }  // namespace
+
+std::optional<std::string> CheckIndexPayload(std::span<const uint8_t> payload) {
+  Cursor c{payload.data(), payload.size()};
+  if (auto bad = Walk(c, 0)) return bad;
+  if (c.left != 0) return absl::StrCat(c.left, " bytes after the index");
+  return std::nullopt;
+}
 
 std::optional<std::string> CheckLoadedIndex(const faiss::IndexIDMap2& map) {
   if (map.index == nullptr) return "no inner index";

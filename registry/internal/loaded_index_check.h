@@ -9,12 +9,22 @@
 #ifndef WEIGHTPRINT_REGISTRY_INTERNAL_LOADED_INDEX_CHECK_H_
 #define WEIGHTPRINT_REGISTRY_INTERNAL_LOADED_INDEX_CHECK_H_
 
+#include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 
 #include <faiss/IndexIDMap.h>
 
 namespace weightprint::registry::internal {
+
+// Walks the serialised payload before FAISS reads it: the layouts SketchIndex writes (IDMap2
+// over a flat inner-product index, or over HNSW with flat or fp16 storage), every array length
+// checked against the bytes that remain, and the payload consumed exactly. FAISS allocates
+// whatever length a file states (up to 2^40 elements) before it finds the bytes missing, so a
+// damaged length would otherwise cost gigabytes before the read fails. Returns what is wrong,
+// or nullopt.
+std::optional<std::string> CheckIndexPayload(std::span<const uint8_t> payload);
 
 // What is inconsistent in `map` (an IDMap2 over a flat index, or over HNSW with flat or fp16
 // storage, as SketchIndex writes them), or nullopt when it is safe to search and extend: id map

@@ -152,6 +152,30 @@ TEST_F(LoadedIndexCheckTest, HnswStructureDamageIsDataLoss) {
   }
 }
 
+// Found by sketch_index_fuzzer: FAISS allocates whatever length a vector field states before
+// it finds the bytes missing, so one damaged length cost gigabytes. The payload is walked
+// first now.
+TEST_F(LoadedIndexCheckTest, HugeArrayLengthIsDataLossWithoutAllocating) {
+  const std::string file = SavedIndex(3);  // IDMap2 over a flat index; the id map comes last
+  const uint64_t payload_size = GetLe(file, 24);
+  std::string damaged = file;
+  const size_t id_map_length_at = kHeaderSize + payload_size - 3 * 8 - 8;
+  ASSERT_EQ(GetLe(damaged, id_map_length_at), 3u);
+  PutLe(&damaged, id_map_length_at, uint64_t{1} << 38);
+  PutLe(&damaged, 40, XXH3_64bits(damaged.data() + kHeaderSize, damaged.size() - kHeaderSize));
+  const absl::Status s = Load(damaged);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_NE(s.message().find("id map length exceeds the payload"), std::string::npos) << s;
+}
+
+TEST_F(LoadedIndexCheckTest, TrailingBytesAreDataLoss) {
+  const std::string file = SavedIndex(3);
+  std::string longer = file.substr(0, kHeaderSize + GetLe(file, 24)) + std::string(8, '\0');
+  PutLe(&longer, 24, GetLe(file, 24) + 8);
+  PutLe(&longer, 40, XXH3_64bits(longer.data() + kHeaderSize, longer.size() - kHeaderSize));
+  EXPECT_EQ(Load(longer).code(), absl::StatusCode::kDataLoss);
+}
+
 TEST_F(LoadedIndexCheckTest, FlatIdMapDamageIsDataLoss) {
   const std::string file = SavedIndex(3);  // stays exact
   const absl::Status s = Load(Rewritten(file, [](faiss::IndexIDMap2& m) { m.id_map.pop_back(); }));
