@@ -128,9 +128,11 @@ struct Cursor {
     return Skip(sizeof(T));
   }
   // A FAISS vector: a u64 element count, then the elements.
-  bool Vector(size_t element_size) {
+  bool Vector(size_t element_size, uint64_t* count = nullptr) {
     uint64_t n = 0;
-    return Read(&n) && n <= left / element_size && Skip(n * element_size);
+    if (!Read(&n) || n > left / element_size || !Skip(n * element_size)) return false;
+    if (count != nullptr) *count = n;
+    return true;
   }
 };
 
@@ -143,20 +145,30 @@ uint32_t FourCc(const char (&s)[5]) {
 // byte), metric (i32; a metric argument f32 follows for metrics beyond inner product and L2).
 // Every index this registry writes is inner product. FAISS loads the bool and the enum
 // unchecked, so a byte other than 0/1 or an unknown metric must be refused here.
-bool IndexHeader(Cursor& c) {
+bool IndexHeader(Cursor& c, int64_t* ntotal = nullptr) {
   uint8_t trained = 0;
   int32_t metric = -1;
-  if (!c.Skip(4 + 8 + 16) || !c.Read(&trained) || !c.Read(&metric)) return false;
-  return trained <= 1 && metric == static_cast<int32_t>(faiss::METRIC_INNER_PRODUCT);
+  int64_t n = -1;
+  if (!c.Skip(4) || !c.Read(&n) || !c.Skip(16) || !c.Read(&trained) || !c.Read(&metric)) {
+    return false;
+  }
+  if (ntotal != nullptr) *ntotal = n;
+  return n >= 0 && trained <= 1 && metric == static_cast<int32_t>(faiss::METRIC_INNER_PRODUCT);
 }
 
 std::optional<std::string> Walk(Cursor& c, int depth) {
   uint32_t h = 0;
   if (depth > 2 || !c.Read(&h)) return "truncated or nested too deep";
   if (h == FourCc("IxM2")) {
-    if (!IndexHeader(c)) return "truncated id map header";
+    int64_t ntotal = 0;
+    if (!IndexHeader(c, &ntotal)) return "truncated id map header";
     if (auto bad = Walk(c, depth + 1)) return bad;
-    if (!c.Vector(8)) return "id map length exceeds the payload";
+    uint64_t ids = 0;
+    if (!c.Vector(8, &ids)) return "id map length exceeds the payload";
+    // FAISS rebuilds the reverse map over ntotal entries of the id map, trusting both.
+    if (ids != static_cast<uint64_t>(ntotal)) {
+      return absl::StrCat("id map holds ", ids, " ids for ", ntotal, " vectors");
+    }
     return std::nullopt;
   }
   if (h == FourCc("IxFI") || h == FourCc("IxFl")) {

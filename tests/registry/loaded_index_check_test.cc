@@ -176,6 +176,8 @@ TEST_F(LoadedIndexCheckTest, TrailingBytesAreDataLoss) {
   EXPECT_EQ(Load(longer).code(), absl::StatusCode::kDataLoss);
 }
 
+// Found by sketch_index_fuzzer: FAISS rebuilds the reverse id map over the header's vector count,
+// reading past an id map that holds fewer ids.
 TEST_F(LoadedIndexCheckTest, FlatIdMapDamageIsDataLoss) {
   const std::string file = SavedIndex(3);  // stays exact
   const absl::Status s = Load(Rewritten(file, [](faiss::IndexIDMap2& m) { m.id_map.pop_back(); }));
