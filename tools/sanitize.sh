@@ -35,7 +35,7 @@ if [ "$mode" = asan ]; then
   CXX=clang++ CC=clang cmake -S . -B "$build" "${common[@]}" -DWEIGHTPRINT_BUILD_FUZZERS=ON \
     >/dev/null
   cmake --build "$build" -j"$jobs"
-  export ASAN_OPTIONS="detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1:abort_on_error=0"
+  export ASAN_OPTIONS="detect_leaks=1:detect_stack_use_after_return=1"
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:suppressions=$root/tools/sanitizers/ubsan.supp"
   export LSAN_OPTIONS="suppressions=$root/tools/sanitizers/lsan.supp:print_suppressions=0"
   cd "$build"
