@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "indexer/model_invariants.h"
+#include "registry/internal/annotated_mutex.h"
 #include "registry/internal/db_lock.h"
 #include "registry/internal/error_text.h"
 #include "registry/internal/index_log_record.h"
@@ -216,11 +217,11 @@ struct FingerprintStore::Impl {
   }
 
   StoreState LoadState() const {
-    std::lock_guard<std::mutex> lock(state_mu);
+    internal::MutexLock lock(&state_mu);
     return state;
   }
   void PublishState(const StoreState& next) {
-    std::lock_guard<std::mutex> lock(state_mu);
+    internal::MutexLock lock(&state_mu);
     state = next;
   }
 
@@ -233,10 +234,10 @@ struct FingerprintStore::Impl {
 
   // Serialises mutations (PutModel, DeleteModel) so that the read-check-write sequences and
   // the id/counter updates are atomic with respect to each other.
-  std::mutex write_mu;
+  internal::Mutex write_mu;
   // Guards `state`. Only holders of write_mu change it, after their batch has committed.
-  mutable std::mutex state_mu;
-  StoreState state;  // GUARDED_BY(state_mu)
+  mutable internal::Mutex state_mu;
+  StoreState state ABSL_GUARDED_BY(state_mu);
 };
 
 FingerprintStore::FingerprintStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -432,7 +433,7 @@ absl::StatusOr<ModelInfo> FingerprintStore::PutModel(
     if (!indexer::IsInvariantName(fp.name)) parameters += fp.num_elements();
   }
 
-  std::lock_guard<std::mutex> write_lock(impl_->write_mu);
+  internal::MutexLock write_lock(&impl_->write_mu);
   const std::string name_key = si::ModelNameKey(info.name, info.revision);
   absl::StatusOr<std::optional<std::string>> existing = impl_->Get({}, si::kModelNamesCf, name_key);
   if (!existing.ok()) return existing.status();
@@ -616,7 +617,7 @@ absl::StatusOr<std::vector<StoredTensor>> FingerprintStore::GetTensors(uint64_t 
 absl::StatusOr<ModelInfo> FingerprintStore::DeleteModel(uint64_t model_id,
                                                         std::vector<uint64_t>* removed_vector_ids,
                                                         const AuditEntry* audit) {
-  std::lock_guard<std::mutex> write_lock(impl_->write_mu);
+  internal::MutexLock write_lock(&impl_->write_mu);
   absl::StatusOr<ModelInfo> info = impl_->ReadModel({}, model_id);
   if (!info.ok()) return info.status();
 
@@ -675,7 +676,7 @@ absl::StatusOr<ModelInfo> FingerprintStore::DeleteModel(uint64_t model_id,
 
 absl::StatusOr<AuditEntry> FingerprintStore::AppendAudit(const AuditEntry& entry,
                                                          const ModelInfo& model) {
-  std::lock_guard<std::mutex> write_lock(impl_->write_mu);
+  internal::MutexLock write_lock(&impl_->write_mu);
   StoreState next = impl_->LoadState();
   rocksdb::WriteBatch batch;
   impl_->PutAudit(entry, model, &next, &batch);
@@ -909,7 +910,7 @@ absl::StatusOr<std::optional<std::string>> FingerprintStore::GetRecord(
 }
 
 absl::Status FingerprintStore::ApplyRecordEdits(const std::vector<RecordEdit>& edits) {
-  std::lock_guard<std::mutex> write_lock(impl_->write_mu);
+  internal::MutexLock write_lock(&impl_->write_mu);
   rocksdb::WriteBatch batch;
   for (const RecordEdit& edit : edits) {
     absl::StatusOr<si::ColumnFamily> which = ColumnFamilyNamed(edit.column_family);

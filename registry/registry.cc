@@ -17,6 +17,7 @@
 #include "indexer/model_invariants.h"
 #include "registry/fingerprint_store.h"
 #include "registry/index_recovery.h"
+#include "registry/internal/annotated_mutex.h"
 #include "registry/internal/key_schema.h"
 #include "registry/internal/record_format.h"
 #include "registry/lineage_check.h"
@@ -97,26 +98,30 @@ struct Registry::Impl {
   std::chrono::steady_clock::time_point last_save = std::chrono::steady_clock::now();
   std::unique_ptr<FingerprintStore> store;
   // Swapped whole when a compaction rebuilds it; queries hold their own reference.
-  mutable std::shared_mutex index_mu;
-  std::shared_ptr<SketchIndex> index;  // GUARDED_BY(index_mu) for the pointer itself
-  std::mutex write_mu;  // serialises registrations, deletions, calibration and flushes
-  mutable std::shared_mutex null_mu;
-  std::shared_ptr<const NullModel> null_model;  // GUARDED_BY(null_mu); swapped whole
+  mutable internal::SharedMutex index_mu;
+  std::shared_ptr<SketchIndex> index ABSL_GUARDED_BY(index_mu);  // the pointer itself
+  internal::Mutex write_mu;  // serialises registrations, deletions, calibration and flushes
+  mutable internal::SharedMutex null_mu;
+  std::shared_ptr<const NullModel> null_model ABSL_GUARDED_BY(null_mu);  // swapped whole
 
   std::string IndexPath() const { return IndexFilePath(dir); }
 
   std::shared_ptr<SketchIndex> current_index() const {
-    std::shared_lock lock(index_mu);
+    internal::ReaderLock lock(&index_mu);
     return index;
   }
   void set_index(std::shared_ptr<SketchIndex> fresh) {
-    std::unique_lock lock(index_mu);
+    internal::WriterLock lock(&index_mu);
     index = std::move(fresh);
   }
 
   std::shared_ptr<const NullModel> null() const {
-    std::shared_lock lock(null_mu);
+    internal::ReaderLock lock(&null_mu);
     return null_model;
+  }
+  void set_null(std::shared_ptr<const NullModel> fresh) {
+    internal::WriterLock lock(&null_mu);
+    null_model = std::move(fresh);
   }
 
   absl::Status RebuildIndex() {
@@ -133,7 +138,7 @@ struct Registry::Impl {
 
   // Saves the index with the store's epoch, then drops the change-log records it covers.
   // REQUIRES: write_mu held (no write can move the epoch or the index meanwhile).
-  absl::Status SaveIndexLocked() {
+  absl::Status SaveIndexLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu) {
     const uint64_t epoch = store->index_epoch();
     if (absl::Status s = current_index()->Save(IndexPath(), epoch, index_fs()); !s.ok()) return s;
     vectors_changed_since_save = 0;
@@ -147,7 +152,7 @@ struct Registry::Impl {
   // not fail the write that triggered it (the store holds it, and a restart catches the index
   // up from the log); it is reported on stderr and retried at the next write.
   // REQUIRES: write_mu held.
-  void NoteVectorsChangedLocked(uint64_t changed) {
+  void NoteVectorsChangedLocked(uint64_t changed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu) {
     if (changed == 0) return;
     vectors_changed_since_save += changed;
     const bool by_count = options.index_save_every_vectors > 0 &&
@@ -164,8 +169,7 @@ struct Registry::Impl {
     }
   }
 
-  // REQUIRES: write_mu held.
-  absl::Status CalibrateLocked() {
+  absl::Status CalibrateLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu) {
     // Reservoir-sample informative sketches per role, then pair tensors of different models.
     struct Sample {
       uint64_t model_id;
@@ -246,13 +250,12 @@ struct Registry::Impl {
     }
     NullModel fitted = NullModel::Fit(standardized, long_standardized);
     if (absl::Status s = store->PutMeta(kCalibrationKey, fitted.Serialize()); !s.ok()) return s;
-    std::unique_lock lock(null_mu);
+    internal::WriterLock lock(&null_mu);
     null_model = std::make_shared<const NullModel>(std::move(fitted));
     return absl::OkStatus();
   }
 
-  // REQUIRES: write_mu held.
-  absl::Status MaybeCalibrateLocked() {
+  absl::Status MaybeCalibrateLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu) {
     if (store->counts().vectors > kAutoCalibrateMaxVectors) return absl::OkStatus();
     return CalibrateLocked();
   }
@@ -278,18 +281,18 @@ struct Registry::Impl {
   }
 
   // Deletes model `id` from the store (with `audit` in the same batch) and from the index.
-  // REQUIRES: write_mu held.
-  absl::Status DeleteLocked(uint64_t id, const AuditEntry* audit) {
+  absl::Status DeleteLocked(uint64_t id, const AuditEntry* audit)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu) {
     std::vector<uint64_t> removed;
     absl::StatusOr<ModelInfo> deleted = store->DeleteModel(id, &removed, audit);
     if (!deleted.ok()) return deleted.status();
-    if (absl::Status s = index->Remove(removed); !s.ok()) {
+    if (absl::Status s = current_index()->Remove(removed); !s.ok()) {
       return absl::InternalError(absl::StrCat("model deleted, but the sketch index could not be ",
                                               "updated (restart to rebuild it): ", s.message()));
     }
     // The HNSW tier deletes by tombstone; rebuild once they are a tenth of the index, so
     // searches do not over-fetch ever more dead entries.
-    if (index->tombstone_fraction() > kMaxTombstoneFraction) {
+    if (current_index()->tombstone_fraction() > kMaxTombstoneFraction) {
       if (absl::Status s = RebuildIndex(); !s.ok()) {
         return absl::InternalError(absl::StrCat("model deleted, but compacting the sketch index ",
                                                 "failed (restart to rebuild it): ", s.message()));
@@ -303,7 +306,7 @@ struct Registry::Impl {
 Registry::Registry(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Registry::~Registry() {
-  if (impl_ && impl_->store && impl_->index) (void)Flush();
+  if (impl_ && impl_->store && impl_->current_index()) (void)Flush();
 }
 
 absl::StatusOr<std::unique_ptr<Registry>> Registry::Open(const std::string& dir,
@@ -336,16 +339,18 @@ absl::StatusOr<std::unique_ptr<Registry>> Registry::Open(const std::string& dir,
   impl->set_index(std::move(recovered->index));
   if (impl->recovery.path != IndexRecoveryReport::Path::kLoaded) {
     // Persist the repaired index now, so a second crash does not repeat the work. Best
-    // effort: the store is intact either way.
+    // effort: the store is intact either way. (Nobody else holds the registry yet; the lock
+    // only states what SaveIndexLocked requires.)
+    internal::MutexLock lock(&impl->write_mu);
     (void)impl->SaveIndexLocked();
   }
 
-  impl->null_model = std::make_shared<const NullModel>();
+  impl->set_null(std::make_shared<const NullModel>());
   absl::StatusOr<std::optional<std::string>> calibration = impl->store->GetMeta(kCalibrationKey);
   if (!calibration.ok()) return calibration.status();
   if (calibration->has_value()) {
     absl::StatusOr<NullModel> parsed = NullModel::Parse(**calibration);
-    if (parsed.ok()) impl->null_model = std::make_shared<const NullModel>(*std::move(parsed));
+    if (parsed.ok()) impl->set_null(std::make_shared<const NullModel>(*std::move(parsed)));
   }
   return std::unique_ptr<Registry>(new Registry(std::move(impl)));
 }
@@ -364,7 +369,7 @@ absl::StatusOr<ModelInfo> Registry::Register(ModelInfo info,
   AuditEntry audit =
       AuditOf(options.identity, "register", DescribeWeights(tensors, /*list_hashes=*/false));
 
-  std::lock_guard lock(impl_->write_mu);
+  internal::MutexLock lock(&impl_->write_mu);
   absl::StatusOr<std::optional<ModelInfo>> existing = impl_->FindExact(info.name, info.revision);
   if (!existing.ok()) return existing.status();
   if (existing->has_value()) {
@@ -407,7 +412,7 @@ absl::StatusOr<ModelInfo> Registry::Register(ModelInfo info,
     // The index holds what the store holds (half precision), so a rebuilt index equals this one.
     for (float v : tensors[i].sketch) vectors.push_back(store_internal::StoredSketchValue(v));
   }
-  if (absl::Status s = impl_->index->Add(ids, vectors); !s.ok()) {
+  if (absl::Status s = impl_->current_index()->Add(ids, vectors); !s.ok()) {
     // The store is the truth; the persisted index is now stale and is rebuilt at next open.
     return absl::InternalError(absl::StrCat("model stored, but the sketch index could not be ",
                                             "updated (restart to rebuild it): ", s.message()));
@@ -478,7 +483,7 @@ absl::StatusOr<std::vector<ModelInfo>> Registry::ListModels(const std::string& n
 
 absl::StatusOr<ModelInfo> Registry::DeleteModel(const ModelKey& key,
                                                 const WriteIdentity& identity) {
-  std::lock_guard lock(impl_->write_mu);
+  internal::MutexLock lock(&impl_->write_mu);
   absl::StatusOr<uint64_t> id = impl_->Resolve(key);
   if (!id.ok()) return id.status();
   absl::StatusOr<ModelInfo> info = impl_->store->GetModel(*id);
@@ -538,7 +543,7 @@ absl::StatusOr<std::vector<KnownConstant>> Registry::ListConstants() const {
 absl::StatusOr<std::vector<KnownConstant>> Registry::AddConstants(
     const std::vector<TensorFingerprint>& tensors, const std::string& note) {
   if (tensors.empty()) return absl::InvalidArgumentError("no tensors to add as constants");
-  std::lock_guard lock(impl_->write_mu);
+  internal::MutexLock lock(&impl_->write_mu);
   const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
@@ -562,7 +567,7 @@ absl::StatusOr<std::vector<KnownConstant>> Registry::AddConstants(
 }
 
 absl::StatusOr<KnownConstant> Registry::RemoveConstant(const std::string& hex) {
-  std::lock_guard lock(impl_->write_mu);
+  internal::MutexLock lock(&impl_->write_mu);
   absl::StatusOr<std::optional<KnownConstant>> stored = FindStoredConstant(*impl_->store, hex);
   if (!stored.ok()) return stored.status();
   if (stored->has_value()) {
@@ -588,14 +593,14 @@ absl::StatusOr<KnownConstant> Registry::RemoveConstant(const std::string& hex) {
 }
 
 absl::Status Registry::Calibrate() {
-  std::lock_guard lock(impl_->write_mu);
+  internal::MutexLock lock(&impl_->write_mu);
   return impl_->CalibrateLocked();
 }
 
 NullModel Registry::null_model() const { return *impl_->null(); }
 
 absl::Status Registry::Flush() {
-  std::lock_guard lock(impl_->write_mu);
+  internal::MutexLock lock(&impl_->write_mu);
   return impl_->SaveIndexLocked();
 }
 
@@ -611,7 +616,7 @@ absl::StatusOr<BackupManifest> Registry::Backup(const std::string& dir) {
   manifest.fingerprint_version = indexer::kFingerprintVersion;
   {
     // No write lands between the checkpoint and the index save, so both are at one epoch.
-    std::lock_guard lock(impl_->write_mu);
+    internal::MutexLock lock(&impl_->write_mu);
     manifest.index_epoch = impl_->store->index_epoch();
     manifest.counts = impl_->store->counts();
     if (absl::Status s = impl_->store->CreateCheckpoint(dir + "/store"); !s.ok()) return fail(s);

@@ -29,7 +29,9 @@
 #include "indexer/internal/mapped_file.h"
 #include "registry/file_system.h"
 #include "registry/internal/error_text.h"
+#include "registry/internal/annotated_mutex.h"
 #include "registry/internal/fast_storage.h"
+#include "registry/internal/loaded_index_check.h"
 
 namespace weightprint::registry {
 namespace {
@@ -112,34 +114,56 @@ struct SketchIndex::Impl {
   // A shared lock on `mu` for readers (Search, Save, size). glibc's shared_mutex prefers
   // readers, so a steady stream of searches would starve Add/Remove forever; passing through
   // `gate` first lets a waiting writer (who holds the gate) stop new readers from entering.
-  std::shared_lock<std::shared_mutex> ReadLock() const {
-    std::lock_guard<std::mutex> turnstile(gate);
-    return std::shared_lock<std::shared_mutex>(mu);
-  }
+  // (The bodies take two locks, which the analysis cannot follow; the declarations carry the
+  // contract.)
+  class ABSL_SCOPED_LOCKABLE ReadLock {
+   public:
+    explicit ReadLock(const Impl& impl) ABSL_SHARED_LOCK_FUNCTION(impl.mu)
+        ABSL_NO_THREAD_SAFETY_ANALYSIS : mu_(&impl.mu) {
+      internal::MutexLock turnstile(&impl.gate);
+      mu_->ReaderLock();
+    }
+    ~ReadLock() ABSL_UNLOCK_FUNCTION() ABSL_NO_THREAD_SAFETY_ANALYSIS { mu_->ReaderUnlock(); }
+
+   private:
+    internal::SharedMutex* const mu_;
+  };
   // The exclusive lock on `mu` for Add/Remove, taken while holding the gate.
-  struct WriteLock {
-    explicit WriteLock(const Impl& impl) : turnstile(impl.gate), exclusive(impl.mu) {}
-    std::lock_guard<std::mutex> turnstile;
-    std::unique_lock<std::shared_mutex> exclusive;
+  class ABSL_SCOPED_LOCKABLE WriteLock {
+   public:
+    explicit WriteLock(const Impl& impl) ABSL_EXCLUSIVE_LOCK_FUNCTION(impl.mu)
+        ABSL_NO_THREAD_SAFETY_ANALYSIS : gate_(&impl.gate), mu_(&impl.mu) {
+      gate_->Lock();
+      mu_->Lock();
+    }
+    ~WriteLock() ABSL_UNLOCK_FUNCTION() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      mu_->Unlock();
+      gate_->Unlock();
+    }
+
+   private:
+    internal::Mutex* const gate_;
+    internal::SharedMutex* const mu_;
   };
 
   // Set at construction, never changed.
   int dim = 0;
   SketchIndexOptions options;
-  mutable std::mutex gate;  // writers hold it while waiting for and holding `mu`
+  mutable internal::Mutex gate;  // writers hold it while waiting for and holding `mu`
   // Searches hold mu shared; Add and Remove hold it exclusively (FAISS forbids search during
   // add/remove).
-  mutable std::shared_mutex mu;
-  std::unique_ptr<faiss::IndexIDMap2> index;  // GUARDED_BY(mu); owns its inner index
-  std::unordered_set<IdT> tombstones;          // GUARDED_BY(mu); HNSW tier only
+  mutable internal::SharedMutex mu;
+  std::unique_ptr<faiss::IndexIDMap2> index ABSL_GUARDED_BY(mu);  // owns its inner index
+  std::unordered_set<IdT> tombstones ABSL_GUARDED_BY(mu);          // HNSW tier only
 
-  faiss::IndexHNSW* hnsw() const { return dynamic_cast<faiss::IndexHNSW*>(index->index); }
+  faiss::IndexHNSW* hnsw() const ABSL_SHARED_LOCKS_REQUIRED(mu) {
+    return dynamic_cast<faiss::IndexHNSW*>(index->index);
+  }
 
-  // Moves the exact tier's vectors into a new HNSW index. REQUIRES: mu held exclusively.
-  void MigrateToHnsw();
-  // Sets the HNSW search breadth for the current size. REQUIRES: mu held exclusively (or no
-  // other thread can see the index yet).
-  void TuneSearch();
+  // Moves the exact tier's vectors into a new HNSW index.
+  void MigrateToHnsw() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Sets the HNSW search breadth for the current size.
+  void TuneSearch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 };
 
 namespace {
@@ -217,6 +241,8 @@ absl::StatusOr<std::unique_ptr<SketchIndex>> SketchIndex::Create(
   auto impl = std::make_unique<Impl>();
   impl->dim = dim;
   impl->options = options;
+  // No other thread can see `impl` yet: this lock is never contended, it states the rule.
+  internal::WriterLock init(&impl->mu);
   try {
     impl->index = NewFlat(dim);
   } catch (const std::exception& e) {
@@ -262,7 +288,13 @@ absl::StatusOr<std::unique_ptr<SketchIndex>> SketchIndex::Load(
   auto impl = std::make_unique<Impl>();
   impl->dim = static_cast<int>(dim);
   impl->options = options;
+  // No other thread can see `impl` yet: this lock is never contended, it states the rule.
+  internal::WriterLock init(&impl->mu);
   try {
+    if (std::optional<std::string> bad = internal::CheckIndexPayload(
+            {reinterpret_cast<const uint8_t*>(payload), payload_size})) {
+      return corrupt(*bad);
+    }
     SpanReader reader(reinterpret_cast<const uint8_t*>(payload), payload_size);
     std::unique_ptr<faiss::Index> loaded(faiss::read_index(&reader));
     auto* map = dynamic_cast<faiss::IndexIDMap2*>(loaded.get());
@@ -275,6 +307,7 @@ absl::StatusOr<std::unique_ptr<SketchIndex>> SketchIndex::Load(
     if (map->d != impl->dim) {
       return corrupt(ErrorText("index dimension ", map->d, " differs from header ", dim));
     }
+    if (std::optional<std::string> bad = internal::CheckLoadedIndex(*map)) return corrupt(*bad);
     internal::AdoptFastStorage(*map);
     loaded.release();
     impl->index.reset(map);  // read_index sets own_fields, so the map owns its inner index
@@ -300,12 +333,12 @@ absl::StatusOr<std::unique_ptr<SketchIndex>> SketchIndex::Load(
 int SketchIndex::dim() const { return impl_->dim; }
 
 uint64_t SketchIndex::size() const {
-  std::shared_lock<std::shared_mutex> lock = impl_->ReadLock();
+  Impl::ReadLock lock(*impl_);
   return static_cast<uint64_t>(impl_->index->ntotal) - impl_->tombstones.size();
 }
 
 std::vector<uint64_t> SketchIndex::ids() const {
-  std::shared_lock<std::shared_mutex> lock = impl_->ReadLock();
+  Impl::ReadLock lock(*impl_);
   std::vector<uint64_t> out;
   out.reserve(impl_->index->id_map.size());
   for (IdT id : impl_->index->id_map) {
@@ -316,13 +349,13 @@ std::vector<uint64_t> SketchIndex::ids() const {
 }
 
 double SketchIndex::tombstone_fraction() const {
-  std::shared_lock<std::shared_mutex> lock = impl_->ReadLock();
+  Impl::ReadLock lock(*impl_);
   const IdT n = impl_->index->ntotal;
   return n == 0 ? 0.0 : static_cast<double>(impl_->tombstones.size()) / static_cast<double>(n);
 }
 
 std::string SketchIndex::description() const {
-  std::shared_lock<std::shared_mutex> lock = impl_->ReadLock();
+  Impl::ReadLock lock(*impl_);
   const faiss::IndexHNSW* hnsw = impl_->hnsw();
   if (hnsw == nullptr) return "IDMap2,Flat(IP)";
   const bool half = dynamic_cast<const faiss::IndexScalarQuantizer*>(hnsw->storage) != nullptr;
@@ -405,7 +438,7 @@ absl::StatusOr<std::vector<std::vector<SearchHit>>> SketchIndex::Search(
   const size_t n = queries.size() / dim;
   std::vector<std::vector<SearchHit>> results(n);
 
-  std::shared_lock<std::shared_mutex> lock = impl_->ReadLock();
+  Impl::ReadLock lock(*impl_);
   const IdT live = impl_->index->ntotal - static_cast<IdT>(impl_->tombstones.size());
   const IdT k_want = std::min<IdT>(k, live);
   // With tombstones, ask for more and drop them: up to twice k, or k plus every tombstone when
@@ -455,7 +488,7 @@ absl::Status SketchIndex::Save(const std::string& path, uint64_t epoch, FileSyst
   faiss::VectorIOWriter writer;
   std::string tombstones;
   {
-    std::shared_lock<std::shared_mutex> lock = impl_->ReadLock();
+    Impl::ReadLock lock(*impl_);
     try {
       faiss::write_index(impl_->index.get(), &writer);
     } catch (const std::exception& e) {
