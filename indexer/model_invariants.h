@@ -45,6 +45,13 @@ inline constexpr int kProbeStride = 4;
 // Returns true iff `name` names an invariant feature rather than a stored tensor.
 bool IsInvariantName(std::string_view name);
 
+// The parameters a stored fingerprint adds to its model's count: its elements, or none for an
+// invariant feature (a statistic of other tensors, not weights of the model). The store's
+// counts and fsck's check of them both use this.
+inline uint64_t CountedParameters(const TensorFingerprint& t) {
+  return IsInvariantName(t.name) ? 0 : t.num_elements();
+}
+
 // "#invariant/v1/model.layers.3/attn_qk" -> {"v1", "model.layers.3", "attn_qk"}.
 struct InvariantName {
   std::string version;

@@ -430,7 +430,7 @@ absl::StatusOr<ModelInfo> FingerprintStore::PutModel(
     }
     // Invariant features (indexer/model_invariants.h) are stored like tensors but are not
     // parameters of the model.
-    if (!indexer::IsInvariantName(fp.name)) parameters += fp.num_elements();
+    parameters += indexer::CountedParameters(fp);
   }
 
   internal::MutexLock write_lock(&impl_->write_mu);

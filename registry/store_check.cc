@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "indexer/model_invariants.h"
 #include "registry/fingerprint_store.h"
 #include "registry/internal/key_schema.h"
 #include "registry/internal/record_format.h"
@@ -279,7 +280,7 @@ class StoreChecker {
         return absl::OkStatus();
       }
       const indexer::TensorFingerprint& fp = record->fingerprint;
-      owner.parameters += fp.num_elements();
+      owner.parameters += indexer::CountedParameters(fp);
       if (fp.name != parsed->tensor) {
         Problem("tensor_name_mismatch", where,
                 absl::StrCat("the record names tensor '", fp.name, "'"), false);
