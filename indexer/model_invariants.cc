@@ -316,6 +316,22 @@ std::optional<InvariantName> ParseInvariantName(std::string_view name) {
   return out;
 }
 
+bool InvariantReads(const InvariantName& feature, std::string_view tensor_name) {
+  if (feature.statistic == "embed_gram") return tensor_name.ends_with(kEmbedding);
+  std::vector<std::string_view> suffixes;
+  if (feature.statistic == "attn_qk") suffixes = {kAttnQ, kAttnK, kInputNorm};
+  if (feature.statistic == "attn_vo") suffixes = {kAttnV, kAttnO, kInputNorm};
+  if (feature.statistic == "ffn_gate_gram") suffixes = {kGate, kPostNorm};
+  if (feature.statistic == "ffn_up_down") suffixes = {kUp, kDown, kPostNorm};
+  for (std::string_view suffix : suffixes) {
+    if (tensor_name.size() == feature.scope.size() + suffix.size() &&
+        tensor_name.starts_with(feature.scope) && tensor_name.ends_with(suffix)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 std::vector<int64_t> ProbeTokenIds(int64_t vocab) {
   std::vector<int64_t> ids;
   for (int64_t i = 0; i < vocab && static_cast<int>(ids.size()) < kProbeTokens; ++i) {

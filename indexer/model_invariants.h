@@ -61,6 +61,12 @@ struct InvariantName {
 std::optional<InvariantName> ParseInvariantName(std::string_view name);
 std::string MakeInvariantName(std::string_view scope, std::string_view statistic);
 
+// True iff feature `feature` reads tensor `tensor_name` (a canonical name of the same model):
+// the projections of its statistic and the norm gain folded into its probe, under its layer
+// scope; the embedding for "embed_gram". The from-scratch audit credits these tensors with the
+// origin a matched feature shows.
+bool InvariantReads(const InvariantName& feature, std::string_view tensor_name);
+
 // The probe ids for a vocabulary of `vocab` rows (deterministic, independent of the model).
 std::vector<int64_t> ProbeTokenIds(int64_t vocab);
 

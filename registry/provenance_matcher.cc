@@ -623,6 +623,12 @@ absl::StatusOr<ProvenanceReport> ProvenanceMatcher::QueryModel(
         const Scored& s = evaluations[i].per_query[k];
         evidence[i].per_query.push_back(s.has_match ? &s.match : nullptr);
       }
+      for (size_t k = 0; k < informative.size(); ++k) {
+        const Scored& s = evaluations[i].per_query[k];
+        if (IsInvariant(*informative[k]) && s.has_match) {
+          evidence[i].invariant_matches.push_back(&s.match);
+        }
+      }
     }
     report.origin_audit = BuildOriginAudit(
         tensors, evidence, report.query_parameters - report.informative_parameters,

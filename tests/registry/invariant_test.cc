@@ -100,6 +100,19 @@ TEST(InvariantFeatures, NamesAndLayout) {
   EXPECT_EQ(ByName(inv).count("#invariant/v1/model.layers.2/attn_qk"), 1u);
   EXPECT_EQ(ByName(inv).count("#invariant/v1/model/embed_gram"), 1u);
   EXPECT_FALSE(indexer::IsInvariantName("model.layers.0.mlp.up_proj.weight"));
+  // Which real tensors each feature reads (the audit credits them).
+  const indexer::InvariantName qk = *indexer::ParseInvariantName("#invariant/v1/model.layers.2/attn_qk");
+  EXPECT_TRUE(indexer::InvariantReads(qk, "model.layers.2.self_attn.q_proj.weight"));
+  EXPECT_TRUE(indexer::InvariantReads(qk, "model.layers.2.self_attn.k_proj.weight"));
+  EXPECT_TRUE(indexer::InvariantReads(qk, "model.layers.2.input_layernorm.weight"));
+  EXPECT_FALSE(indexer::InvariantReads(qk, "model.layers.2.self_attn.v_proj.weight"));
+  EXPECT_FALSE(indexer::InvariantReads(qk, "model.layers.12.self_attn.q_proj.weight"));
+  const indexer::InvariantName ud = *indexer::ParseInvariantName("#invariant/v1/model.layers.0/ffn_up_down");
+  EXPECT_TRUE(indexer::InvariantReads(ud, "model.layers.0.mlp.down_proj.weight"));
+  EXPECT_FALSE(indexer::InvariantReads(ud, "model.layers.0.mlp.gate_proj.weight"));
+  const indexer::InvariantName emb = *indexer::ParseInvariantName("#invariant/v1/model/embed_gram");
+  EXPECT_TRUE(indexer::InvariantReads(emb, "model.embed_tokens.weight"));
+  EXPECT_FALSE(indexer::InvariantReads(emb, "lm_head.weight"));
   // Probe ids: deterministic, and the same for a vocabulary grown at the end.
   EXPECT_EQ(indexer::ProbeTokenIds(512), indexer::ProbeTokenIds(640));
   EXPECT_EQ(indexer::ProbeTokenIds(512).size(), static_cast<size_t>(indexer::kProbeTokens));
@@ -207,6 +220,13 @@ TEST_F(InvariantRegistryTest, EveryTransformIsDerivedFromTheRightParentOnly) {
         EXPECT_NE(report.verdict.find("coordinate-free evidence"), std::string::npos)
             << report.verdict;
       }
+      // The from-scratch audit agrees with the verdict: the projections and the embedding the
+      // matched features read have the parent as their origin, moved coordinates or not.
+      const OriginScope& audit = report.origin_audit.total;
+      EXPECT_GT(audit.share_with_origin, 0.5) << t.name << ": " << report.origin_audit.statement;
+      ASSERT_FALSE(audit.origins.empty()) << t.name;
+      EXPECT_EQ(audit.origins.front().model_name, parent_name) << t.name;
+      EXPECT_EQ(audit.origins.size(), 1u) << t.name;
     }
   }
 }
@@ -220,6 +240,8 @@ TEST_F(InvariantRegistryTest, IndependentModelsAreNeverLinked) {
     for (const Model& m : {Base(500 + s), bench::RotateResidual(Base(600 + s), s)}) {
       const ProvenanceReport report = Query(Full(m));
       EXPECT_TRUE(report.candidates.empty()) << "seed " << s << ": " << report.verdict;
+      EXPECT_EQ(report.origin_audit.total.parameters_with_origin, 0u)
+          << "seed " << s << ": " << report.origin_audit.statement;
     }
   }
 }
