@@ -208,7 +208,10 @@ TEST_F(HostileInputTest, RandomMutationsNeverCrash) {
   const std::string interesting("\x00\xff\x80\x7f()tRQq.}]Xc\n\x01\x02PK", 21);
   std::mt19937 rng(4242);
   int accepted = 0;
-  for (const auto& [name, original] : originals) {
+  for (const auto& entry : originals) {
+    // Plain references, not a structured binding: clang 14 cannot capture one in a lambda.
+    const std::string& name = entry.first;
+    const std::string& original = entry.second;
     ASSERT_TRUE(OpenModelFile([&] {
                   WriteBytes(dir_.Join(name), original);
                   return dir_.Join(name);
