@@ -92,19 +92,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 1: {
       // Bit 3: the caller's role may replace; bit 4: the caller is trusted.
       edge::RegisterModelStream stream(registry, reg::WriteIdentity{"fuzz", "writer", "fuzz"},
-                                       (selector & 8) != 0, (selector & 16) != 0);
+                                       (selector & 8) != 0, (selector & 16) != 0,
+                                       edge::StreamAllowance{});
       RunStream(stream, data, size);
       break;
     }
     case 2:
     case 3: {
-      edge::QueryModelStream stream(registry);
+      edge::QueryModelStream stream(registry, edge::StreamAllowance{});
       RunStream(stream, data, size);
       break;
     }
     case 4:
     case 5: {
-      edge::QueryTensorStream stream(registry, kMaxRawTensorBytes);
+      edge::QueryTensorStream stream(registry, kMaxRawTensorBytes, edge::StreamAllowance{});
       RunStream(stream, data, size);
       break;
     }
