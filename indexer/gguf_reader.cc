@@ -21,7 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "indexer/internal/gguf_file.h"
 #include "indexer/internal/gguf_names.h"
-#include "indexer/internal/mapped_file.h"
+#include "base/mapped_file.h"
 #include "indexer/model_reader.h"
 
 namespace weightprint::indexer {
@@ -31,7 +31,7 @@ using indexer_internal::GgufCanonicalName;
 using indexer_internal::GgufFile;
 using indexer_internal::GgufLayoutFix;
 using indexer_internal::GgufTensor;
-using indexer_internal::MappedFile;
+using base::MappedFile;
 
 // Canonical bytes are staged in buffers of this size before they go to the sink.
 constexpr size_t kStagingBytes = 64 * 1024;

@@ -26,7 +26,7 @@
 #include "absl/strings/str_cat.h"
 #include "indexer/internal/child_probe.h"
 #include "indexer/internal/hdf5_file.h"
-#include "indexer/internal/mapped_file.h"
+#include "base/mapped_file.h"
 #include "indexer/internal/strided_stream.h"
 #include "indexer/internal/tf_layout.h"
 #include "indexer/internal/zip_archive.h"
@@ -39,7 +39,7 @@ using indexer_internal::CanonicalLayout;
 using indexer_internal::Hdf5Dataset;
 using indexer_internal::Hdf5File;
 using indexer_internal::LayoutRule;
-using indexer_internal::MappedFile;
+using base::MappedFile;
 using indexer_internal::ZipArchive;
 using indexer_internal::ZipEntry;
 

@@ -13,7 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "indexer/internal/mapped_file.h"
+#include "base/mapped_file.h"
 #include "indexer/internal/npy_header.h"
 #include "indexer/internal/strided_stream.h"
 #include "indexer/internal/zip_archive.h"
@@ -24,7 +24,7 @@ namespace {
 
 using indexer_internal::ByteSwapSink;
 using indexer_internal::FortranStrides;
-using indexer_internal::MappedFile;
+using base::MappedFile;
 using indexer_internal::NpyHeader;
 using indexer_internal::ParseNpyHeader;
 using indexer_internal::StreamStrided;

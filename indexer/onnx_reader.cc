@@ -16,7 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "indexer/internal/mapped_file.h"
+#include "base/mapped_file.h"
 #include "indexer/internal/onnx_external_data.h"
 #include "indexer/internal/onnx_model_index.h"
 #include "indexer/internal/onnx_typed_data.h"
@@ -25,7 +25,7 @@
 namespace weightprint::indexer {
 namespace {
 
-using indexer_internal::MappedFile;
+using base::MappedFile;
 using indexer_internal::OnnxExternalFiles;
 using indexer_internal::OnnxModelIndex;
 using indexer_internal::OnnxStorage;

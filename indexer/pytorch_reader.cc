@@ -17,7 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "indexer/internal/mapped_file.h"
+#include "base/mapped_file.h"
 #include "indexer/internal/pickle_machine.h"
 #include "indexer/internal/strided_stream.h"
 #include "indexer/internal/zip_archive.h"
@@ -27,7 +27,7 @@ namespace weightprint::indexer {
 namespace {
 
 using indexer_internal::GlobalRole;
-using indexer_internal::MappedFile;
+using base::MappedFile;
 using indexer_internal::PickleGraph;
 using indexer_internal::PickleKind;
 using indexer_internal::PickleObject;

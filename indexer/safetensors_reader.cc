@@ -18,13 +18,13 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "indexer/internal/mapped_file.h"
+#include "base/mapped_file.h"
 #include "indexer/model_reader.h"
 
 namespace weightprint::indexer {
 namespace {
 
-using indexer_internal::MappedFile;
+using base::MappedFile;
 using Json = nlohmann::json;
 
 constexpr uint64_t kLengthFieldSize = 8;

@@ -19,7 +19,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "indexer/internal/mapped_file.h"
+#include "base/mapped_file.h"
 #include "indexer/internal/tfjs_manifest.h"
 #include "indexer/model_reader.h"
 
@@ -27,7 +27,7 @@ namespace weightprint::indexer {
 namespace {
 
 namespace fs = std::filesystem;
-using indexer_internal::MappedFile;
+using base::MappedFile;
 using indexer_internal::TfjsEncoding;
 using indexer_internal::TfjsManifest;
 using indexer_internal::TfjsWeight;

@@ -14,7 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "indexer/internal/mapped_file.h"
+#include "base/mapped_file.h"
 #include "indexer/internal/tflite_model_index.h"
 #include "indexer/internal/tflite_tensor_stream.h"
 #include "indexer/model_reader.h"
@@ -22,7 +22,7 @@
 namespace weightprint::indexer {
 namespace {
 
-using indexer_internal::MappedFile;
+using base::MappedFile;
 using indexer_internal::TfliteModelIndex;
 using indexer_internal::TfliteTensorRecord;
 

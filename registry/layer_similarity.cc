@@ -5,6 +5,8 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "base/statistics.h"
+
 namespace weightprint::registry {
 namespace {
 
@@ -24,16 +26,6 @@ double Dot(const std::vector<float>& a, const std::vector<float>& b) {
   double sum = 0;
   for (size_t i = 0; i < n; ++i) sum += static_cast<double>(a[i]) * b[i];
   return sum;
-}
-
-double Median(std::vector<double>& v) {
-  if (v.empty()) return 0;
-  const size_t mid = v.size() / 2;
-  std::nth_element(v.begin(), v.begin() + mid, v.end());
-  if (v.size() % 2) return v[mid];
-  const double upper = v[mid];
-  const double lower = *std::max_element(v.begin(), v.begin() + mid);
-  return 0.5 * (lower + upper);
 }
 
 struct Cell {
@@ -105,9 +97,9 @@ std::vector<LayerSimilarity> ScoreLayerPairs(const std::vector<const TensorFinge
     s.source_stack = std::get<2>(key);
     s.source_layer = std::get<3>(key);
     s.tensors = static_cast<uint32_t>(cell.r.size());
-    s.pearson_estimate = Median(cell.r);
-    s.z = Median(cell.z);
-    s.null_sd = Median(cell.sd);
+    s.pearson_estimate = base::Median(cell.r);
+    s.z = base::Median(cell.z);
+    s.null_sd = base::Median(cell.sd);
     out.push_back(std::move(s));
   }
   return out;

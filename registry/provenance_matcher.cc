@@ -11,6 +11,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/p_value_text.h"
+#include "base/statistics.h"
 #include "registry/internal/code_dot.h"
 #include "registry/internal/combined_p.h"
 #include "registry/known_constants.h"
@@ -80,19 +82,7 @@ struct Evaluation {
 
 using internal::LogCombinedP;
 
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t mid = v.size() / 2;
-  return v.size() % 2 ? v[mid] : 0.5 * (v[mid - 1] + v[mid]);
-}
-
 double ToP(double log_p) { return std::exp(log_p); }
-
-std::string FormatP(double log_p) {
-  if (log_p < std::log(1e-300)) return "p < 1e-300";
-  return absl::StrFormat("p = %.2g", std::exp(log_p));
-}
 
 class QueryRun {
  public:
@@ -323,7 +313,7 @@ class QueryRun {
       report.share_explained = static_cast<double>(all.matched_parameters) / all.parameters;
       report.share_identical = static_cast<double>(identical_parameters) / all.parameters;
     }
-    report.median_pearson = Median(pearsons);
+    report.median_pearson = base::Median(pearsons);
     for (const auto& [name, g] : components) {
       ComponentAttribution c;
       c.component = name;
@@ -423,7 +413,7 @@ std::string ModelVerdict(const ProvenanceReport& report) {
       parts.push_back(absl::StrCat("derived from ", c.model.DisplayName(), " (",
                                    Percent(c.share_explained),
                                    " of informative parameters explained, ",
-                                   FormatP(std::log(std::max(c.p_value, 1e-320))), ")"));
+                                   base::FormatPValue(c.p_value), ")"));
     }
   }
   if (parts.empty()) {
@@ -615,7 +605,7 @@ absl::StatusOr<TensorQueryResult> ProvenanceMatcher::QueryTensor(
                                                         " hash)")
                                          : "",
         absl::StrFormat(" (Pearson estimate %.4f, z = %.1f, ", m.pearson_estimate, m.z),
-        FormatP(std::log(std::max(m.p_value, 1e-320))), ")");
+        base::FormatPValue(m.p_value), ")");
   }
   return result;
 }

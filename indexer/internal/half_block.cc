@@ -1,6 +1,6 @@
 #include "indexer/internal/half_block.h"
 
-#include "indexer/internal/half_float.h"
+#include "base/half_float.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #include <immintrin.h>
@@ -12,6 +12,9 @@
 #endif
 
 namespace weightprint::indexer::indexer_internal {
+
+using base::EncodeBF16;
+using base::EncodeF16;
 
 WP_CLONES void FloatsToBF16(const float* x, size_t n, uint16_t* out) {
 #pragma omp simd

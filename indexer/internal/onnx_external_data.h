@@ -17,9 +17,11 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "indexer/internal/mapped_file.h"
+#include "base/mapped_file.h"
 
 namespace weightprint::indexer::indexer_internal {
+
+using base::MappedFile;
 
 // The parsed external_data entries of one tensor. "checksum" and unknown keys are ignored.
 struct OnnxExternalRef {

@@ -3,13 +3,13 @@
 // which need them inlined so the loops vectorize. Rounding is to nearest, ties to even; NaN maps
 // to the canonical quiet NaN (0x7E00 / 0x7FC0). The F16 paths assume the default floating-point
 // environment (round-to-nearest, subnormals not flushed). Pure functions; thread-safe.
-#ifndef WEIGHTPRINT_INDEXER_INTERNAL_HALF_FLOAT_H_
-#define WEIGHTPRINT_INDEXER_INTERNAL_HALF_FLOAT_H_
+#ifndef WEIGHTPRINT_BASE_HALF_FLOAT_H_
+#define WEIGHTPRINT_BASE_HALF_FLOAT_H_
 
 #include <bit>
 #include <cstdint>
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::base {
 
 inline uint16_t EncodeBF16(float value) {
   const uint32_t bits = std::bit_cast<uint32_t>(value);
@@ -57,6 +57,6 @@ inline float DecodeF16(uint16_t h) {
   return std::bit_cast<float>(sign | body);
 }
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::base
 
-#endif  // WEIGHTPRINT_INDEXER_INTERNAL_HALF_FLOAT_H_
+#endif  // WEIGHTPRINT_BASE_HALF_FLOAT_H_

@@ -1,4 +1,4 @@
-#include "indexer/internal/mapped_file.h"
+#include "base/mapped_file.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -11,7 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::base {
 namespace {
 
 absl::Status ErrnoError(int error, const std::string& path, const char* action) {
@@ -69,4 +69,4 @@ void MappedFile::DropView(std::span<const std::byte> view) const {
   DropPages(begin - base, view.size());
 }
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::base

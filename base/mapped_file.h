@@ -2,8 +2,8 @@
 // bytes without copying them. The descriptor is closed as soon as the mapping exists; the
 // mapping is removed on destruction. Views returned by bytes() are valid while the object
 // lives. All methods are const and safe to call from several threads.
-#ifndef WEIGHTPRINT_INDEXER_INTERNAL_MAPPED_FILE_H_
-#define WEIGHTPRINT_INDEXER_INTERNAL_MAPPED_FILE_H_
+#ifndef WEIGHTPRINT_BASE_MAPPED_FILE_H_
+#define WEIGHTPRINT_BASE_MAPPED_FILE_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -13,7 +13,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::base {
 
 class MappedFile {
  public:
@@ -43,6 +43,6 @@ class MappedFile {
   const size_t size_;
 };
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::base
 
-#endif  // WEIGHTPRINT_INDEXER_INTERNAL_MAPPED_FILE_H_
+#endif  // WEIGHTPRINT_BASE_MAPPED_FILE_H_
