@@ -24,8 +24,8 @@
 #include "client/registry_client.h"
 #include "client/report_printer.h"
 #include "client/report_sections.h"
-#include "indexer/model_card.h"
-#include "indexer/model_fingerprint.h"
+#include "indexer/model/model_card.h"
+#include "indexer/model/model_fingerprint.h"
 #include "registry/registry.h"
 #include "registry/server.h"
 

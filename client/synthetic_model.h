@@ -11,7 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "indexer/dtype.h"
-#include "indexer/tensor_fingerprint.h"
+#include "indexer/fingerprint/tensor_fingerprint.h"
 
 namespace weightprint::client {
 

@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/statistics.h"
-#include "indexer/tensor_fingerprint.h"
+#include "indexer/fingerprint/tensor_fingerprint.h"
 #include "registry/internal/normal_tail.h"
 
 namespace weightprint::registry {

@@ -16,7 +16,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "indexer/tensor_fingerprint.h"
+#include "indexer/fingerprint/tensor_fingerprint.h"
 #include "registry/provenance_report.h"
 
 namespace weightprint::registry {

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "indexer/tensor_fingerprint.h"
+#include "indexer/fingerprint/tensor_fingerprint.h"
 #include "registry/model_info.h"
 
 namespace weightprint::registry {

@@ -1,4 +1,4 @@
-#include "indexer/internal/half_block.h"
+#include "indexer/fingerprint/internal/half_block.h"
 
 #include <bit>
 #include <cstdint>

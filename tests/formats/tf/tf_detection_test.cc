@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "indexer/model_format.h"
+#include "indexer/formats/model_format.h"
 #include "indexer/model_reader.h"
 #include "tests/formats/tf/tf_test_files.h"
 #include "tests/testing/safetensors_builder.h"

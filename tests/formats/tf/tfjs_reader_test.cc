@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "indexer/model_fingerprint.h"
+#include "indexer/model/model_fingerprint.h"
 #include "indexer/model_reader.h"
 #include "tests/formats/tf/tf_test_files.h"
 #include "tests/testing/safetensors_builder.h"

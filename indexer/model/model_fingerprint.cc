@@ -1,0 +1,366 @@
+#include "indexer/model/model_fingerprint.h"
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "indexer/fingerprint/fingerprinter.h"
+#include "indexer/formats/model_format.h"
+#include "indexer/model_reader.h"
+
+namespace weightprint::indexer {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+constexpr char kConfigFile[] = "config.json";
+
+// Reads a small text file (index or config). Weights are never read this way.
+absl::StatusOr<std::string> ReadSmallFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path.string(), ": cannot open"));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return absl::DataLossError(absl::StrCat(path.string(), ": read failed"));
+  return text;
+}
+
+absl::StatusOr<Json> ParseJsonFile(const fs::path& path) {
+  absl::StatusOr<std::string> text = ReadSmallFile(path);
+  if (!text.ok()) return text.status();
+  try {
+    return Json::parse(*text);
+  } catch (const Json::parse_error& e) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path.string(), ": offset ", e.byte > 0 ? e.byte - 1 : 0, ": expected valid JSON"));
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(path.string(), ": ", e.what()));
+  }
+}
+
+// The architecture label is informational, so a missing or unreadable config.json leaves it
+// empty rather than failing the whole fingerprint.
+std::string ReadArchitecture(const fs::path& dir) {
+  const fs::path config = dir / kConfigFile;
+  std::error_code ec;
+  if (!fs::is_regular_file(config, ec)) return "";
+  absl::StatusOr<Json> json = ParseJsonFile(config);
+  if (!json.ok() || !json->is_object()) return "";
+  const auto arch = json->find("architectures");
+  if (arch != json->end() && arch->is_array() && !arch->empty() && (*arch)[0].is_string()) {
+    return (*arch)[0].get<std::string>();
+  }
+  const auto type = json->find("model_type");
+  if (type != json->end() && type->is_string()) return type->get<std::string>();
+  return "";
+}
+
+// A shard named in an index must be a plain file inside the model directory.
+bool IsPlainFileName(const std::string& name) {
+  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos &&
+         name.find('\\') == std::string::npos;
+}
+
+struct Shards {
+  std::vector<fs::path> files;  // in name order
+  fs::path index;               // the index file, when there is one
+  // tensor -> shard file name, when an index lists them.
+  std::optional<std::map<std::string, std::string>> weight_map;
+};
+
+absl::StatusOr<Shards> ReadIndex(const fs::path& dir, const fs::path& index_path) {
+  absl::StatusOr<Json> index = ParseJsonFile(index_path);
+  if (!index.ok()) return index.status();
+  const std::string where = index_path.string();
+  if (!index->is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": expected a JSON object"));
+  }
+  const auto map_it = index->find("weight_map");
+  if (map_it == index->end() || !map_it->is_object()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": expected \"weight_map\" to be an object of tensor -> shard"));
+  }
+  Shards shards;
+  shards.index = index_path;
+  shards.weight_map.emplace();
+  std::set<std::string> shard_names;
+  for (const auto& [tensor, shard] : map_it->items()) {
+    if (!shard.is_string() || !IsPlainFileName(shard.get<std::string>())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": weight_map entry ", Json(tensor).dump(), " must name a shard file"));
+    }
+    const std::string name = shard.get<std::string>();
+    shards.weight_map->emplace(tensor, name);
+    shard_names.insert(name);
+  }
+  for (const std::string& name : shard_names) {
+    const fs::path shard = dir / name;
+    std::error_code ec;
+    if (!fs::is_regular_file(shard, ec)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": shard ", name, " is listed but missing from ", dir.string()));
+    }
+    shards.files.push_back(shard);
+  }
+  if (shards.files.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": weight_map lists no tensors"));
+  }
+  return shards;
+}
+
+// How each format lays a model out in a directory, in order of preference: an index of shards,
+// a conventional single file, or every file with the extension.
+struct DirectoryLayout {
+  const char* index;        // e.g. model.safetensors.index.json ("" if none)
+  const char* single;       // e.g. model.safetensors ("" if none)
+  std::vector<const char*> extensions;
+  bool allow_several;       // several files are shards of one model (not alternatives)
+};
+
+const std::vector<DirectoryLayout>& Layouts() {
+  static const std::vector<DirectoryLayout> kLayouts = {
+      {"model.safetensors.index.json", "model.safetensors", {".safetensors"}, true},
+      {"pytorch_model.bin.index.json", "pytorch_model.bin", {".bin", ".pt", ".pth"}, true},
+      {"", "", {".gguf"}, false},
+      {"", "model.onnx", {".onnx"}, false},
+      {"", "", {".tflite"}, false},
+      {"", "", {".npz", ".npy"}, true},
+      {"", "", {".keras", ".h5"}, false},
+  };
+  return kLayouts;
+}
+
+absl::StatusOr<Shards> FindShards(const fs::path& dir) {
+  std::error_code ec;
+  std::vector<fs::path> entries;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
+    std::error_code entry_ec;
+    if (entry.is_regular_file(entry_ec)) entries.push_back(entry.path());
+  }
+  if (ec) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(dir.string(), ": cannot list directory: ", ec.message()));
+  }
+  std::sort(entries.begin(), entries.end());
+  // A TensorFlow.js model: model.json lists its own shards, which its reader opens.
+  if (const fs::path json = dir / "model.json"; fs::is_regular_file(json, ec)) {
+    absl::StatusOr<ModelFormat> format = DetectModelFormat(json.string());
+    if (format.ok() && *format == ModelFormat::kTfjs) {
+      Shards shards;
+      shards.files.push_back(json);
+      return shards;
+    }
+  }
+  for (const DirectoryLayout& layout : Layouts()) {
+    if (*layout.index && fs::exists(dir / layout.index, ec)) {
+      return ReadIndex(dir, dir / layout.index);
+    }
+    Shards shards;
+    if (*layout.single && fs::is_regular_file(dir / layout.single, ec)) {
+      shards.files.push_back(dir / layout.single);
+      return shards;
+    }
+    for (const fs::path& file : entries) {
+      for (const char* ext : layout.extensions) {
+        if (file.extension() == ext) shards.files.push_back(file);
+      }
+    }
+    if (shards.files.empty()) continue;
+    if (shards.files.size() > 1 && !layout.allow_several) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          dir.string(), ": holds ", shards.files.size(), " ", shards.files[0].extension().string(),
+          " files, which are alternative versions of a model: name the one to fingerprint"));
+    }
+    return shards;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      dir.string(), ": no weights found (expected safetensors, PyTorch, GGUF, ONNX, TFLite, "
+                    "NumPy, TF.js or Keras files; see docs/FORMATS.md)"));
+}
+
+// Pieces a tensor is streamed in. Pages of a piece are released as soon as it is hashed, so a
+// worker holds at most one piece of the mapped file resident, however large the tensor.
+constexpr size_t kStreamPiece = size_t{8} << 20;
+
+// Streams one tensor's canonical bytes through a fingerprinter.
+absl::StatusOr<TensorFingerprint> Fingerprint(const ModelReader& reader, size_t index) {
+  const TensorInfo& info = reader.tensors()[index];
+  TensorFingerprinter fingerprinter(info.name, info.dtype, info.shape);
+  absl::Status streamed =
+      reader.ReadTensor(index, [&](std::span<const std::byte> chunk) -> absl::Status {
+        while (!chunk.empty()) {
+          const std::span<const std::byte> piece = chunk.first(std::min(chunk.size(), kStreamPiece));
+          if (absl::Status s = fingerprinter.Update(piece); !s.ok()) return s;
+          reader.ReleaseBytes(piece);
+          chunk = chunk.subspan(piece.size());
+        }
+        return absl::OkStatus();
+      });
+  reader.ReleaseTensor(index);
+  if (!streamed.ok()) return streamed;
+  return fingerprinter.Finish();
+}
+
+size_t WorkerCount(int requested, size_t tensors) {
+  size_t n = requested > 0 ? static_cast<size_t>(requested) : std::thread::hardware_concurrency();
+  return std::clamp<size_t>(n, 1, std::max<size_t>(tensors, 1));
+}
+
+}  // namespace
+
+uint64_t ModelFingerprint::parameter_count() const {
+  uint64_t total = 0;
+  for (const TensorFingerprint& t : tensors) total += t.num_elements();
+  return total;
+}
+
+absl::StatusOr<ModelFingerprint> FingerprintModel(const std::string& path,
+                                                  const FingerprintOptions& options) {
+  const fs::path root(path);
+  std::error_code ec;
+  const fs::file_status status = fs::status(root, ec);
+  if (ec || !fs::exists(status)) {
+    return absl::NotFoundError(absl::StrCat(path, ": no such file or directory"));
+  }
+
+  ModelFingerprint model;
+  Shards shards;
+  if (fs::is_directory(status)) {
+    absl::StatusOr<Shards> found = FindShards(root);
+    if (!found.ok()) return found.status();
+    shards = *std::move(found);
+    model.architecture = ReadArchitecture(root);
+  } else {
+    shards.files.push_back(root);
+  }
+
+  // Open and cross-check every shard before the expensive pass, so that a bad model fails in
+  // milliseconds rather than after hashing most of it. Mapping costs address space only.
+  std::vector<std::unique_ptr<ModelReader>> readers;
+  std::map<std::string, std::string> seen;  // tensor -> shard path
+  uint64_t total_bytes = 0;
+  for (const fs::path& file : shards.files) {
+    absl::StatusOr<std::unique_ptr<ModelReader>> reader = OpenModelFile(file.string());
+    if (!reader.ok()) return reader.status();
+    const std::string shard_name = file.filename().string();
+    for (const TensorInfo& t : (*reader)->tensors()) {
+      const auto [it, inserted] = seen.emplace(t.name, file.string());
+      if (!inserted) {
+        return absl::InvalidArgumentError(absl::StrCat("tensor ", t.name, " appears in both ",
+                                                       it->second, " and ", file.string()));
+      }
+      if (shards.weight_map.has_value()) {
+        const auto mapped = shards.weight_map->find(t.name);
+        if (mapped == shards.weight_map->end() || mapped->second != shard_name) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              file.string(), ": tensor ", t.name, " is not listed for this shard in ",
+              shards.index.filename().string()));
+        }
+      }
+      total_bytes += t.size_bytes;
+    }
+    readers.push_back(*std::move(reader));
+  }
+  if (shards.weight_map.has_value()) {
+    for (const auto& [tensor, shard] : *shards.weight_map) {
+      if (!seen.contains(tensor)) {
+        return absl::InvalidArgumentError(absl::StrCat(shards.index.string(), ": tensor ",
+                                                       tensor, " is listed in shard ", shard,
+                                                       " but the shard does not contain it"));
+      }
+    }
+  }
+  model.metadata = readers.front()->metadata();
+  model.format = std::string(readers.front()->format());
+  if (model.architecture.empty()) {
+    // Formats that carry it themselves (GGUF's general.architecture).
+    const auto arch = model.metadata.find("general.architecture");
+    if (arch != model.metadata.end()) model.architecture = arch->second;
+  }
+
+  // Every tensor is one work item, largest first so the last ones to finish are small.
+  struct Item {
+    const ModelReader* reader;
+    size_t index;
+    uint64_t bytes;
+    size_t order;  // position in file order, for choosing which error to report
+  };
+  std::vector<Item> items;
+  for (const std::unique_ptr<ModelReader>& reader : readers) {
+    const std::vector<TensorInfo>& infos = reader->tensors();
+    for (size_t i = 0; i < infos.size(); ++i) {
+      if (!options.only_tensor.empty() && infos[i].name != options.only_tensor) continue;
+      items.push_back({reader.get(), i, infos[i].size_bytes, items.size()});
+    }
+  }
+  if (!options.only_tensor.empty()) {
+    if (items.empty()) {
+      return absl::NotFoundError(
+          absl::StrCat(path, ": no tensor named '", options.only_tensor, "'"));
+    }
+    total_bytes = items.front().bytes;
+  }
+  std::stable_sort(items.begin(), items.end(),
+                   [](const Item& a, const Item& b) { return a.bytes > b.bytes; });
+
+  std::vector<std::optional<absl::StatusOr<TensorFingerprint>>> results(items.size());
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::mutex progress_mu;
+  uint64_t done_bytes = 0;
+  auto work = [&] {
+    for (size_t k = next.fetch_add(1); k < items.size() && !failed.load();
+         k = next.fetch_add(1)) {
+      const Item& item = items[k];
+      absl::StatusOr<TensorFingerprint> fp = Fingerprint(*item.reader, item.index);
+      if (!fp.ok()) failed.store(true);
+      results[k].emplace(std::move(fp));
+      if (options.progress) {
+        std::lock_guard<std::mutex> lock(progress_mu);
+        done_bytes += item.bytes;
+        options.progress(done_bytes, total_bytes);
+      }
+    }
+  };
+  const size_t workers = WorkerCount(options.threads, items.size());
+  {
+    std::vector<std::jthread> pool;
+    for (size_t w = 1; w < workers; ++w) pool.emplace_back(work);
+    work();
+  }  // joins
+
+  // Report the failure earliest in file order, so the message does not depend on scheduling
+  // more than it must.
+  size_t bad = items.size();
+  for (size_t k = 0; k < items.size(); ++k) {
+    if (results[k].has_value() && !results[k]->ok() &&
+        (bad == items.size() || items[k].order < items[bad].order)) {
+      bad = k;
+    }
+  }
+  if (bad != items.size()) {
+    const absl::Status& status = results[bad]->status();
+    return absl::Status(status.code(),
+                        absl::StrCat(items[bad].reader->path(), ": ", status.message()));
+  }
+  model.tensors.reserve(items.size());
+  for (auto& result : results) model.tensors.push_back(std::move(**result));
+  std::sort(model.tensors.begin(), model.tensors.end(),
+            [](const TensorFingerprint& a, const TensorFingerprint& b) { return a.name < b.name; });
+  return model;
+}
+
+}  // namespace weightprint::indexer
