@@ -46,14 +46,6 @@ const indexer::Hash128& HashOf(const indexer::TensorFingerprint& fp, HashKind ki
   }
 }
 
-// Returns true iff the tensor gets a vector id: informative, with a full, non-zero sketch.
-bool HasVector(const indexer::TensorFingerprint& fp) {
-  if (!fp.informative() || fp.sketch.size() != static_cast<size_t>(indexer::kSketchDim)) {
-    return false;
-  }
-  return std::any_of(fp.sketch.begin(), fp.sketch.end(), [](float v) { return v != 0.0f; });
-}
-
 absl::Status CheckNamePart(std::string_view what, std::string_view value) {
   if (value.find('@') != std::string_view::npos) {
     return absl::InvalidArgumentError(
@@ -387,7 +379,7 @@ absl::StatusOr<ModelInfo> FingerprintStore::PutModel(
                                                   fp.sketch.size(), " values, expected ",
                                                   indexer::kSketchDim));
     }
-    if (HasVector(fp)) {
+    if (indexer::HasUsableSketch(fp)) {
       for (float v : fp.sketch) {
         if (!std::isfinite(v)) {
           return absl::InvalidArgumentError(
@@ -429,7 +421,7 @@ absl::StatusOr<ModelInfo> FingerprintStore::PutModel(
   uint64_t vectors_added = 0;
   for (size_t i = 0; i < tensors.size(); ++i) {
     const indexer::TensorFingerprint& fp = tensors[i];
-    if (HasVector(fp)) {
+    if (indexer::HasUsableSketch(fp)) {
       assigned[i] = next.next_vector_id++;
       ++vectors_added;
       batch.Put(impl_->cf(si::kVectorsCf), si::VectorKey(assigned[i]),

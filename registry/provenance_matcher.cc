@@ -39,22 +39,6 @@ const double kLogTensorAlpha = std::log(kTensorAlpha);
 const double kLogModelAlpha = std::log(kModelAlpha);
 const double kLogProposal = std::log(0.05);  // stage-1 hits worth a closer look
 
-bool HasSketch(const TensorFingerprint& t) {
-  if (t.sketch.size() != static_cast<size_t>(indexer::kSketchDim)) return false;
-  for (float v : t.sketch) {
-    if (v != 0.0f) return true;
-  }
-  return false;
-}
-
-bool Usable(const TensorFingerprint& t) { return t.informative() && HasSketch(t); }
-
-double Dot(const std::vector<float>& a, const std::vector<float>& b) {
-  double sum = 0;
-  for (int i = 0; i < indexer::kSketchDim; ++i) sum += static_cast<double>(a[i]) * b[i];
-  return sum;
-}
-
 // The norm of a tensor's long-sketch codes, or 0 when it has none (then stage 2 compares the
 // 256-bucket sketches).
 double LongNorm(const TensorFingerprint& t) {
@@ -176,7 +160,7 @@ class QueryRun {
     std::vector<double> long_norm;  // per usable tensor; 0 = no long sketch
     std::unordered_map<Hash128, std::vector<const TensorFingerprint*>, HashKey> by_hash[3];
     for (const StoredTensor& s : *stored) {
-      if (!Usable(s.fingerprint)) continue;
+      if (!indexer::HasUsableSketch(s.fingerprint)) continue;
       usable.push_back(&s.fingerprint);
       long_norm.push_back(LongNorm(s.fingerprint));
       by_hash[0][s.fingerprint.exact_hash].push_back(&s.fingerprint);
@@ -222,7 +206,7 @@ class QueryRun {
                           -1.0, 1.0);
           return null_.JudgeLong(*r, role, q.num_elements(), t.num_elements());
         }
-        *r = Dot(q.sketch, t.sketch);
+        *r = indexer::SketchDot(q.sketch, t.sketch);
         return null_.Judge(*r, role, q.num_elements(), t.num_elements());
       };
       const TensorFingerprint* best = identical;
@@ -439,7 +423,7 @@ absl::StatusOr<ProvenanceReport> ProvenanceMatcher::QueryModel(
   for (const TensorFingerprint& t : query) {
     report.query_tensors += 1;
     report.query_parameters += t.num_elements();
-    if (!Usable(t)) {
+    if (!indexer::HasUsableSketch(t)) {
       if (t.evidence == indexer::Evidence::kFixedBuffer) {
         constants.emplace_back(&t, t.fixed_family.empty()
                                        ? std::string("fixed_name")
@@ -549,7 +533,7 @@ absl::StatusOr<TensorQueryResult> ProvenanceMatcher::QueryTensor(
   TensorQueryResult result;
   result.query = query;
   result.registry_tensors = index_.size();
-  if (!Usable(query)) {
+  if (!indexer::HasUsableSketch(query)) {
     result.verdict = absl::StrCat(
         "no verdict: tensor ", query.name, " carries no evidence (",
         std::string(indexer::EvidenceName(query.evidence)),

@@ -87,12 +87,25 @@ Evidence ClassifyEvidence(std::string_view name, DType dtype, const TensorStats&
   return Evidence::kInformative;
 }
 
+bool HasNonZeroSketch(const TensorFingerprint& t) {
+  return std::any_of(t.sketch.begin(), t.sketch.end(), [](float v) { return v != 0.0f; });
+}
+
+bool HasUsableSketch(const TensorFingerprint& t) {
+  return t.informative() && t.sketch.size() == static_cast<size_t>(kSketchDim) &&
+         HasNonZeroSketch(t);
+}
+
+double SketchDot(std::span<const float> a, std::span<const float> b) {
+  const size_t n = std::min(a.size(), b.size());
+  double dot = 0;
+  for (size_t i = 0; i < n; ++i) dot += static_cast<double>(a[i]) * static_cast<double>(b[i]);
+  return dot;
+}
+
 double SketchCorrelation(const std::vector<float>& a, const std::vector<float>& b) {
   if (a.empty() || a.size() != b.size()) return 0.0;
-  double dot = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    dot += static_cast<double>(a[i]) * static_cast<double>(b[i]);
-  }
+  const double dot = SketchDot(a, b);
   // Stored sketches are unit vectors, so this is already the cosine; an all-zero sketch gives
   // 0. Clamp away the float rounding that can push a self-match just past 1.
   if (dot > 1.0) return 1.0;

@@ -95,8 +95,25 @@ Evidence ClassifyEvidence(std::string_view name, DType dtype, const TensorStats&
 Evidence ClassifyEvidence(std::string_view name, DType dtype, const TensorStats& stats,
                           uint64_t num_elements, std::string_view fixed_family);
 
-// Sketch inner product: the Pearson correlation estimate of two fingerprinted tensors.
-// Returns 0 if either sketch is empty or all zero.
+// Whether a fingerprint takes part in sketch matching, in two strengths.
+//
+// HasNonZeroSketch: some sketch value is non-zero (a tensor without variance has an all-zero
+// sketch, which says nothing). The length is not checked; the layer-to-layer similarity uses
+// this on tensors it already knows to be well formed.
+bool HasNonZeroSketch(const TensorFingerprint& t);
+// HasUsableSketch: informative (ClassifyEvidence), with a full kSketchDim sketch that is not
+// all zero. Exactly these tensors get a vector id in the store and the sketch index, enter the
+// null calibration, and are scored by the matcher.
+bool HasUsableSketch(const TensorFingerprint& t);
+
+// The raw inner product of two sketches, summed in double precision in index order over their
+// common length (both are kSketchDim long wherever it is called on stored fingerprints). Stored
+// sketches are unit vectors, so this estimates the Pearson correlation of the two tensors; it is
+// not clamped, so float rounding may put a self-match a hair above 1.
+double SketchDot(std::span<const float> a, std::span<const float> b);
+
+// SketchDot clamped to [-1, 1]: the Pearson correlation estimate of two fingerprinted tensors.
+// Returns 0 if either sketch is empty or all zero, or the lengths differ.
 double SketchCorrelation(const std::vector<float>& a, const std::vector<float>& b);
 
 // Long-sketch comparison: the cosine of the two code vectors, which estimates the same Pearson
