@@ -89,8 +89,9 @@ TensorFingerprint MakeTensor(int t, std::mt19937_64& rng) {
   fp.stats.count = fp.num_elements();
   fp.stats.std = fp.shape.size() == 1 ? 0.05 : 0.02;
   fp.stats.mean = fp.shape.size() == 1 ? 1.0 : 0.0;
-  fp.stats.min = -0.1;
-  fp.stats.max = 0.1;
+  // Consistent with the mean and spread: the server refuses statistics that cannot be true.
+  fp.stats.min = fp.stats.mean - 0.25;
+  fp.stats.max = fp.stats.mean + 0.25;
   fp.sketch = RandomUnit(rng);
   fp.evidence = weightprint::indexer::Evidence::kInformative;
   return fp;

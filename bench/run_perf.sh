@@ -7,9 +7,13 @@
 #   2. peak resident memory of `weightprint register` on a 10.2 GB model;
 #   3. registry scale at 10k, 100k and 1M tensors (bench/registry_scale), and on the largest
 #      registry, recall against HNSW search breadth (bench/hnsw_breadth);
+#   4. load and soak of a `weightprint serve` process: 32 clients, 60 s of mixed queries,
+#      registrations and deletions (bench/soak; fails on any error or on server memory over
+#      its bound);
 # and prints one table. Scratch files go to $WP_BENCH_DIR (default /tmp/wpbench; about 13 GB
 # of disk plus 3 GB for the 1M registry). Knobs: WP_BENCH_SKIP_10G=1 skips step 2,
-# WP_BENCH_SIZES="10000 100000" limits step 3, BUILD_DIR picks the build directory.
+# WP_BENCH_SIZES="10000 100000" limits step 3, WP_BENCH_SKIP_SOAK=1 skips step 4, BUILD_DIR
+# picks the build directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -90,3 +94,9 @@ if [ -f "$LAST/index/sketch.wpidx" ] && "$BIN/bench/hnsw_breadth" "$LAST/index/s
   tail -n +2 "$SCRATCH/breadth.txt"
 fi
 for N in $SIZES; do rm -rf "$SCRATCH/reg_$N"; done
+
+if [ "${WP_BENCH_SKIP_SOAK:-0}" != 1 ]; then
+  echo "== 4. load and soak: 32 clients, 60 s, mixed operations against weightprint serve"
+  rm -rf "$SCRATCH/soak"
+  "$BIN/bench/soak" "$BIN/client/weightprint" "$SCRATCH/soak" 32 60 256 | tee "$SCRATCH/soak.txt"
+fi

@@ -3,6 +3,8 @@
 // client::RegistryClient, so they answer alike.
 #include <signal.h>
 
+#include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
@@ -19,6 +21,7 @@
 #include "client/demo.h"
 #include "client/exit_codes.h"
 #include "client/hf_cache.h"
+#include "client/maintenance_printer.h"
 #include "client/html_report.h"
 #include "client/progress_bar.h"
 #include "client/registry_client.h"
@@ -27,7 +30,9 @@
 #include "indexer/model/model_card.h"
 #include "indexer/model/model_fingerprint.h"
 #include "registry/registry.h"
+#include "registry/registry_backup.h"
 #include "registry/server.h"
+#include "registry/store_check.h"
 
 namespace weightprint::client {
 namespace {
@@ -128,6 +133,7 @@ absl::StatusOr<indexer::ModelFingerprint> FingerprintWithProgress(
     const std::string& path, int threads, const std::string& only_tensor = "") {
   ProgressBar bar("fingerprinting");
   indexer::FingerprintOptions options;
+  options.invariants = true;  // coordinate-free features travel with the tensors
   options.threads = threads;
   options.only_tensor = only_tensor;
   options.progress = [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); };
@@ -490,6 +496,25 @@ int Run(int argc, char** argv) {
   audit->add_option("--since", audit_since, "YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or unix seconds");
   audit->add_option("--limit", audit_limit, "at most this many (0: all)");
   audit->add_flag("--json", audit_json, "JSON output");
+  // Limits (docs/API.md, "Limits"); the defaults are ServerLimits'.
+  registry::ServerLimits& limits = serve_options.limits;
+  double call_deadline_s = limits.call_deadline.count() / 1000.0;
+  double idle_timeout_s = limits.idle_timeout.count() / 1000.0;
+  serve->add_option("--max-message-bytes", limits.max_message_bytes,
+                    "largest request message accepted")->capture_default_str();
+  serve->add_option("--max-tensors", limits.max_tensors_per_model,
+                    "most fingerprints in one register or query stream")->capture_default_str();
+  serve->add_option("--max-upload-streams", limits.max_upload_streams,
+                    "register/query streams open at once")->capture_default_str();
+  serve->add_option("--max-upload-memory", limits.max_upload_memory_bytes,
+                    "bytes all open streams may hold in decoded fingerprints")
+      ->capture_default_str();
+  serve->add_option("--call-deadline", call_deadline_s,
+                    "seconds a stream may take to deliver its request (0: none)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  serve->add_option("--idle-timeout", idle_timeout_s,
+                    "seconds a stream may wait between messages (0: none)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
   serve->add_flag("--trust-writers", serve_options.trust_remote_writers,
                   "treat every authorised writer as an operator: their registrations are trusted "
                   "and they may edit known constants (default: only admin tokens; "
@@ -511,6 +536,31 @@ int Run(int argc, char** argv) {
       "remove", "remove a curated constant, or pin a common one as evidence");
   std::string const_hash;
   const_remove->add_option("hash", const_hash, "any of its hashes (32 hex digits)")->required();
+  // fsck, backup, restore (docs/OPERATIONS.md)
+  auto* fsck = app.add_subcommand(
+      "fsck", "check the --db store record by record, and the saved index against it (the "
+              "registry must not be in use); exit 4 if problems are left");
+  bool fsck_repair = false, fsck_json = false;
+  fsck->add_flag("--repair", fsck_repair,
+                 "repair what is derivable from other records (postings, names, counters, the "
+                 "index, the calibration); never model data");
+  fsck->add_flag("--json", fsck_json, "JSON report");
+  auto* backup = app.add_subcommand(
+      "backup", "write a consistent backup of the registry into DIR while it serves (with "
+                "--server: DIR is an absolute path on the server's host; admin)");
+  std::string backup_dir;
+  bool backup_json = false;
+  backup->add_option("dir", backup_dir, "new or empty directory")->required();
+  backup->add_flag("--json", backup_json, "JSON output");
+  auto* restore = app.add_subcommand(
+      "restore", "verify the backup in DIR and restore it into --db (a new or empty directory)");
+  std::string restore_dir;
+  bool restore_force = false, restore_json = false;
+  restore->add_option("dir", restore_dir, "backup directory")->required();
+  restore->add_flag("--force", restore_force,
+                    "replace a non-empty --db (its contents are moved aside to "
+                    "DB.replaced-<time>, not deleted)");
+  restore->add_flag("--json", restore_json, "JSON output");
   auto* demo = app.add_subcommand(
       "demo", "write demo models, register two, query three and check the verdicts");
   std::string workdir = "weightprint-demo";
@@ -535,7 +585,11 @@ int Run(int argc, char** argv) {
     return kExitUsage;
   }
 
-  if (*serve) return Serve(g, serve_options);
+  if (*serve) {
+    limits.call_deadline = std::chrono::milliseconds(std::llround(call_deadline_s * 1000));
+    limits.idle_timeout = std::chrono::milliseconds(std::llround(idle_timeout_s * 1000));
+    return Serve(g, serve_options);
+  }
   if (*demo) {
     if (models_only) {
       absl::Status s = WriteDemoModels(workdir);
@@ -551,6 +605,35 @@ int Run(int argc, char** argv) {
     if (!client.ok()) return Fail(client.status());
     absl::Status s = RunDemo(**client, workdir + "/models", std::cout);
     return s.ok() ? 0 : Fail(s);
+  }
+  if (*fsck) {
+    if (!g.server.empty()) {
+      return Fail(absl::InvalidArgumentError(
+          "fsck reads the store directly: run it on the server's host with --db, with the "
+          "server stopped (or check a backup taken through the server)"));
+    }
+    registry::CheckOptions check_options;
+    check_options.repair = fsck_repair;
+    absl::StatusOr<registry::CheckReport> report = registry::CheckRegistry(g.db, check_options);
+    if (!report.ok()) return Fail(report.status());
+    std::cout << (fsck_json ? CheckReportToJson(*report).dump(2) + "\n"
+                            : FormatCheckReport(*report));
+    return report->clean() ? kExitOk : kExitDamaged;
+  }
+  if (*restore) {
+    if (!g.server.empty()) {
+      return Fail(absl::InvalidArgumentError(
+          "restore writes a local --db; it does not go through a server"));
+    }
+    registry::RestoreOptions restore_options;
+    restore_options.force = restore_force;
+    absl::StatusOr<registry::BackupManifest> restored =
+        registry::RestoreBackup(restore_dir, g.db, restore_options);
+    if (!restored.ok()) return Fail(restored.status());
+    const registry::BackupSummary summary = registry::Summarize(g.db, *restored);
+    std::cout << (restore_json ? BackupSummaryToJson(summary).dump(2) + "\n"
+                               : FormatBackupSummary(summary, "restored"));
+    return 0;
   }
   if (*calibrate) {
     if (!g.server.empty()) {
@@ -683,6 +766,13 @@ int Run(int argc, char** argv) {
     if (!removed.ok()) return Fail(removed.status());
     std::cout << (removed->origin == "pinned_evidence" ? "pinned as evidence: " : "removed: ")
               << FormatConstants({*removed});
+    return 0;
+  }
+  if (*backup) {
+    absl::StatusOr<registry::BackupSummary> summary = c.Backup(backup_dir);
+    if (!summary.ok()) return Fail(summary.status());
+    std::cout << (backup_json ? BackupSummaryToJson(*summary).dump(2) + "\n"
+                              : FormatBackupSummary(*summary, "backed up"));
     return 0;
   }
   if (*stats) {

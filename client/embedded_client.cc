@@ -1,5 +1,6 @@
 // RegistryClient over an in-process Registry (the CLI's default mode).
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <utility>
@@ -27,6 +28,16 @@ class EmbeddedRegistryClient final : public RegistryClient {
  public:
   explicit EmbeddedRegistryClient(std::unique_ptr<registry::Registry> registry)
       : registry_(std::move(registry)) {}
+
+  absl::StatusOr<registry::BackupSummary> Backup(const std::string& dir) override {
+    std::error_code ec;
+    const std::filesystem::path absolute = std::filesystem::absolute(dir, ec);
+    if (ec) return absl::InvalidArgumentError(dir + ": " + ec.message());
+    const std::string path = absolute.lexically_normal().string();
+    absl::StatusOr<registry::BackupManifest> manifest = registry_->Backup(path);
+    if (!manifest.ok()) return manifest.status();
+    return registry::Summarize(path, *manifest);
+  }
 
   absl::StatusOr<registry::ModelInfo> Register(
       const registry::ModelInfo& info, const std::vector<indexer::TensorFingerprint>& tensors,

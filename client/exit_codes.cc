@@ -17,6 +17,8 @@ std::string ExitCodesHelp() {
          "  2   usage: bad command line\n"
          "  3   registry unavailable: the database is in use by another process (run\n"
          "      `weightprint serve` and use --server), or the server cannot be reached\n"
+         "  4   fsck: the store has problems left (without --repair: any problem; with\n"
+         "      --repair: those it could not repair)\n"
          "  10  query --fail-on identical: a registered model is identical to the query\n"
          "  11  query --fail-on derived: the query is identical to or derived from one\n"
          "  12  query --fail-on undeclared: evidence of a registered source the declared\n"

@@ -18,6 +18,7 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitError = 1;        // the command failed (bad input, not found, ...)
 inline constexpr int kExitUsage = 2;        // bad command line
 inline constexpr int kExitUnavailable = 3;  // registry in use by another process, or server down
+inline constexpr int kExitDamaged = 4;      // fsck: problems left (not repaired or not repairable)
 inline constexpr int kExitIdentical = 10;   // --fail-on identical: an identical candidate
 inline constexpr int kExitDerived = 11;     // --fail-on derived: an identical or derived one
 inline constexpr int kExitUndeclared = 12;  // --fail-on undeclared: undeclared reuse flagged

@@ -260,6 +260,30 @@ class GrpcRegistryClient final : public RegistryClient {
     return entries;
   }
 
+  absl::StatusOr<registry::BackupSummary> Backup(const std::string& dir) override {
+    grpc::ClientContext context;
+    PrepareCall(&context);
+    v1::BackupRequest request;
+    request.set_dir(dir);
+    v1::BackupResponse response;
+    absl::Status status = ToAbslStatus(stub_->Backup(&context, request, &response));
+    if (!status.ok()) return status;
+    registry::BackupSummary summary;
+    summary.dir = response.dir();
+    summary.format_version = response.format_version();
+    summary.schema_version = response.schema_version();
+    summary.index_epoch = response.index_epoch();
+    summary.counts.models = response.models();
+    summary.counts.tensors = response.tensors();
+    summary.counts.vectors = response.vectors();
+    summary.counts.parameters = response.parameters();
+    summary.files = response.files();
+    summary.bytes = response.bytes();
+    summary.index_included = response.index_included();
+    summary.created_unix_micros = response.created_unix_micros();
+    return summary;
+  }
+
   absl::StatusOr<registry::RegistryStats> Stats() override {
     grpc::ClientContext context;
     PrepareCall(&context);

@@ -112,6 +112,13 @@ std::string FormatReport(const registry::ProvenanceReport& report, bool verbose)
       out << "   shared constants (not counted):\n";
       for (const registry::SharedConstant& k : c.shared_constants) out << ConstantLine(k);
     }
+    if (c.invariants_compared > 0) {
+      out << absl::StrFormat(
+          "   coordinate-free evidence: %d/%d invariant features matched   z = %.1f   %s\n",
+          c.invariants_matched, c.invariants_compared, c.invariant_z,
+          base::FormatPValue(c.invariant_p_value));
+      for (const TensorMatch& m : c.strongest_invariants) out << MatchLine(m);
+    }
   }
   for (const registry::ConstantLink& l : report.constant_links) {
     out << absl::StrFormat("\n-  %s  [link: common_constants_only]\n", l.model.DisplayName());
@@ -230,7 +237,15 @@ nlohmann::json ReportToJson(const registry::ProvenanceReport& r) {
     }
     nlohmann::json strongest = nlohmann::json::array();
     for (const TensorMatch& m : c.strongest) strongest.push_back(MatchToJson(m));
+    nlohmann::json invariants = nlohmann::json::array();
+    for (const TensorMatch& m : c.strongest_invariants) invariants.push_back(MatchToJson(m));
     candidates.push_back({{"model", ModelToJson(c.model)},
+                          {"evidence", c.evidence},
+                          {"invariants_matched", c.invariants_matched},
+                          {"invariants_compared", c.invariants_compared},
+                          {"invariant_p_value", c.invariant_p_value},
+                          {"invariant_z", c.invariant_z},
+                          {"strongest_invariants", invariants},
                           {"relation", Rel(c.relation)},
                           {"share_explained", c.share_explained},
                           {"share_identical", c.share_identical},

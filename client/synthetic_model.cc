@@ -1,10 +1,12 @@
 #include "client/synthetic_model.h"
 
 #include <cmath>
+#include <map>
 #include <random>
 
 #include "absl/strings/str_cat.h"
 #include "indexer/fingerprint/fingerprinter.h"
+#include "indexer/fingerprint/model_invariants.h"
 #include "indexer/formats/safetensors/safetensors_writer.h"
 
 namespace weightprint::client {
@@ -91,6 +93,36 @@ absl::StatusOr<std::vector<indexer::TensorFingerprint>> FingerprintSynthetic(
     out.push_back(*std::move(fp));
   }
   return out;
+}
+
+absl::StatusOr<std::vector<indexer::TensorFingerprint>> SyntheticInvariants(
+    const std::vector<SyntheticTensor>& tensors, indexer::DType dtype) {
+  std::map<std::string, const SyntheticTensor*> by_name;
+  std::vector<indexer::TensorShape> shapes;
+  for (const SyntheticTensor& t : tensors) {
+    by_name[t.name] = &t;
+    shapes.push_back({t.name, t.shape});
+  }
+  auto stored = [dtype](float v) {
+    switch (dtype) {
+      case indexer::DType::kBF16: return indexer::BF16ToFloat(indexer::FloatToBF16(v));
+      case indexer::DType::kF16: return indexer::F16ToFloat(indexer::FloatToF16(v));
+      default: return v;
+    }
+  };
+  const indexer::RowSource rows = [&](const std::string& name,
+                                      const indexer::RowVisitor& visit) -> absl::Status {
+    const SyntheticTensor& t = *by_name.at(name);
+    const size_t cols = t.shape.empty() ? 1 : static_cast<size_t>(t.shape.back());
+    if (cols == 0) return absl::OkStatus();
+    std::vector<float> row(cols);
+    for (size_t r = 0; (r + 1) * cols <= t.values.size(); ++r) {
+      for (size_t c = 0; c < cols; ++c) row[c] = stored(t.values[r * cols + c]);
+      visit(static_cast<int64_t>(r), row);
+    }
+    return absl::OkStatus();
+  };
+  return indexer::ComputeInvariants(shapes, rows, 1);
 }
 
 double RawCosine(const std::vector<float>& a, const std::vector<float>& b) {

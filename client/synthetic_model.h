@@ -46,6 +46,11 @@ absl::Status WriteSyntheticModel(const std::string& path,
 absl::StatusOr<std::vector<indexer::TensorFingerprint>> FingerprintSynthetic(
     const std::vector<SyntheticTensor>& tensors, indexer::DType dtype);
 
+// The coordinate-free features (indexer/fingerprint/model_invariants.h) of the tensors as if stored
+// as `dtype` (F32, F16 or BF16): what FingerprintModel appends for the same model in a file.
+absl::StatusOr<std::vector<indexer::TensorFingerprint>> SyntheticInvariants(
+    const std::vector<SyntheticTensor>& tensors, indexer::DType dtype);
+
 // Raw cosine (no centring) of two equally long vectors: shown only to demonstrate why
 // weightprint never reports it.
 double RawCosine(const std::vector<float>& a, const std::vector<float>& b);

@@ -10,13 +10,17 @@
 
 namespace weightprint::fuzz {
 
-std::string WriteInput(const uint8_t* data, size_t size, const std::string& name) {
+const std::string& ScratchDir() {
   static const std::string dir = [] {
     char pattern[] = "/tmp/weightprint-fuzz-XXXXXX";
     const char* made = mkdtemp(pattern);
     return std::string(made ? made : "/tmp");
   }();
-  const std::string path = dir + "/" + name;
+  return dir;
+}
+
+std::string WriteInput(const uint8_t* data, size_t size, const std::string& name) {
+  const std::string path = ScratchDir() + "/" + name;
   if (FILE* f = std::fopen(path.c_str(), "wb")) {
     if (size > 0) std::fwrite(data, 1, size, f);
     std::fclose(f);

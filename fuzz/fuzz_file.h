@@ -9,6 +9,9 @@
 
 namespace weightprint::fuzz {
 
+// This process's private temporary directory (made on first use).
+const std::string& ScratchDir();
+
 // Writes the input to <private temp dir>/<name> and returns the path.
 std::string WriteInput(const uint8_t* data, size_t size, const std::string& name);
 

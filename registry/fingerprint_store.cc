@@ -10,18 +10,24 @@
 #include <unordered_set>
 #include <utility>
 
+#include "indexer/fingerprint/model_invariants.h"
+#include "registry/internal/annotated_mutex.h"
 #include "registry/internal/db_lock.h"
 #include "registry/internal/error_text.h"
+#include "registry/internal/index_log_record.h"
 #include "registry/internal/key_schema.h"
 #include "registry/internal/record_format.h"
 #include "registry/internal/rocksdb_status.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/convenience.h"
 #include "rocksdb/db.h"
+#include "rocksdb/env.h"
+#include "rocksdb/file_system.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/options.h"
 #include "rocksdb/slice_transform.h"
 #include "rocksdb/table.h"
+#include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
 
 namespace weightprint::registry {
@@ -32,6 +38,7 @@ using si::ColumnFamily;
 using si::ErrorText;
 
 constexpr size_t kBlockCacheBytes = 64 << 20;
+constexpr size_t kMemtableBytes = 64 << 20;
 constexpr std::array<HashKind, 3> kHashKinds = {HashKind::kExact, HashKind::kBF16, HashKind::kF16};
 
 const indexer::Hash128& HashOf(const indexer::TensorFingerprint& fp, HashKind kind) {
@@ -202,24 +209,27 @@ struct FingerprintStore::Impl {
   }
 
   StoreState LoadState() const {
-    std::lock_guard<std::mutex> lock(state_mu);
+    internal::MutexLock lock(&state_mu);
     return state;
   }
   void PublishState(const StoreState& next) {
-    std::lock_guard<std::mutex> lock(state_mu);
+    internal::MutexLock lock(&state_mu);
     state = next;
   }
 
   std::string dir;
+  // An Env over StoreOptions::file_system, when one is given; it must outlive the DB (declared
+  // before it, so destroyed after it).
+  std::unique_ptr<rocksdb::Env> env;
   std::unique_ptr<rocksdb::DB> db;
   std::vector<std::unique_ptr<rocksdb::ColumnFamilyHandle>> handles;  // by ColumnFamily
 
   // Serialises mutations (PutModel, DeleteModel) so that the read-check-write sequences and
   // the id/counter updates are atomic with respect to each other.
-  std::mutex write_mu;
+  internal::Mutex write_mu;
   // Guards `state`. Only holders of write_mu change it, after their batch has committed.
-  mutable std::mutex state_mu;
-  StoreState state;  // GUARDED_BY(state_mu)
+  mutable internal::Mutex state_mu;
+  StoreState state ABSL_GUARDED_BY(state_mu);
 };
 
 FingerprintStore::FingerprintStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -227,6 +237,11 @@ FingerprintStore::~FingerprintStore() = default;
 
 absl::StatusOr<std::unique_ptr<FingerprintStore>> FingerprintStore::Open(const std::string& dir,
                                                                          bool create_if_missing) {
+  return Open(dir, create_if_missing, StoreOptions());
+}
+
+absl::StatusOr<std::unique_ptr<FingerprintStore>> FingerprintStore::Open(
+    const std::string& dir, bool create_if_missing, const StoreOptions& store_options) {
   std::error_code ec;
   const bool exists = std::filesystem::exists(std::filesystem::path(dir) / "CURRENT", ec);
   if (!exists && !create_if_missing) {
@@ -238,6 +253,15 @@ absl::StatusOr<std::unique_ptr<FingerprintStore>> FingerprintStore::Open(const s
   db_options.create_missing_column_families = true;
   db_options.keep_log_file_num = 4;
   db_options.max_background_jobs = 2;
+  // One cap on the memtables of all column families together (RocksDB's default is 64 MB for
+  // each of them), so a server's memory under sustained writes is bounded by the block cache
+  // plus this, whatever the mix of writes (docs/PERFORMANCE.md, "Load and soak").
+  db_options.db_write_buffer_size = kMemtableBytes;
+  std::unique_ptr<rocksdb::Env> env;
+  if (store_options.file_system != nullptr) {
+    env = rocksdb::NewCompositeEnv(store_options.file_system);
+    db_options.env = env.get();
+  }
 
   // Every column family already in the directory must be opened; ours are created if missing.
   std::vector<std::string> names;
@@ -258,6 +282,7 @@ absl::StatusOr<std::unique_ptr<FingerprintStore>> FingerprintStore::Open(const s
 
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;
+  impl->env = std::move(env);
   std::vector<rocksdb::ColumnFamilyHandle*> raw_handles;
   rocksdb::DB* raw_db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, dir, descriptors, &raw_handles, &raw_db);
@@ -395,10 +420,12 @@ absl::StatusOr<ModelInfo> FingerprintStore::PutModel(
                                                   fp.long_sketch.size(), " codes, expected ",
                                                   indexer::kLongSketchDim, " in -127..127"));
     }
-    parameters += fp.num_elements();
+    // Invariant features (indexer/fingerprint/model_invariants.h) are stored like tensors but are
+    // not parameters of the model.
+    parameters += indexer::CountedParameters(fp);
   }
 
-  std::lock_guard<std::mutex> write_lock(impl_->write_mu);
+  internal::MutexLock write_lock(&impl_->write_mu);
   const std::string name_key = si::ModelNameKey(info.name, info.revision);
   absl::StatusOr<std::optional<std::string>> existing = impl_->Get({}, si::kModelNamesCf, name_key);
   if (!existing.ok()) return existing.status();
@@ -444,7 +471,14 @@ absl::StatusOr<ModelInfo> FingerprintStore::PutModel(
   next.counts.tensors += tensors.size();
   next.counts.vectors += vectors_added;
   next.counts.parameters += parameters;
-  if (vectors_added > 0) next.index_epoch += 1;
+  if (vectors_added > 0) {
+    next.index_epoch += 1;
+    IndexChange change;
+    change.first_added = next.next_vector_id - vectors_added;
+    change.added_count = vectors_added;
+    batch.Put(impl_->cf(si::kIndexLogCf), si::IndexLogKey(next.index_epoch),
+              si::EncodeIndexChange(change));
+  }
   if (audit != nullptr) impl_->PutAudit(*audit, info, &next, &batch);
   impl_->PutState(next, &batch);
 
@@ -575,7 +609,7 @@ absl::StatusOr<std::vector<StoredTensor>> FingerprintStore::GetTensors(uint64_t 
 absl::StatusOr<ModelInfo> FingerprintStore::DeleteModel(uint64_t model_id,
                                                         std::vector<uint64_t>* removed_vector_ids,
                                                         const AuditEntry* audit) {
-  std::lock_guard<std::mutex> write_lock(impl_->write_mu);
+  internal::MutexLock write_lock(&impl_->write_mu);
   absl::StatusOr<ModelInfo> info = impl_->ReadModel({}, model_id);
   if (!info.ok()) return info.status();
 
@@ -614,7 +648,13 @@ absl::StatusOr<ModelInfo> FingerprintStore::DeleteModel(uint64_t model_id,
   next.counts.tensors = sub(next.counts.tensors, tensor_count);
   next.counts.vectors = sub(next.counts.vectors, removed.size());
   next.counts.parameters = sub(next.counts.parameters, info->parameter_count);
-  if (!removed.empty()) next.index_epoch += 1;
+  if (!removed.empty()) {
+    next.index_epoch += 1;
+    IndexChange change;
+    change.removed = removed;
+    batch.Put(impl_->cf(si::kIndexLogCf), si::IndexLogKey(next.index_epoch),
+              si::EncodeIndexChange(change));
+  }
   if (audit != nullptr) impl_->PutAudit(*audit, *info, &next, &batch);
   impl_->PutState(next, &batch);
   if (absl::Status w = impl_->Write(&batch, ErrorText("delete '", info->DisplayName(), "'"));
@@ -628,7 +668,7 @@ absl::StatusOr<ModelInfo> FingerprintStore::DeleteModel(uint64_t model_id,
 
 absl::StatusOr<AuditEntry> FingerprintStore::AppendAudit(const AuditEntry& entry,
                                                          const ModelInfo& model) {
-  std::lock_guard<std::mutex> write_lock(impl_->write_mu);
+  internal::MutexLock write_lock(&impl_->write_mu);
   StoreState next = impl_->LoadState();
   rocksdb::WriteBatch batch;
   impl_->PutAudit(entry, model, &next, &batch);
@@ -710,6 +750,65 @@ absl::Status FingerprintStore::ForEachVector(
                      });
 }
 
+absl::Status FingerprintStore::ForEachVectorInRange(
+    uint64_t first_id, uint64_t end_id,
+    const std::function<absl::Status(uint64_t vector_id, uint64_t model_id, std::string_view tensor,
+                                     std::span<const float> sketch)>& visit) const {
+  if (first_id >= end_id) return absl::OkStatus();
+  rocksdb::ReadOptions options;
+  const std::string upper = si::VectorKey(end_id);
+  const rocksdb::Slice upper_slice = ToSlice(upper);
+  options.iterate_upper_bound = &upper_slice;
+  options.total_order_seek = true;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(options, impl_->cf(si::kVectorsCf)));
+  std::vector<float> sketch;
+  for (it->Seek(si::VectorKey(first_id)); it->Valid(); it->Next()) {
+    const std::string_view key = ToView(it->key());
+    std::optional<uint64_t> id = si::ParseVectorKey(key);
+    if (!id) {
+      return absl::DataLossError(
+          ErrorText("malformed key ", si::DescribeKey(si::kVectorsCf, key)));
+    }
+    absl::StatusOr<si::VectorRecord> record =
+        si::DecodeVectorRecord(ToView(it->value()), si::kVectorsCf, key, &sketch);
+    if (!record.ok()) return record.status();
+    if (absl::Status s = visit(*id, record->model_id, record->tensor, sketch); !s.ok()) return s;
+  }
+  return si::FromRocksDb(it->status(), "scan vectors");
+}
+
+absl::Status FingerprintStore::ForEachIndexChange(
+    uint64_t after_epoch,
+    const std::function<absl::Status(uint64_t epoch, const IndexChange& change)>& visit) const {
+  if (after_epoch == UINT64_MAX) return absl::OkStatus();
+  rocksdb::ReadOptions options;
+  options.total_order_seek = true;
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(options, impl_->cf(si::kIndexLogCf)));
+  for (it->Seek(si::IndexLogKey(after_epoch + 1)); it->Valid(); it->Next()) {
+    const std::string_view key = ToView(it->key());
+    if (key.size() != si::kIdSize) {
+      return absl::DataLossError(
+          ErrorText("malformed key ", si::DescribeKey(si::kIndexLogCf, key)));
+    }
+    absl::StatusOr<IndexChange> change = si::DecodeIndexChange(ToView(it->value()), key);
+    if (!change.ok()) return change.status();
+    if (absl::Status s = visit(si::ReadBigEndian64(key), *change); !s.ok()) return s;
+  }
+  return si::FromRocksDb(it->status(), "scan index_log");
+}
+
+absl::Status FingerprintStore::TrimIndexLog(uint64_t through_epoch) {
+  if (through_epoch == 0) return absl::OkStatus();
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  const std::string end = through_epoch == UINT64_MAX ? std::string(9, '\xff')
+                                                      : si::IndexLogKey(through_epoch + 1);
+  return si::FromRocksDb(impl_->db->DeleteRange(options, impl_->cf(si::kIndexLogCf),
+                                                si::IndexLogKey(0), end),
+                         "trim index_log");
+}
+
 StoreCounts FingerprintStore::counts() const { return impl_->LoadState().counts; }
 
 uint64_t FingerprintStore::index_epoch() const { return impl_->LoadState().index_epoch; }
@@ -764,6 +863,88 @@ absl::Status FingerprintStore::ForEachConstant(
 
 absl::StatusOr<std::optional<std::string>> FingerprintStore::GetMeta(std::string_view key) const {
   return impl_->Get({}, si::kMetaCf, key);
+}
+
+namespace {
+
+absl::StatusOr<si::ColumnFamily> ColumnFamilyNamed(std::string_view name) {
+  for (size_t i = 0; i < si::kNumColumnFamilies; ++i) {
+    if (si::kColumnFamilyNames[i] == name) return static_cast<si::ColumnFamily>(i);
+  }
+  return absl::InvalidArgumentError(ErrorText("no column family named '", name, "'"));
+}
+
+}  // namespace
+
+absl::Status FingerprintStore::ScanColumnFamily(
+    std::string_view column_family,
+    const std::function<absl::Status(std::string_view key, std::string_view value)>& visit)
+    const {
+  absl::StatusOr<si::ColumnFamily> which = ColumnFamilyNamed(column_family);
+  if (!which.ok()) return which.status();
+  rocksdb::ManagedSnapshot snapshot(impl_->db.get());
+  rocksdb::ReadOptions options;
+  options.snapshot = snapshot.snapshot();
+  options.fill_cache = false;   // a full pass would evict the hot working set
+  options.total_order_seek = true;  // across every prefix of the prefix-extracted families
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(options, impl_->cf(*which)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (absl::Status s = visit(ToView(it->key()), ToView(it->value())); !s.ok()) return s;
+  }
+  return si::FromRocksDb(it->status(), ErrorText("scan ", column_family));
+}
+
+absl::StatusOr<std::optional<std::string>> FingerprintStore::GetRecord(
+    std::string_view column_family, std::string_view key) const {
+  absl::StatusOr<si::ColumnFamily> which = ColumnFamilyNamed(column_family);
+  if (!which.ok()) return which.status();
+  return impl_->Get({}, *which, key);
+}
+
+absl::Status FingerprintStore::ApplyRecordEdits(const std::vector<RecordEdit>& edits) {
+  internal::MutexLock write_lock(&impl_->write_mu);
+  rocksdb::WriteBatch batch;
+  for (const RecordEdit& edit : edits) {
+    absl::StatusOr<si::ColumnFamily> which = ColumnFamilyNamed(edit.column_family);
+    if (!which.ok()) return which.status();
+    rocksdb::Status s = edit.value ? batch.Put(impl_->cf(*which), ToSlice(edit.key),
+                                               ToSlice(*edit.value))
+                                   : batch.Delete(impl_->cf(*which), ToSlice(edit.key));
+    if (!s.ok()) return si::FromRocksDb(s, "record edit");
+  }
+  if (absl::Status w = impl_->Write(&batch, "apply record edits"); !w.ok()) return w;
+  // The edits may have set the ids, counters or epoch: mirror them again.
+  StoreState state;
+  for (auto [key, field] : {std::pair{si::kMetaNextModelId, &state.next_model_id},
+                            std::pair{si::kMetaNextVectorId, &state.next_vector_id},
+                            std::pair{si::kMetaIndexEpoch, &state.index_epoch},
+                            std::pair{si::kMetaNextAuditSeq, &state.next_audit_seq}}) {
+    absl::StatusOr<uint64_t> value = impl_->ReadMetaU64(key);
+    if (!value.ok()) return value.status();
+    *field = *value;
+  }
+  absl::StatusOr<std::optional<std::string>> counts = impl_->Get({}, si::kMetaCf, si::kMetaCounts);
+  if (!counts.ok()) return counts.status();
+  if (!counts->has_value()) return absl::DataLossError("missing meta/counts");
+  absl::StatusOr<StoreCounts> decoded = si::DecodeCounts(**counts, si::kMetaCf, si::kMetaCounts);
+  if (!decoded.ok()) return decoded.status();
+  state.counts = *decoded;
+  impl_->PublishState(state);
+  return absl::OkStatus();
+}
+
+absl::Status FingerprintStore::VerifyChecksums() const {
+  return si::FromRocksDb(impl_->db->VerifyChecksum(), "verify table file checksums");
+}
+
+absl::Status FingerprintStore::CreateCheckpoint(const std::string& dir) const {
+  rocksdb::Checkpoint* raw = nullptr;
+  rocksdb::Status s = rocksdb::Checkpoint::Create(impl_->db.get(), &raw);
+  if (!s.ok()) return si::FromRocksDb(s, "create checkpoint");
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // log_size_for_flush = 0: flush the memtables first, so the copy needs no write-ahead log.
+  return si::FromRocksDb(checkpoint->CreateCheckpoint(dir, /*log_size_for_flush=*/0),
+                         ErrorText("checkpoint into '", dir, "'"));
 }
 
 }  // namespace weightprint::registry

@@ -22,6 +22,10 @@
 #include "registry/audit_entry.h"
 #include "registry/model_info.h"
 
+namespace rocksdb {
+class FileSystem;
+}  // namespace rocksdb
+
 namespace weightprint::registry {
 
 enum class HashKind : uint8_t { kExact = 1, kBF16 = 2, kF16 = 3 };
@@ -54,12 +58,30 @@ struct StoreCounts {
   uint64_t parameters = 0;
 };
 
+// What one store write did to the set of sketch vectors (the `index_log` column family,
+// docs/STORAGE.md): a registration adds the ids [first_added, first_added + added_count), a
+// deletion removes `removed`.
+struct IndexChange {
+  uint64_t first_added = 0;
+  uint64_t added_count = 0;
+  std::vector<uint64_t> removed;
+};
+
+struct StoreOptions {
+  // The file system RocksDB uses. Default (null): the process's own. A test passes a
+  // rocksdb::FileSystemWrapper that injects failures (tests/testing/fault_file_system.h).
+  std::shared_ptr<rocksdb::FileSystem> file_system;
+};
+
 class FingerprintStore {
  public:
   // Opens (or, with create_if_missing, creates) the store in `dir`. Fails with
   // FAILED_PRECONDITION if the directory holds a store of a newer schema version.
   static absl::StatusOr<std::unique_ptr<FingerprintStore>> Open(const std::string& dir,
                                                                 bool create_if_missing = true);
+  static absl::StatusOr<std::unique_ptr<FingerprintStore>> Open(const std::string& dir,
+                                                                bool create_if_missing,
+                                                                const StoreOptions& options);
   ~FingerprintStore();
 
   const std::string& dir() const;
@@ -115,6 +137,23 @@ class FingerprintStore {
                                        std::string_view tensor, std::span<const float> sketch)>&
           visit) const;
 
+  // Visits the vectors with first_id <= id < end_id, in id order.
+  absl::Status ForEachVectorInRange(
+      uint64_t first_id, uint64_t end_id,
+      const std::function<absl::Status(uint64_t vector_id, uint64_t model_id,
+                                       std::string_view tensor, std::span<const float> sketch)>&
+          visit) const;
+
+  // The index change log: every write that moves the index epoch records, in the same batch,
+  // what it did to the vectors under the epoch it produced. Visits the records with epoch >
+  // after_epoch in epoch order. Stores written by builds without the log have gaps: callers
+  // check that the epochs they need are all there.
+  absl::Status ForEachIndexChange(
+      uint64_t after_epoch,
+      const std::function<absl::Status(uint64_t epoch, const IndexChange& change)>& visit) const;
+  // Deletes the log records with epoch <= through_epoch (once an index of that epoch is saved).
+  absl::Status TrimIndexLog(uint64_t through_epoch);
+
   StoreCounts counts() const;
   // Incremented by every write that adds or removes vectors.
   uint64_t index_epoch() const;
@@ -131,6 +170,36 @@ class FingerprintStore {
   // Small named values in the meta column family (e.g. calibration state).
   absl::Status PutMeta(std::string_view key, std::string_view value);
   absl::StatusOr<std::optional<std::string>> GetMeta(std::string_view key) const;
+
+  // Maintenance access for the consistency checker (registry/store_check.h) and backups
+  // (registry/registry_backup.h). Column families are named as in docs/STORAGE.md; an unknown
+  // name is INVALID_ARGUMENT. Nothing else should read or write records this way.
+  //
+  // Visits every key and value of `column_family` in key order, from one snapshot.
+  absl::Status ScanColumnFamily(
+      std::string_view column_family,
+      const std::function<absl::Status(std::string_view key, std::string_view value)>& visit)
+      const;
+  // One record; nullopt if absent.
+  absl::StatusOr<std::optional<std::string>> GetRecord(std::string_view column_family,
+                                                       std::string_view key) const;
+  // A put (value set) or delete (value nullopt) of one record.
+  struct RecordEdit {
+    std::string column_family;
+    std::string key;
+    std::optional<std::string> value;
+  };
+  // Applies `edits` in one atomic, synced write under the writer lock, then reloads the ids,
+  // counters and epoch from `meta` (edits may set them).
+  absl::Status ApplyRecordEdits(const std::vector<RecordEdit>& edits);
+  // Reads every block of every table file and checks RocksDB's per-block checksum.
+  // DATA_LOSS (or another error) naming the damage if one does not match.
+  absl::Status VerifyChecksums() const;
+  // Writes a consistent point-in-time copy of the whole database (a RocksDB checkpoint: table
+  // files hard-linked when `dir` is on the same file system, copied otherwise) into `dir`,
+  // which must not exist. Concurrent reads and writes go on; the copy holds every write that
+  // completed before the call.
+  absl::Status CreateCheckpoint(const std::string& dir) const;
 
  private:
   struct Impl;

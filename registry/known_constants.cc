@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "absl/strings/str_cat.h"
+#include "indexer/fingerprint/model_invariants.h"
 #include "registry/internal/combined_p.h"
 #include "registry/provenance_matcher.h"
 #include "weightprint/v1/registry.pb.h"
@@ -81,11 +82,6 @@ absl::StatusOr<KnownConstant> Decode(std::string_view key, std::string_view valu
   return c;
 }
 
-bool Usable(const TensorFingerprint& t) {
-  return t.informative() && t.sketch.size() == static_cast<size_t>(indexer::kSketchDim) &&
-         std::any_of(t.sketch.begin(), t.sketch.end(), [](float v) { return v != 0.0f; });
-}
-
 std::array<std::pair<HashKind, Hash128>, 3> HashesOf(const TensorFingerprint& t) {
   return {{{HashKind::kExact, t.exact_hash},
            {HashKind::kBF16, t.bf16_hash},
@@ -117,6 +113,11 @@ absl::StatusOr<const ConstantJudge::ModelData*> ConstantJudge::Model(uint64_t id
   data->info = *std::move(info);
   absl::StatusOr<std::vector<StoredTensor>> tensors = store_.GetTensors(id, true);
   if (!tensors.ok()) return tensors.status();
+  // Invariant features (indexer/fingerprint/model_invariants.h) are statistics, not tensors: they
+  // neither make a tensor common nor relate two models here.
+  std::erase_if(*tensors, [](const StoredTensor& t) {
+    return indexer::IsInvariantName(t.fingerprint.name);
+  });
   data->tensors = *std::move(tensors);
   for (const StoredTensor& t : data->tensors) {
     for (const auto& [kind, hash] : HashesOf(t.fingerprint)) {
@@ -147,12 +148,14 @@ absl::StatusOr<bool> ConstantJudge::Related(uint64_t a, uint64_t b) {
   for (const StoredTensor& t : (*ma)->tensors) {
     if (shared_with(t, **mb)) {
       ++shared;
-    } else if (Usable(t.fingerprint)) {
+    } else if (indexer::HasUsableSketch(t.fingerprint)) {
       rest_a.push_back(&t.fingerprint);
     }
   }
   for (const StoredTensor& t : (*mb)->tensors) {
-    if (!shared_with(t, **ma) && Usable(t.fingerprint)) rest_b.push_back(&t.fingerprint);
+    if (!shared_with(t, **ma) && indexer::HasUsableSketch(t.fingerprint)) {
+      rest_b.push_back(&t.fingerprint);
+    }
   }
   bool related = shared > kCommonMaxSharedTensors;
   if (!related && !rest_a.empty() && !rest_b.empty()) {
@@ -176,6 +179,7 @@ absl::StatusOr<bool> ConstantJudge::Related(uint64_t a, uint64_t b) {
 }
 
 absl::StatusOr<std::optional<ConstantReason>> ConstantJudge::Judge(const TensorFingerprint& t) {
+  if (indexer::IsInvariantName(t.name)) return std::optional<ConstantReason>();
   // Rules 1 and 2: operators' decisions.
   for (const auto& [kind, hash] : HashesOf(t)) {
     if (hash.IsZero()) continue;
@@ -195,14 +199,16 @@ absl::StatusOr<std::optional<ConstantReason>> ConstantJudge::Judge(const TensorF
     if (!refs.ok()) return refs.status();
     for (TensorRef& r : *refs) twins.emplace(r.model_id, std::move(r.tensor));
   }
-  // Rule 3: a twin recognised by content.
+  // Rule 3: a twin recognised by content, in a trusted model: an untrusted writer's family is
+  // an unverifiable claim, and would otherwise discount a copied learned tensor everywhere.
   std::map<std::string, uint64_t> trusted_by_name;  // one model per name: its first revision
   for (const auto& [model_id, tensor] : twins) {
     absl::StatusOr<const ModelData*> m = Model(model_id);
     if (absl::IsNotFound(m.status())) continue;  // deleted meanwhile
     if (!m.ok()) return m.status();
     for (const StoredTensor& s : (*m)->tensors) {
-      if (s.fingerprint.name == tensor && !s.fingerprint.fixed_family.empty()) {
+      if ((*m)->info.trusted && s.fingerprint.name == tensor &&
+          !s.fingerprint.fixed_family.empty()) {
         return std::optional<ConstantReason>(
             ConstantReason{absl::StrCat("fixed_content:", s.fingerprint.fixed_family), {}});
       }
@@ -307,6 +313,7 @@ absl::StatusOr<std::vector<KnownConstant>> FindCommonConstants(const Fingerprint
     absl::StatusOr<std::vector<StoredTensor>> tensors = store.GetTensors(m.id, false);
     if (!tensors.ok()) return tensors.status();
     for (StoredTensor& t : *tensors) {
+      if (indexer::IsInvariantName(t.fingerprint.name)) continue;
       Seen& s = by_hash[t.fingerprint.exact_hash];
       if (s.names.empty()) s.first = std::move(t.fingerprint);
       s.names.insert(m.name);

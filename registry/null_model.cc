@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/statistics.h"
+#include "indexer/fingerprint/model_invariants.h"
 #include "indexer/fingerprint/tensor_fingerprint.h"
 #include "registry/internal/normal_tail.h"
 
@@ -34,11 +35,13 @@ std::string_view RoleName(Role role) {
     case Role::kMlp: return "mlp";
     case Role::kConv: return "conv";
     case Role::kOther: return "other";
+    case Role::kInvariant: return "invariant";
   }
   return "other";
 }
 
 Role RoleOf(std::string_view raw_name, const std::vector<int64_t>& shape) {
+  if (indexer::IsInvariantName(raw_name)) return Role::kInvariant;
   std::string name(raw_name);
   for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   const bool vector_like = shape.size() <= 1;
@@ -118,7 +121,23 @@ NullModel NullModel::Fit(const std::array<std::vector<double>, kRoleCount>& stan
 }
 
 NullJudgement NullModel::Judge(double r, Role role, uint64_t n_a, uint64_t n_b) const {
-  return JudgeAgainst(roles_[static_cast<int>(role)], FloorSd(n_a, n_b), r);
+  const RoleNull& null = roles_[static_cast<int>(role)];
+  if (role == Role::kInvariant) {
+    // z = (atanh r - atanh r0) * sqrt(n - 3), n = min(256, elements): the Fisher transform of a
+    // correlation estimate is close to normal with that sd whatever the true correlation, so
+    // this is a one-sided test of "true correlation <= r0". Clamped away from +-1, where a
+    // bit-identical feature would otherwise give an infinite z.
+    const double n = static_cast<double>(
+        std::max<uint64_t>(4, std::min<uint64_t>(indexer::kSketchDim, std::min(n_a, n_b))));
+    const double scale = std::sqrt(n - 3.0);
+    const double clamped = std::clamp(r, -0.9999, 0.9999);
+    NullJudgement j;
+    j.z = (std::atanh(clamped) - std::atanh(kInvariantNullCorrelation)) * scale / null.inflation;
+    j.sd = (1.0 - kInvariantNullCorrelation * kInvariantNullCorrelation) / scale * null.inflation;
+    j.log_p = internal::LogUpperTail(j.z);
+    return j;
+  }
+  return JudgeAgainst(null, FloorSd(n_a, n_b), r);
 }
 
 NullJudgement NullModel::JudgeLong(double r, Role role, uint64_t n_a, uint64_t n_b) const {
@@ -135,7 +154,7 @@ uint64_t NullModel::total_pairs() const {
 std::string NullModel::Serialize() const {
   std::ostringstream out;
   out.precision(17);
-  out << "v2";
+  out << "v3";
   for (const auto* roles : {&roles_, &long_roles_}) {
     for (const RoleNull& r : *roles) {
       out << ' ' << r.location << ' ' << r.inflation << ' ' << r.pairs;
@@ -148,12 +167,20 @@ absl::StatusOr<NullModel> NullModel::Parse(std::string_view text) {
   std::istringstream in{std::string(text)};
   std::string version;
   in >> version;
-  if (version != "v1" && version != "v2") {
+  if (version != "v1" && version != "v2" && version != "v3") {
     return absl::DataLossError(absl::StrCat("calibration record: unknown version '", version, "'"));
   }
   NullModel model;
-  auto read = [&](std::array<RoleNull, kRoleCount>& roles) -> absl::Status {
-    for (RoleNull& r : roles) {
+  // Reads `count` role triples into roles[0, count); with optional_tail, the roles from
+  // kLegacyRoleCount on may be absent (a v1 record from before kInvariant).
+  auto read = [&](std::array<RoleNull, kRoleCount>& roles, int count,
+                  bool optional_tail) -> absl::Status {
+    for (int i = 0; i < count; ++i) {
+      RoleNull& r = roles[i];
+      if (optional_tail && i == kLegacyRoleCount) {
+        in >> std::ws;
+        if (in.eof()) break;
+      }
       if (!(in >> r.location >> r.inflation >> r.pairs) || !std::isfinite(r.location) ||
           !std::isfinite(r.inflation) || r.inflation < 1.0 || r.location < 0.0) {
         return absl::DataLossError("calibration record: malformed role entry");
@@ -161,10 +188,21 @@ absl::StatusOr<NullModel> NullModel::Parse(std::string_view text) {
     }
     return absl::OkStatus();
   };
-  if (absl::Status s = read(model.roles_); !s.ok()) return s;
-  // A v1 record predates the long sketch: its null stays on the analytic floor.
-  if (version == "v2") {
-    if (absl::Status s = read(model.long_roles_); !s.ok()) return s;
+  if (version == "v1") {
+    // Predates the long sketch: the long null stays on the analytic floor.
+    if (absl::Status s = read(model.roles_, kRoleCount, /*optional_tail=*/true); !s.ok()) {
+      return s;
+    }
+  } else {
+    // v2 predates kInvariant (that role stays on its floor); v3 carries every role.
+    const int count = version == "v2" ? kLegacyRoleCount : kRoleCount;
+    if (absl::Status s = read(model.roles_, count, false); !s.ok()) return s;
+    if (absl::Status s = read(model.long_roles_, count, false); !s.ok()) return s;
+  }
+  in >> std::ws;
+  if (!in.eof()) {
+    return absl::DataLossError(
+        absl::StrCat("calibration record ", version, ": trailing data after the role entries"));
   }
   return model;
 }

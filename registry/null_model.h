@@ -25,9 +25,15 @@
 
 namespace weightprint::registry {
 
-// The role of a tensor inside a model, from its canonical name and shape.
-enum class Role : uint8_t { kEmbedding, kNorm, kBias, kAttention, kMlp, kConv, kOther };
-inline constexpr int kRoleCount = 7;
+// The role of a tensor inside a model, from its canonical name and shape. kInvariant is a
+// coordinate-free feature (indexer/fingerprint/model_invariants.h), calibrated on pairs of the same
+// statistic.
+enum class Role : uint8_t {
+  kEmbedding, kNorm, kBias, kAttention, kMlp, kConv, kOther, kInvariant
+};
+inline constexpr int kRoleCount = 8;
+// Calibration records written before kInvariant existed hold this many roles.
+inline constexpr int kLegacyRoleCount = 7;
 std::string_view RoleName(Role role);
 Role RoleOf(std::string_view name, const std::vector<int64_t>& shape);
 
@@ -49,6 +55,12 @@ class NullModel {
  public:
   // Fewer unrelated pairs than this per role leave that role on the analytic floor.
   static constexpr uint64_t kMinPairs = 50;
+  // Invariant features measure partly what a model computes, and independent models trained on
+  // the same data compute similar things (a student distilled from a registered model reached
+  // 0.64). Their null is therefore composite: "the features' true correlation is at most
+  // kInvariantNullCorrelation", tested on Fisher's scale with the sketch's 256 buckets as the
+  // sample (docs/VERDICTS.md §4a). The registry's calibration can only widen it further.
+  static constexpr double kInvariantNullCorrelation = 0.75;
 
   NullModel() = default;  // analytic floor for every role
 
@@ -71,9 +83,11 @@ class NullModel {
   const RoleNull& long_role(Role r) const { return long_roles_[static_cast<int>(r)]; }
   uint64_t total_pairs() const;  // short and long pairs together
 
-  // A stable text form for the store's meta column family: "v2", then location, inflation and
-  // pairs of each role for the short null, then the same for the long null. "v1" records
-  // (short null only) still parse, with the long null on its floor.
+  // A stable text form for the store's meta column family: "v3", then location, inflation and
+  // pairs of each of the kRoleCount roles for the short null, then the same for the long null.
+  // Older records still parse: "v2" (kLegacyRoleCount roles short, then long; the registries
+  // written before kInvariant) and "v1" (short null only, kLegacyRoleCount roles or
+  // kRoleCount). Roles an old record lacks stay on the analytic floor.
   std::string Serialize() const;
   static absl::StatusOr<NullModel> Parse(std::string_view text);
 

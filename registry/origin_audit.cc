@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "indexer/fingerprint/model_invariants.h"
+#include "registry/provenance_matcher.h"
 #include "registry/tensor_name.h"
 
 namespace weightprint::registry {
@@ -21,6 +24,7 @@ bool Better(const TensorMatch& a, const TensorMatch& b) {
 struct ScopeTally {
   uint64_t parameters = 0;
   uint64_t with_origin = 0;
+  uint64_t coordinate_free = 0;  // of with_origin: through coordinate-free features only
   std::map<uint64_t, std::pair<std::string, uint64_t>> by_model;  // id -> (name, parameters)
 };
 
@@ -70,6 +74,25 @@ OriginAudit BuildOriginAudit(const std::vector<const indexer::TensorFingerprint*
     }
   }
 
+  // Each candidate's matched features whose family clears the model-level threshold.
+  struct FeatureOrigin {
+    const TensorMatch* match;
+    indexer::InvariantName name;
+  };
+  std::vector<std::vector<FeatureOrigin>> feature_origins(candidates.size());
+  for (size_t c = 0; c < candidates.size(); ++c) {
+    const CandidateReport* report = candidates[c].candidate;
+    if (report == nullptr || report->invariants_compared == 0 ||
+        report->invariant_p_value >= kModelAlpha) {
+      continue;
+    }
+    for (const TensorMatch* m : candidates[c].invariant_matches) {
+      if (m == nullptr || m->relation == Relation::kUnrelated) continue;
+      std::optional<indexer::InvariantName> name = indexer::ParseInvariantName(m->query_tensor);
+      if (name) feature_origins[c].push_back({m, *std::move(name)});
+    }
+  }
+
   ScopeTally total;
   std::map<std::string, ScopeTally> components;
   for (size_t i = 0; i < informative.size(); ++i) {
@@ -84,10 +107,21 @@ OriginAudit BuildOriginAudit(const std::vector<const indexer::TensorFingerprint*
       if (rel == component_relation[c].end() || rel->second == Relation::kUnrelated) continue;
       if (best == nullptr || Better(*m, *best)) best = m;
     }
+    bool coordinate_free = false;
+    if (best == nullptr) {
+      for (const std::vector<FeatureOrigin>& features : feature_origins) {
+        for (const FeatureOrigin& f : features) {
+          if (!indexer::InvariantReads(f.name, informative[i]->name)) continue;
+          if (best == nullptr || f.match->z > best->z) best = f.match;
+        }
+      }
+      coordinate_free = best != nullptr;
+    }
     for (ScopeTally* t : {&total, &components[component]}) {
       t->parameters += n;
       if (best == nullptr) continue;
       t->with_origin += n;
+      if (coordinate_free) t->coordinate_free += n;
       auto& entry = t->by_model[best->model_id];
       entry.first = best->model_name;
       entry.second += n;
@@ -117,6 +151,12 @@ OriginAudit BuildOriginAudit(const std::vector<const indexer::TensorFingerprint*
                          "parameters have a registered origin: ", joined, "; ",
                          Percent(audit.total.share_without_origin), " match none of the ",
                          registered_models, " registered models.");
+    if (total.coordinate_free > 0) {
+      absl::StrAppend(&found, " Of those with an origin, ",
+                      Percent(static_cast<double>(total.coordinate_free) / total.with_origin),
+                      " are matched only by coordinate-free features (their coordinates were ",
+                      "moved: rotated, permuted or rescaled).");
+    }
   }
   audit.statement = absl::StrCat(
       found,

@@ -8,7 +8,9 @@
 // derived (tensor level, corrected p < 1e-3) AND that candidate's evidence for the tensor's
 // component clears the model-level threshold (corrected p < 1e-6), so one lucky tensor does not
 // make an origin. Each such tensor is attributed to its single best candidate (identical first,
-// then the highest z), so shares add up to the union. Definitions: docs/VERDICTS.md.
+// then the highest z), so shares add up to the union. A tensor with no such match can still
+// have an origin through coordinate-free features (CandidateEvidence::invariant_matches).
+// Definitions: docs/VERDICTS.md.
 // Pure function; thread-safe.
 #ifndef WEIGHTPRINT_REGISTRY_ORIGIN_AUDIT_H_
 #define WEIGHTPRINT_REGISTRY_ORIGIN_AUDIT_H_
@@ -26,6 +28,11 @@ namespace weightprint::registry {
 struct CandidateEvidence {
   const CandidateReport* candidate = nullptr;
   std::vector<const TensorMatch*> per_query;
+  // The candidate's matched coordinate-free features (indexer/fingerprint/model_invariants.h). A
+  // query tensor with no positional origin takes its origin from the candidate whose matched
+  // feature reads it, when that candidate's invariant evidence clears the model-level threshold: a
+  // rotated or permuted copy has a registered origin although no tensor matches in place.
+  std::vector<const TensorMatch*> invariant_matches;
 };
 
 // `informative` are the query tensors the evidence is indexed by; `uninformative_parameters`

@@ -13,12 +13,14 @@
 #include "absl/strings/str_format.h"
 #include "base/p_value_text.h"
 #include "base/statistics.h"
+#include "indexer/fingerprint/model_invariants.h"
 #include "registry/internal/code_dot.h"
 #include "registry/internal/combined_p.h"
 #include "registry/known_constants.h"
 #include "registry/internal/normal_tail.h"
 #include "registry/layer_similarity.h"
 #include "registry/origin_audit.h"
+#include "registry/summary_tensor.h"
 #include "registry/tensor_name.h"
 
 namespace weightprint::registry {
@@ -38,6 +40,15 @@ constexpr size_t kStrongest = 5;        // evidence listed per candidate
 const double kLogTensorAlpha = std::log(kTensorAlpha);
 const double kLogModelAlpha = std::log(kModelAlpha);
 const double kLogProposal = std::log(0.05);  // stage-1 hits worth a closer look
+
+bool IsInvariant(const TensorFingerprint& t) { return indexer::IsInvariantName(t.name); }
+
+// The statistic an invariant feature computes ("attn_qk"); features are compared only with
+// features of the same statistic (any layer).
+std::string StatisticOf(const TensorFingerprint& t) {
+  std::optional<indexer::InvariantName> parsed = indexer::ParseInvariantName(t.name);
+  return parsed ? parsed->version + "/" + parsed->statistic : std::string();
+}
 
 // The norm of a tensor's long-sketch codes, or 0 when it has none (then stage 2 compares the
 // 256-bucket sketches).
@@ -158,9 +169,14 @@ class QueryRun {
 
     std::vector<const TensorFingerprint*> usable;
     std::vector<double> long_norm;  // per usable tensor; 0 = no long sketch
+    std::map<std::string, std::vector<const TensorFingerprint*>> invariants;  // by statistic
     std::unordered_map<Hash128, std::vector<const TensorFingerprint*>, HashKey> by_hash[3];
     for (const StoredTensor& s : *stored) {
       if (!indexer::HasUsableSketch(s.fingerprint)) continue;
+      if (IsInvariant(s.fingerprint)) {
+        invariants[StatisticOf(s.fingerprint)].push_back(&s.fingerprint);
+        continue;
+      }
       usable.push_back(&s.fingerprint);
       long_norm.push_back(LongNorm(s.fingerprint));
       by_hash[0][s.fingerprint.exact_hash].push_back(&s.fingerprint);
@@ -168,7 +184,13 @@ class QueryRun {
       by_hash[2][s.fingerprint.f16_hash].push_back(&s.fingerprint);
     }
 
-    eval.layers = ScoreLayerPairs(query_, usable, null_);
+    {  // The heatmap is of real tensors: invariant features are not layers' slots.
+      std::vector<const TensorFingerprint*> real;
+      for (const TensorFingerprint* q : query_) {
+        if (!IsInvariant(*q)) real.push_back(q);
+      }
+      eval.layers = ScoreLayerPairs(real, usable, null_);
+    }
     const std::string display = eval.model.DisplayName();
     eval.per_query.resize(query_.size());
     for (size_t i = 0; i < query_.size(); ++i) {
@@ -179,6 +201,33 @@ class QueryRun {
       out.match.parameters = q.num_elements();
       out.match.model_id = model_id;
       out.match.model_name = display;
+
+      // Invariant features: against the candidate's features of the same statistic only.
+      if (IsInvariant(q)) {
+        const TensorFingerprint* best = nullptr;
+        NullJudgement best_j;
+        double best_r = 0;
+        auto it = invariants.find(StatisticOf(q));
+        if (it == invariants.end()) continue;  // the candidate has none: no test, no evidence
+        for (const TensorFingerprint* t : it->second) {
+          const double r = indexer::SketchDot(q.sketch, t->sketch);
+          const NullJudgement j = null_.Judge(r, role, q.num_elements(), t->num_elements());
+          if (best == nullptr || j.z > best_j.z) {
+            best = t;
+            best_j = j;
+            best_r = r;
+          }
+        }
+        out.has_match = true;
+        out.log_p = std::min(0.0, best_j.log_p + log_m_);
+        out.match.tensor = best->name;
+        out.match.pearson_estimate = best_r;
+        out.match.z = best_j.z;
+        out.match.null_sd = best_j.sd;
+        out.match.p_value = ToP(out.log_p);
+        out.match.relation = out.log_p < kLogTensorAlpha ? Relation::kDerived : Relation::kUnrelated;
+        continue;
+      }
 
       // Identity by value first: exact bytes, then the two cast-invariant hashes.
       const TensorFingerprint* identical = nullptr;
@@ -241,11 +290,30 @@ class QueryRun {
     return eval;
   }
 
+  // A summary tensor (bias, norm gain; summary_tensor.h) correlated with one of the candidate's
+  // counts only when a tensor that carries a random initialisation also links the two models;
+  // alone, such agreement is what independent training on the same data produces. Applied to
+  // model queries; a single-tensor query reports the tensor's own match.
+  void DiscountUncorroboratedSummaries(Evaluation* eval) const {
+    bool corroborated = false;
+    for (size_t i = 0; i < query_.size() && !corroborated; ++i) {
+      const Scored& s = eval->per_query[i];
+      corroborated = s.has_match && s.match.relation != Relation::kUnrelated &&
+                     !IsSummaryTensor(query_[i]->name, query_[i]->shape);
+    }
+    if (corroborated) return;
+    for (size_t i = 0; i < query_.size(); ++i) {
+      Scored& s = eval->per_query[i];
+      if (!s.has_match || s.match.relation != Relation::kDerived) continue;
+      s.match.relation = Relation::kUnrelated;
+      s.log_p = 0;
+    }
+  }
+
   // Turns an evaluation into the candidate's report.
   CandidateReport Summarize(const Evaluation& eval) const {
     CandidateReport report;
     report.model = eval.model;
-    report.tensors_compared = static_cast<uint32_t>(query_.size());
 
     struct Group {
       uint64_t parameters = 0, matched_parameters = 0;
@@ -253,6 +321,8 @@ class QueryRun {
       std::vector<double> log_ps;
     };
     Group all;
+    Group invariant;  // coordinate-free features: their own family of tests
+    std::vector<const TensorMatch*> invariant_matches;
     std::map<std::string, Group> components;
     std::map<int64_t, std::map<int64_t, uint32_t>> layer_votes;
     std::vector<double> pearsons;
@@ -264,6 +334,14 @@ class QueryRun {
       const uint64_t n = query_[i]->num_elements();
       const bool is_match = s.has_match && s.match.relation != Relation::kUnrelated;
       const bool is_identical = s.has_match && s.match.relation == Relation::kIdentical;
+      if (IsInvariant(*query_[i])) {
+        if (!s.has_match) continue;  // the candidate has no feature of this statistic
+        invariant.tensors += 1;
+        invariant.log_ps.push_back(s.log_p);
+        if (is_match) invariant.matched += 1;
+        invariant_matches.push_back(&s.match);
+        continue;
+      }
       for (Group* g : {&all, &components[ComponentOf(query_[i]->name)]}) {
         g->parameters += n;
         g->tensors += 1;
@@ -288,8 +366,32 @@ class QueryRun {
       if (log_p < kLogModelAlpha) return Relation::kDerived;
       return Relation::kUnrelated;
     };
-    const double log_p = LogCombinedP(all.log_ps);
+    // Two families of tests, positional and coordinate-free, each with its own valid combined
+    // p-value; the model-level p-value is their Bonferroni union (docs/VERDICTS.md §4a), so it
+    // stays valid whatever the dependence between the families.
+    const double log_p_positional = LogCombinedP(all.log_ps);
+    double log_p = log_p_positional;
+    if (invariant.tensors > 0) {
+      const double log_p_invariant = LogCombinedP(invariant.log_ps);
+      log_p = std::min(0.0, std::log(2.0) + std::min(log_p_positional, log_p_invariant));
+      report.invariant_p_value = ToP(log_p_invariant);
+      report.invariant_z = internal::ClampedDeviate(log_p_invariant);
+      report.invariants_compared = invariant.tensors;
+      report.invariants_matched = invariant.matched;
+      std::sort(invariant_matches.begin(), invariant_matches.end(),
+                [](const TensorMatch* a, const TensorMatch* b) { return a->z > b->z; });
+      for (size_t i = 0; i < invariant_matches.size() && i < kStrongest; ++i) {
+        if (invariant_matches[i]->relation == Relation::kUnrelated) break;
+        report.strongest_invariants.push_back(*invariant_matches[i]);
+      }
+    }
+    report.tensors_compared = all.tensors;
     report.relation = relation_of(all, log_p);
+    if (report.relation == Relation::kIdentical) {
+      report.evidence = "hash";
+    } else if (report.relation == Relation::kDerived) {
+      report.evidence = log_p_positional < kLogModelAlpha ? "positional" : "coordinate-free";
+    }
     report.p_value = ToP(log_p);
     report.z = internal::ClampedDeviate(log_p);
     report.tensors_matched = all.matched;
@@ -393,6 +495,22 @@ std::string ModelVerdict(const ProvenanceReport& report) {
       parts.push_back(absl::StrCat("identical to ", c.model.DisplayName(), " (",
                                    c.tensors_matched, "/", c.tensors_compared,
                                    " informative tensors equal by value)"));
+    } else if (c.relation == Relation::kDerived && c.evidence == "coordinate-free") {
+      std::string strongest;
+      if (!c.strongest_invariants.empty()) {
+        const TensorMatch& m = c.strongest_invariants.front();
+        std::optional<indexer::InvariantName> parsed = indexer::ParseInvariantName(m.query_tensor);
+        if (parsed) {
+          strongest = absl::StrFormat("; strongest: %s of %s, Pearson estimate %.3f",
+                                      parsed->statistic, parsed->scope, m.pearson_estimate);
+        }
+      }
+      parts.push_back(absl::StrCat(
+          "derived from ", c.model.DisplayName(), " (coordinate-free evidence: ",
+          c.invariants_matched, "/", c.invariants_compared, " invariant features matched",
+          strongest, "; ", Percent(c.share_explained),
+          " of informative parameters matched by position; ",
+          base::FormatPValue(c.p_value), ")"));
     } else if (c.relation == Relation::kDerived) {
       parts.push_back(absl::StrCat("derived from ", c.model.DisplayName(), " (",
                                    Percent(c.share_explained),
@@ -421,6 +539,10 @@ absl::StatusOr<ProvenanceReport> ProvenanceMatcher::QueryModel(
   std::vector<std::pair<const TensorFingerprint*, std::string>> constants;
   ConstantJudge judge(store_, null_, index_.size());
   for (const TensorFingerprint& t : query) {
+    if (IsInvariant(t)) {  // searched and scored, but not a tensor of the model
+      if (indexer::HasUsableSketch(t)) informative.push_back(&t);
+      continue;
+    }
     report.query_tensors += 1;
     report.query_parameters += t.num_elements();
     if (!indexer::HasUsableSketch(t)) {
@@ -455,19 +577,35 @@ absl::StatusOr<ProvenanceReport> ProvenanceMatcher::QueryModel(
     absl::StatusOr<Evaluation> eval = run.Evaluate(id);
     if (absl::IsNotFound(eval.status())) continue;  // deleted meanwhile
     if (!eval.ok()) return eval.status();
+    run.DiscountUncorroboratedSummaries(&*eval);
     report.candidates.push_back(run.Summarize(*eval));
     evaluations.push_back(*std::move(eval));
   }
   {  // The from-scratch audit, over every candidate re-scored (before --top cuts the list).
+    // Real tensors only: invariant features are not parameters of the query.
+    std::vector<const TensorFingerprint*> tensors;
+    std::vector<size_t> positions;
+    for (size_t i = 0; i < informative.size(); ++i) {
+      if (IsInvariant(*informative[i])) continue;
+      tensors.push_back(informative[i]);
+      positions.push_back(i);
+    }
     std::vector<CandidateEvidence> evidence(evaluations.size());
     for (size_t i = 0; i < evaluations.size(); ++i) {
       evidence[i].candidate = &report.candidates[i];
-      for (const Scored& s : evaluations[i].per_query) {
+      for (size_t k : positions) {
+        const Scored& s = evaluations[i].per_query[k];
         evidence[i].per_query.push_back(s.has_match ? &s.match : nullptr);
+      }
+      for (size_t k = 0; k < informative.size(); ++k) {
+        const Scored& s = evaluations[i].per_query[k];
+        if (IsInvariant(*informative[k]) && s.has_match) {
+          evidence[i].invariant_matches.push_back(&s.match);
+        }
       }
     }
     report.origin_audit = BuildOriginAudit(
-        informative, evidence, report.query_parameters - report.informative_parameters,
+        tensors, evidence, report.query_parameters - report.informative_parameters,
         store_.counts().models);
   }
   std::sort(report.candidates.begin(), report.candidates.end(), BetterCandidate);
@@ -516,6 +654,8 @@ absl::StatusOr<ProvenanceReport> ProvenanceMatcher::QueryModel(
 
   if (options.include_tensor_matches) {
     for (size_t i = 0; i < informative.size(); ++i) {
+      // Invariant features are listed per candidate (strongest_invariants), not as tensors.
+      if (IsInvariant(*informative[i])) continue;
       const TensorMatch* best = nullptr;
       for (const Evaluation& e : evaluations) {
         const Scored& s = e.per_query[i];

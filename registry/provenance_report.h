@@ -101,6 +101,18 @@ struct CandidateReport {
   std::vector<LayerSimilarity> layer_similarity;
   std::string link;                          // see kLink*
   std::vector<SharedConstant> shared_constants;
+  // Coordinate-free evidence (indexer/fingerprint/model_invariants.h; docs/VERDICTS.md §4a): the
+  // query's invariant features compared with the candidate's, matched ones, their own combined
+  // p-value (already inside p_value), and the strongest of them, best first. Their query_tensor
+  // names the statistic and the layer ("#invariant/v1/model.layers.3/attn_qk").
+  uint32_t invariants_matched = 0;
+  uint32_t invariants_compared = 0;
+  double invariant_p_value = 1;
+  double invariant_z = 0;       // normal deviate of the invariant-only p (keeps order below 1e-308)
+  std::vector<TensorMatch> strongest_invariants;
+  // What the relation rests on: "hash", "positional", "coordinate-free" (only the invariant
+  // features pass kModelAlpha), or "" when unrelated.
+  std::string evidence;
 };
 
 // A registered model the query shares only constants with.

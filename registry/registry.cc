@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <iostream>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -13,7 +14,10 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "indexer/fingerprint/model_invariants.h"
 #include "registry/fingerprint_store.h"
+#include "registry/index_recovery.h"
+#include "registry/internal/annotated_mutex.h"
 #include "registry/internal/key_schema.h"
 #include "registry/internal/record_format.h"
 #include "registry/lineage_check.h"
@@ -42,7 +46,6 @@ constexpr char kCalibrationKey[] = "calibration";
 constexpr uint64_t kAutoCalibrateMaxVectors = 50'000;
 constexpr size_t kSamplePerRole = 256;
 constexpr size_t kPairsPerRole = 4000;
-constexpr size_t kRebuildBatch = 4096;
 constexpr double kMaxTombstoneFraction = 0.1;
 
 absl::Status ValidateTensors(const std::vector<TensorFingerprint>& tensors) {
@@ -83,60 +86,91 @@ absl::Status ValidateTensors(const std::vector<TensorFingerprint>& tensors) {
 
 struct Registry::Impl {
   std::string dir;
+  RegistryOptions options;
+  IndexRecoveryReport recovery;
+  // Save bookkeeping. REQUIRES: write_mu held.
+  uint64_t vectors_changed_since_save = 0;
+  std::chrono::steady_clock::time_point last_save = std::chrono::steady_clock::now();
   std::unique_ptr<FingerprintStore> store;
   // Swapped whole when a compaction rebuilds it; queries hold their own reference.
-  mutable std::shared_mutex index_mu;
-  std::shared_ptr<SketchIndex> index;  // GUARDED_BY(index_mu) for the pointer itself
-  std::mutex write_mu;  // serialises registrations, deletions, calibration and flushes
-  mutable std::shared_mutex null_mu;
-  std::shared_ptr<const NullModel> null_model;  // GUARDED_BY(null_mu); swapped whole
+  mutable internal::SharedMutex index_mu;
+  std::shared_ptr<SketchIndex> index ABSL_GUARDED_BY(index_mu);  // the pointer itself
+  internal::Mutex write_mu;  // serialises registrations, deletions, calibration and flushes
+  mutable internal::SharedMutex null_mu;
+  std::shared_ptr<const NullModel> null_model ABSL_GUARDED_BY(null_mu);  // swapped whole
 
-  std::string IndexPath() const { return dir + "/index/sketch.wpidx"; }
+  std::string IndexPath() const { return IndexFilePath(dir); }
 
   std::shared_ptr<SketchIndex> current_index() const {
-    std::shared_lock lock(index_mu);
+    internal::ReaderLock lock(&index_mu);
     return index;
   }
   void set_index(std::shared_ptr<SketchIndex> fresh) {
-    std::unique_lock lock(index_mu);
+    internal::WriterLock lock(&index_mu);
     index = std::move(fresh);
   }
 
   std::shared_ptr<const NullModel> null() const {
-    std::shared_lock lock(null_mu);
+    internal::ReaderLock lock(&null_mu);
     return null_model;
+  }
+  void set_null(std::shared_ptr<const NullModel> fresh) {
+    internal::WriterLock lock(&null_mu);
+    null_model = std::move(fresh);
   }
 
   absl::Status RebuildIndex() {
-    absl::StatusOr<std::unique_ptr<SketchIndex>> fresh = SketchIndex::Create(indexer::kSketchDim);
+    absl::StatusOr<std::unique_ptr<SketchIndex>> fresh = BuildIndexFromStore(*store);
     if (!fresh.ok()) return fresh.status();
-    std::vector<uint64_t> ids;
-    std::vector<float> vectors;
-    auto flush = [&]() -> absl::Status {
-      absl::Status s = (*fresh)->Add(ids, vectors);
-      ids.clear();
-      vectors.clear();
-      return s;
-    };
-    absl::Status visited = store->ForEachVector(
-        [&](uint64_t id, uint64_t, std::string_view, std::span<const float> sketch) {
-          ids.push_back(id);
-          vectors.insert(vectors.end(), sketch.begin(), sketch.end());
-          return ids.size() >= kRebuildBatch ? flush() : absl::OkStatus();
-        });
-    if (!visited.ok()) return visited;
-    if (absl::Status s = flush(); !s.ok()) return s;
     set_index(*std::move(fresh));
     return absl::OkStatus();
   }
 
+  FileSystem& index_fs() const {
+    return options.index_file_system != nullptr ? *options.index_file_system
+                                                : *DefaultFileSystem();
+  }
+
+  // Saves the index with the store's epoch, then drops the change-log records it covers.
+  // REQUIRES: write_mu held (no write can move the epoch or the index meanwhile).
+  absl::Status SaveIndexLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu) {
+    const uint64_t epoch = store->index_epoch();
+    if (absl::Status s = current_index()->Save(IndexPath(), epoch, index_fs()); !s.ok()) return s;
+    vectors_changed_since_save = 0;
+    last_save = std::chrono::steady_clock::now();
+    // A failed trim only leaves records the next save trims.
+    (void)store->TrimIndexLog(epoch);
+    return absl::OkStatus();
+  }
+
+  // Counts `changed` vectors and saves the index when the cadence says so. A failed save does
+  // not fail the write that triggered it (the store holds it, and a restart catches the index
+  // up from the log); it is reported on stderr and retried at the next write.
   // REQUIRES: write_mu held.
-  absl::Status CalibrateLocked() {
+  void NoteVectorsChangedLocked(uint64_t changed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu) {
+    if (changed == 0) return;
+    vectors_changed_since_save += changed;
+    const bool by_count = options.index_save_every_vectors > 0 &&
+                          vectors_changed_since_save >= options.index_save_every_vectors;
+    const bool by_time =
+        options.index_save_every_seconds > 0 &&
+        std::chrono::steady_clock::now() - last_save >=
+            std::chrono::seconds(options.index_save_every_seconds);
+    if (!by_count && !by_time) return;
+    if (absl::Status s = SaveIndexLocked(); !s.ok()) {
+      std::cerr << "weightprint: periodic sketch index save failed (the store is intact; a "
+                   "restart catches the index up): "
+                << s << std::endl;
+    }
+  }
+
+  absl::Status CalibrateLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu) {
     // Reservoir-sample informative sketches per role, then pair tensors of different models.
     struct Sample {
       uint64_t model_id;
       uint64_t n;
       std::vector<float> sketch;
+      std::string statistic;  // invariant features: paired only with the same statistic
     };
     struct LongSample {
       uint64_t model_id;
@@ -168,7 +202,8 @@ struct Registry::Impl {
           }
         }
         const uint64_t k = seen[role]++;
-        Sample s{m.id, t.fingerprint.num_elements(), std::move(t.fingerprint.sketch)};
+        Sample s{m.id, t.fingerprint.num_elements(), std::move(t.fingerprint.sketch), ""};
+        if (auto inv = indexer::ParseInvariantName(t.fingerprint.name)) s.statistic = inv->statistic;
         if (samples[role].size() < kSamplePerRole) {
           samples[role].push_back(std::move(s));
         } else if (uint64_t j = rng() % (k + 1); j < kSamplePerRole) {
@@ -185,7 +220,7 @@ struct Registry::Impl {
            ++attempt) {
         const Sample& a = s[rng() % s.size()];
         const Sample& b = s[rng() % s.size()];
-        if (a.model_id == b.model_id) continue;
+        if (a.model_id == b.model_id || a.statistic != b.statistic) continue;
         const double r = indexer::SketchDot(a.sketch, b.sketch);
         // A copy by value (a shared buffer or a reused tensor) is not a pair of unrelated
         // tensors; counted, a few of them would move the null onto the copies themselves.
@@ -209,13 +244,12 @@ struct Registry::Impl {
     }
     NullModel fitted = NullModel::Fit(standardized, long_standardized);
     if (absl::Status s = store->PutMeta(kCalibrationKey, fitted.Serialize()); !s.ok()) return s;
-    std::unique_lock lock(null_mu);
+    internal::WriterLock lock(&null_mu);
     null_model = std::make_shared<const NullModel>(std::move(fitted));
     return absl::OkStatus();
   }
 
-  // REQUIRES: write_mu held.
-  absl::Status MaybeCalibrateLocked() {
+  absl::Status MaybeCalibrateLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu) {
     if (store->counts().vectors > kAutoCalibrateMaxVectors) return absl::OkStatus();
     return CalibrateLocked();
   }
@@ -241,23 +275,24 @@ struct Registry::Impl {
   }
 
   // Deletes model `id` from the store (with `audit` in the same batch) and from the index.
-  // REQUIRES: write_mu held.
-  absl::Status DeleteLocked(uint64_t id, const AuditEntry* audit) {
+  absl::Status DeleteLocked(uint64_t id, const AuditEntry* audit)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu) {
     std::vector<uint64_t> removed;
     absl::StatusOr<ModelInfo> deleted = store->DeleteModel(id, &removed, audit);
     if (!deleted.ok()) return deleted.status();
-    if (absl::Status s = index->Remove(removed); !s.ok()) {
+    if (absl::Status s = current_index()->Remove(removed); !s.ok()) {
       return absl::InternalError(absl::StrCat("model deleted, but the sketch index could not be ",
                                               "updated (restart to rebuild it): ", s.message()));
     }
     // The HNSW tier deletes by tombstone; rebuild once they are a tenth of the index, so
     // searches do not over-fetch ever more dead entries.
-    if (index->tombstone_fraction() > kMaxTombstoneFraction) {
+    if (current_index()->tombstone_fraction() > kMaxTombstoneFraction) {
       if (absl::Status s = RebuildIndex(); !s.ok()) {
         return absl::InternalError(absl::StrCat("model deleted, but compacting the sketch index ",
                                                 "failed (restart to rebuild it): ", s.message()));
       }
     }
+    NoteVectorsChangedLocked(removed.size());
     return absl::OkStatus();
   }
 };
@@ -265,20 +300,22 @@ struct Registry::Impl {
 Registry::Registry(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Registry::~Registry() {
-  if (impl_ && impl_->store && impl_->index) (void)Flush();
+  if (impl_ && impl_->store && impl_->current_index()) (void)Flush();
 }
 
 absl::StatusOr<std::unique_ptr<Registry>> Registry::Open(const std::string& dir,
                                                          const RegistryOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;
+  impl->options = options;
   if (options.create_if_missing) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec) return absl::InternalError(absl::StrCat(dir, ": cannot create: ", ec.message()));
   }
   absl::StatusOr<std::unique_ptr<FingerprintStore>> store =
-      FingerprintStore::Open(dir, options.create_if_missing);
+      FingerprintStore::Open(dir, options.create_if_missing,
+                             StoreOptions{.file_system = options.store_file_system});
   if (!store.ok()) return store.status();
   impl->store = *std::move(store);
 
@@ -287,24 +324,27 @@ absl::StatusOr<std::unique_ptr<Registry>> Registry::Open(const std::string& dir,
   if (ec) {
     return absl::InternalError(absl::StrCat(dir, "/index: cannot create: ", ec.message()));
   }
-  uint64_t epoch = 0;
-  absl::StatusOr<std::unique_ptr<SketchIndex>> loaded = SketchIndex::Load(impl->IndexPath(), &epoch);
-  if (loaded.ok() && epoch == impl->store->index_epoch() &&
-      (*loaded)->dim() == indexer::kSketchDim &&
-      (*loaded)->size() == impl->store->counts().vectors) {
-    impl->set_index(*std::move(loaded));
-  } else {
-    // Missing, stale (a crash between the store write and the index save) or unreadable: the
-    // index is derived data, so rebuild it from the store.
-    if (absl::Status s = impl->RebuildIndex(); !s.ok()) return s;
+  // Loaded as saved, caught up from the store's change log (a crash after store writes,
+  // before the next save), or rebuilt: the index is derived data.
+  absl::StatusOr<RecoveredIndex> recovered =
+      RecoverIndex(*impl->store, impl->IndexPath(), kMaxTombstoneFraction);
+  if (!recovered.ok()) return recovered.status();
+  impl->recovery = recovered->report;
+  impl->set_index(std::move(recovered->index));
+  if (impl->recovery.path != IndexRecoveryReport::Path::kLoaded) {
+    // Persist the repaired index now, so a second crash does not repeat the work. Best
+    // effort: the store is intact either way. (Nobody else holds the registry yet; the lock
+    // only states what SaveIndexLocked requires.)
+    internal::MutexLock lock(&impl->write_mu);
+    (void)impl->SaveIndexLocked();
   }
 
-  impl->null_model = std::make_shared<const NullModel>();
+  impl->set_null(std::make_shared<const NullModel>());
   absl::StatusOr<std::optional<std::string>> calibration = impl->store->GetMeta(kCalibrationKey);
   if (!calibration.ok()) return calibration.status();
   if (calibration->has_value()) {
     absl::StatusOr<NullModel> parsed = NullModel::Parse(**calibration);
-    if (parsed.ok()) impl->null_model = std::make_shared<const NullModel>(*std::move(parsed));
+    if (parsed.ok()) impl->set_null(std::make_shared<const NullModel>(*std::move(parsed)));
   }
   return std::unique_ptr<Registry>(new Registry(std::move(impl)));
 }
@@ -323,7 +363,7 @@ absl::StatusOr<ModelInfo> Registry::Register(ModelInfo info,
   AuditEntry audit =
       AuditOf(options.identity, "register", DescribeWeights(tensors, /*list_hashes=*/false));
 
-  std::lock_guard lock(impl_->write_mu);
+  internal::MutexLock lock(&impl_->write_mu);
   absl::StatusOr<std::optional<ModelInfo>> existing = impl_->FindExact(info.name, info.revision);
   if (!existing.ok()) return existing.status();
   if (existing->has_value()) {
@@ -366,11 +406,12 @@ absl::StatusOr<ModelInfo> Registry::Register(ModelInfo info,
     // The index holds what the store holds (half precision), so a rebuilt index equals this one.
     for (float v : tensors[i].sketch) vectors.push_back(store_internal::StoredSketchValue(v));
   }
-  if (absl::Status s = impl_->index->Add(ids, vectors); !s.ok()) {
+  if (absl::Status s = impl_->current_index()->Add(ids, vectors); !s.ok()) {
     // The store is the truth; the persisted index is now stale and is rebuilt at next open.
     return absl::InternalError(absl::StrCat("model stored, but the sketch index could not be ",
                                             "updated (restart to rebuild it): ", s.message()));
   }
+  impl_->NoteVectorsChangedLocked(ids.size());
   if (absl::Status s = impl_->MaybeCalibrateLocked(); !s.ok()) return s;
   return stored;
 }
@@ -436,7 +477,7 @@ absl::StatusOr<std::vector<ModelInfo>> Registry::ListModels(const std::string& n
 
 absl::StatusOr<ModelInfo> Registry::DeleteModel(const ModelKey& key,
                                                 const WriteIdentity& identity) {
-  std::lock_guard lock(impl_->write_mu);
+  internal::MutexLock lock(&impl_->write_mu);
   absl::StatusOr<uint64_t> id = impl_->Resolve(key);
   if (!id.ok()) return id.status();
   absl::StatusOr<ModelInfo> info = impl_->store->GetModel(*id);
@@ -457,6 +498,8 @@ absl::StatusOr<std::vector<AuditEntry>> Registry::ListAudit(int64_t since_unix_m
 
 uint32_t StoreSchemaVersion() { return store_internal::kSchemaVersion; }
 
+std::string IndexFilePath(const std::string& dir) { return dir + "/index/sketch.wpidx"; }
+
 absl::StatusOr<RegistryStats> Registry::Stats() const {
   const StoreCounts counts = impl_->store->counts();
   RegistryStats stats;
@@ -465,6 +508,7 @@ absl::StatusOr<RegistryStats> Registry::Stats() const {
   stats.vectors = counts.vectors;
   stats.parameters = counts.parameters;
   stats.index_type = impl_->current_index()->description();
+  stats.index_vectors = impl_->current_index()->size();
   stats.schema_version = store_internal::kSchemaVersion;
   stats.fingerprint_version = indexer::kFingerprintVersion;
   stats.calibration_pairs = impl_->null()->total_pairs();
@@ -493,12 +537,14 @@ absl::StatusOr<std::vector<KnownConstant>> Registry::ListConstants() const {
 absl::StatusOr<std::vector<KnownConstant>> Registry::AddConstants(
     const std::vector<TensorFingerprint>& tensors, const std::string& note) {
   if (tensors.empty()) return absl::InvalidArgumentError("no tensors to add as constants");
-  std::lock_guard lock(impl_->write_mu);
+  internal::MutexLock lock(&impl_->write_mu);
   const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
   std::vector<KnownConstant> added;
   for (const TensorFingerprint& t : tensors) {
+    // Invariant features are statistics of a model, never a tensor that could be a constant.
+    if (indexer::IsInvariantName(t.name)) continue;
     KnownConstant c;
     c.exact_hash = t.exact_hash;
     c.bf16_hash = t.bf16_hash;
@@ -515,7 +561,7 @@ absl::StatusOr<std::vector<KnownConstant>> Registry::AddConstants(
 }
 
 absl::StatusOr<KnownConstant> Registry::RemoveConstant(const std::string& hex) {
-  std::lock_guard lock(impl_->write_mu);
+  internal::MutexLock lock(&impl_->write_mu);
   absl::StatusOr<std::optional<KnownConstant>> stored = FindStoredConstant(*impl_->store, hex);
   if (!stored.ok()) return stored.status();
   if (stored->has_value()) {
@@ -541,15 +587,43 @@ absl::StatusOr<KnownConstant> Registry::RemoveConstant(const std::string& hex) {
 }
 
 absl::Status Registry::Calibrate() {
-  std::lock_guard lock(impl_->write_mu);
+  internal::MutexLock lock(&impl_->write_mu);
   return impl_->CalibrateLocked();
 }
 
 NullModel Registry::null_model() const { return *impl_->null(); }
 
 absl::Status Registry::Flush() {
-  std::lock_guard lock(impl_->write_mu);
-  return impl_->current_index()->Save(impl_->IndexPath(), impl_->store->index_epoch());
+  internal::MutexLock lock(&impl_->write_mu);
+  return impl_->SaveIndexLocked();
 }
+
+absl::StatusOr<BackupManifest> Registry::Backup(const std::string& dir) {
+  if (absl::Status s = PrepareBackupDir(dir); !s.ok()) return s;
+  auto fail = [&dir](absl::Status status) {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir, ignored);  // it was empty or absent before
+    return status;
+  };
+  BackupManifest manifest;
+  manifest.schema_version = store_internal::kSchemaVersion;
+  manifest.fingerprint_version = indexer::kFingerprintVersion;
+  {
+    // No write lands between the checkpoint and the index save, so both are at one epoch.
+    internal::MutexLock lock(&impl_->write_mu);
+    manifest.index_epoch = impl_->store->index_epoch();
+    manifest.counts = impl_->store->counts();
+    if (absl::Status s = impl_->store->CreateCheckpoint(dir + "/store"); !s.ok()) return fail(s);
+    std::error_code ec;
+    std::filesystem::create_directories(dir + "/index", ec);
+    // Without a saved index the restored registry rebuilds it at open: slower, not wrong.
+    manifest.index_included =
+        !ec && impl_->current_index()->Save(IndexFilePath(dir), manifest.index_epoch).ok();
+  }
+  absl::StatusOr<BackupManifest> sealed = SealBackup(dir, std::move(manifest));
+  if (!sealed.ok()) return fail(sealed.status());
+  return sealed;
+}
+IndexRecoveryReport Registry::index_recovery() const { return impl_->recovery; }
 
 }  // namespace weightprint::registry

@@ -17,15 +17,32 @@
 #include "absl/status/statusor.h"
 #include "indexer/fingerprint/tensor_fingerprint.h"
 #include "registry/audit_entry.h"
+#include "registry/file_system.h"
+#include "registry/fingerprint_store.h"
+#include "registry/index_recovery.h"
 #include "registry/known_constants.h"
 #include "registry/model_info.h"
 #include "registry/null_model.h"
 #include "registry/provenance_report.h"
+#include "registry/registry_backup.h"
 
 namespace weightprint::registry {
 
 struct RegistryOptions {
   bool create_if_missing = true;  // Default: true
+
+  // Index save cadence (docs/STORAGE.md, "Index epoch, change log and recovery"). The sketch
+  // index is saved at Flush and, after a registration or deletion, once this many vectors were
+  // added or removed since the last save (0: never), or once this many seconds passed since
+  // the last save with any vector changed (0: never). A restart after a crash replays only the
+  // store's changes since the last save. Defaults: 20,000 vectors, 600 s.
+  uint64_t index_save_every_vectors = 20'000;
+  uint64_t index_save_every_seconds = 600;
+
+  // Failure-injection seams (tests): the file system RocksDB writes through, and the one the
+  // index file is written through. Default (null): the real ones.
+  std::shared_ptr<rocksdb::FileSystem> store_file_system;
+  std::shared_ptr<FileSystem> index_file_system;
 };
 
 struct RegistryStats {
@@ -34,6 +51,7 @@ struct RegistryStats {
   uint64_t vectors = 0;
   uint64_t parameters = 0;
   std::string index_type;
+  uint64_t index_vectors = 0;  // live vectors in the sketch index (equals `vectors` when sound)
   uint32_t schema_version = 0;
   uint32_t fingerprint_version = 0;
   uint64_t calibration_pairs = 0;
@@ -42,6 +60,9 @@ struct RegistryStats {
 
 // The store's record schema version this build reads and writes (docs/STORAGE.md).
 uint32_t StoreSchemaVersion();
+
+// Where the registry in `dir` saves its sketch index.
+std::string IndexFilePath(const std::string& dir);
 
 class Registry {
  public:
@@ -92,6 +113,15 @@ class Registry {
   absl::Status Calibrate();
   // Writes the sketch index to disk now.
   absl::Status Flush();
+
+  // Writes a consistent backup of the registry into `dir` (registry/registry_backup.h): an
+  // absolute path that does not exist or is an empty directory. Queries go on throughout;
+  // registrations and deletions wait only while the store is checkpointed and the index saved
+  // at the checkpoint's epoch, not while the files are copied and checksummed.
+  absl::StatusOr<BackupManifest> Backup(const std::string& dir);
+  // How Open obtained the sketch index: loaded as saved, caught up from the store's change
+  // log, or rebuilt (and why).
+  IndexRecoveryReport index_recovery() const;
 
   // The null model queries are judged against now (for evaluation and diagnostics).
   NullModel null_model() const;

@@ -89,6 +89,14 @@ void CandidateToProto(const CandidateReport& in, v1::CandidateReport* out) {
   }
   out->set_link(in.link);
   for (const SharedConstant& c : in.shared_constants) ToProto(c, out->add_shared_constants());
+  out->set_invariants_matched(in.invariants_matched);
+  out->set_invariants_compared(in.invariants_compared);
+  out->set_invariant_p_value(in.invariant_p_value);
+  for (const TensorMatch& match : in.strongest_invariants) {
+    ToProto(match, out->add_strongest_invariants());
+  }
+  out->set_evidence(in.evidence);
+  out->set_invariant_z(in.invariant_z);
 }
 
 CandidateReport CandidateFromProto(const v1::CandidateReport& in) {
@@ -118,6 +126,15 @@ CandidateReport CandidateFromProto(const v1::CandidateReport& in) {
   for (const v1::SharedConstant& c : in.shared_constants()) {
     out.shared_constants.push_back(FromProto(c));
   }
+  out.invariants_matched = in.invariants_matched();
+  out.invariants_compared = in.invariants_compared();
+  // A peer that predates the field sends nothing: no invariant evidence, p = 1.
+  out.invariant_p_value = in.invariants_compared() > 0 ? in.invariant_p_value() : 1.0;
+  for (const v1::TensorMatch& match : in.strongest_invariants()) {
+    out.strongest_invariants.push_back(FromProto(match));
+  }
+  out.evidence = in.evidence();
+  out.invariant_z = in.invariant_z();
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include <chrono>
+#include <cstdint>
 #include <exception>
 #include <fstream>
 #include <memory>
@@ -20,9 +21,6 @@
 namespace weightprint::registry {
 namespace {
 
-// Requests are client-streamed in ~1 MiB messages; 8 MiB leaves room for a generous batch
-// while bounding what one message can make the server allocate.
-constexpr int kMaxReceiveMessageBytes = 8 << 20;
 // How long Shutdown() lets calls in flight finish before cancelling them.
 constexpr std::chrono::seconds kShutdownGrace{5};
 // The health-check service name clients ask for, besides "" (the whole server).
@@ -138,8 +136,18 @@ absl::StatusOr<std::unique_ptr<RunningServer>> Start(Registry* registry,
         "; give --tls-cert and --tls-key, or listen on loopback");
   }
 
-  auto service = std::make_unique<RegistryService>(
-      registry, *std::move(policy), options.max_raw_tensor_bytes, options.trust_remote_writers);
+  const ServerLimits& limits = options.limits;
+  if (limits.max_message_bytes == 0 || limits.max_message_bytes > uint64_t{INT32_MAX} ||
+      limits.max_tensors_per_model == 0 || limits.max_upload_streams == 0 ||
+      limits.max_upload_memory_bytes == 0 || limits.call_deadline.count() < 0 ||
+      limits.idle_timeout.count() < 0) {
+    return absl::InvalidArgumentError(
+        "StartServer: limits must be positive (time limits 0 to disable), and the message size "
+        "below 2 GiB");
+  }
+  auto service = std::make_unique<RegistryService>(registry, *std::move(policy),
+                                                   options.max_raw_tensor_bytes,
+                                                   options.trust_remote_writers, limits);
 
   // Both are process-wide switches read when a server is built, so they come first.
   grpc::EnableDefaultHealthCheckService(true);
@@ -148,7 +156,9 @@ absl::StatusOr<std::unique_ptr<RunningServer>> Start(Registry* registry,
   grpc::ServerBuilder builder;
   int selected_port = 0;
   builder.AddListeningPort(options.listen, *credentials, &selected_port);
-  builder.SetMaxReceiveMessageSize(kMaxReceiveMessageBytes);
+  // Requests are client-streamed in ~1 MiB messages; the limit bounds what one message can
+  // make the server allocate. gRPC itself refuses a larger one with RESOURCE_EXHAUSTED.
+  builder.SetMaxReceiveMessageSize(static_cast<int>(limits.max_message_bytes));
   // gRPC binds with SO_REUSEPORT by default, which would let a second server start on a port
   // already serving and silently split the traffic; a taken port must be an error instead.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);

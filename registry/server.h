@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "registry/registry.h"
+#include "registry/server_limits.h"
 
 namespace weightprint::registry {
 
@@ -33,6 +34,10 @@ struct ServerOptions {
   // are trusted (they can make a tensor a common constant) and they may add or remove known
   // constants. Default: false — only admin tokens are (docs/VERDICTS.md, "Trust").
   bool trust_remote_writers = false;
+
+  // Message size, tensors per model, open streams, upload memory, call deadline and idle
+  // timeout (server_limits.h; docs/API.md, "Limits").
+  ServerLimits limits;
 };
 
 class RunningServer {

@@ -1,5 +1,7 @@
 #include "registry/service.h"
 
+#include <algorithm>
+#include <chrono>
 #include <string>
 #include <utility>
 #include <vector>
@@ -53,35 +55,69 @@ absl::StatusOr<ModelKey> KeyFromRequest(const char* rpc, const Request& request)
 }  // namespace
 
 RegistryService::RegistryService(Registry* registry, grpc_edge::AccessPolicy policy,
-                                 uint64_t max_raw_tensor_bytes, bool trust_remote_writers)
+                                 uint64_t max_raw_tensor_bytes, bool trust_remote_writers,
+                                 const ServerLimits& limits)
     : registry_(registry),
       policy_(std::move(policy)),
       max_raw_tensor_bytes_(max_raw_tensor_bytes),
-      trust_remote_writers_(trust_remote_writers) {}
+      trust_remote_writers_(trust_remote_writers),
+      limits_(limits),
+      budget_(limits.max_upload_streams, limits.max_upload_memory_bytes) {
+  std::chrono::milliseconds shortest{0};
+  for (std::chrono::milliseconds limit : {limits.call_deadline, limits.idle_timeout}) {
+    if (limit.count() > 0 && (shortest.count() == 0 || limit < shortest)) shortest = limit;
+  }
+  if (shortest.count() > 0) {
+    // A limit is enforced within a tenth of itself, and never checked more than every 5 ms.
+    watchdog_ = std::make_unique<grpc_edge::StreamWatchdog>(std::clamp(
+        shortest / 10, std::chrono::milliseconds(5), std::chrono::milliseconds(1000)));
+  }
+}
+
+absl::StatusOr<grpc_edge::StreamAllowance> RegistryService::Admit(const char* rpc) {
+  absl::StatusOr<std::unique_ptr<grpc_edge::UploadTicket>> ticket = budget_.Admit(rpc);
+  if (!ticket.ok()) return ticket.status();
+  return grpc_edge::StreamAllowance{limits_.max_tensors_per_model, *std::move(ticket)};
+}
 
 grpc::ServerReadReactor<v1::RegisterModelRequest>* RegistryService::RegisterModel(
     grpc::CallbackServerContext* context, v1::RegisterModelResponse* response) {
   absl::StatusOr<WriteIdentity> who = policy_.Authorize(*context, AccessRole::kWriter);
   const bool may_replace = who.ok() && policy_.Authorize(*context, AccessRole::kAdmin).ok();
+  absl::StatusOr<grpc_edge::StreamAllowance> allowance =
+      who.ok() ? Admit("RegisterModel") : absl::StatusOr<grpc_edge::StreamAllowance>(who.status());
   return new ClientStreamReactor<grpc_edge::RegisterModelStream>(
       "RegisterModel", context,
       grpc_edge::RegisterModelStream(registry_, who.ok() ? *who : WriteIdentity{}, may_replace,
-                                     trust_remote_writers_ || (who.ok() && who->role == "admin")),
-      response, who.status());
+                                     trust_remote_writers_ || (who.ok() && who->role == "admin"),
+                                     allowance.ok() ? *std::move(allowance)
+                                                    : grpc_edge::StreamAllowance{}),
+      response, allowance.status(), watchdog_.get(), TimeLimits());
 }
 
 grpc::ServerReadReactor<v1::QueryModelRequest>* RegistryService::QueryModel(
     grpc::CallbackServerContext* context, v1::ProvenanceReport* response) {
+  absl::Status who = policy_.Authorize(*context, AccessRole::kReader).status();
+  absl::StatusOr<grpc_edge::StreamAllowance> allowance =
+      who.ok() ? Admit("QueryModel") : absl::StatusOr<grpc_edge::StreamAllowance>(who);
   return new ClientStreamReactor<grpc_edge::QueryModelStream>(
-      "QueryModel", context, grpc_edge::QueryModelStream(registry_), response,
-      policy_.Authorize(*context, AccessRole::kReader).status());
+      "QueryModel", context,
+      grpc_edge::QueryModelStream(
+          registry_, allowance.ok() ? *std::move(allowance) : grpc_edge::StreamAllowance{}),
+      response, allowance.status(), watchdog_.get(), TimeLimits());
 }
 
 grpc::ServerReadReactor<v1::QueryTensorRequest>* RegistryService::QueryTensor(
     grpc::CallbackServerContext* context, v1::TensorQueryResponse* response) {
+  absl::Status who = policy_.Authorize(*context, AccessRole::kReader).status();
+  absl::StatusOr<grpc_edge::StreamAllowance> allowance =
+      who.ok() ? Admit("QueryTensor") : absl::StatusOr<grpc_edge::StreamAllowance>(who);
   return new ClientStreamReactor<grpc_edge::QueryTensorStream>(
-      "QueryTensor", context, grpc_edge::QueryTensorStream(registry_, max_raw_tensor_bytes_),
-      response, policy_.Authorize(*context, AccessRole::kReader).status());
+      "QueryTensor", context,
+      grpc_edge::QueryTensorStream(
+          registry_, max_raw_tensor_bytes_,
+          allowance.ok() ? *std::move(allowance) : grpc_edge::StreamAllowance{}),
+      response, allowance.status(), watchdog_.get(), TimeLimits());
 }
 
 grpc::ServerUnaryReactor* RegistryService::GetModel(grpc::CallbackServerContext* context,
@@ -214,6 +250,34 @@ grpc::ServerUnaryReactor* RegistryService::ListAudit(grpc::CallbackServerContext
         registry_->ListAudit(request->since_unix_micros(), request->limit());
     if (!entries.ok()) return entries.status();
     for (const AuditEntry& entry : *entries) ToProto(entry, response->add_entries());
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* RegistryService::Backup(grpc::CallbackServerContext* context,
+                                                  const v1::BackupRequest* request,
+                                                  v1::BackupResponse* response) {
+  return FinishUnary("Backup", context, [&]() -> absl::Status {
+    // A backup is a copy of everything: an operator's call.
+    if (absl::Status s = policy_.Authorize(*context, AccessRole::kAdmin).status(); !s.ok()) return s;
+    if (request->dir().empty()) {
+      return absl::InvalidArgumentError("Backup: `dir` (an absolute path on the server's host) is required");
+    }
+    absl::StatusOr<BackupManifest> manifest = registry_->Backup(request->dir());
+    if (!manifest.ok()) return manifest.status();
+    const BackupSummary summary = Summarize(request->dir(), *manifest);
+    response->set_dir(summary.dir);
+    response->set_format_version(summary.format_version);
+    response->set_schema_version(summary.schema_version);
+    response->set_index_epoch(summary.index_epoch);
+    response->set_models(summary.counts.models);
+    response->set_tensors(summary.counts.tensors);
+    response->set_vectors(summary.counts.vectors);
+    response->set_parameters(summary.counts.parameters);
+    response->set_files(summary.files);
+    response->set_bytes(summary.bytes);
+    response->set_index_included(summary.index_included);
+    response->set_created_unix_micros(summary.created_unix_micros);
     return absl::OkStatus();
   });
 }

@@ -6,16 +6,23 @@
 // per-RPC stream object (registry/grpc/upload_streams.h). Library status codes reach clients
 // unchanged (registry/grpc/status_edge.h); no exception escapes a handler.
 //
-// Thread-safety: the service is stateless apart from const configuration and may serve any
-// number of concurrent calls; the Registry it points to is thread-safe and must outlive it.
+// Thread-safety: the service holds const configuration, the thread-safe upload budget and the
+// watchdog of its streams' time limits, and may serve any number of concurrent calls; the Registry it points to is thread-safe and must outlive it.
 // Library calls run on gRPC's callback threads (acceptable for v1, see docs/API.md).
 #ifndef WEIGHTPRINT_REGISTRY_SERVICE_H_
 #define WEIGHTPRINT_REGISTRY_SERVICE_H_
 
 #include <grpcpp/grpcpp.h>
 
+#include <memory>
+
 #include "registry/grpc/access_policy.h"
+#include "registry/grpc/read_reactor.h"
+#include "registry/grpc/stream_watchdog.h"
+#include "registry/grpc/upload_budget.h"
+#include "registry/grpc/upload_streams.h"
 #include "registry/registry.h"
+#include "registry/server_limits.h"
 #include "weightprint/v1/registry.grpc.pb.h"
 
 namespace weightprint::registry {
@@ -25,8 +32,10 @@ class RegistryService final : public v1::Registry::CallbackService {
   // REQUIRES: registry != nullptr and outlives the service. Every call is checked against
   // `policy` before it reaches the registry.
   // `trust_remote_writers`: every authorised writer counts as an operator (ServerOptions).
+  // `limits`: what the streaming calls may hold and how long they may take (server_limits.h).
   RegistryService(Registry* registry, grpc_edge::AccessPolicy policy,
-                  uint64_t max_raw_tensor_bytes, bool trust_remote_writers);
+                  uint64_t max_raw_tensor_bytes, bool trust_remote_writers,
+                  const ServerLimits& limits = {});
 
   RegistryService(const RegistryService&) = delete;
   RegistryService& operator=(const RegistryService&) = delete;
@@ -62,6 +71,9 @@ class RegistryService final : public v1::Registry::CallbackService {
   grpc::ServerUnaryReactor* ListAudit(grpc::CallbackServerContext* context,
                                       const v1::ListAuditRequest* request,
                                       v1::ListAuditResponse* response) override;
+  grpc::ServerUnaryReactor* Backup(grpc::CallbackServerContext* context,
+                                   const v1::BackupRequest* request,
+                                   v1::BackupResponse* response) override;
 
  private:
   // Who may add or remove known constants (docs/VERDICTS.md, "Trust").
@@ -71,6 +83,17 @@ class RegistryService final : public v1::Registry::CallbackService {
   const grpc_edge::AccessPolicy policy_;
   const uint64_t max_raw_tensor_bytes_;
   const bool trust_remote_writers_;
+  // Admission of one streaming call under the limits: its allowance, or why it is refused.
+  absl::StatusOr<grpc_edge::StreamAllowance> Admit(const char* rpc);
+  grpc_edge::StreamTimeLimits TimeLimits() const {
+    return {limits_.call_deadline, limits_.idle_timeout};
+  }
+
+  const ServerLimits limits_;
+  grpc_edge::UploadBudget budget_;
+  // Null when neither time limit is set. Outlives every call: the server that dispatches the
+  // calls is destroyed first.
+  std::unique_ptr<grpc_edge::StreamWatchdog> watchdog_;
 };
 
 }  // namespace weightprint::registry

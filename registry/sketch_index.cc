@@ -27,8 +27,11 @@
 #include <utility>
 
 #include "base/mapped_file.h"
+#include "registry/file_system.h"
 #include "registry/internal/error_text.h"
+#include "registry/internal/annotated_mutex.h"
 #include "registry/internal/fast_storage.h"
+#include "registry/internal/loaded_index_check.h"
 
 namespace weightprint::registry {
 namespace {
@@ -83,44 +86,6 @@ absl::Status FaissError(std::string_view what, const std::exception& e) {
   return absl::InternalError(ErrorText("faiss: ", what, ": ", e.what()));
 }
 
-absl::Status ErrnoError(std::string_view what, const std::string& path) {
-  const int err = errno;
-  return absl::InternalError(ErrorText(what, " '", path, "': ", std::strerror(err)));
-}
-
-// Writes all of `data` to `fd`, retrying short writes.
-bool WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
-
-// Closes a file descriptor on scope exit.
-class FileCloser {
- public:
-  explicit FileCloser(int fd) : fd_(fd) {}
-  ~FileCloser() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FileCloser(const FileCloser&) = delete;
-  FileCloser& operator=(const FileCloser&) = delete;
-  // Closes now, reporting failure (a deferred write error can surface here).
-  bool Close() {
-    int fd = fd_;
-    fd_ = -1;
-    return ::close(fd) == 0;
-  }
-
- private:
-  int fd_;
-};
-
 // Below this many queries FAISS scans sequentially anyway (it switches to BLAS at 20), and the
 // only OpenMP regions it enters are tiny (IndexIDMap's label translation). Each such region
 // wakes a per-caller-thread OpenMP team whose spinning workers, multiplied by concurrent
@@ -149,34 +114,56 @@ struct SketchIndex::Impl {
   // A shared lock on `mu` for readers (Search, Save, size). glibc's shared_mutex prefers
   // readers, so a steady stream of searches would starve Add/Remove forever; passing through
   // `gate` first lets a waiting writer (who holds the gate) stop new readers from entering.
-  std::shared_lock<std::shared_mutex> ReadLock() const {
-    std::lock_guard<std::mutex> turnstile(gate);
-    return std::shared_lock<std::shared_mutex>(mu);
-  }
+  // (The bodies take two locks, which the analysis cannot follow; the declarations carry the
+  // contract.)
+  class ABSL_SCOPED_LOCKABLE ReadLock {
+   public:
+    explicit ReadLock(const Impl& impl) ABSL_SHARED_LOCK_FUNCTION(impl.mu)
+        ABSL_NO_THREAD_SAFETY_ANALYSIS : mu_(&impl.mu) {
+      internal::MutexLock turnstile(&impl.gate);
+      mu_->ReaderLock();
+    }
+    ~ReadLock() ABSL_UNLOCK_FUNCTION() ABSL_NO_THREAD_SAFETY_ANALYSIS { mu_->ReaderUnlock(); }
+
+   private:
+    internal::SharedMutex* const mu_;
+  };
   // The exclusive lock on `mu` for Add/Remove, taken while holding the gate.
-  struct WriteLock {
-    explicit WriteLock(const Impl& impl) : turnstile(impl.gate), exclusive(impl.mu) {}
-    std::lock_guard<std::mutex> turnstile;
-    std::unique_lock<std::shared_mutex> exclusive;
+  class ABSL_SCOPED_LOCKABLE WriteLock {
+   public:
+    explicit WriteLock(const Impl& impl) ABSL_EXCLUSIVE_LOCK_FUNCTION(impl.mu)
+        ABSL_NO_THREAD_SAFETY_ANALYSIS : gate_(&impl.gate), mu_(&impl.mu) {
+      gate_->Lock();
+      mu_->Lock();
+    }
+    ~WriteLock() ABSL_UNLOCK_FUNCTION() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      mu_->Unlock();
+      gate_->Unlock();
+    }
+
+   private:
+    internal::Mutex* const gate_;
+    internal::SharedMutex* const mu_;
   };
 
   // Set at construction, never changed.
   int dim = 0;
   SketchIndexOptions options;
-  mutable std::mutex gate;  // writers hold it while waiting for and holding `mu`
+  mutable internal::Mutex gate;  // writers hold it while waiting for and holding `mu`
   // Searches hold mu shared; Add and Remove hold it exclusively (FAISS forbids search during
   // add/remove).
-  mutable std::shared_mutex mu;
-  std::unique_ptr<faiss::IndexIDMap2> index;  // GUARDED_BY(mu); owns its inner index
-  std::unordered_set<IdT> tombstones;          // GUARDED_BY(mu); HNSW tier only
+  mutable internal::SharedMutex mu;
+  std::unique_ptr<faiss::IndexIDMap2> index ABSL_GUARDED_BY(mu);  // owns its inner index
+  std::unordered_set<IdT> tombstones ABSL_GUARDED_BY(mu);          // HNSW tier only
 
-  faiss::IndexHNSW* hnsw() const { return dynamic_cast<faiss::IndexHNSW*>(index->index); }
+  faiss::IndexHNSW* hnsw() const ABSL_SHARED_LOCKS_REQUIRED(mu) {
+    return dynamic_cast<faiss::IndexHNSW*>(index->index);
+  }
 
-  // Moves the exact tier's vectors into a new HNSW index. REQUIRES: mu held exclusively.
-  void MigrateToHnsw();
-  // Sets the HNSW search breadth for the current size. REQUIRES: mu held exclusively (or no
-  // other thread can see the index yet).
-  void TuneSearch();
+  // Moves the exact tier's vectors into a new HNSW index.
+  void MigrateToHnsw() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Sets the HNSW search breadth for the current size.
+  void TuneSearch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 };
 
 namespace {
@@ -254,6 +241,8 @@ absl::StatusOr<std::unique_ptr<SketchIndex>> SketchIndex::Create(
   auto impl = std::make_unique<Impl>();
   impl->dim = dim;
   impl->options = options;
+  // No other thread can see `impl` yet: this lock is never contended, it states the rule.
+  internal::WriterLock init(&impl->mu);
   try {
     impl->index = NewFlat(dim);
   } catch (const std::exception& e) {
@@ -299,7 +288,13 @@ absl::StatusOr<std::unique_ptr<SketchIndex>> SketchIndex::Load(
   auto impl = std::make_unique<Impl>();
   impl->dim = static_cast<int>(dim);
   impl->options = options;
+  // No other thread can see `impl` yet: this lock is never contended, it states the rule.
+  internal::WriterLock init(&impl->mu);
   try {
+    if (std::optional<std::string> bad = internal::CheckIndexPayload(
+            {reinterpret_cast<const uint8_t*>(payload), payload_size})) {
+      return corrupt(*bad);
+    }
     SpanReader reader(reinterpret_cast<const uint8_t*>(payload), payload_size);
     std::unique_ptr<faiss::Index> loaded(faiss::read_index(&reader));
     auto* map = dynamic_cast<faiss::IndexIDMap2*>(loaded.get());
@@ -312,6 +307,7 @@ absl::StatusOr<std::unique_ptr<SketchIndex>> SketchIndex::Load(
     if (map->d != impl->dim) {
       return corrupt(ErrorText("index dimension ", map->d, " differs from header ", dim));
     }
+    if (std::optional<std::string> bad = internal::CheckLoadedIndex(*map)) return corrupt(*bad);
     internal::AdoptFastStorage(*map);
     loaded.release();
     impl->index.reset(map);  // read_index sets own_fields, so the map owns its inner index
@@ -337,18 +333,29 @@ absl::StatusOr<std::unique_ptr<SketchIndex>> SketchIndex::Load(
 int SketchIndex::dim() const { return impl_->dim; }
 
 uint64_t SketchIndex::size() const {
-  std::shared_lock<std::shared_mutex> lock = impl_->ReadLock();
+  Impl::ReadLock lock(*impl_);
   return static_cast<uint64_t>(impl_->index->ntotal) - impl_->tombstones.size();
 }
 
+std::vector<uint64_t> SketchIndex::ids() const {
+  Impl::ReadLock lock(*impl_);
+  std::vector<uint64_t> out;
+  out.reserve(impl_->index->id_map.size());
+  for (IdT id : impl_->index->id_map) {
+    if (impl_->tombstones.count(id) == 0) out.push_back(static_cast<uint64_t>(id));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 double SketchIndex::tombstone_fraction() const {
-  std::shared_lock<std::shared_mutex> lock = impl_->ReadLock();
+  Impl::ReadLock lock(*impl_);
   const IdT n = impl_->index->ntotal;
   return n == 0 ? 0.0 : static_cast<double>(impl_->tombstones.size()) / static_cast<double>(n);
 }
 
 std::string SketchIndex::description() const {
-  std::shared_lock<std::shared_mutex> lock = impl_->ReadLock();
+  Impl::ReadLock lock(*impl_);
   const faiss::IndexHNSW* hnsw = impl_->hnsw();
   if (hnsw == nullptr) return "IDMap2,Flat(IP)";
   const bool half = dynamic_cast<const faiss::IndexScalarQuantizer*>(hnsw->storage) != nullptr;
@@ -431,7 +438,7 @@ absl::StatusOr<std::vector<std::vector<SearchHit>>> SketchIndex::Search(
   const size_t n = queries.size() / dim;
   std::vector<std::vector<SearchHit>> results(n);
 
-  std::shared_lock<std::shared_mutex> lock = impl_->ReadLock();
+  Impl::ReadLock lock(*impl_);
   const IdT live = impl_->index->ntotal - static_cast<IdT>(impl_->tombstones.size());
   const IdT k_want = std::min<IdT>(k, live);
   // With tombstones, ask for more and drop them: up to twice k, or k plus every tombstone when
@@ -477,11 +484,11 @@ absl::StatusOr<std::vector<std::vector<SearchHit>>> SketchIndex::Search(
   return results;
 }
 
-absl::Status SketchIndex::Save(const std::string& path, uint64_t epoch) const {
+absl::Status SketchIndex::Save(const std::string& path, uint64_t epoch, FileSystem& fs) const {
   faiss::VectorIOWriter writer;
   std::string tombstones;
   {
-    std::shared_lock<std::shared_mutex> lock = impl_->ReadLock();
+    Impl::ReadLock lock(*impl_);
     try {
       faiss::write_index(impl_->index.get(), &writer);
     } catch (const std::exception& e) {
@@ -503,24 +510,34 @@ absl::Status SketchIndex::Save(const std::string& path, uint64_t epoch) const {
   PutLe(&header, XXH3_64bits(writer.data.data(), writer.data.size()), 8);
 
   const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoError("cannot create", tmp);
-  FileCloser closer(fd);
   const std::string_view payload(reinterpret_cast<const char*>(writer.data.data()),
                                  writer.data.size());
-  if (!WriteAll(fd, header) || !WriteAll(fd, payload)) return ErrnoError("cannot write", tmp);
-  if (::fsync(fd) != 0) return ErrnoError("cannot fsync", tmp);
-  if (!closer.Close()) return ErrnoError("cannot close", tmp);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoError("cannot rename", tmp);
-
+  // Any failure before the rename leaves the previous file at `path` untouched; the partial
+  // temporary file is removed (best effort: the next save truncates it anyway).
+  auto write_tmp = [&]() -> absl::Status {
+    absl::StatusOr<std::unique_ptr<WritableFile>> file = fs.NewWritableFile(tmp);
+    if (!file.ok()) return file.status();
+    if (absl::Status s = (*file)->Append(header); !s.ok()) return s;
+    if (absl::Status s = (*file)->Append(payload); !s.ok()) return s;
+    if (absl::Status s = (*file)->Sync(); !s.ok()) return s;
+    return (*file)->Close();
+  };
+  if (absl::Status s = write_tmp(); !s.ok()) {
+    (void)fs.Remove(tmp);
+    return s;
+  }
+  if (absl::Status s = fs.Rename(tmp, path); !s.ok()) {
+    (void)fs.Remove(tmp);
+    return s;
+  }
   // Make the rename itself durable.
   std::string parent = std::filesystem::path(path).parent_path().string();
   if (parent.empty()) parent = ".";
-  const int dir_fd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
-  }
+  return fs.SyncDir(parent);
+}
+
+absl::Status SketchIndex::Save(const std::string& path, uint64_t epoch) const {
+  return Save(path, epoch, *DefaultFileSystem());
   return absl::OkStatus();
 }
 

@@ -27,6 +27,8 @@
 
 namespace weightprint::registry {
 
+class FileSystem;
+
 struct SearchHit {
   uint64_t vector_id = 0;
   float score = 0;  // inner product of the unit-norm sketches
@@ -64,6 +66,8 @@ class SketchIndex {
   int dim() const;
   uint64_t size() const;              // live vectors (tombstones excluded)
   double tombstone_fraction() const;  // tombstones / stored vectors; 0 for the exact tier
+  // The ids of the live vectors (tombstones excluded), ascending; for consistency checks.
+  std::vector<uint64_t> ids() const;
   std::string description() const;   // e.g. "IDMap2,Flat(IP)"
 
   // Adds n = ids.size() vectors; `vectors` holds n * dim() floats.
@@ -78,8 +82,11 @@ class SketchIndex {
   // For each of the n = queries.size() / dim() query vectors, the k best hits, best first.
   absl::StatusOr<std::vector<std::vector<SearchHit>>> Search(
       std::span<const float> queries, int k, Effort effort = Effort::kThorough) const;
-  // Writes atomically (temporary file + rename) together with `epoch`.
+  // Writes atomically (temporary file + fsync + rename + directory fsync) together with
+  // `epoch`. On failure the file previously at `path`, if any, is left as it was.
   absl::Status Save(const std::string& path, uint64_t epoch) const;
+  // The same through `fs` (a test injects failures there; registry/file_system.h).
+  absl::Status Save(const std::string& path, uint64_t epoch, FileSystem& fs) const;
 
  private:
   struct Impl;

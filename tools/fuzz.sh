@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds every libFuzzer target with clang (ASan + UBSan, the whole indexer instrumented) in
-# ./build-fuzz and runs each for FUZZ_SECONDS (default 60) from its seed corpus in
-# fuzz/corpus/<format>/. New inputs the fuzzer finds go to a scratch directory, never into the
+# Builds every libFuzzer target with clang (ASan + UBSan, the whole tree instrumented) in
+# ./build-fuzz (or $FUZZ_BUILD_DIR) and runs each for FUZZ_SECONDS (default 60) from its seed
+# corpus in fuzz/corpus/<name>/ (target <name>_fuzzer). New inputs the fuzzer finds go to a scratch directory, never into the
 # repository. Exits non-zero on the first crash, leak or sanitizer report; the input that
 # caused it is kept in build-fuzz/artifacts/ (turn it into a named regression test).
 set -euo pipefail
@@ -13,9 +13,14 @@ if ! command -v clang++ >/dev/null; then
   echo "fuzz: clang++ is missing (tools/install-deps.sh installs it)" >&2
   exit 1
 fi
-CXX=clang++ CC=clang cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DWEIGHTPRINT_BUILD_FUZZERS=ON -DWEIGHTPRINT_BUILD_TESTS=OFF -DWEIGHTPRINT_BUILD_BENCH=OFF \
-  >/dev/null
+# A tree configured for fuzzing already (tools/sanitize.sh asan's build-asan, which CI passes as
+# FUZZ_BUILD_DIR) is reused as it is; otherwise one is configured with the fuzzers only.
+if ! grep -qs "^WEIGHTPRINT_BUILD_FUZZERS:BOOL=ON" "$BUILD/CMakeCache.txt"; then
+  CXX=clang++ CC=clang cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only -DNDEBUG" \
+    -DWEIGHTPRINT_BUILD_FUZZERS=ON -DWEIGHTPRINT_BUILD_TESTS=OFF -DWEIGHTPRINT_BUILD_BENCH=OFF \
+    >/dev/null
+fi
 targets=()
 for dir in fuzz/corpus/*/; do targets+=("$(basename "$dir")_fuzzer"); done
 cmake --build "$BUILD" -j"$(nproc)" --target "${targets[@]}"

@@ -25,6 +25,7 @@
 #include "absl/strings/str_format.h"
 #include "bench/provenance/transforms.h"
 #include "indexer/fingerprint/fingerprinter.h"
+#include "indexer/fingerprint/model_invariants.h"
 #include "indexer/model/model_fingerprint.h"
 #include "nlohmann/json.hpp"
 #include "indexer/formats/safetensors/safetensors_writer.h"
@@ -46,7 +47,7 @@ struct Settings {
 
 struct Case {
   std::string transform;
-  std::string group;                // "first", "harder", "negative"
+  std::string group;                // "first", "harder", "coordinate-free", "negative"
   Model model;
   DType dtype = DType::kF32;
   std::set<std::string> parents;    // registered names it derives from
@@ -74,11 +75,21 @@ std::vector<TensorFingerprint> Fingerprint(const Model& model, DType dtype) {
     std::fprintf(stderr, "fingerprint: %s\n", fps.status().ToString().c_str());
     std::exit(2);
   }
+  // The coordinate-free features a file of the same model gets from FingerprintModel.
+  absl::StatusOr<std::vector<TensorFingerprint>> invariants =
+      client::SyntheticInvariants(model, dtype);
+  if (!invariants.ok()) {
+    std::fprintf(stderr, "invariants: %s\n", invariants.status().ToString().c_str());
+    std::exit(2);
+  }
+  for (TensorFingerprint& t : *invariants) fps->push_back(std::move(t));
   return *std::move(fps);
 }
 
 std::vector<TensorFingerprint> FingerprintFile(const std::string& path) {
-  absl::StatusOr<indexer::ModelFingerprint> fp = indexer::FingerprintModel(path);
+  indexer::FingerprintOptions options;
+  options.invariants = true;  // as the CLI does
+  absl::StatusOr<indexer::ModelFingerprint> fp = indexer::FingerprintModel(path, options);
   if (!fp.ok()) {
     std::fprintf(stderr, "fingerprint %s: %s\n", path.c_str(), fp.status().ToString().c_str());
     std::exit(2);
@@ -152,6 +163,24 @@ Corpus SyntheticCorpus(const Settings& s) {
         {"FFN neurons permuted", "harder", PermuteNeurons(base, seed), DType::kF32, parent, ""});
     cases.push_back({"FFN neurons rescaled (function-preserving)", "harder",
                      RescaleNeurons(base, seed), DType::kF32, parent, ""});
+    // Transforms that move every coordinate they touch; only coordinate-free evidence can
+    // find them (docs/VERDICTS.md §4a).
+    constexpr int kHeads = 4;
+    cases.push_back({"residual stream rotated (gains folded)", "coordinate-free",
+                     RotateResidual(base, seed), DType::kBF16, parent, ""});
+    cases.push_back({"attention heads permuted", "coordinate-free",
+                     PermuteHeads(base, kHeads, seed), DType::kF32, parent, ""});
+    cases.push_back({"rescaled per head and neuron (function-preserving)", "coordinate-free",
+                     RescaleNeurons(RescaleHeads(base, kHeads, seed), seed + 1), DType::kF32,
+                     parent, ""});
+    cases.push_back({"rotated + permuted + rescaled", "coordinate-free",
+                     RescaleNeurons(RescaleHeads(PermuteHeads(PermuteNeurons(
+                                                                  RotateResidual(base, seed),
+                                                                  seed + 1),
+                                                              kHeads, seed + 2),
+                                                 kHeads, seed + 3),
+                                    seed + 4),
+                     DType::kBF16, parent, ""});
   }
   for (int n = 0; n < s.negatives; ++n) {
     cases.push_back({"independent model, same architecture", "negative", Make(s, 500 + n),
@@ -203,6 +232,8 @@ struct Row {
   double max_other_z = -INFINITY;
   std::vector<double> shares;
   int false_positives = 0;
+  std::set<std::string> evidence;       // what the parent's relation rests on
+  std::vector<double> invariant_z;      // the parent's invariant-only z
 };
 
 double Median(std::vector<double> v) {
@@ -310,6 +341,9 @@ int Run(const Corpus& corpus) {
       if (it != sc.by_model.end()) {
         row.shares.push_back(it->second.share_explained);
         if (it->second.relation != Relation::kUnrelated) ++row.detected;
+        row.evidence.insert(it->second.evidence.empty() ? "none" : it->second.evidence);
+        row.invariant_z.push_back(it->second.invariants_compared > 0 ? it->second.invariant_z
+                                                                     : -INFINITY);
       }
       if (z > max_negative_z) ++row.detected_at_zero_fp;
     }
@@ -325,7 +359,8 @@ int Run(const Corpus& corpus) {
               corpus.description.c_str(), registered.size(), cases.size(), negative_pairs);
   std::printf("| transform | pairs | detected (verdict) | TPR at zero FP | min parent z | "
               "max non-parent z | median share explained |\n|---|---|---|---|---|---|---|\n");
-  for (const std::string& group : {std::string("first"), std::string("harder")}) {
+  for (const std::string& group :
+       {std::string("first"), std::string("harder"), std::string("coordinate-free")}) {
     for (const std::string& name : order) {
       const Row& r = rows[name];
       if (r.group != group) continue;
@@ -333,11 +368,30 @@ int Run(const Corpus& corpus) {
         return std::isfinite(z) ? absl::StrFormat("%.1f", z) : std::string("none proposed");
       };
       std::printf("| %s%s | %d | %d/%d | %.2f | %s | %s | %.2f |\n",
-                  group == "harder" ? "(harder) " : "", name.c_str(), r.pairs, r.detected,
+                  group == "harder"            ? "(harder) "
+                  : group == "coordinate-free" ? "(coordinate-free) "
+                                               : "",
+                  name.c_str(), r.pairs, r.detected,
                   r.pairs, static_cast<double>(r.detected_at_zero_fp) / r.pairs,
                   z_text(r.min_parent_z).c_str(), z_text(r.max_other_z).c_str(),
                   Median(r.shares));
     }
+  }
+  // What the parent was found by, for the transforms that move coordinates.
+  bool header = false;
+  for (const std::string& name : order) {
+    const Row& r = rows[name];
+    if (r.group != "coordinate-free") continue;
+    if (!header) {
+      std::printf("\n| coordinate-free transform | evidence for the parent | weakest invariant-only "
+                  "z |\n|---|---|---|\n");
+      header = true;
+    }
+    std::string kinds;
+    for (const std::string& k : r.evidence) kinds += (kinds.empty() ? "" : ", ") + k;
+    double worst = INFINITY;
+    for (double z : r.invariant_z) worst = std::min(worst, z);
+    std::printf("| %s | %s | %.1f |\n", name.c_str(), kinds.c_str(), worst);
   }
   std::printf("\nnegatives: %d pairs, %d judged related (false positives); highest negative "
               "model-level z: %.2f\n",
@@ -353,6 +407,8 @@ int Run(const Corpus& corpus) {
   const registry::NullModel null = reg.null_model();
   std::vector<double> ps;
   std::vector<double> ps_long;  // the same pairs where both carry a long sketch
+  std::vector<double> invariant_ps;
+  double invariant_max_r = 0;
   for (const Scored& sc : scored) {
     if (sc.c->group != "negative") continue;
     for (const auto& [name, fps] : registered_fps) {
@@ -367,6 +423,11 @@ int Run(const Corpus& corpus) {
         const double r = indexer::SketchCorrelation(q.sketch, it->second->sketch);
         const registry::NullJudgement j = null.Judge(r, registry::RoleOf(q.name, q.shape),
                                                      q.num_elements(), q.num_elements());
+        if (indexer::IsInvariantName(q.name)) {  // reported on their own line below
+          invariant_ps.push_back(std::exp(j.log_p));
+          invariant_max_r = std::max(invariant_max_r, r);
+          continue;
+        }
         ps.push_back(std::exp(j.log_p));
         if (!q.long_sketch.empty() && !it->second->long_sketch.empty()) {
           const double r_long =
@@ -398,6 +459,20 @@ int Run(const Corpus& corpus) {
   };
   print_calibration("tensor level", std::move(ps));
   print_calibration("tensor level, long sketch", std::move(ps_long));
+  if (!invariant_ps.empty()) {
+    const double n = static_cast<double>(invariant_ps.size());
+    std::printf("calibration (invariant features, %zu same-statistic same-layer pairs of "
+                "unrelated models): P(p<0.1) = %.3f, P(p<0.01) = %.4f, P(p<0.001) = %.4f; "
+                "highest Pearson estimate %.3f\n",
+                invariant_ps.size(),
+                std::count_if(invariant_ps.begin(), invariant_ps.end(),
+                              [](double p) { return p < 0.1; }) / n,
+                std::count_if(invariant_ps.begin(), invariant_ps.end(),
+                              [](double p) { return p < 0.01; }) / n,
+                std::count_if(invariant_ps.begin(), invariant_ps.end(),
+                              [](double p) { return p < 0.001; }) / n,
+                invariant_max_r);
+  }
   int first_fp = false_positives;
   return first_fp == 0 ? 0 : 1;
 }

@@ -263,11 +263,92 @@ def quantize(p, bits):
     return out
 
 
+def fold_norms(p):
+    """Folds every RMSNorm gain into the linear layers that read its output; gains become 1."""
+    out = {k: v.detach().clone() for k, v in p.items()}
+    for l in range(layer_count(p)):
+        pre = f"model.layers.{l}."
+        for norm, readers in (("input_layernorm", ("self_attn.q_proj", "self_attn.k_proj",
+                                                   "self_attn.v_proj")),
+                              ("post_attention_layernorm", ("mlp.gate_proj", "mlp.up_proj"))):
+            g = out[pre + norm + ".weight"]
+            for r in readers:
+                out[pre + r + ".weight"] = out[pre + r + ".weight"] * g[None, :]
+            out[pre + norm + ".weight"] = torch.ones_like(g)
+    out["lm_head.weight"] = out["lm_head.weight"] * out["model.norm.weight"][None, :]
+    out["model.norm.weight"] = torch.ones_like(out["model.norm.weight"])
+    return out
+
+
+def rotate_residual(p, seed):
+    """Gains folded, then the residual stream rotated by a random orthogonal Q (function kept)."""
+    out = fold_norms(p)
+    g = torch.Generator().manual_seed(seed)
+    q, r = torch.linalg.qr(torch.randn(HIDDEN, HIDDEN, generator=g, dtype=torch.float64))
+    q = (q * torch.sign(torch.diagonal(r))[None, :]).float()
+    for k, v in out.items():
+        if k in ("model.embed_tokens.weight", "lm_head.weight") or k.endswith(
+                ("q_proj.weight", "k_proj.weight", "v_proj.weight", "gate_proj.weight",
+                 "up_proj.weight")):
+            out[k] = v @ q            # reads the residual stream
+        elif k.endswith(("o_proj.weight", "down_proj.weight")):
+            out[k] = q.t() @ v        # writes the residual stream
+    return out
+
+
+def permute_units(p, seed, neurons=True, heads=True):
+    """Consistent random permutation of FFN neurons and/or attention heads in every layer."""
+    out = {k: v.detach().clone() for k, v in p.items()}
+    g = torch.Generator().manual_seed(seed)
+    hd = HIDDEN // HEADS
+    for l in range(layer_count(p)):
+        pre = f"model.layers.{l}."
+        if neurons:
+            perm = torch.randperm(out[pre + "mlp.up_proj.weight"].shape[0], generator=g)
+            for n in ("gate_proj", "up_proj"):
+                out[pre + f"mlp.{n}.weight"] = out[pre + f"mlp.{n}.weight"][perm]
+            out[pre + "mlp.down_proj.weight"] = out[pre + "mlp.down_proj.weight"][:, perm]
+        if heads:
+            hp = torch.randperm(HEADS, generator=g)
+            idx = (hp[:, None] * hd + torch.arange(hd)[None, :]).reshape(-1)
+            for n in ("q_proj", "k_proj", "v_proj"):
+                out[pre + f"self_attn.{n}.weight"] = out[pre + f"self_attn.{n}.weight"][idx]
+            out[pre + "self_attn.o_proj.weight"] = out[pre + "self_attn.o_proj.weight"][:, idx]
+    return out
+
+
+def rescale_units(p, seed):
+    """Function-preserving rescaling: q x s / k / s and v x t / o / t per head, up x s / down / s
+    per neuron, scales log-uniform in [1/4, 4]."""
+    out = {k: v.detach().clone() for k, v in p.items()}
+    g = torch.Generator().manual_seed(seed)
+    hd = HIDDEN // HEADS
+    def scales(n):
+        return torch.exp((torch.rand(n, generator=g) * 2 - 1) * math.log(4.0))
+    for l in range(layer_count(p)):
+        pre = f"model.layers.{l}."
+        for a, b in (("q_proj", "k_proj"), ("v_proj", "o_proj")):
+            s = scales(HEADS).repeat_interleave(hd)
+            out[pre + f"self_attn.{a}.weight"] = out[pre + f"self_attn.{a}.weight"] * s[:, None]
+            if b == "k_proj":
+                out[pre + f"self_attn.{b}.weight"] = out[pre + f"self_attn.{b}.weight"] / s[:, None]
+            else:
+                out[pre + f"self_attn.{b}.weight"] = out[pre + f"self_attn.{b}.weight"] / s[None, :]
+        s = scales(out[pre + "mlp.up_proj.weight"].shape[0])
+        out[pre + "mlp.up_proj.weight"] = out[pre + "mlp.up_proj.weight"] * s[:, None]
+        out[pre + "mlp.down_proj.weight"] = out[pre + "mlp.down_proj.weight"] / s[None, :]
+    return out
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "trained-corpus"
     steps = int(os.environ.get("WP_CORPUS_STEPS", "600"))
+    # WP_CORPUS_ONLY=coordinate-free: only base-a, the transforms that move coordinates and the
+    # hardest negatives — a model trained from scratch on the same data in the same order, and a
+    # student distilled from base-a (a quicker run for the coordinate-free evidence).
+    only_coordinate_free = os.environ.get("WP_CORPUS_ONLY", "") == "coordinate-free"
     os.makedirs(out, exist_ok=True)
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    torch.set_num_threads(int(os.environ.get("WP_CORPUS_THREADS", "0")) or max(1, os.cpu_count() or 1))
     data_a, data_b = load_text()
     manifest = {"title": "trained corpus",
                 "description": f"tiny Llama-style byte-level LMs trained with torch {torch.__version__} "
@@ -284,7 +365,7 @@ def main():
                                     "parents": parents})
 
     bases = {}
-    for name, seed in (("base-a", 1), ("base-b", 2)):
+    for name, seed in (("base-a", 1), ("base-b", 2))[:1 if only_coordinate_free else 2]:
         p = init_params(seed)
         loss = train(p, data_a, steps, 3e-3, seed)
         log(f"{name}: loss {loss:.3f}")
@@ -293,73 +374,94 @@ def main():
         bases[name] = p
     a = bases["base-a"]
 
-    query("cast bf16", a, ["base-a"], dtype=torch.bfloat16)
-    query("quantize int8 (per row)", quantize(a, 8), ["base-a"])
-    query("quantize 4-bit (groups of 32)", quantize(a, 4), ["base-a"])
-    add_gguf_queries(out, manifest, a)
-    pruned50 = {}
-    for k, v in a.items():
-        v = v.detach().clone()
-        if v.dim() == 2:
-            v[v.abs() < v.abs().flatten().kthvalue(v.numel() // 2).values] = 0
-        pruned50[k] = v
-    query("unstructured pruning 50%", pruned50, ["base-a"])
+    if not only_coordinate_free:
+        query("cast bf16", a, ["base-a"], dtype=torch.bfloat16)
+        query("quantize int8 (per row)", quantize(a, 8), ["base-a"])
+        query("quantize 4-bit (groups of 32)", quantize(a, 4), ["base-a"])
+        add_gguf_queries(out, manifest, a)
+        pruned50 = {}
+        for k, v in a.items():
+            v = v.detach().clone()
+            if v.dim() == 2:
+                v[v.abs() < v.abs().flatten().kthvalue(v.numel() // 2).values] = 0
+            pruned50[k] = v
+        query("unstructured pruning 50%", pruned50, ["base-a"])
 
-    sft = clone(a)
-    log(f"sft: loss {train(sft, data_b, steps // 4, 1e-3, 11):.3f}")
-    query("fine-tune on new data", sft, ["base-a"], dtype=torch.bfloat16)
+        sft = clone(a)
+        log(f"sft: loss {train(sft, data_b, steps // 4, 1e-3, 11):.3f}")
+        query("fine-tune on new data", sft, ["base-a"], dtype=torch.bfloat16)
 
-    cpt = clone(a)
-    log(f"continued pre-training: loss {train(cpt, data_b, steps * 3, 3e-3, 12):.3f}")
-    query("long continued pre-training", cpt, ["base-a"])
+        cpt = clone(a)
+        log(f"continued pre-training: loss {train(cpt, data_b, steps * 3, 3e-3, 12):.3f}")
+        query("long continued pre-training", cpt, ["base-a"])
 
-    lora_p = clone(a)
-    g = torch.Generator().manual_seed(13)
-    lora = {}
-    for k, v in lora_p.items():
-        if v.dim() == 2 and "layers" in k:
-            lora[k] = ((torch.randn(8, v.shape[1], generator=g) * 0.01).requires_grad_(),
-                       torch.zeros(v.shape[0], 8).requires_grad_())
-    log(f"lora: loss {train(lora_p, data_b, steps // 2, 3e-3, 13, lora=lora):.3f}")
-    merged = {k: (v.detach() + (lora[k][1] @ lora[k][0]).detach()) if k in lora else v.detach()
-              for k, v in lora_p.items()}
-    query("LoRA fine-tune merged", merged, ["base-a"])
+        lora_p = clone(a)
+        g = torch.Generator().manual_seed(13)
+        lora = {}
+        for k, v in lora_p.items():
+            if v.dim() == 2 and "layers" in k:
+                lora[k] = ((torch.randn(8, v.shape[1], generator=g) * 0.01).requires_grad_(),
+                           torch.zeros(v.shape[0], 8).requires_grad_())
+        log(f"lora: loss {train(lora_p, data_b, steps // 2, 3e-3, 13, lora=lora):.3f}")
+        merged = {k: (v.detach() + (lora[k][1] @ lora[k][0]).detach()) if k in lora else v.detach()
+                  for k, v in lora_p.items()}
+        query("LoRA fine-tune merged", merged, ["base-a"])
 
-    pruned = clone(a)
-    for l in range(LAYERS):
-        pre = f"model.layers.{l}.mlp."
-        importance = pruned[pre + "down_proj.weight"].detach().norm(dim=0)
-        keep = importance.argsort(descending=True)[: FFN * 3 // 4].sort().values
-        pruned[pre + "gate_proj.weight"] = pruned[pre + "gate_proj.weight"].detach()[keep].clone().requires_grad_()
-        pruned[pre + "up_proj.weight"] = pruned[pre + "up_proj.weight"].detach()[keep].clone().requires_grad_()
-        pruned[pre + "down_proj.weight"] = pruned[pre + "down_proj.weight"].detach()[:, keep].clone().requires_grad_()
-    log(f"pruned: loss {train(pruned, data_b, steps // 4, 1e-3, 14):.3f}")
-    query("FFN neurons pruned 25%, then tuned", pruned, ["base-a"])
+        pruned = clone(a)
+        for l in range(LAYERS):
+            pre = f"model.layers.{l}.mlp."
+            importance = pruned[pre + "down_proj.weight"].detach().norm(dim=0)
+            keep = importance.argsort(descending=True)[: FFN * 3 // 4].sort().values
+            pruned[pre + "gate_proj.weight"] = pruned[pre + "gate_proj.weight"].detach()[keep].clone().requires_grad_()
+            pruned[pre + "up_proj.weight"] = pruned[pre + "up_proj.weight"].detach()[keep].clone().requires_grad_()
+            pruned[pre + "down_proj.weight"] = pruned[pre + "down_proj.weight"].detach()[:, keep].clone().requires_grad_()
+        log(f"pruned: loss {train(pruned, data_b, steps // 4, 1e-3, 14):.3f}")
+        query("FFN neurons pruned 25%, then tuned", pruned, ["base-a"])
 
-    vocab = clone(a)
-    for k in ("model.embed_tokens.weight", "lm_head.weight"):
-        extra = torch.randn(64, HIDDEN, generator=torch.Generator().manual_seed(15)) * 0.02
-        vocab[k] = torch.cat([vocab[k].detach(), extra]).requires_grad_()
-    log(f"vocab: loss {train(vocab, data_b, steps // 4, 1e-3, 15):.3f}")
-    query("vocabulary expanded, then tuned", vocab, ["base-a"])
+        vocab = clone(a)
+        for k in ("model.embed_tokens.weight", "lm_head.weight"):
+            extra = torch.randn(64, HIDDEN, generator=torch.Generator().manual_seed(15)) * 0.02
+            vocab[k] = torch.cat([vocab[k].detach(), extra]).requires_grad_()
+        log(f"vocab: loss {train(vocab, data_b, steps // 4, 1e-3, 15):.3f}")
+        query("vocabulary expanded, then tuned", vocab, ["base-a"])
 
-    deep = clone(a)
-    for l in range(1, LAYERS):
-        for k in list(a):
-            if k.startswith(f"model.layers.{l}."):
-                new = k.replace(f"model.layers.{l}.", f"model.layers.{LAYERS + l - 1}.")
-                deep[new] = a[k].detach().clone().requires_grad_()
-    log(f"upscaled: loss {train(deep, data_b, steps // 4, 1e-3, 16):.3f}")
-    query("depth up-scaled, then tuned", deep, ["base-a"])
+        deep = clone(a)
+        for l in range(1, LAYERS):
+            for k in list(a):
+                if k.startswith(f"model.layers.{l}."):
+                    new = k.replace(f"model.layers.{l}.", f"model.layers.{LAYERS + l - 1}.")
+                    deep[new] = a[k].detach().clone().requires_grad_()
+        log(f"upscaled: loss {train(deep, data_b, steps // 4, 1e-3, 16):.3f}")
+        query("depth up-scaled, then tuned", deep, ["base-a"])
 
-    merge = {k: 0.5 * a[k].detach() + 0.5 * bases["base-b"][k].detach() for k in a}
-    query("merge 50/50 of base-a and base-b", merge, ["base-a", "base-b"])
+    # Transforms that move coordinates but keep the function (coordinate-free evidence).
+    query("residual stream rotated (gains folded)", rotate_residual(a, 21), ["base-a"], group="coordinate-free")
+    query("FFN neurons permuted", permute_units(a, 22, heads=False), ["base-a"], group="coordinate-free")
+    query("attention heads permuted", permute_units(a, 23, neurons=False), ["base-a"], group="coordinate-free")
+    query("rescaled per head and neuron (function-preserving)", rescale_units(a, 24), ["base-a"], group="coordinate-free")
+    query("rotated + permuted + rescaled",
+          rescale_units(permute_units(rotate_residual(a, 25), 26), 27), ["base-a"],
+          group="coordinate-free")
+    with torch.no_grad():  # the function is unchanged: same logits up to float rounding
+        probe = data_a[:CONTEXT].view(1, -1)
+        drift = (forward(rescale_units(permute_units(rotate_residual(a, 25), 26), 27), probe)
+                 - forward(a, probe)).abs().max().item()
+    log(f"rotated + permuted + rescaled: max logit change {drift:.2e}")
+
+    if not only_coordinate_free:
+        merge = {k: 0.5 * a[k].detach() + 0.5 * bases["base-b"][k].detach() for k in a}
+        query("merge 50/50 of base-a and base-b", merge, ["base-a", "base-b"])
 
     for name, seed in (("independent model, same data (seed 3)", 3),
-                       ("independent model, same data (seed 4)", 4)):
+                       ("independent model, same data (seed 4)", 4))[:0 if only_coordinate_free else 2]:
         p = init_params(seed)
         log(f"{name}: loss {train(p, data_a, steps, 3e-3, seed):.3f}")
         query(name, p, [], group="negative")
+
+    # Same data in the same order as base-a (batch seed 1), only the initialisation differs.
+    p = init_params(6)
+    log(f"independent model, same data and order: loss {train(p, data_a, steps, 3e-3, 1):.3f}")
+    query("independent model, same data and order (seed 6)", p, [], group="negative")
 
     student = init_params(5)
     log(f"distilled student: loss {train(student, data_a, steps, 3e-3, 5, teacher=a):.3f}")

@@ -316,4 +316,184 @@ Model RescaleNeurons(const Model& m, uint64_t seed) {
   return out;
 }
 
+namespace {
+
+SyntheticTensor* Find(Model& m, const std::string& name) {
+  for (SyntheticTensor& t : m) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
+
+// W (rows x d) · diag(g): scales column c by g[c].
+void ScaleColumns(SyntheticTensor& w, const std::vector<float>& g) {
+  const int64_t cols = Cols(w);
+  if (static_cast<int64_t>(g.size()) != cols) return;
+  for (int64_t r = 0; r < Rows(w); ++r) {
+    for (int64_t c = 0; c < cols; ++c) w.values[r * cols + c] *= g[c];
+  }
+}
+
+// A random d x d orthogonal matrix (Gram-Schmidt on a Gaussian matrix), row-major.
+std::vector<double> RandomOrthogonal(int64_t d, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> n(0.0, 1.0);
+  std::vector<double> q(static_cast<size_t>(d * d));
+  for (double& v : q) v = n(rng);
+  for (int64_t i = 0; i < d; ++i) {  // rows orthonormal
+    double* qi = q.data() + i * d;
+    for (int64_t j = 0; j < i; ++j) {
+      const double* qj = q.data() + j * d;
+      double dot = 0;
+      for (int64_t k = 0; k < d; ++k) dot += qi[k] * qj[k];
+      for (int64_t k = 0; k < d; ++k) qi[k] -= dot * qj[k];
+    }
+    double norm = 0;
+    for (int64_t k = 0; k < d; ++k) norm += qi[k] * qi[k];
+    norm = std::sqrt(norm);
+    for (int64_t k = 0; k < d; ++k) qi[k] /= norm;
+  }
+  return q;
+}
+
+// W (rows x d) -> W·Q.
+void TimesQ(SyntheticTensor& w, const std::vector<double>& q, int64_t d) {
+  if (Cols(w) != d) return;
+  std::vector<double> row(static_cast<size_t>(d));
+  for (int64_t r = 0; r < Rows(w); ++r) {
+    std::fill(row.begin(), row.end(), 0.0);
+    for (int64_t k = 0; k < d; ++k) {
+      const double x = w.values[r * d + k];
+      for (int64_t c = 0; c < d; ++c) row[c] += x * q[k * d + c];
+    }
+    for (int64_t c = 0; c < d; ++c) w.values[r * d + c] = static_cast<float>(row[c]);
+  }
+}
+
+// W (d x cols) -> Qᵀ·W.
+void QTransposeTimes(SyntheticTensor& w, const std::vector<double>& q, int64_t d) {
+  if (Rows(w) != d) return;
+  const int64_t cols = Cols(w);
+  std::vector<double> out(static_cast<size_t>(d * cols), 0.0);
+  for (int64_t k = 0; k < d; ++k) {      // (Qᵀ W)[i, c] = sum_k Q[k, i] W[k, c]
+    for (int64_t i = 0; i < d; ++i) {
+      const double qki = q[k * d + i];
+      for (int64_t c = 0; c < cols; ++c) out[i * cols + c] += qki * w.values[k * cols + c];
+    }
+  }
+  for (size_t i = 0; i < out.size(); ++i) w.values[i] = static_cast<float>(out[i]);
+}
+
+std::vector<int64_t> HeadIndex(const std::vector<int64_t>& head_perm, int64_t head_dim) {
+  std::vector<int64_t> idx;
+  for (int64_t h : head_perm) {
+    for (int64_t i = 0; i < head_dim; ++i) idx.push_back(h * head_dim + i);
+  }
+  return idx;
+}
+
+}  // namespace
+
+Model FoldNorms(const Model& m) {
+  Model out = m;
+  for (int layer = 0;; ++layer) {
+    const std::string pre = absl::StrCat("model.layers.", layer, ".");
+    SyntheticTensor* in_norm = Find(out, pre + "input_layernorm.weight");
+    SyntheticTensor* post_norm = Find(out, pre + "post_attention_layernorm.weight");
+    if (in_norm == nullptr && post_norm == nullptr) break;
+    for (auto [norm, readers] :
+         {std::pair{in_norm, std::vector<std::string>{"self_attn.q_proj", "self_attn.k_proj",
+                                                      "self_attn.v_proj"}},
+          std::pair{post_norm, std::vector<std::string>{"mlp.gate_proj", "mlp.up_proj"}}}) {
+      if (norm == nullptr) continue;
+      for (const std::string& r : readers) {
+        if (SyntheticTensor* w = Find(out, pre + r + ".weight")) ScaleColumns(*w, norm->values);
+      }
+      std::fill(norm->values.begin(), norm->values.end(), 1.0f);
+    }
+  }
+  SyntheticTensor* final_norm = Find(out, "model.norm.weight");
+  if (final_norm != nullptr) {
+    if (SyntheticTensor* head = Find(out, "lm_head.weight")) ScaleColumns(*head, final_norm->values);
+    std::fill(final_norm->values.begin(), final_norm->values.end(), 1.0f);
+  }
+  return out;
+}
+
+Model RotateResidual(const Model& m, uint64_t seed) {
+  Model out = FoldNorms(m);
+  SyntheticTensor* embed = Find(out, "model.embed_tokens.weight");
+  if (embed == nullptr) return out;
+  const int64_t d = Cols(*embed);
+  const std::vector<double> q = RandomOrthogonal(d, seed);
+  for (SyntheticTensor& t : out) {
+    if (!Is2D(t)) continue;
+    const bool reads = t.name == "model.embed_tokens.weight" || t.name == "lm_head.weight" ||
+                       EndsWith(t.name, "q_proj.weight") || EndsWith(t.name, "k_proj.weight") ||
+                       EndsWith(t.name, "v_proj.weight") || EndsWith(t.name, "gate_proj.weight") ||
+                       EndsWith(t.name, "up_proj.weight");
+    const bool writes = EndsWith(t.name, "o_proj.weight") || EndsWith(t.name, "down_proj.weight");
+    if (reads) TimesQ(t, q, d);
+    if (writes) QTransposeTimes(t, q, d);
+  }
+  return out;
+}
+
+Model PermuteHeads(const Model& m, int heads, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  Model out = m;
+  std::map<int, std::vector<int64_t>> perm;
+  for (SyntheticTensor& t : out) {
+    const int layer = LayerIndex(t.name);
+    if (layer < 0 || t.name.find("self_attn") == std::string::npos || !Is2D(t)) continue;
+    const bool o = EndsWith(t.name, "o_proj.weight");
+    const int64_t width = o ? Cols(t) : Rows(t);
+    if (!perm.contains(layer)) {
+      std::vector<int64_t> p(heads);
+      std::iota(p.begin(), p.end(), 0);
+      std::shuffle(p.begin(), p.end(), rng);
+      perm[layer] = p;
+    }
+    const std::vector<int64_t> idx = HeadIndex(perm[layer], width / heads);
+    if (o) {
+      KeepCols(t, idx);
+    } else {
+      KeepRows(t, idx);
+    }
+  }
+  return out;
+}
+
+Model RescaleHeads(const Model& m, int heads, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> log_scale(std::log(0.25), std::log(4.0));
+  Model out = m;
+  std::map<int, std::pair<std::vector<double>, std::vector<double>>> scales;  // (qk, vo)
+  for (SyntheticTensor& t : out) {
+    const int layer = LayerIndex(t.name);
+    if (layer < 0 || t.name.find("self_attn") == std::string::npos || !Is2D(t)) continue;
+    if (!scales.contains(layer)) {
+      std::vector<double> s(heads), u(heads);
+      for (double& v : s) v = std::exp(log_scale(rng));
+      for (double& v : u) v = std::exp(log_scale(rng));
+      scales[layer] = {s, u};
+    }
+    const auto& [qk, vo] = scales[layer];
+    const bool q = EndsWith(t.name, "q_proj.weight"), k = EndsWith(t.name, "k_proj.weight");
+    const bool v = EndsWith(t.name, "v_proj.weight"), o = EndsWith(t.name, "o_proj.weight");
+    const int64_t width = o ? Cols(t) : Rows(t);
+    const int64_t head_dim = width / heads;
+    for (int64_t r = 0; r < Rows(t); ++r) {
+      for (int64_t c = 0; c < Cols(t); ++c) {
+        float& x = t.values[r * Cols(t) + c];
+        if (q) x = static_cast<float>(x * qk[r / head_dim]);
+        if (k) x = static_cast<float>(x / qk[r / head_dim]);
+        if (v) x = static_cast<float>(x * vo[r / head_dim]);
+        if (o) x = static_cast<float>(x / vo[c / head_dim]);
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace weightprint::bench

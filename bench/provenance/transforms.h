@@ -45,6 +45,21 @@ Model PermuteNeurons(const Model& m, uint64_t seed);
 // Scales each FFN neuron's up_proj row by s and its down_proj column by 1/s (function-preserving).
 Model RescaleNeurons(const Model& m, uint64_t seed);
 
+// Folds every RMSNorm gain into the linear layers that read its output (q/k/v after
+// input_layernorm, gate/up after post_attention_layernorm, lm_head after model.norm) and sets
+// the gains to 1. The function is unchanged.
+Model FoldNorms(const Model& m);
+// Gains folded, then the residual stream rotated by a random orthogonal Q: embed, lm_head and
+// every matrix that reads the stream become W·Q, every matrix that writes it Qᵀ·W.
+// Function-preserving (RMSNorm with unit gains commutes with Q).
+Model RotateResidual(const Model& m, uint64_t seed);
+// Consistent random permutation of the attention heads (of `heads`) in every layer: rows of
+// q/k/v in blocks of head_dim, columns of o. Function-preserving.
+Model PermuteHeads(const Model& m, int heads, uint64_t seed);
+// Per head h: q rows x s_h, k rows / s_h, v rows x t_h, o columns / t_h, with s, t
+// log-uniform in [1/4, 4]. Function-preserving (q·k and o·v products unchanged).
+Model RescaleHeads(const Model& m, int heads, uint64_t seed);
+
 }  // namespace weightprint::bench
 
 #endif  // WEIGHTPRINT_BENCH_PROVENANCE_TRANSFORMS_H_

@@ -65,14 +65,28 @@ bool ZipEvidence(std::string_view head, uint64_t file_size) {
 constexpr std::string_view kHdf5Signature("\x89HDF\r\n\x1a\n", 8);
 
 // TF.js: a JSON object (after an optional byte order mark and whitespace) that names its
-// weightsManifest or modelTopology among its first bytes. No other format starts with '{'
-// except safetensors, whose first byte is a length.
+// weightsManifest or modelTopology among its first bytes; or a bare weights manifest, a JSON
+// array whose first group opens with its "paths" or "weights" key and whose first bytes list a
+// weight's "name" and "shape". No other format starts with '{' or '[' except safetensors,
+// whose first byte is a length (and whose own evidence is checked first).
 bool TfjsEvidence(std::string_view head) {
-  size_t i = StartsWith(head, "\xEF\xBB\xBF") ? 3 : 0;
-  while (i < head.size() && (head[i] == ' ' || head[i] == '\n' || head[i] == '\r' || head[i] == '\t')) {
-    ++i;
+  auto skip_space = [head](size_t i) {
+    while (i < head.size() && (head[i] == ' ' || head[i] == '\n' || head[i] == '\r' || head[i] == '\t')) {
+      ++i;
+    }
+    return i;
+  };
+  size_t i = skip_space(StartsWith(head, "\xEF\xBB\xBF") ? 3 : 0);
+  if (i >= head.size()) return false;
+  if (head[i] == '[') {
+    i = skip_space(i + 1);
+    if (i >= head.size() || head[i] != '{') return false;
+    const std::string_view first_key = head.substr(skip_space(i + 1));
+    return (StartsWith(first_key, "\"paths\"") || StartsWith(first_key, "\"weights\"")) &&
+           head.find("\"name\"") != std::string_view::npos &&
+           head.find("\"shape\"") != std::string_view::npos;
   }
-  if (i >= head.size() || head[i] != '{') return false;
+  if (head[i] != '{') return false;
   return head.find("\"weightsManifest\"") != std::string_view::npos ||
          head.find("\"modelTopology\"") != std::string_view::npos;
 }

@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "indexer/fingerprint/fingerprinter.h"
+#include "indexer/fingerprint/model_invariants.h"
 #include "indexer/formats/model_format.h"
 #include "indexer/model/internal/model_directory.h"
 #include "indexer/model_reader.h"
@@ -51,6 +52,53 @@ absl::StatusOr<TensorFingerprint> Fingerprint(const ModelReader& reader, size_t 
   return fingerprinter.Finish();
 }
 
+// Streams one tensor's decoded values row by row (the last dimension is a row) for the invariant
+// features. Holds one row at a time; pages are released as they are consumed.
+absl::Status VisitRows(const ModelReader& reader, size_t index, const RowVisitor& visit) {
+  const TensorInfo& info = reader.tensors()[index];
+  if (!IsFloating(info.dtype) || info.shape.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("tensor ", info.name, ": not a floating-point matrix or vector"));
+  }
+  const size_t row_elements = static_cast<size_t>(info.shape.back());
+  const size_t block = DTypeBlockElements(info.dtype);
+  if (row_elements == 0 || block == 0 || row_elements % block != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("tensor ", info.name, ": rows do not hold whole quantization blocks"));
+  }
+  const size_t row_bytes = row_elements / block * DTypeSize(info.dtype);
+  std::vector<std::byte> pending;
+  pending.reserve(row_bytes);
+  std::vector<float> decoded(row_elements);
+  int64_t row = 0;
+  auto emit = [&](const std::byte* bytes) {
+    DecodeToFloat(info.dtype, bytes, row_elements / block, decoded.data());
+    visit(row++, decoded);
+  };
+  absl::Status streamed =
+      reader.ReadTensor(index, [&](std::span<const std::byte> chunk) -> absl::Status {
+        const std::span<const std::byte> whole = chunk;
+        while (!chunk.empty()) {
+          if (pending.empty() && chunk.size() >= row_bytes) {
+            emit(chunk.data());
+            chunk = chunk.subspan(row_bytes);
+            continue;
+          }
+          const size_t take = std::min(chunk.size(), row_bytes - pending.size());
+          pending.insert(pending.end(), chunk.begin(), chunk.begin() + take);
+          chunk = chunk.subspan(take);
+          if (pending.size() == row_bytes) {
+            emit(pending.data());
+            pending.clear();
+          }
+        }
+        reader.ReleaseBytes(whole);
+        return absl::OkStatus();
+      });
+  reader.ReleaseTensor(index);
+  return streamed;
+}
+
 size_t WorkerCount(int requested, size_t tensors) {
   size_t n = requested > 0 ? static_cast<size_t>(requested) : std::thread::hardware_concurrency();
   return std::clamp<size_t>(n, 1, std::max<size_t>(tensors, 1));
@@ -60,7 +108,9 @@ size_t WorkerCount(int requested, size_t tensors) {
 
 uint64_t ModelFingerprint::parameter_count() const {
   uint64_t total = 0;
-  for (const TensorFingerprint& t : tensors) total += t.num_elements();
+  for (const TensorFingerprint& t : tensors) {
+    if (!IsInvariantName(t.name)) total += t.num_elements();
+  }
   return total;
 }
 
@@ -195,6 +245,31 @@ absl::StatusOr<ModelFingerprint> FingerprintModel(const std::string& path,
   }
   model.tensors.reserve(items.size());
   for (auto& result : results) model.tensors.push_back(std::move(**result));
+
+  if (options.invariants && options.only_tensor.empty()) {
+    std::map<std::string, std::pair<const ModelReader*, size_t>> where;
+    std::vector<TensorShape> shapes;
+    for (const std::unique_ptr<ModelReader>& reader : readers) {
+      const std::vector<TensorInfo>& infos = reader->tensors();
+      for (size_t i = 0; i < infos.size(); ++i) {
+        where.emplace(infos[i].name, std::pair{reader.get(), i});
+        shapes.push_back({infos[i].name, infos[i].shape});
+      }
+    }
+    const RowSource rows = [&](const std::string& name, const RowVisitor& visit) {
+      const auto& [reader, index] = where.at(name);
+      return VisitRows(*reader, index, visit);
+    };
+    absl::StatusOr<std::vector<TensorFingerprint>> invariants =
+        ComputeInvariants(shapes, rows, static_cast<int>(workers));
+    // A layout the features cannot read (integer or oddly quantized matrices) leaves the model
+    // without them; anything else is an error of the file and was already caught above.
+    if (invariants.ok()) {
+      for (TensorFingerprint& t : *invariants) model.tensors.push_back(std::move(t));
+    } else if (!absl::IsFailedPrecondition(invariants.status())) {
+      return invariants.status();
+    }
+  }
   std::sort(model.tensors.begin(), model.tensors.end(),
             [](const TensorFingerprint& a, const TensorFingerprint& b) { return a.name < b.name; });
   return model;

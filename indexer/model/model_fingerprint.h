@@ -22,9 +22,10 @@ struct ModelFingerprint {
   std::string format;        // "safetensors"
   std::string architecture;  // config.json architectures[0], else model_type, else ""
   std::map<std::string, std::string> metadata;  // file metadata (first shard's)
-  std::vector<TensorFingerprint> tensors;       // sorted by name
+  // Sorted by name; invariant features ("#invariant/...", see model_invariants.h) sort first.
+  std::vector<TensorFingerprint> tensors;
 
-  uint64_t parameter_count() const;  // sum of element counts
+  uint64_t parameter_count() const;  // sum of element counts of the stored tensors
 };
 
 // Called after each tensor with (bytes done, bytes total) over the whole model. Calls come
@@ -39,6 +40,12 @@ struct FingerprintOptions {
   // When set, only the tensor of this name is read and fingerprinted (the others' headers are
   // still validated); NOT_FOUND if the model has none. Default: "" (every tensor)
   std::string only_tensor;
+  // Also compute the coordinate-free features of indexer/fingerprint/model_invariants.h (pseudo
+  // tensors named "#invariant/..." appended to ModelFingerprint::tensors). They read the embedding
+  // and the layer matrices a second time. The CLI turns it on for register and query; off by
+  // default so that callers asking for the tensors get exactly the tensors. Default: false Ignored
+  // when only_tensor is set.
+  bool invariants = false;
 };
 
 // `path` is a weights file or a directory. Fails with a message naming the file and offset for

@@ -1,5 +1,6 @@
 #include "registry/grpc/upload_streams.h"
 
+#include <algorithm>
 #include <optional>
 #include <span>
 #include <string>
@@ -9,22 +10,36 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "indexer/dtype.h"
+#include "indexer/fingerprint/fixed_tensor/fixed_tensor.h"
+#include "registry/grpc/fingerprint_check.h"
 #include "registry/fingerprint_codec.h"
 #include "registry/report_codec.h"
 
 namespace weightprint::registry::grpc_edge {
 namespace {
 
-// Decodes one batch into `out`, demanding full sketches: a fingerprint that cannot be matched
-// must be rejected at the door, not stored or silently ignored.
-absl::Status AppendBatch(const char* rpc, const v1::TensorBatch& batch,
+// Reserves what `fingerprint` holds from the stream's allowance.
+absl::Status Reserve(const char* rpc, StreamAllowance& allowance,
+                     const indexer::TensorFingerprint& fingerprint) {
+  if (allowance.ticket == nullptr) return absl::OkStatus();
+  return allowance.ticket->Reserve(rpc, HeldBytes(fingerprint));
+}
+
+// Decodes one batch into `out`, demanding full sketches and re-deriving what the server can
+// (fingerprint_check.h): a fingerprint that cannot be matched, or whose fields contradict one
+// another, must be rejected at the door, not stored or silently ignored.
+absl::Status AppendBatch(const char* rpc, const v1::TensorBatch& batch, StreamAllowance& allowance,
                          std::vector<indexer::TensorFingerprint>* out) {
-  if (out->size() + static_cast<size_t>(batch.tensors_size()) > kMaxTensorsPerStream) {
+  if (out->size() + static_cast<size_t>(batch.tensors_size()) > allowance.max_tensors) {
     return absl::ResourceExhaustedError(
-        absl::StrCat(rpc, ": more than ", kMaxTensorsPerStream, " tensors in one request stream"));
+        absl::StrCat(rpc, ": more than the server's limit of ", allowance.max_tensors,
+                     " tensors in one request stream (--max-tensors)"));
   }
   for (const v1::TensorFingerprint& tensor : batch.tensors()) {
     absl::StatusOr<indexer::TensorFingerprint> decoded = FromProto(tensor, /*require_sketch=*/true);
+    if (decoded.ok()) {
+      if (absl::Status s = RederiveFingerprint(&*decoded); !s.ok()) decoded = s;
+    }
     if (!decoded.ok()) {
       const absl::Status& error = decoded.status();
       // The codec names the tensor; make sure of it, callers act on the name.
@@ -34,6 +49,7 @@ absl::Status AppendBatch(const char* rpc, const v1::TensorBatch& batch,
       return absl::Status(error.code(),
                           absl::StrCat(rpc, ": tensor \"", tensor.name(), "\": ", error.message()));
     }
+    if (absl::Status s = Reserve(rpc, allowance, *decoded); !s.ok()) return s;
     out->push_back(*std::move(decoded));
   }
   return absl::OkStatus();
@@ -90,7 +106,7 @@ absl::Status RegisterModelStream::Add(const Request& message) {
         return absl::InvalidArgumentError(
             "RegisterModel: the first message must be `info`, got `tensors`");
       }
-      return AppendBatch(kRpc, message.tensors(), &tensors_);
+      return AppendBatch(kRpc, message.tensors(), allowance_, &tensors_);
     case Request::PART_NOT_SET:
       break;
   }
@@ -100,6 +116,9 @@ absl::Status RegisterModelStream::Add(const Request& message) {
 absl::Status RegisterModelStream::Finish(Response* response) {
   if (!have_info_) {
     return absl::InvalidArgumentError("RegisterModel: empty request stream (no `info`)");
+  }
+  if (absl::Status s = CheckModelFingerprints(tensors_); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("RegisterModel: ", s.message()));
   }
   absl::StatusOr<ModelInfo> stored = registry_->Register(std::move(info_), tensors_, options_);
   if (!stored.ok()) return stored.status();
@@ -125,7 +144,7 @@ absl::Status QueryModelStream::Add(const Request& message) {
         return absl::InvalidArgumentError(
             "QueryModel: the first message must be `options`, got `tensors`");
       }
-      return AppendBatch(kRpc, message.tensors(), &tensors_);
+      return AppendBatch(kRpc, message.tensors(), allowance_, &tensors_);
     case Request::PART_NOT_SET:
       break;
   }
@@ -153,6 +172,9 @@ absl::Status QueryTensorStream::Add(const Request& message) {
         case Request::kFingerprint: {
           absl::StatusOr<indexer::TensorFingerprint> decoded =
               FromProto(message.fingerprint(), /*require_sketch=*/true);
+          if (decoded.ok()) {
+            if (absl::Status s = RederiveFingerprint(&*decoded); !s.ok()) decoded = s;
+          }
           if (!decoded.ok()) {
             return absl::Status(decoded.status().code(),
                                 absl::StrCat("QueryTensor: tensor \"", message.fingerprint().name(),
@@ -202,6 +224,14 @@ absl::Status QueryTensorStream::StartRaw(const v1::RawTensorHeader& header) {
         absl::StrCat("QueryTensor: raw tensor \"", header.name(), "\" of ", *bytes,
                      " bytes exceeds this server's limit of ", max_raw_tensor_bytes_,
                      " bytes; fingerprint it locally and send the fingerprint"));
+  }
+  // The fingerprinter keeps the decoded values of tensors it may examine by content, plus its
+  // bucket sums: that is what a raw upload holds while it streams.
+  if (allowance_.ticket != nullptr) {
+    const uint64_t elements = *bytes / std::max<uint64_t>(1, indexer::DTypeSize(*dtype));
+    const uint64_t held = std::min(elements, indexer::kMaxRecognizedElements) * sizeof(float) +
+                          (uint64_t{1} << 16);
+    if (absl::Status s = allowance_.ticket->Reserve("QueryTensor", held); !s.ok()) return s;
   }
   raw_name_ = header.name();
   raw_expected_bytes_ = *bytes;

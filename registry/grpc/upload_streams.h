@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "indexer/fingerprint/fingerprinter.h"
 #include "indexer/fingerprint/tensor_fingerprint.h"
+#include "registry/grpc/upload_budget.h"
 #include "registry/model_info.h"
 #include "registry/provenance_report.h"
 #include "registry/registry.h"
@@ -25,13 +26,17 @@
 
 namespace weightprint::registry::grpc_edge {
 
-// Upper bound on fingerprints accepted in one RegisterModel or QueryModel stream. The largest
-// published checkpoints have well under 100k tensors; the bound keeps one call from holding an
-// unbounded amount of server memory (a fingerprint with its sketch is about 1.2 KB).
-inline constexpr size_t kMaxTensorsPerStream = size_t{1} << 18;
+// What one stream may hold: at most `max_tensors` fingerprints, each reserved from the
+// server-wide upload budget through `ticket` as it is decoded (ServerLimits). A null ticket
+// reserves nothing (a call refused before its first message).
+struct StreamAllowance {
+  uint64_t max_tensors = uint64_t{1} << 18;
+  std::unique_ptr<UploadTicket> ticket;
+};
 
 // RegisterModel: first message `info` (name required), then only `tensors` batches, each
-// fingerprint with a full sketch where it is informative.
+// fingerprint with a full sketch where it is informative. Every fingerprint is cross-checked
+// and its evidence class re-derived (fingerprint_check.h) as it arrives; names must be unique.
 class RegisterModelStream {
  public:
   using Request = v1::RegisterModelRequest;
@@ -41,8 +46,12 @@ class RegisterModelStream {
   // replacing a registration (the `replace` flag of the first message); `trusted` whether the
   // writer counts as one of the registry's operators (an admin token, or a server that trusts
   // every writer). Whatever the request says about either is ignored.
-  RegisterModelStream(Registry* registry, WriteIdentity identity, bool may_replace, bool trusted)
-      : registry_(registry), may_replace_(may_replace), trusted_(trusted) {
+  RegisterModelStream(Registry* registry, WriteIdentity identity, bool may_replace, bool trusted,
+                      StreamAllowance allowance)
+      : registry_(registry),
+        may_replace_(may_replace),
+        trusted_(trusted),
+        allowance_(std::move(allowance)) {
     options_.identity = std::move(identity);
   }
 
@@ -53,6 +62,7 @@ class RegisterModelStream {
   Registry* registry_;
   bool may_replace_;
   bool trusted_ = false;
+  StreamAllowance allowance_;
   RegisterOptions options_;
   bool have_info_ = false;
   ModelInfo info_;
@@ -65,13 +75,15 @@ class QueryModelStream {
   using Request = v1::QueryModelRequest;
   using Response = v1::ProvenanceReport;
 
-  explicit QueryModelStream(const Registry* registry) : registry_(registry) {}
+  QueryModelStream(const Registry* registry, StreamAllowance allowance)
+      : registry_(registry), allowance_(std::move(allowance)) {}
 
   absl::Status Add(const Request& message);
   absl::Status Finish(Response* response);
 
  private:
   const Registry* registry_;
+  StreamAllowance allowance_;
   bool have_options_ = false;
   QueryOptions options_;
   std::vector<indexer::TensorFingerprint> tensors_;
@@ -86,8 +98,11 @@ class QueryTensorStream {
   using Request = v1::QueryTensorRequest;
   using Response = v1::TensorQueryResponse;
 
-  QueryTensorStream(const Registry* registry, uint64_t max_raw_tensor_bytes)
-      : registry_(registry), max_raw_tensor_bytes_(max_raw_tensor_bytes) {}
+  QueryTensorStream(const Registry* registry, uint64_t max_raw_tensor_bytes,
+                    StreamAllowance allowance)
+      : registry_(registry),
+        max_raw_tensor_bytes_(max_raw_tensor_bytes),
+        allowance_(std::move(allowance)) {}
 
   absl::Status Add(const Request& message);
   absl::Status Finish(Response* response);
@@ -100,6 +115,7 @@ class QueryTensorStream {
 
   const Registry* registry_;
   uint64_t max_raw_tensor_bytes_;
+  StreamAllowance allowance_;
   Phase phase_ = Phase::kStart;
   QueryOptions options_;
   indexer::TensorFingerprint fingerprint_;             // Phase::kFingerprint

@@ -140,6 +140,8 @@ std::string VectorKey(uint64_t vector_id) { return ModelKey(vector_id); }
 
 std::string AuditKey(uint64_t seq) { return ModelKey(seq); }
 
+std::string IndexLogKey(uint64_t epoch) { return ModelKey(epoch); }
+
 std::optional<uint64_t> ParseVectorKey(std::string_view key) { return ParseModelKey(key); }
 
 std::optional<std::string> PrefixSuccessor(std::string_view prefix) {
@@ -162,6 +164,7 @@ std::string DescribeKey(ColumnFamily cf, std::string_view key) {
     case kModelsCf:
     case kVectorsCf:
     case kAuditCf:
+    case kIndexLogCf:
     case kLongSketchesCf:
       if (auto id = ParseModelKey(key)) return out + std::to_string(*id);
       break;

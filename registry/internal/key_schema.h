@@ -39,12 +39,13 @@ enum ColumnFamily : size_t {
   kLongSketchesCf, // u64 vector_id -> long sketch record
   kAuditCf,        // u64 seq -> audit record (append-only)
   kConstantsCf,    // u8 kind, 16-byte hash -> known-constant record
+  kIndexLogCf,     // u64 index epoch -> index change record (registry/internal/index_log_record.h)
   kNumColumnFamilies,
 };
 
 inline constexpr std::array<std::string_view, kNumColumnFamilies> kColumnFamilyNames = {
     "default", "models", "model_names", "tensors", "hashes", "vectors", "meta", "long_sketches",
-    "audit", "constants",
+    "audit", "constants", "index_log",
 };
 
 // Fixed key sizes (bytes) used for RocksDB prefix extractors and parsing.
@@ -107,6 +108,9 @@ std::optional<ParsedHashKey> ParseHashKey(std::string_view key);
 
 // audit: 8-byte big-endian sequence number (so the trail scans in write order).
 std::string AuditKey(uint64_t seq);
+
+// index_log: 8-byte big-endian index epoch (so a scan replays changes in order).
+std::string IndexLogKey(uint64_t epoch);
 
 // vectors and long_sketches: 8-byte big-endian vector id.
 std::string VectorKey(uint64_t vector_id);

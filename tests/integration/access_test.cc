@@ -2,6 +2,7 @@
 // on loopback, the audit trail (server clock, identity, peer), idempotent and refused
 // re-registrations, replacement by an admin, and TLS / mutual TLS with a CA made in the test.
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -9,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "registry/registry_backup.h"
 #include "tests/integration/remote_fixture.h"
 
 namespace weightprint::integration {
@@ -132,6 +134,23 @@ TEST_F(AccessTest, WriterRegistersAdminDeletesAndTheTrailKeepsBoth) {
   ASSERT_TRUE(later.ok());
   ASSERT_EQ(later->size(), 1u);
   EXPECT_EQ((*later)[0].seq, 2u);
+}
+
+TEST_F(AccessTest, OnlyAnAdminTakesABackup) {
+  StartGuarded(false);
+  MustRegister("acme/backed", "v1", MakeModel(4));
+  for (auto [token, code] : {std::pair{std::string(), absl::StatusCode::kUnauthenticated},
+                             std::pair{std::string("not-a-token-at-all-000"),
+                                       absl::StatusCode::kUnauthenticated},
+                             std::pair{std::string(kReaderSecret), absl::StatusCode::kPermissionDenied},
+                             std::pair{std::string(kWriterSecret), absl::StatusCode::kPermissionDenied}}) {
+    EXPECT_EQ(As(token)->Backup(dir_.Join("refused")).status().code(), code);
+    EXPECT_FALSE(std::filesystem::exists(dir_.Join("refused")));
+  }
+  absl::StatusOr<registry::BackupSummary> taken = As(kAdminSecret)->Backup(dir_.Join("taken"));
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  EXPECT_EQ(taken->counts.models, 1u);
+  EXPECT_TRUE(registry::ReadBackupManifest(dir_.Join("taken")).ok());
 }
 
 TEST_F(AccessTest, ReadsCanRequireAToken) {

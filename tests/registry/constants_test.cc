@@ -285,5 +285,31 @@ TEST_F(ConstantsTest, RecordsFromBeforeContentRules) {
   EXPECT_EQ(report.constant_tensors, 1u);
 }
 
+// A remote writer's content family is a claim about values the server never sees: one
+// untrusted registration of a copied learned tensor labelled as a fixed family must not make
+// that tensor a constant for everyone. The same label from a trusted registration is the
+// operators' own decision and is honoured.
+TEST_F(ConstantsTest, UntrustedContentClaimsNeverMakeALearnedTensorConstant) {
+  const std::vector<TensorFingerprint> original = Fingerprints(Learned(601, ""));
+  ASSERT_TRUE(original[0].informative());
+  Register("org/original", original);
+  std::vector<TensorFingerprint> claims = Fingerprints(Learned(602, ""));
+  TensorFingerprint copied = original[0];
+  copied.name = "features.ramp";
+  copied.fixed_family = "ramp";
+  copied.evidence = indexer::Evidence::kFixedBuffer;
+  claims.push_back(copied);
+  Register("mallory/claims", claims, /*trusted=*/false);
+
+  ProvenanceReport report = Query(original);
+  EXPECT_EQ(report.constant_tensors, 0u) << report.verdict;
+  ASSERT_FALSE(report.candidates.empty()) << report.verdict;
+  EXPECT_EQ(report.candidates.front().model.name, "org/original");
+
+  Register("org/claims", claims, /*trusted=*/true);
+  report = Query(original);
+  EXPECT_EQ(report.constant_tensors, 1u) << report.verdict;
+}
+
 }  // namespace
 }  // namespace weightprint::registry

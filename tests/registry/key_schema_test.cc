@@ -56,7 +56,9 @@ TEST(KeySchemaTest, ModelNameKeysSortByNameThenRevision) {
   const std::string prefix = ModelNamePrefix("org/a");
   EXPECT_EQ(ModelNameKey("org/a", "v1").rfind(prefix, 0), 0u);
   EXPECT_NE(ModelNameKey("org/a-b", "").rfind(prefix, 0), 0u);
-  std::optional<ParsedModelNameKey> parsed = ParseModelNameKey(ModelNameKey("org/a", "v1"));
+  // The parsed views point into the key: keep it alive while they are read.
+  const std::string key = ModelNameKey("org/a", "v1");
+  std::optional<ParsedModelNameKey> parsed = ParseModelNameKey(key);
   ASSERT_TRUE(parsed.has_value());
   EXPECT_EQ(parsed->name, "org/a");
   EXPECT_EQ(parsed->revision, "v1");

@@ -143,6 +143,44 @@ TEST(NullModelTest, VersionOneCalibrationKeepsTheLongNullOnItsFloor) {
   EXPECT_EQ(parsed->long_role(Role::kMlp).pairs, 0u);
 }
 
+TEST(NullModelTest, ParsesEveryRecordVersion) {
+  // v2: seven short roles, then seven long ones (before the invariant role).
+  absl::StatusOr<NullModel> v2 = NullModel::Parse(
+      "v2 0 1 0 0 1 0 0 1 0 0 1 0 0.2 1.3 300 0 1 0 0 1 0 "
+      "0 1 0 0 1 0 0 1 0 0 1 0 0.4 1.6 90 0 1 0 0 1 0");
+  ASSERT_TRUE(v2.ok()) << v2.status();
+  EXPECT_EQ(v2->role(Role::kMlp).inflation, 1.3);
+  EXPECT_EQ(v2->long_role(Role::kMlp).inflation, 1.6);
+  EXPECT_EQ(v2->long_role(Role::kMlp).location, 0.4);
+  EXPECT_EQ(v2->role(Role::kInvariant).pairs, 0u);
+  EXPECT_EQ(v2->role(Role::kInvariant).inflation, 1.0);
+  EXPECT_EQ(v2->total_pairs(), 390u);
+  // v1 with the invariant role (eight short roles, no long null).
+  absl::StatusOr<NullModel> v1 =
+      NullModel::Parse("v1 0 1 0 0 1 0 0 1 0 0 1 0 0 1 0 0 1 0 0 1 0 0.1 1.2 70");
+  ASSERT_TRUE(v1.ok()) << v1.status();
+  EXPECT_EQ(v1->role(Role::kInvariant).inflation, 1.2);
+  EXPECT_EQ(v1->long_role(Role::kInvariant).pairs, 0u);
+  // The current form, v3, carries every role of both nulls and round-trips.
+  std::array<std::vector<double>, kRoleCount> s, l;
+  s[static_cast<int>(Role::kInvariant)] = Normal(300, 0.0, 1.4, 21);
+  l[static_cast<int>(Role::kAttention)] = Normal(300, 0.3, 1.2, 22);
+  const NullModel fitted = NullModel::Fit(s, l);
+  const std::string text = fitted.Serialize();
+  EXPECT_EQ(text.rfind("v3 ", 0), 0u);
+  absl::StatusOr<NullModel> v3 = NullModel::Parse(text);
+  ASSERT_TRUE(v3.ok()) << v3.status();
+  EXPECT_EQ(v3->role(Role::kInvariant).inflation, fitted.role(Role::kInvariant).inflation);
+  EXPECT_EQ(v3->long_role(Role::kAttention).location, fitted.long_role(Role::kAttention).location);
+  EXPECT_EQ(v3->total_pairs(), 600u);
+  // A v3 record needs all sixteen roles, and nothing after them.
+  EXPECT_FALSE(NullModel::Parse(v2->Serialize().substr(0, text.size() / 2)).ok());
+  EXPECT_FALSE(NullModel::Parse(text + " 0 1 0").ok());
+  EXPECT_FALSE(NullModel::Parse(
+      "v2 0 1 0 0 1 0 0 1 0 0 1 0 0 1 0 0 1 0 0 1 0 0 1 0 0 1 0 0 1 0 0 1 0 0 1 0 0 1 0 0 1 0 "
+      "0 1 0").ok());
+}
+
 TEST(NullModelTest, ParseRejectsGarbage) {
   EXPECT_EQ(NullModel::Parse("v2 1 2 3").status().code(), absl::StatusCode::kDataLoss);
   // A v2 record needs the long roles too.

@@ -152,6 +152,22 @@ absl::StatusOr<Shards> FindShards(const fs::path& dir) {
       return shards;
     }
   }
+  // Bare TF.js weights manifests (NAME-weights_manifest.json beside its shards): each is a model
+  // of its own, so a directory holding several names none.
+  std::vector<fs::path> manifests;
+  for (const fs::path& file : entries) {
+    if (file.filename().string().ends_with("weights_manifest.json")) manifests.push_back(file);
+  }
+  if (manifests.size() == 1) {
+    Shards shards;
+    shards.files.push_back(manifests[0]);
+    return shards;
+  }
+  if (manifests.size() > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        dir.string(), ": holds ", manifests.size(),
+        " TF.js weights manifests, each a model of its own: name the one to fingerprint"));
+  }
   for (const DirectoryLayout& layout : Layouts()) {
     if (*layout.index && fs::exists(dir / layout.index, ec)) {
       return ReadIndex(dir, dir / layout.index);

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "indexer/formats/model_format.h"
 #include "indexer/model/model_fingerprint.h"
 #include "indexer/model_reader.h"
 #include "tests/formats/tf/tf_test_files.h"
@@ -99,6 +100,59 @@ TEST(TfjsReaderTest, DequantizesUint16AndSkipsStrings) {
   absl::StatusOr<std::string> after = ReadAll(**reader, 1);
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(AsFloats(*after), (std::vector<float>{42.0f}));
+}
+
+// A bare weights manifest (NAME-weights_manifest.json, no model.json), as hand-written tfjs-core
+// models ship: recognised by content, read with layout rules from the weight names alone.
+TEST(TfjsReaderTest, ReadsBareWeightsManifests) {
+  TempDir dir;
+  const std::vector<float> filters = {1, 2, 3, 4, 5, 6, 7, 8};  // HWIO [1, 2, 2, 2]
+  const std::vector<float> weights = {1, 2, 3, 4, 5, 6};        // [in=2, out=3]
+  const std::vector<float> fc = {9, 8, 7, 6};                   // unknown name: kept as is
+  WriteFileBytes(dir.Join("net-shard1"), Floats(filters) + Floats(weights).substr(0, 10));
+  WriteFileBytes(dir.Join("net-shard2"), Floats(weights).substr(10) + Floats(fc));
+  const std::string manifest = dir.Join("net-weights_manifest.json");
+  WriteFileBytes(manifest,
+                 "[\n  {\n    \"weights\": [\n"
+                 R"({"name":"block/conv/filters","shape":[1,2,2,2],"dtype":"float32"},)"
+                 R"({"name":"head/weights","shape":[2,3],"dtype":"float32"},)"
+                 R"({"name":"fc","shape":[2,2],"dtype":"float32"}],)"
+                 R"("paths":["net-shard1","net-shard2"]}])");
+  absl::StatusOr<indexer::ModelFormat> format = indexer::DetectModelFormat(manifest);
+  ASSERT_TRUE(format.ok()) << format.status();
+  EXPECT_EQ(*format, indexer::ModelFormat::kTfjs);
+  absl::StatusOr<std::unique_ptr<indexer::ModelReader>> reader = indexer::OpenModelFile(manifest);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  ASSERT_EQ((*reader)->tensors().size(), 3u);
+  EXPECT_EQ((*reader)->metadata().at("tfjs.format"), "weights-manifest");
+  EXPECT_EQ((*reader)->metadata().at("weightprint.layout_rules_applied"), "2");
+  // HWIO [1, 2, 2, 2] -> OIHW [2, 2, 1, 2]: element (o, i, h, w) = stored (h, w, i, o).
+  EXPECT_EQ((*reader)->tensors()[0].shape, (std::vector<int64_t>{2, 2, 1, 2}));
+  absl::StatusOr<std::string> conv = ReadAll(**reader, 0);
+  ASSERT_TRUE(conv.ok()) << conv.status();
+  EXPECT_EQ(AsFloats(*conv), (std::vector<float>{1, 5, 3, 7, 2, 6, 4, 8}));
+  EXPECT_EQ((*reader)->tensors()[1].shape, (std::vector<int64_t>{3, 2}));
+  absl::StatusOr<std::string> dense = ReadAll(**reader, 1);
+  ASSERT_TRUE(dense.ok()) << dense.status();
+  EXPECT_EQ(AsFloats(*dense), (std::vector<float>{1, 4, 2, 5, 3, 6}));
+  absl::StatusOr<std::string> kept = ReadAll(**reader, 2);
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_EQ(AsFloats(*kept), fc);
+
+  // A directory holding one bare manifest is that model.
+  absl::StatusOr<indexer::ModelFingerprint> fp = indexer::FingerprintModel(dir.path());
+  ASSERT_TRUE(fp.ok()) << fp.status();
+  EXPECT_EQ(fp->format, "tfjs");
+  EXPECT_EQ(fp->tensors.size(), 3u);
+  // A directory holding two is ambiguous: the error asks for the file.
+  WriteFileBytes(dir.Join("other-weights_manifest.json"), ReadFileBytes(manifest));
+  fp = indexer::FingerprintModel(dir.path());
+  ASSERT_FALSE(fp.ok());
+  EXPECT_NE(fp.status().message().find("name the one to fingerprint"), std::string::npos)
+      << fp.status();
+  // A JSON array that is not a manifest is not taken for one.
+  WriteFileBytes(dir.Join("list.json"), R"([1, 2, {"name": "x", "shape": [1]}])");
+  EXPECT_FALSE(indexer::DetectModelFormat(dir.Join("list.json")).ok());
 }
 
 struct BadCase {

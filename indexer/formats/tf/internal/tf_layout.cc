@@ -236,6 +236,27 @@ std::optional<LayoutRule> KerasWeightRuleByName(std::string_view weight_name, si
   return std::nullopt;
 }
 
+std::optional<LayoutRule> TfArgumentRuleByName(std::string_view path, size_t rank) {
+  std::string_view weight = path.substr(path.find_last_of('/') + 1);
+  if (const size_t colon = weight.rfind(':'); colon != std::string_view::npos) {
+    weight = weight.substr(0, colon);
+  }
+  if (std::optional<LayoutRule> keras = KerasWeightRuleByName(weight, rank)) return keras;
+  const bool conv_rank = rank >= 3 && rank <= 5;
+  if (weight == "filter" || weight == "filters" || weight == "weights") {
+    if (rank == 2 && weight == "weights") return LayoutRule::kDenseKernel;
+    if (conv_rank) return LayoutRule::kConvKernel;
+    return std::nullopt;
+  }
+  if ((weight == "depthwise_filter" || weight == "depthwise_weights") && (rank == 3 || rank == 4)) {
+    return LayoutRule::kDepthwiseKernel;
+  }
+  if ((weight == "pointwise_filter" || weight == "pointwise_weights") && conv_rank) {
+    return LayoutRule::kConvKernel;
+  }
+  return std::nullopt;
+}
+
 std::map<std::string, std::string> KerasLayerClasses(std::string_view config_json) {
   std::map<std::string, std::string> classes;
   try {

@@ -78,6 +78,15 @@ std::optional<LayoutRule> KerasWeightRule(std::string_view class_name,
 // Transposed convolutions cannot be told from convolutions this way and get the conv rule.
 std::optional<LayoutRule> KerasWeightRuleByName(std::string_view weight_name, size_t rank);
 
+// The rule for a weight known only by its path (a bare TF.js weights manifest, with no topology
+// and no layer classes): the last path segment decides. Keras weight names as in
+// KerasWeightRuleByName, plus the argument names of TensorFlow's raw ops and TF-slim, which
+// hand-written TF.js models use: "filter(s)" and "weights" of rank 3-5 are convolution kernels
+// ([*spatial, in, out]), "weights" of rank 2 is a matmul operand ([in, out]),
+// "depthwise_filter" / "depthwise_weights" are depthwise kernels and "pointwise_filter" /
+// "pointwise_weights" 1x1 convolution kernels. Other names keep their layout.
+std::optional<LayoutRule> TfArgumentRuleByName(std::string_view path, size_t rank);
+
 // Layer name -> Keras class name, from a Keras model config (the JSON of model.to_json(), the
 // "model_config" attribute of a full-model .h5, config.json of a .keras archive, or a TF.js
 // layers model's modelTopology). Nested models are walked; wrappers (TimeDistributed,

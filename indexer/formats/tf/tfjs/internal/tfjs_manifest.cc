@@ -124,9 +124,14 @@ absl::StatusOr<TfjsManifest> Parse(const std::string& path, std::string_view tex
     return absl::InvalidArgumentError(absl::StrCat(
         path, ": offset ", e.byte > 0 ? e.byte - 1 : 0, ": expected a valid JSON model.json"));
   }
-  if (!root.is_object()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": offset 0: expected a JSON object"));
+  // A bare weights manifest (what tfjs-core's io.encodeWeights users ship as
+  // NAME-weights_manifest.json): the weightsManifest array itself, with no topology.
+  const bool bare = root.is_array();
+  if (!root.is_object() && !bare) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": offset 0: expected a JSON object (model.json) or array (weights manifest)"));
   }
+  if (bare) root = Json{{"format", kBareManifestFormat}, {"weightsManifest", std::move(root)}};
   TfjsManifest manifest;
   if (const auto f = root.find("format"); f != root.end() && f->is_string()) {
     manifest.format = f->get<std::string>();
@@ -145,6 +150,7 @@ absl::StatusOr<TfjsManifest> Parse(const std::string& path, std::string_view tex
   if (const auto t = root.find("modelTopology"); t != root.end() && t->is_object()) topology = *t;
   // A graph model's topology is a GraphDef (it has "node"); a layers model's is a Keras config,
   // possibly wrapped in "model_config" by the Python converter.
+  manifest.is_bare = bare;
   manifest.is_graph = manifest.format == "graph-model" ||
                       (manifest.format.empty() && topology.is_object() && topology.contains("node"));
   if (manifest.format.empty()) manifest.format = manifest.is_graph ? "graph-model" : "layers-model";
@@ -277,6 +283,8 @@ absl::StatusOr<TfjsManifest> Parse(const std::string& path, std::string_view tex
           bool conflict = false;
           rule = GraphRule(uses, name, rank, &conflict);
           if (conflict) ++graph_conflicts;
+        } else if (manifest.is_bare) {
+          rule = TfArgumentRuleByName(name, rank);
         } else {
           rule = KerasRuleForPath(classes, name, rank);
         }

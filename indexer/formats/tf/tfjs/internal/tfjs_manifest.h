@@ -47,15 +47,20 @@ struct TfjsGroup {
   std::vector<std::string> paths;  // shard paths relative to the model directory
 };
 
+// The format named for a bare weights manifest (a JSON array of {paths, weights} groups with
+// no model.json around it).
+inline constexpr char kBareManifestFormat[] = "weights-manifest";
+
 struct TfjsManifest {
-  std::string format;              // "layers-model", "graph-model" or "" when absent
+  std::string format;              // "layers-model", "graph-model", "weights-manifest"
   bool is_graph = false;
+  bool is_bare = false;            // a bare weights manifest: layout rules by weight name only
   std::vector<TfjsGroup> groups;
   std::vector<TfjsWeight> weights;  // every manifest entry, in manifest order (group by group)
   std::map<std::string, std::string> metadata;
 };
 
-// Parses model.json. `path` names the file in errors ("PATH: offset N: expected ..." for JSON
+// Parses model.json, or a bare weights manifest (the weightsManifest array on its own). `path` names the file in errors ("PATH: offset N: expected ..." for JSON
 // syntax, "PATH: weightsManifest[g].weights[w] "name": expected ..." for entries). Shard paths
 // must be relative paths without ".." components. Weights of dtype string and complex64 are
 // listed with `skip` set: they occupy shard bytes but are not fingerprinted.
