@@ -33,6 +33,7 @@
 #include "tests/registry/store_test_fingerprints.h"
 
 namespace wp = weightprint;
+using wp::base::Median;
 using wp::registry::IndexRecoveryReport;
 using wp::registry::Registry;
 
@@ -168,8 +169,8 @@ int main(int argc, char** argv) {
   }
   std::printf("\nN=%llu: full rebuild %.2f s (open %.2f s); restart after crash: index median "
               "%.2f s, open median %.2f s; rebuild / restart (index) = %.0fx, (open) = %.0fx\n",
-              static_cast<unsigned long long>(n), rebuild_s, rebuild_open_s, base::Median(recover_s),
-              base::Median(open_s), rebuild_s / std::max(1e-9, base::Median(recover_s)),
-              rebuild_open_s / std::max(1e-9, base::Median(open_s)));
+              static_cast<unsigned long long>(n), rebuild_s, rebuild_open_s, Median(recover_s),
+              Median(open_s), rebuild_s / std::max(1e-9, Median(recover_s)),
+              rebuild_open_s / std::max(1e-9, Median(open_s)));
   return 0;
 }
