@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "indexer/dtype.h"
-#include "indexer/fingerprinter.h"
+#include "indexer/fingerprint/fingerprinter.h"
 
 namespace weightprint::indexer {
 namespace {

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "indexer/dtype.h"
-#include "indexer/model_fingerprint.h"
+#include "indexer/model/model_fingerprint.h"
 
 int main(int argc, char** argv) {
   if (argc < 2) {

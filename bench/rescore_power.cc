@@ -23,9 +23,9 @@
 #include <string>
 #include <vector>
 
-#include "indexer/fingerprinter.h"
-#include "indexer/safetensors_writer.h"
-#include "indexer/tensor_fingerprint.h"
+#include "indexer/fingerprint/fingerprinter.h"
+#include "indexer/formats/safetensors/safetensors_writer.h"
+#include "indexer/fingerprint/tensor_fingerprint.h"
 #include "registry/null_model.h"
 
 namespace {

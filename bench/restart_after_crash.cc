@@ -27,11 +27,13 @@
 #include <string>
 #include <vector>
 
+#include "base/statistics.h"
 #include "registry/fingerprint_store.h"
 #include "registry/registry.h"
 #include "tests/registry/store_test_fingerprints.h"
 
 namespace wp = weightprint;
+using wp::base::Median;
 using wp::registry::IndexRecoveryReport;
 using wp::registry::Registry;
 
@@ -49,12 +51,6 @@ std::vector<wp::indexer::TensorFingerprint> RandomModel(std::mt19937_64& rng, in
         rng, "model.layers." + std::to_string(i) + ".mlp.down_proj.weight", 4096, 4096));
   }
   return out;
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : (v.size() % 2 ? v[v.size() / 2]
-                                        : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2);
 }
 
 int Die(const absl::Status& s) {

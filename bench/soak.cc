@@ -38,7 +38,7 @@
 #include <vector>
 
 #include "client/registry_client.h"
-#include "indexer/fingerprinter.h"
+#include "indexer/fingerprint/fingerprinter.h"
 #include "indexer/tensor_info.h"
 
 namespace {

@@ -6,7 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "client/report_printer.h"
 #include "client/synthetic_model.h"
-#include "indexer/model_fingerprint.h"
+#include "indexer/model/model_fingerprint.h"
 
 namespace weightprint::client {
 namespace {

@@ -7,7 +7,7 @@
 
 #include "absl/status/status.h"
 #include "client/registry_client.h"
-#include "indexer/fingerprinter.h"
+#include "indexer/fingerprint/fingerprinter.h"
 #include "indexer/tensor_info.h"
 
 namespace weightprint::client {

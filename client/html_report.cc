@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/p_value_text.h"
 #include "client/report_printer.h"
 #include "client/report_sections.h"
 #include "registry/internal/normal_tail.h"
@@ -192,7 +193,7 @@ std::string Candidate(const CandidateReport& c, int rank, int& next_heatmap) {
   fact("z (normal deviate of p)",
        c.z <= registry::internal::kMinDeviate ? std::string("&lt; &#8722;8")
                                               : absl::StrFormat("%.1f", c.z));
-  fact("p (corrected for the registry-wide search)", Esc(FormatP(c.p_value)));
+  fact("p (corrected for the registry-wide search)", Esc(base::FormatPValue(c.p_value)));
   if (!c.model.license.empty()) fact("license", Esc(c.model.license));
   if (!c.model.source.empty()) fact("source", Esc(c.model.source));
   out << "</tbody></table>";
@@ -220,7 +221,7 @@ std::string Candidate(const CandidateReport& c, int rank, int& next_heatmap) {
       out << "<tr><td><code>" << Esc(m.query_tensor) << "</code></td><td><code>"
           << Esc(m.tensor) << "</code></td><td>" << Rel(m.relation) << Esc(how) << "</td><td>"
           << absl::StrFormat("%.4f", m.pearson_estimate) << "</td><td>"
-          << absl::StrFormat("%.1f", m.z) << "</td><td>" << Esc(FormatP(m.p_value))
+          << absl::StrFormat("%.1f", m.z) << "</td><td>" << Esc(base::FormatPValue(m.p_value))
           << "</td></tr>";
     }
     out << "</tbody></table>";

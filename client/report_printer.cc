@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "absl/strings/str_format.h"
+#include "base/p_value_text.h"
 #include "client/report_sections.h"
 
 namespace weightprint::client {
@@ -42,7 +43,7 @@ std::string MatchLine(const TensorMatch& m) {
                         : "";
   return absl::StrFormat("    %-48s <- %s (%s)%s  pearson=%.4f z=%.1f %s\n", m.query_tensor,
                          m.tensor, Rel(m.relation), how, m.pearson_estimate, m.z,
-                         FormatP(m.p_value));
+                         base::FormatPValue(m.p_value));
 }
 
 std::string Time(int64_t unix_seconds) {
@@ -53,15 +54,6 @@ std::string Time(int64_t unix_seconds) {
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
 }
-
-}  // namespace
-
-std::string FormatP(double p) {
-  if (p <= 0) return "p < 1e-300";
-  return absl::StrFormat("p = %.2g", p);
-}
-
-namespace {
 
 std::string ConstantLine(const registry::SharedConstant& k) {
   return absl::StrFormat("     %s = %s  (%s)\n", k.query_tensor, k.tensor, k.reason);
@@ -96,7 +88,7 @@ std::string FormatReport(const registry::ProvenanceReport& report, bool verbose)
         "%s   %s\n",
         ++rank, c.model.DisplayName(), Rel(c.relation), c.link.empty() ? Rel(c.relation) : c.link,
         Pct(c.share_explained), Pct(c.share_identical), c.tensors_matched, c.tensors_compared,
-        c.median_pearson, FormatZ(c.z), FormatP(c.p_value));
+        c.median_pearson, FormatZ(c.z), base::FormatPValue(c.p_value));
     if (!c.components.empty()) {
       out << "   components:\n";
       for (const registry::ComponentAttribution& comp : c.components) {
@@ -124,7 +116,7 @@ std::string FormatReport(const registry::ProvenanceReport& report, bool verbose)
       out << absl::StrFormat(
           "   coordinate-free evidence: %d/%d invariant features matched   z = %.1f   %s\n",
           c.invariants_matched, c.invariants_compared, c.invariant_z,
-          FormatP(c.invariant_p_value));
+          base::FormatPValue(c.invariant_p_value));
       for (const TensorMatch& m : c.strongest_invariants) out << MatchLine(m);
     }
   }

@@ -20,8 +20,6 @@ std::string FormatTensorResult(const registry::TensorQueryResult& result);
 std::string FormatModel(const registry::ModelInfo& model);
 std::string FormatModelList(const std::vector<registry::ModelInfo>& models);
 std::string FormatStats(const registry::RegistryStats& stats);
-// "p < 1e-300" when the value underflowed, else "p = 3.1e-12".
-std::string FormatP(double p);
 
 nlohmann::json ReportToJson(const registry::ProvenanceReport& report);
 nlohmann::json TensorResultToJson(const registry::TensorQueryResult& result);

@@ -5,9 +5,9 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
-#include "indexer/fingerprinter.h"
-#include "indexer/model_invariants.h"
-#include "indexer/safetensors_writer.h"
+#include "indexer/fingerprint/fingerprinter.h"
+#include "indexer/fingerprint/model_invariants.h"
+#include "indexer/formats/safetensors/safetensors_writer.h"
 
 namespace weightprint::client {
 namespace {

@@ -11,7 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "indexer/dtype.h"
-#include "indexer/tensor_fingerprint.h"
+#include "indexer/fingerprint/tensor_fingerprint.h"
 
 namespace weightprint::client {
 
@@ -46,8 +46,8 @@ absl::Status WriteSyntheticModel(const std::string& path,
 absl::StatusOr<std::vector<indexer::TensorFingerprint>> FingerprintSynthetic(
     const std::vector<SyntheticTensor>& tensors, indexer::DType dtype);
 
-// The coordinate-free features (indexer/model_invariants.h) of the tensors as if stored as
-// `dtype` (F32, F16 or BF16): what FingerprintModel appends for the same model in a file.
+// The coordinate-free features (indexer/fingerprint/model_invariants.h) of the tensors as if stored
+// as `dtype` (F32, F16 or BF16): what FingerprintModel appends for the same model in a file.
 absl::StatusOr<std::vector<indexer::TensorFingerprint>> SyntheticInvariants(
     const std::vector<SyntheticTensor>& tensors, indexer::DType dtype);
 

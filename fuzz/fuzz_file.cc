@@ -5,7 +5,7 @@
 
 #include <cstdio>
 
-#include "indexer/fingerprinter.h"
+#include "indexer/fingerprint/fingerprinter.h"
 #include "indexer/model_reader.h"
 
 namespace weightprint::fuzz {

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "indexer/fingerprinter.h"
+#include "indexer/fingerprint/fingerprinter.h"
 #include "registry/constant_codec.h"
 #include "registry/fingerprint_codec.h"
 #include "registry/internal/key_schema.h"

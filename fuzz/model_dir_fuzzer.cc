@@ -12,8 +12,8 @@
 #include <string>
 
 #include "fuzz/fuzz_file.h"
-#include "indexer/model_card.h"
-#include "indexer/model_fingerprint.h"
+#include "indexer/model/model_card.h"
+#include "indexer/model/model_fingerprint.h"
 
 namespace {
 

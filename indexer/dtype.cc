@@ -6,15 +6,15 @@
 #include <limits>
 
 #include "indexer/internal/dequantize.h"
-#include "indexer/internal/half_float.h"
+#include "base/half_float.h"
 
 namespace weightprint::indexer {
 namespace {
 
-using indexer_internal::DecodeBF16;
-using indexer_internal::DecodeF16;
-using indexer_internal::EncodeBF16;
-using indexer_internal::EncodeF16;
+using base::DecodeBF16;
+using base::DecodeF16;
+using base::EncodeBF16;
+using base::EncodeF16;
 
 static_assert(std::endian::native == std::endian::little,
               "decoders load little-endian words with memcpy; big-endian hosts need byte swaps");

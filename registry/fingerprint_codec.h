@@ -8,7 +8,7 @@
 #define WEIGHTPRINT_REGISTRY_FINGERPRINT_CODEC_H_
 
 #include "absl/status/statusor.h"
-#include "indexer/tensor_fingerprint.h"
+#include "indexer/fingerprint/tensor_fingerprint.h"
 #include "registry/audit_entry.h"
 #include "registry/model_info.h"
 #include "weightprint/v1/fingerprint.pb.h"

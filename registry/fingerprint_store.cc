@@ -10,7 +10,7 @@
 #include <unordered_set>
 #include <utility>
 
-#include "indexer/model_invariants.h"
+#include "indexer/fingerprint/model_invariants.h"
 #include "registry/internal/annotated_mutex.h"
 #include "registry/internal/db_lock.h"
 #include "registry/internal/error_text.h"
@@ -51,14 +51,6 @@ const indexer::Hash128& HashOf(const indexer::TensorFingerprint& fp, HashKind ki
     default:
       return fp.exact_hash;
   }
-}
-
-// Returns true iff the tensor gets a vector id: informative, with a full, non-zero sketch.
-bool HasVector(const indexer::TensorFingerprint& fp) {
-  if (!fp.informative() || fp.sketch.size() != static_cast<size_t>(indexer::kSketchDim)) {
-    return false;
-  }
-  return std::any_of(fp.sketch.begin(), fp.sketch.end(), [](float v) { return v != 0.0f; });
 }
 
 absl::Status CheckNamePart(std::string_view what, std::string_view value) {
@@ -412,7 +404,7 @@ absl::StatusOr<ModelInfo> FingerprintStore::PutModel(
                                                   fp.sketch.size(), " values, expected ",
                                                   indexer::kSketchDim));
     }
-    if (HasVector(fp)) {
+    if (indexer::HasUsableSketch(fp)) {
       for (float v : fp.sketch) {
         if (!std::isfinite(v)) {
           return absl::InvalidArgumentError(
@@ -428,8 +420,8 @@ absl::StatusOr<ModelInfo> FingerprintStore::PutModel(
                                                   fp.long_sketch.size(), " codes, expected ",
                                                   indexer::kLongSketchDim, " in -127..127"));
     }
-    // Invariant features (indexer/model_invariants.h) are stored like tensors but are not
-    // parameters of the model.
+    // Invariant features (indexer/fingerprint/model_invariants.h) are stored like tensors but are
+    // not parameters of the model.
     parameters += indexer::CountedParameters(fp);
   }
 
@@ -456,7 +448,7 @@ absl::StatusOr<ModelInfo> FingerprintStore::PutModel(
   uint64_t vectors_added = 0;
   for (size_t i = 0; i < tensors.size(); ++i) {
     const indexer::TensorFingerprint& fp = tensors[i];
-    if (HasVector(fp)) {
+    if (indexer::HasUsableSketch(fp)) {
       assigned[i] = next.next_vector_id++;
       ++vectors_added;
       batch.Put(impl_->cf(si::kVectorsCf), si::VectorKey(assigned[i]),

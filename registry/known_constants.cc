@@ -7,7 +7,7 @@
 #include <unordered_set>
 
 #include "absl/strings/str_cat.h"
-#include "indexer/model_invariants.h"
+#include "indexer/fingerprint/model_invariants.h"
 #include "registry/internal/combined_p.h"
 #include "registry/provenance_matcher.h"
 #include "weightprint/v1/registry.pb.h"
@@ -82,11 +82,6 @@ absl::StatusOr<KnownConstant> Decode(std::string_view key, std::string_view valu
   return c;
 }
 
-bool Usable(const TensorFingerprint& t) {
-  return t.informative() && t.sketch.size() == static_cast<size_t>(indexer::kSketchDim) &&
-         std::any_of(t.sketch.begin(), t.sketch.end(), [](float v) { return v != 0.0f; });
-}
-
 std::array<std::pair<HashKind, Hash128>, 3> HashesOf(const TensorFingerprint& t) {
   return {{{HashKind::kExact, t.exact_hash},
            {HashKind::kBF16, t.bf16_hash},
@@ -118,8 +113,8 @@ absl::StatusOr<const ConstantJudge::ModelData*> ConstantJudge::Model(uint64_t id
   data->info = *std::move(info);
   absl::StatusOr<std::vector<StoredTensor>> tensors = store_.GetTensors(id, true);
   if (!tensors.ok()) return tensors.status();
-  // Invariant features (indexer/model_invariants.h) are statistics, not tensors: they neither
-  // make a tensor common nor relate two models here.
+  // Invariant features (indexer/fingerprint/model_invariants.h) are statistics, not tensors: they
+  // neither make a tensor common nor relate two models here.
   std::erase_if(*tensors, [](const StoredTensor& t) {
     return indexer::IsInvariantName(t.fingerprint.name);
   });
@@ -153,12 +148,14 @@ absl::StatusOr<bool> ConstantJudge::Related(uint64_t a, uint64_t b) {
   for (const StoredTensor& t : (*ma)->tensors) {
     if (shared_with(t, **mb)) {
       ++shared;
-    } else if (Usable(t.fingerprint)) {
+    } else if (indexer::HasUsableSketch(t.fingerprint)) {
       rest_a.push_back(&t.fingerprint);
     }
   }
   for (const StoredTensor& t : (*mb)->tensors) {
-    if (!shared_with(t, **ma) && Usable(t.fingerprint)) rest_b.push_back(&t.fingerprint);
+    if (!shared_with(t, **ma) && indexer::HasUsableSketch(t.fingerprint)) {
+      rest_b.push_back(&t.fingerprint);
+    }
   }
   bool related = shared > kCommonMaxSharedTensors;
   if (!related && !rest_a.empty() && !rest_b.empty()) {

@@ -5,6 +5,8 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "base/statistics.h"
+
 namespace weightprint::registry {
 namespace {
 
@@ -13,27 +15,6 @@ using indexer::TensorFingerprint;
 bool IsIndex(std::string_view s) {
   if (s.empty() || s.size() > 18) return false;
   return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-bool HasSketch(const TensorFingerprint& t) {
-  return std::any_of(t.sketch.begin(), t.sketch.end(), [](float v) { return v != 0.0f; });
-}
-
-double Dot(const std::vector<float>& a, const std::vector<float>& b) {
-  const size_t n = std::min(a.size(), b.size());
-  double sum = 0;
-  for (size_t i = 0; i < n; ++i) sum += static_cast<double>(a[i]) * b[i];
-  return sum;
-}
-
-double Median(std::vector<double>& v) {
-  if (v.empty()) return 0;
-  const size_t mid = v.size() / 2;
-  std::nth_element(v.begin(), v.begin() + mid, v.end());
-  if (v.size() % 2) return v[mid];
-  const double upper = v[mid];
-  const double lower = *std::max_element(v.begin(), v.begin() + mid);
-  return 0.5 * (lower + upper);
 }
 
 struct Cell {
@@ -71,7 +52,7 @@ std::vector<LayerSimilarity> ScoreLayerPairs(const std::vector<const TensorFinge
   };
   std::unordered_map<std::string, std::vector<Placed>> source_by_slot;
   for (const TensorFingerprint* t : source) {
-    if (!HasSketch(*t)) continue;
+    if (!indexer::HasNonZeroSketch(*t)) continue;
     std::optional<LayerPosition> pos = LayerPositionOf(t->name);
     if (!pos) continue;
     std::string slot = pos->slot;
@@ -80,14 +61,14 @@ std::vector<LayerSimilarity> ScoreLayerPairs(const std::vector<const TensorFinge
   using Key = std::tuple<std::string, int64_t, std::string, int64_t>;
   std::map<Key, Cell> cells;
   for (const TensorFingerprint* q : query) {
-    if (!HasSketch(*q)) continue;
+    if (!indexer::HasNonZeroSketch(*q)) continue;
     const std::optional<LayerPosition> qpos = LayerPositionOf(q->name);
     if (!qpos) continue;
     auto it = source_by_slot.find(qpos->slot);
     if (it == source_by_slot.end()) continue;
     const Role role = RoleOf(q->name, q->shape);
     for (const Placed& s : it->second) {
-      const double r = Dot(q->sketch, s.tensor->sketch);
+      const double r = indexer::SketchDot(q->sketch, s.tensor->sketch);
       const NullJudgement j =
           null_model.Judge(r, role, q->num_elements(), s.tensor->num_elements());
       Cell& cell = cells[Key{qpos->stack, qpos->layer, s.pos.stack, s.pos.layer}];
@@ -105,9 +86,9 @@ std::vector<LayerSimilarity> ScoreLayerPairs(const std::vector<const TensorFinge
     s.source_stack = std::get<2>(key);
     s.source_layer = std::get<3>(key);
     s.tensors = static_cast<uint32_t>(cell.r.size());
-    s.pearson_estimate = Median(cell.r);
-    s.z = Median(cell.z);
-    s.null_sd = Median(cell.sd);
+    s.pearson_estimate = base::Median(cell.r);
+    s.z = base::Median(cell.z);
+    s.null_sd = base::Median(cell.sd);
     out.push_back(std::move(s));
   }
   return out;

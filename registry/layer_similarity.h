@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "indexer/tensor_fingerprint.h"
+#include "indexer/fingerprint/tensor_fingerprint.h"
 #include "registry/null_model.h"
 #include "registry/provenance_report.h"
 

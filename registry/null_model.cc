@@ -8,8 +8,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "indexer/model_invariants.h"
-#include "indexer/tensor_fingerprint.h"
+#include "base/statistics.h"
+#include "indexer/fingerprint/model_invariants.h"
+#include "indexer/fingerprint/tensor_fingerprint.h"
 #include "registry/internal/normal_tail.h"
 
 namespace weightprint::registry {
@@ -21,17 +22,6 @@ bool Contains(std::string_view haystack, std::string_view needle) {
 
 bool EndsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  const size_t mid = v.size() / 2;
-  std::nth_element(v.begin(), v.begin() + mid, v.end());
-  double m = v[mid];
-  if (v.size() % 2 == 0) {
-    m = 0.5 * (m + *std::max_element(v.begin(), v.begin() + mid));
-  }
-  return m;
 }
 
 }  // namespace
@@ -102,11 +92,11 @@ void FitRoles(const std::array<std::vector<double>, kRoleCount>& standardized,
     if (s.size() < NullModel::kMinPairs) continue;
     // Median and MAD: robust to the related pairs (fine-tunes of one base registered side by
     // side) that a registry inevitably contains, as long as they are under half the sample.
-    const double location = Median(s);
+    const double location = base::Median(s);
     std::vector<double> deviations;
     deviations.reserve(s.size());
     for (double v : s) deviations.push_back(std::fabs(v - location));
-    const double robust_sd = 1.4826 * Median(std::move(deviations));
+    const double robust_sd = 1.4826 * base::Median(std::move(deviations));
     out.location = std::max(0.0, location);
     out.inflation = std::max(1.0, robust_sd);
   }

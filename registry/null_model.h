@@ -26,7 +26,7 @@
 namespace weightprint::registry {
 
 // The role of a tensor inside a model, from its canonical name and shape. kInvariant is a
-// coordinate-free feature (indexer/model_invariants.h), calibrated on pairs of the same
+// coordinate-free feature (indexer/fingerprint/model_invariants.h), calibrated on pairs of the same
 // statistic.
 enum class Role : uint8_t {
   kEmbedding, kNorm, kBias, kAttention, kMlp, kConv, kOther, kInvariant

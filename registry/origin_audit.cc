@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "indexer/model_invariants.h"
+#include "indexer/fingerprint/model_invariants.h"
 #include "registry/provenance_matcher.h"
 #include "registry/tensor_name.h"
 

@@ -18,7 +18,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "indexer/tensor_fingerprint.h"
+#include "indexer/fingerprint/tensor_fingerprint.h"
 #include "registry/provenance_report.h"
 
 namespace weightprint::registry {
@@ -28,9 +28,9 @@ namespace weightprint::registry {
 struct CandidateEvidence {
   const CandidateReport* candidate = nullptr;
   std::vector<const TensorMatch*> per_query;
-  // The candidate's matched coordinate-free features (indexer/model_invariants.h). A query
-  // tensor with no positional origin takes its origin from the candidate whose matched feature
-  // reads it, when that candidate's invariant evidence clears the model-level threshold: a
+  // The candidate's matched coordinate-free features (indexer/fingerprint/model_invariants.h). A
+  // query tensor with no positional origin takes its origin from the candidate whose matched
+  // feature reads it, when that candidate's invariant evidence clears the model-level threshold: a
   // rotated or permuted copy has a registered origin although no tensor matches in place.
   std::vector<const TensorMatch*> invariant_matches;
 };

@@ -11,7 +11,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "indexer/model_invariants.h"
+#include "base/p_value_text.h"
+#include "base/statistics.h"
+#include "indexer/fingerprint/model_invariants.h"
 #include "registry/internal/code_dot.h"
 #include "registry/internal/combined_p.h"
 #include "registry/known_constants.h"
@@ -39,16 +41,6 @@ const double kLogTensorAlpha = std::log(kTensorAlpha);
 const double kLogModelAlpha = std::log(kModelAlpha);
 const double kLogProposal = std::log(0.05);  // stage-1 hits worth a closer look
 
-bool HasSketch(const TensorFingerprint& t) {
-  if (t.sketch.size() != static_cast<size_t>(indexer::kSketchDim)) return false;
-  for (float v : t.sketch) {
-    if (v != 0.0f) return true;
-  }
-  return false;
-}
-
-bool Usable(const TensorFingerprint& t) { return t.informative() && HasSketch(t); }
-
 bool IsInvariant(const TensorFingerprint& t) { return indexer::IsInvariantName(t.name); }
 
 // The statistic an invariant feature computes ("attn_qk"); features are compared only with
@@ -56,12 +48,6 @@ bool IsInvariant(const TensorFingerprint& t) { return indexer::IsInvariantName(t
 std::string StatisticOf(const TensorFingerprint& t) {
   std::optional<indexer::InvariantName> parsed = indexer::ParseInvariantName(t.name);
   return parsed ? parsed->version + "/" + parsed->statistic : std::string();
-}
-
-double Dot(const std::vector<float>& a, const std::vector<float>& b) {
-  double sum = 0;
-  for (int i = 0; i < indexer::kSketchDim; ++i) sum += static_cast<double>(a[i]) * b[i];
-  return sum;
 }
 
 // The norm of a tensor's long-sketch codes, or 0 when it has none (then stage 2 compares the
@@ -91,19 +77,7 @@ struct Evaluation {
 
 using internal::LogCombinedP;
 
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t mid = v.size() / 2;
-  return v.size() % 2 ? v[mid] : 0.5 * (v[mid - 1] + v[mid]);
-}
-
 double ToP(double log_p) { return std::exp(log_p); }
-
-std::string FormatP(double log_p) {
-  if (log_p < std::log(1e-300)) return "p < 1e-300";
-  return absl::StrFormat("p = %.2g", std::exp(log_p));
-}
 
 class QueryRun {
  public:
@@ -198,7 +172,7 @@ class QueryRun {
     std::map<std::string, std::vector<const TensorFingerprint*>> invariants;  // by statistic
     std::unordered_map<Hash128, std::vector<const TensorFingerprint*>, HashKey> by_hash[3];
     for (const StoredTensor& s : *stored) {
-      if (!Usable(s.fingerprint)) continue;
+      if (!indexer::HasUsableSketch(s.fingerprint)) continue;
       if (IsInvariant(s.fingerprint)) {
         invariants[StatisticOf(s.fingerprint)].push_back(&s.fingerprint);
         continue;
@@ -236,7 +210,7 @@ class QueryRun {
         auto it = invariants.find(StatisticOf(q));
         if (it == invariants.end()) continue;  // the candidate has none: no test, no evidence
         for (const TensorFingerprint* t : it->second) {
-          const double r = Dot(q.sketch, t->sketch);
+          const double r = indexer::SketchDot(q.sketch, t->sketch);
           const NullJudgement j = null_.Judge(r, role, q.num_elements(), t->num_elements());
           if (best == nullptr || j.z > best_j.z) {
             best = t;
@@ -281,7 +255,7 @@ class QueryRun {
                           -1.0, 1.0);
           return null_.JudgeLong(*r, role, q.num_elements(), t.num_elements());
         }
-        *r = Dot(q.sketch, t.sketch);
+        *r = indexer::SketchDot(q.sketch, t.sketch);
         return null_.Judge(*r, role, q.num_elements(), t.num_elements());
       };
       const TensorFingerprint* best = identical;
@@ -425,7 +399,7 @@ class QueryRun {
       report.share_explained = static_cast<double>(all.matched_parameters) / all.parameters;
       report.share_identical = static_cast<double>(identical_parameters) / all.parameters;
     }
-    report.median_pearson = Median(pearsons);
+    report.median_pearson = base::Median(pearsons);
     for (const auto& [name, g] : components) {
       ComponentAttribution c;
       c.component = name;
@@ -536,12 +510,12 @@ std::string ModelVerdict(const ProvenanceReport& report) {
           c.invariants_matched, "/", c.invariants_compared, " invariant features matched",
           strongest, "; ", Percent(c.share_explained),
           " of informative parameters matched by position; ",
-          FormatP(std::log(std::max(c.p_value, 1e-320))), ")"));
+          base::FormatPValue(c.p_value), ")"));
     } else if (c.relation == Relation::kDerived) {
       parts.push_back(absl::StrCat("derived from ", c.model.DisplayName(), " (",
                                    Percent(c.share_explained),
                                    " of informative parameters explained, ",
-                                   FormatP(std::log(std::max(c.p_value, 1e-320))), ")"));
+                                   base::FormatPValue(c.p_value), ")"));
     }
   }
   if (parts.empty()) {
@@ -566,12 +540,12 @@ absl::StatusOr<ProvenanceReport> ProvenanceMatcher::QueryModel(
   ConstantJudge judge(store_, null_, index_.size());
   for (const TensorFingerprint& t : query) {
     if (IsInvariant(t)) {  // searched and scored, but not a tensor of the model
-      if (Usable(t)) informative.push_back(&t);
+      if (indexer::HasUsableSketch(t)) informative.push_back(&t);
       continue;
     }
     report.query_tensors += 1;
     report.query_parameters += t.num_elements();
-    if (!Usable(t)) {
+    if (!indexer::HasUsableSketch(t)) {
       if (t.evidence == indexer::Evidence::kFixedBuffer) {
         constants.emplace_back(&t, t.fixed_family.empty()
                                        ? std::string("fixed_name")
@@ -699,7 +673,7 @@ absl::StatusOr<TensorQueryResult> ProvenanceMatcher::QueryTensor(
   TensorQueryResult result;
   result.query = query;
   result.registry_tensors = index_.size();
-  if (!Usable(query)) {
+  if (!indexer::HasUsableSketch(query)) {
     result.verdict = absl::StrCat(
         "no verdict: tensor ", query.name, " carries no evidence (",
         std::string(indexer::EvidenceName(query.evidence)),
@@ -755,7 +729,7 @@ absl::StatusOr<TensorQueryResult> ProvenanceMatcher::QueryTensor(
                                                         " hash)")
                                          : "",
         absl::StrFormat(" (Pearson estimate %.4f, z = %.1f, ", m.pearson_estimate, m.z),
-        FormatP(std::log(std::max(m.p_value, 1e-320))), ")");
+        base::FormatPValue(m.p_value), ")");
   }
   return result;
 }

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "indexer/tensor_fingerprint.h"
+#include "indexer/fingerprint/tensor_fingerprint.h"
 #include "registry/model_info.h"
 
 namespace weightprint::registry {
@@ -101,8 +101,8 @@ struct CandidateReport {
   std::vector<LayerSimilarity> layer_similarity;
   std::string link;                          // see kLink*
   std::vector<SharedConstant> shared_constants;
-  // Coordinate-free evidence (indexer/model_invariants.h; docs/VERDICTS.md §4a): the query's
-  // invariant features compared with the candidate's, matched ones, their own combined
+  // Coordinate-free evidence (indexer/fingerprint/model_invariants.h; docs/VERDICTS.md §4a): the
+  // query's invariant features compared with the candidate's, matched ones, their own combined
   // p-value (already inside p_value), and the strongest of them, best first. Their query_tensor
   // names the statistic and the layer ("#invariant/v1/model.layers.3/attn_qk").
   uint32_t invariants_matched = 0;

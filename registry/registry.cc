@@ -14,7 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "indexer/model_invariants.h"
+#include "indexer/fingerprint/model_invariants.h"
 #include "registry/fingerprint_store.h"
 #include "registry/index_recovery.h"
 #include "registry/internal/annotated_mutex.h"
@@ -80,11 +80,6 @@ absl::Status ValidateTensors(const std::vector<TensorFingerprint>& tensors) {
     }
   }
   return absl::OkStatus();
-}
-
-bool HasSketch(const TensorFingerprint& t) {
-  return t.informative() && t.sketch.size() == static_cast<size_t>(indexer::kSketchDim) &&
-         std::any_of(t.sketch.begin(), t.sketch.end(), [](float v) { return v != 0.0f; });
 }
 
 }  // namespace
@@ -195,7 +190,7 @@ struct Registry::Impl {
       absl::StatusOr<std::vector<StoredTensor>> tensors = store->GetTensors(m.id, true);
       if (!tensors.ok()) return tensors.status();
       for (StoredTensor& t : *tensors) {
-        if (!HasSketch(t.fingerprint)) continue;
+        if (!indexer::HasUsableSketch(t.fingerprint)) continue;
         const int role = static_cast<int>(RoleOf(t.fingerprint.name, t.fingerprint.shape));
         if (t.fingerprint.long_sketch.size() == static_cast<size_t>(indexer::kLongSketchDim)) {
           const uint64_t k = long_seen[role]++;
@@ -226,8 +221,7 @@ struct Registry::Impl {
         const Sample& a = s[rng() % s.size()];
         const Sample& b = s[rng() % s.size()];
         if (a.model_id == b.model_id || a.statistic != b.statistic) continue;
-        double r = 0;
-        for (int i = 0; i < indexer::kSketchDim; ++i) r += double(a.sketch[i]) * b.sketch[i];
+        const double r = indexer::SketchDot(a.sketch, b.sketch);
         // A copy by value (a shared buffer or a reused tensor) is not a pair of unrelated
         // tensors; counted, a few of them would move the null onto the copies themselves.
         if (r > 0.9999) continue;

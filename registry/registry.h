@@ -15,7 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "indexer/tensor_fingerprint.h"
+#include "indexer/fingerprint/tensor_fingerprint.h"
 #include "registry/audit_entry.h"
 #include "registry/file_system.h"
 #include "registry/fingerprint_store.h"

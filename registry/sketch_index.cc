@@ -26,7 +26,7 @@
 #include <unordered_set>
 #include <utility>
 
-#include "indexer/internal/mapped_file.h"
+#include "base/mapped_file.h"
 #include "registry/file_system.h"
 #include "registry/internal/error_text.h"
 #include "registry/internal/annotated_mutex.h"
@@ -253,8 +253,8 @@ absl::StatusOr<std::unique_ptr<SketchIndex>> SketchIndex::Create(
 
 absl::StatusOr<std::unique_ptr<SketchIndex>> SketchIndex::Load(
     const std::string& path, uint64_t* epoch, const SketchIndexOptions& options) {
-  absl::StatusOr<std::unique_ptr<indexer::indexer_internal::MappedFile>> file =
-      indexer::indexer_internal::MappedFile::Open(path);
+  absl::StatusOr<std::unique_ptr<base::MappedFile>> file =
+      base::MappedFile::Open(path);
   if (!file.ok()) {
     if (absl::IsNotFound(file.status())) {
       return absl::NotFoundError(ErrorText("no sketch index at '", path, "'"));

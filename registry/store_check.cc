@@ -14,7 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "indexer/model_invariants.h"
+#include "indexer/fingerprint/model_invariants.h"
 #include "registry/fingerprint_store.h"
 #include "registry/internal/key_schema.h"
 #include "registry/internal/record_format.h"

@@ -24,11 +24,11 @@
 
 #include "absl/strings/str_format.h"
 #include "bench/provenance/transforms.h"
-#include "indexer/fingerprinter.h"
-#include "indexer/model_fingerprint.h"
-#include "indexer/model_invariants.h"
+#include "indexer/fingerprint/fingerprinter.h"
+#include "indexer/fingerprint/model_invariants.h"
+#include "indexer/model/model_fingerprint.h"
 #include "nlohmann/json.hpp"
-#include "indexer/safetensors_writer.h"
+#include "indexer/formats/safetensors/safetensors_writer.h"
 #include "registry/internal/normal_tail.h"
 #include "registry/registry.h"
 

@@ -2,9 +2,11 @@
 
 #include <cstring>
 
-#include "indexer/internal/half_float.h"
+#include "base/half_float.h"
 
 namespace weightprint::indexer::indexer_internal {
+
+using base::DecodeF16;
 namespace {
 
 // Every block starts at an arbitrary byte address inside a mapped file, so multi-byte fields

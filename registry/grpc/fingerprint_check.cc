@@ -9,7 +9,7 @@
 
 #include "registry/internal/error_text.h"
 #include "indexer/dtype.h"
-#include "indexer/fixed_tensor/fixed_tensor.h"
+#include "indexer/fingerprint/fixed_tensor/fixed_tensor.h"
 
 namespace weightprint::registry::grpc_edge {
 namespace {

@@ -10,7 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "indexer/dtype.h"
-#include "indexer/fixed_tensor/fixed_tensor.h"
+#include "indexer/fingerprint/fixed_tensor/fixed_tensor.h"
 #include "registry/grpc/fingerprint_check.h"
 #include "registry/fingerprint_codec.h"
 #include "registry/report_codec.h"

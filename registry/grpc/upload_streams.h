@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "indexer/fingerprinter.h"
-#include "indexer/tensor_fingerprint.h"
+#include "indexer/fingerprint/fingerprinter.h"
+#include "indexer/fingerprint/tensor_fingerprint.h"
 #include "registry/grpc/upload_budget.h"
 #include "registry/model_info.h"
 #include "registry/provenance_report.h"

@@ -1,6 +1,6 @@
 #include "registry/internal/dot_product.h"
 
-#include "indexer/internal/half_float.h"
+#include "base/half_float.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #include <immintrin.h>
@@ -10,7 +10,7 @@
 namespace weightprint::registry::internal {
 namespace {
 
-using indexer::indexer_internal::DecodeF16;
+using base::DecodeF16;
 
 // Operands are float or binary16; these overloads let one template serve every pairing.
 inline float Value(const float* p) { return *p; }

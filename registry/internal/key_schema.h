@@ -16,7 +16,7 @@
 #include <string>
 #include <string_view>
 
-#include "indexer/tensor_fingerprint.h"
+#include "indexer/fingerprint/tensor_fingerprint.h"
 
 namespace weightprint::registry::store_internal {
 

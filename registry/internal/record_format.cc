@@ -6,7 +6,7 @@
 #include <exception>
 #include <utility>
 
-#include "indexer/internal/half_float.h"
+#include "base/half_float.h"
 #include "registry/fingerprint_codec.h"
 #include "registry/internal/error_text.h"
 #include "registry/internal/key_schema.h"
@@ -59,7 +59,7 @@ uint16_t ReadHalfLe(const char* src) {
 }  // namespace
 
 float StoredSketchValue(float value) {
-  return indexer::indexer_internal::DecodeF16(indexer::indexer_internal::EncodeF16(value));
+  return base::DecodeF16(base::EncodeF16(value));
 }
 
 std::string EncodeModelRecord(const ModelInfo& info) {
@@ -128,7 +128,7 @@ std::string EncodeVectorRecord(uint64_t model_id, std::string_view tensor,
   AppendBigEndian64(&value, model_id);
   AppendBigEndian32(&value, static_cast<uint32_t>(tensor.size()));
   value.append(tensor);
-  for (float f : sketch) AppendHalfLe(&value, indexer::indexer_internal::EncodeF16(f));
+  for (float f : sketch) AppendHalfLe(&value, base::EncodeF16(f));
   return value;
 }
 
@@ -160,7 +160,7 @@ absl::StatusOr<VectorRecord> DecodeVectorRecord(std::string_view value, ColumnFa
       for (int i = 0; i < indexer::kSketchDim; ++i) (*sketch)[i] = ReadFloatLe(src + 4 * i);
     } else {
       for (int i = 0; i < indexer::kSketchDim; ++i) {
-        (*sketch)[i] = indexer::indexer_internal::DecodeF16(ReadHalfLe(src + 2 * i));
+        (*sketch)[i] = base::DecodeF16(ReadHalfLe(src + 2 * i));
       }
     }
   }

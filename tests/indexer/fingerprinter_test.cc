@@ -1,4 +1,4 @@
-#include "indexer/fingerprinter.h"
+#include "indexer/fingerprint/fingerprinter.h"
 
 #include <xxhash.h>
 
@@ -13,8 +13,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "indexer/dtype.h"
-#include "indexer/safetensors_writer.h"
-#include "indexer/tensor_fingerprint.h"
+#include "indexer/formats/safetensors/safetensors_writer.h"
+#include "indexer/fingerprint/tensor_fingerprint.h"
 
 namespace weightprint::indexer {
 namespace {

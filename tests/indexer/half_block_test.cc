@@ -1,4 +1,4 @@
-#include "indexer/internal/half_block.h"
+#include "indexer/fingerprint/internal/half_block.h"
 
 #include <bit>
 #include <cstdint>
@@ -7,9 +7,11 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "indexer/internal/half_float.h"
+#include "base/half_float.h"
 
 namespace weightprint::indexer::indexer_internal {
+using base::EncodeBF16;
+using base::EncodeF16;
 namespace {
 
 // Every exponent, both signs, every pattern of the 13 bits f16 rounding drops (ties, just

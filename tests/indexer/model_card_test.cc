@@ -1,6 +1,6 @@
 // The model-card front matter parser: every form of base_model a card uses, and the malformed
 // or hostile cards it must read without following anything.
-#include "indexer/model_card.h"
+#include "indexer/model/model_card.h"
 
 #include <filesystem>
 #include <fstream>

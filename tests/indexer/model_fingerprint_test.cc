@@ -1,4 +1,4 @@
-#include "indexer/model_fingerprint.h"
+#include "indexer/model/model_fingerprint.h"
 
 #include <filesystem>
 #include <random>
@@ -7,9 +7,9 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "indexer/fingerprinter.h"
+#include "indexer/fingerprint/fingerprinter.h"
 #include "indexer/model_reader.h"
-#include "indexer/safetensors_writer.h"
+#include "indexer/formats/safetensors/safetensors_writer.h"
 #include "tests/testing/safetensors_builder.h"
 #include "tests/testing/temp_dir.h"
 

@@ -7,7 +7,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "indexer/dtype.h"
-#include "indexer/fingerprinter.h"
+#include "indexer/fingerprint/fingerprinter.h"
 #include "indexer/model_reader.h"
 #include "tests/testing/safetensors_builder.h"
 #include "tests/testing/temp_dir.h"

@@ -1,4 +1,4 @@
-#include "indexer/safetensors_writer.h"
+#include "indexer/formats/safetensors/safetensors_writer.h"
 
 #include <unistd.h>
 

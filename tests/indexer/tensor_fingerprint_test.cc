@@ -1,12 +1,12 @@
-#include "indexer/tensor_fingerprint.h"
+#include "indexer/fingerprint/tensor_fingerprint.h"
 
 #include <cmath>
 #include <random>
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "indexer/fingerprinter.h"
-#include "indexer/safetensors_writer.h"
+#include "indexer/fingerprint/fingerprinter.h"
+#include "indexer/formats/safetensors/safetensors_writer.h"
 
 namespace weightprint::indexer {
 namespace {

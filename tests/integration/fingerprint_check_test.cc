@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "indexer/fingerprinter.h"
+#include "indexer/fingerprint/fingerprinter.h"
 #include "indexer/tensor_info.h"
 #include "registry/grpc/fingerprint_check.h"
 #include "tests/integration/remote_fixture.h"

@@ -4,7 +4,7 @@
 #include <random>
 #include <utility>
 
-#include "indexer/fingerprinter.h"
+#include "indexer/fingerprint/fingerprinter.h"
 #include "indexer/tensor_info.h"
 
 namespace weightprint::integration {

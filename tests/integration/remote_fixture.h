@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "client/registry_client.h"
-#include "indexer/tensor_fingerprint.h"
+#include "indexer/fingerprint/tensor_fingerprint.h"
 #include "registry/registry.h"
 #include "registry/server.h"
 #include "tests/testing/temp_dir.h"

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "indexer/dtype.h"
-#include "indexer/fingerprinter.h"
+#include "indexer/fingerprint/fingerprinter.h"
 #include "registry/provenance_report.h"
 #include "tests/integration/remote_fixture.h"
 

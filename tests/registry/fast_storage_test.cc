@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "indexer/internal/half_float.h"
+#include "base/half_float.h"
 #include "registry/internal/dot_product.h"
 #include "registry/sketch_index.h"
 #include "tests/registry/store_test_fingerprints.h"
@@ -28,8 +28,8 @@
 namespace weightprint::registry {
 namespace {
 
-using indexer::indexer_internal::DecodeF16;
-using indexer::indexer_internal::EncodeF16;
+using base::DecodeF16;
+using base::EncodeF16;
 using idx_t = faiss::Index::idx_t;
 
 std::vector<float> RandomFloats(std::mt19937_64& rng, size_t n) {

@@ -1,7 +1,7 @@
-// Coordinate-free evidence: the invariant features of indexer/model_invariants.h survive every
-// function-preserving transform that moves coordinates (residual rotation with gains folded,
-// FFN neuron and attention head permutations, per-head and per-neuron rescaling, all of them
-// together), do not correlate between independent models, and carry a real registry (RocksDB
+// Coordinate-free evidence: the invariant features of indexer/fingerprint/model_invariants.h
+// survive every function-preserving transform that moves coordinates (residual rotation with gains
+// folded, FFN neuron and attention head permutations, per-head and per-neuron rescaling, all of
+// them together), do not correlate between independent models, and carry a real registry (RocksDB
 // in a temp dir, FAISS index) to "derived from the right parent" — stage 1 included — with no
 // relation claimed between independent models. Also: files, old registries, the wire.
 #include <cmath>
@@ -12,8 +12,8 @@
 #include "bench/provenance/transforms.h"
 #include "client/synthetic_model.h"
 #include "gtest/gtest.h"
-#include "indexer/model_fingerprint.h"
-#include "indexer/model_invariants.h"
+#include "indexer/model/model_fingerprint.h"
+#include "indexer/fingerprint/model_invariants.h"
 #include "registry/fingerprint_store.h"
 #include "registry/null_model.h"
 #include "registry/registry.h"

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "indexer/fingerprinter.h"
+#include "indexer/fingerprint/fingerprinter.h"
 #include "registry/internal/normal_tail.h"
 #include "registry/provenance_matcher.h"
 #include "registry/registry.h"

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
-#include "indexer/internal/half_float.h"
+#include "base/half_float.h"
 #include "registry/internal/key_schema.h"
 #include "tests/registry/store_test_fingerprints.h"
 
@@ -60,7 +60,7 @@ TEST(RecordFormatTest, VectorRecordLayout) {
   EXPECT_EQ(back->tensor, "layer.weight");
   EXPECT_EQ(back_sketch, store_test::StoredSketch(sketch));
   // Values are binary16, little-endian, right after the name.
-  const uint16_t first = indexer::indexer_internal::EncodeF16(sketch[0]);
+  const uint16_t first = base::EncodeF16(sketch[0]);
   EXPECT_EQ(static_cast<uint8_t>(value[25]), first & 0xff);
   EXPECT_EQ(static_cast<uint8_t>(value[26]), first >> 8);
   EXPECT_EQ(StoredSketchValue(sketch[0]), back_sketch[0]);

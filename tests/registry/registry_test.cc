@@ -6,8 +6,8 @@
 
 #include "client/synthetic_model.h"
 #include "gtest/gtest.h"
-#include "indexer/fingerprinter.h"
-#include "indexer/safetensors_writer.h"
+#include "indexer/fingerprint/fingerprinter.h"
+#include "indexer/formats/safetensors/safetensors_writer.h"
 #include "tests/testing/temp_dir.h"
 
 namespace weightprint::registry {

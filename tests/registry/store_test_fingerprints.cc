@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "indexer/internal/half_float.h"
+#include "base/half_float.h"
 
 namespace weightprint::registry::store_test {
 namespace {
@@ -15,7 +15,7 @@ std::vector<float> StoredSketch(const std::vector<float>& sketch) {
   std::vector<float> out;
   out.reserve(sketch.size());
   for (float v : sketch) {
-    out.push_back(indexer::indexer_internal::DecodeF16(indexer::indexer_internal::EncodeF16(v)));
+    out.push_back(base::DecodeF16(base::EncodeF16(v)));
   }
   return out;
 }

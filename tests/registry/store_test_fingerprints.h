@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "indexer/tensor_fingerprint.h"
+#include "indexer/fingerprint/tensor_fingerprint.h"
 
 namespace weightprint::registry::store_test {
 

@@ -1,7 +1,7 @@
 // Format detection never misreads a valid file: every format, written to its specification by
 // the independent test writers, under its own name, no extension and a misleading one; and
 // safetensors with every header length whose first bytes look like another format's signature.
-#include "indexer/model_format.h"
+#include "indexer/formats/model_format.h"
 
 #include <cstdint>
 #include <string>

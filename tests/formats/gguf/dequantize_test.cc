@@ -8,7 +8,7 @@
 
 #include "gtest/gtest.h"
 #include "indexer/dtype.h"
-#include "indexer/fingerprinter.h"
+#include "indexer/fingerprint/fingerprinter.h"
 #include "tests/formats/gguf/block_packer.h"
 
 namespace weightprint::testing {

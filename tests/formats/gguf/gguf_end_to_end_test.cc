@@ -10,7 +10,7 @@
 
 #include "client/synthetic_model.h"
 #include "gtest/gtest.h"
-#include "indexer/model_fingerprint.h"
+#include "indexer/model/model_fingerprint.h"
 #include "indexer/model_reader.h"
 #include "registry/registry.h"
 #include "tests/formats/gguf/block_packer.h"

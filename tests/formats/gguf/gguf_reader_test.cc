@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "indexer/fingerprinter.h"
-#include "indexer/model_fingerprint.h"
+#include "indexer/fingerprint/fingerprinter.h"
+#include "indexer/model/model_fingerprint.h"
 #include "indexer/model_reader.h"
 #include "tests/formats/gguf/block_packer.h"
 #include "tests/formats/gguf/gguf_builder.h"

@@ -5,7 +5,7 @@
 
 #include <random>
 
-#include "indexer/fingerprinter.h"
+#include "indexer/fingerprint/fingerprinter.h"
 #include "tests/formats/onnx/onnx_test_model.h"
 #include "tests/testing/safetensors_builder.h"
 #include "tests/testing/temp_dir.h"

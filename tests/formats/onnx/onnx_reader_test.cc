@@ -11,8 +11,8 @@
 #include <random>
 
 #include "indexer/dtype.h"
-#include "indexer/model_fingerprint.h"
-#include "indexer/safetensors_writer.h"
+#include "indexer/model/model_fingerprint.h"
+#include "indexer/formats/safetensors/safetensors_writer.h"
 #include "tests/formats/onnx/onnx_test_model.h"
 #include "tests/testing/safetensors_builder.h"
 #include "tests/testing/temp_dir.h"

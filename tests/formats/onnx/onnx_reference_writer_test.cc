@@ -14,7 +14,7 @@
 #include <sstream>
 
 #include "indexer/dtype.h"
-#include "indexer/model_fingerprint.h"
+#include "indexer/model/model_fingerprint.h"
 #include "tests/formats/onnx/onnx_test_model.h"
 #include "tests/testing/safetensors_builder.h"
 #include "tests/testing/temp_dir.h"

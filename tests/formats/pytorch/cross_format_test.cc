@@ -10,8 +10,8 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "indexer/model_fingerprint.h"
-#include "indexer/safetensors_writer.h"
+#include "indexer/model/model_fingerprint.h"
+#include "indexer/formats/safetensors/safetensors_writer.h"
 #include "tests/formats/pytorch/format_writers.h"
 #include "tests/formats/pytorch/reader_test_util.h"
 #include "tests/testing/temp_dir.h"

@@ -9,7 +9,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "indexer/fingerprinter.h"
+#include "indexer/fingerprint/fingerprinter.h"
 #include "indexer/model_reader.h"
 #include "tests/formats/pytorch/format_writers.h"
 #include "tests/formats/pytorch/reader_test_util.h"

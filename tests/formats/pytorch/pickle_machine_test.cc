@@ -1,6 +1,6 @@
 // The restricted unpickler: the opcodes torch uses, the allow-list, and the limits that keep
 // hostile pickles from exhausting memory.
-#include "indexer/internal/pickle_machine.h"
+#include "indexer/formats/pytorch/internal/pickle_machine.h"
 
 #include <string>
 

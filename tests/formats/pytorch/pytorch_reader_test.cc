@@ -10,7 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "indexer/dtype.h"
-#include "indexer/model_fingerprint.h"
+#include "indexer/model/model_fingerprint.h"
 #include "indexer/model_reader.h"
 #include "tests/formats/pytorch/format_writers.h"
 #include "tests/formats/pytorch/reader_test_util.h"

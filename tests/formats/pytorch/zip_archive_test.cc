@@ -1,6 +1,6 @@
 // The zip reader over archives built byte by byte: stored and deflated members, ZIP64
 // records, and every kind of damage the reader must refuse with the offset.
-#include "indexer/internal/zip_archive.h"
+#include "indexer/formats/internal/zip_archive.h"
 
 #include <cstring>
 #include <string>

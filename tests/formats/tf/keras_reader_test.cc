@@ -9,7 +9,7 @@
 #include <random>
 #include <string>
 
-#include "indexer/model_fingerprint.h"
+#include "indexer/model/model_fingerprint.h"
 #include "indexer/model_reader.h"
 #include "tests/formats/tf/tf_test_files.h"
 #include "tests/testing/safetensors_builder.h"

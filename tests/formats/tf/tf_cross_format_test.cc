@@ -13,7 +13,7 @@
 #include <set>
 
 #include "indexer/dtype.h"
-#include "indexer/model_fingerprint.h"
+#include "indexer/model/model_fingerprint.h"
 #include "indexer/model_reader.h"
 #include "tests/formats/tf/tf_test_files.h"
 

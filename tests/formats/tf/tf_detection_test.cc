@@ -1,11 +1,11 @@
-// Content detection of the TensorFlow-family formats (indexer/model_format.h): Keras .h5 (at
-// offset 0 and after a user block), .keras archives and TF.js model.json are recognised under
+// Content detection of the TensorFlow-family formats (indexer/formats/model_format.h): Keras .h5
+// (at offset 0 and after a user block), .keras archives and TF.js model.json are recognised under
 // their own names, no extension and a misleading one, and never steal another format's files.
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "indexer/model_format.h"
+#include "indexer/formats/model_format.h"
 #include "indexer/model_reader.h"
 #include "tests/formats/tf/tf_test_files.h"
 #include "tests/testing/safetensors_builder.h"

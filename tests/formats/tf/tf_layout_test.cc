@@ -1,7 +1,7 @@
 // The shared TensorFlow-family layout rules: shapes, permutations and element order of each
 // rule, checked on small tensors whose canonical order is written out by hand, and the choice
 // of rule by Keras class, weight name, Keras 3 variable path and graph op.
-#include "indexer/internal/tf_layout.h"
+#include "indexer/formats/tf/internal/tf_layout.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 #include <numeric>
 #include <vector>
 
-#include "indexer/internal/strided_stream.h"
+#include "indexer/formats/internal/strided_stream.h"
 
 namespace weightprint::indexer::indexer_internal {
 namespace {

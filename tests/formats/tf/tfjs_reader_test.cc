@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "indexer/model_fingerprint.h"
-#include "indexer/model_format.h"
+#include "indexer/formats/model_format.h"
+#include "indexer/model/model_fingerprint.h"
 #include "indexer/model_reader.h"
 #include "tests/formats/tf/tf_test_files.h"
 #include "tests/testing/safetensors_builder.h"

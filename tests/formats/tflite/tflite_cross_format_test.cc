@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "indexer/model_fingerprint.h"
+#include "indexer/model/model_fingerprint.h"
 #include "indexer/model_reader.h"
-#include "indexer/safetensors_writer.h"
+#include "indexer/formats/safetensors/safetensors_writer.h"
 #include "registry/registry.h"
 #include "tests/formats/tflite/tflite_builder.h"
 #include "tests/testing/temp_dir.h"

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "indexer/fingerprinter.h"
+#include "indexer/fingerprint/fingerprinter.h"
 #include "indexer/model_reader.h"
 #include "tests/formats/tflite/tflite_builder.h"
 #include "tests/testing/safetensors_builder.h"

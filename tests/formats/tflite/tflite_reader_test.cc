@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "indexer/model_fingerprint.h"
+#include "indexer/model/model_fingerprint.h"
 #include "indexer/model_reader.h"
 #include "tests/formats/tflite/tflite_builder.h"
 #include "tests/formats/tflite/tflite_test_util.h"
