@@ -19,6 +19,9 @@ if [ "${WEIGHTPRINT_TEST_DEPS:-0}" = 1 ]; then
   # The TLS tests make a CA and certificates with the openssl command; CI's fuzzing step
   # (tools/fuzz.sh) builds the libFuzzer targets with clang.
   PACKAGES+=(openssl clang libclang-rt-dev)
+  # The Python client (client/python) and its test: gRPC and protobuf runtimes, and xxhash for
+  # the bundle checksum. Its stubs are generated with protoc and grpc_python_plugin (above).
+  PACKAGES+=(python3-grpcio python3-protobuf python3-xxhash)
 fi
 
 missing=()
