@@ -20,6 +20,7 @@
 #include "client/audit_printer.h"
 #include "client/demo.h"
 #include "client/exit_codes.h"
+#include "client/fingerprint_command.h"
 #include "client/hf_cache.h"
 #include "client/maintenance_printer.h"
 #include "client/html_report.h"
@@ -402,6 +403,9 @@ int Run(int argc, char** argv) {
                 "replace a registration of the same NAME@REVISION whose weights differ (the old "
                 "record's hashes stay in the audit trail); same weights always succeed");
 
+  FingerprintCommandArgs fpc;
+  CLI::App* fingerprint_cmd = AddFingerprintCommand(app, &fpc);
+
   // query, report, audit-model: one query, three presentations.
   struct QueryCommand {
     std::string path, tensor, html;
@@ -604,6 +608,14 @@ int Run(int argc, char** argv) {
     absl::StatusOr<std::unique_ptr<RegistryClient>> client = Connect(demo_g);
     if (!client.ok()) return Fail(client.status());
     absl::Status s = RunDemo(**client, workdir + "/models", std::cout);
+    return s.ok() ? 0 : Fail(s);
+  }
+  if (*fingerprint_cmd) {
+    absl::StatusOr<DeclaredLineage> declared =
+        DeclaredLineageOf(fpc.path, fpc.base_models, fpc.base_model_relation);
+    if (!declared.ok()) return Fail(declared.status());
+    ApplyDeclared(*declared, fpc.info);
+    absl::Status s = RunFingerprintCommand(fpc, g.threads);
     return s.ok() ? 0 : Fail(s);
   }
   if (*fsck) {
