@@ -173,13 +173,20 @@ class PythonClientTest(unittest.TestCase):
                 self.assertIsNone(first_difference(mine, cli), "Python report != CLI --json")
                 self.assertEqual(mine, cli)
 
-    def test_query_with_all_lists_unrelated_candidates_like_the_cli(self):
-        report = self.registry.query(self.model_path("finetune-bf16"), include_unrelated=True)
-        names = {c.model.name: c.relation for c in report.candidates}
-        self.assertEqual(names.get("org/other"), "unrelated")
+    def test_query_options_reach_the_server_like_the_cli_flags(self):
+        # --all lists the unrelated candidates the server examined (those with any hit), --top
+        # caps the list: the same options through Python and the CLI give the same report.
+        report = self.registry.query(self.model_path("finetune-bf16"), include_unrelated=True,
+                                     top=1)
+        self.assertEqual([c.model.name for c in report.candidates], ["org/base"])
         cli = json.loads(run_cli("--server", self.server.address, "query",
-                                 self.model_path("finetune-bf16"), "--all", "--json").stdout)
+                                 self.model_path("finetune-bf16"), "--all", "--top", "1",
+                                 "--json").stdout)
         self.assertIsNone(first_difference(dataclasses.asdict(report), cli))
+        lean = self.registry.query(self.model_path("finetune-bf16"),
+                                   include_tensor_matches=False)
+        self.assertEqual(lean.tensor_matches, [])
+        self.assertEqual(lean.candidates[0].model.name, "org/base")
 
     def test_declared_base_model_is_checked_against_the_evidence(self):
         report = self.registry.query(self.model_path("finetune-bf16"), base_models=["org/other"])
