@@ -359,6 +359,71 @@ class TokenServerTest(unittest.TestCase):
         self.assertRegex(audit, r"register +org/base .*by py-writer \[writer\]")
 
 
+class MutualTlsServerTest(unittest.TestCase):
+    """TLS with a CA, server and client certificates made here by the openssl command."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="weightprint-py-tls-")
+        cls.models = os.path.join(cls.tmp, "models")
+        run_cli("demo", "--models-only", "--workdir", cls.models)
+        script = (
+            "set -e; exec >openssl.log 2>&1; "
+            "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=weightprint-py-ca "
+            "  -keyout ca.key -out ca.pem; "
+            "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > san.ext; "
+            "openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout server.key "
+            "  -out server.csr; "
+            "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
+            "  -extfile san.ext -out server.pem; "
+            "openssl req -newkey rsa:2048 -nodes -subj /CN=py-operator -keyout client.key "
+            "  -out client.csr; "
+            "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
+            "  -out client.pem")
+        made = subprocess.run(["bash", "-c", script], cwd=cls.tmp, timeout=120)
+        if made.returncode != 0:
+            with open(os.path.join(cls.tmp, "openssl.log")) as f:
+                raise AssertionError(f"openssl failed:\n{f.read()}")
+        tokens = os.path.join(cls.tmp, "tokens")
+        with open(tokens, "w") as f:
+            f.write(f"py-writer writer {WRITER_SECRET}\n")
+        cls.server = Server(cls.tmp, "tls", [
+            "--tls-cert", cls.file("server.pem"), "--tls-key", cls.file("server.key"),
+            "--tls-client-ca", cls.file("ca.pem"), "--tokens", tokens])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    @classmethod
+    def file(cls, name):
+        return os.path.join(cls.tmp, name)
+
+    def test_register_over_mutual_tls_with_a_token(self):
+        with weightprint.Registry(self.server.address, token=WRITER_SECRET,
+                                  tls=self.file("ca.pem"), client_cert=self.file("client.pem"),
+                                  client_key=self.file("client.key"), timeout=60,
+                                  cli=CLI) as registry:
+            stored = registry.register(os.path.join(self.models, "base.safetensors"),
+                                       name="org/base")
+            self.assertEqual(stored.name, "org/base")
+            report = registry.query(os.path.join(self.models, "finetune-bf16.safetensors"))
+            self.assertEqual(report.candidates[0].model.name, "org/base")
+        # Without a client certificate, or in plaintext, there is no connection at all.
+        with weightprint.Registry(self.server.address, token=WRITER_SECRET,
+                                  tls=self.file("ca.pem"), timeout=10) as no_cert:
+            with self.assertRaises(weightprint.RegistryError) as caught:
+                no_cert.stats()
+            self.assertEqual(caught.exception.code, "UNAVAILABLE")
+        with weightprint.Registry(self.server.address, timeout=10) as plain:
+            with self.assertRaises(weightprint.RegistryError) as caught:
+                plain.stats()
+            self.assertEqual(caught.exception.code, "UNAVAILABLE")
+        with self.assertRaises(ValueError):
+            weightprint.Registry(self.server.address, tls=True, client_cert="only-a-cert.pem")
+
+
 if __name__ == "__main__":
     if "--cli" in sys.argv:
         i = sys.argv.index("--cli")
