@@ -221,6 +221,19 @@ class PythonClientTest(unittest.TestCase):
         from_file = dataclasses.asdict(self.registry.query(self.model_path("finetune-bf16")))
         self.assertIsNone(first_difference(from_bundle, from_file))
 
+    def test_a_bundle_carries_the_name_it_was_fingerprinted_with(self):
+        named = os.path.join(self.tmp, "named.wpb")
+        run_cli("fingerprint", self.model_path("independent"), "-o", named,
+                "--name", "org/named", "--revision", "r1")
+        with open(named, "rb") as f:
+            stored = self.registry.register(weightprint.parse_bundle(f.read(), named))
+        self.assertEqual(stored.display_name, "org/named@r1")
+        self.assertEqual(self.registry.model("org/named@r1").id, stored.id)
+        self.registry.delete(stored.id)
+        nameless = self.bundle_of("independent")
+        with self.assertRaises(ValueError):
+            self.registry.register(nameless)
+
     def test_models_model_stats(self):
         listed = self.registry.models()
         self.assertTrue(all(isinstance(m, weightprint.ModelInfo) for m in listed))
