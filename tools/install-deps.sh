@@ -10,6 +10,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev libonnx-dev libhdf5-dev
   libflatbuffers-dev flatbuffers-compiler
+  libcurl4-openssl-dev
 )
 # Reference writers the format tests compare against (torch.save, onnx.save, numpy.save, h5py
 # for Keras .h5 files), and the browser the HTML report is rendered in
@@ -19,6 +20,8 @@ if [ "${WEIGHTPRINT_TEST_DEPS:-0}" = 1 ]; then
   # The TLS tests make a CA and certificates with the openssl command; CI's fuzzing step
   # (tools/fuzz.sh) builds the libFuzzer targets with clang.
   PACKAGES+=(openssl clang libclang-rt-dev)
+  # The remote-query tests serve models over HTTP with Range support from lighttpd on loopback.
+  PACKAGES+=(lighttpd)
 fi
 
 missing=()
