@@ -289,6 +289,7 @@ int RunQuery(RegistryClient& c, QueryKind kind, const std::string& path,
       return FailWith(kExitUsage, "USAGE", "--tensor answers for one tensor: --html and "
                                            "--fail-on need a whole-model query");
     }
+    if (IsHttpUrl(path)) return FailWith(kExitUsage, "USAGE", "--tensor reads a local file");
     absl::StatusOr<indexer::ModelFingerprint> fp = FingerprintWithProgress(path, threads, tensor);
     if (!fp.ok()) return Fail(fp.status());
     absl::StatusOr<registry::TensorQueryResult> result = c.QueryTensor(fp->tensors.front(), options);
