@@ -204,6 +204,11 @@ absl::StatusOr<RangeBody> HttpRangeClient::Once(const std::string& url, uint64_t
     return absl::OutOfRangeError(
         absl::StrCat(what, ": HTTP 416 (range not satisfiable: the file is shorter)"));
   }
+  if (a.status == 401 || a.status == 403) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        what, ": HTTP ", a.status, " (access denied; no credentials are sent, so gated or "
+              "private repositories cannot be read this way)"));
+  }
   if (a.status >= 500 || a.status == 429 || a.status == 408) {
     *retryable = true;
     return absl::UnavailableError(absl::StrCat(what, ": HTTP ", a.status));

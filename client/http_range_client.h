@@ -43,7 +43,7 @@ class HttpRangeClient {
   explicit HttpRangeClient(HttpOptions options = {});
 
   // Bytes [offset, offset + length) of `url`. REQUIRES: length > 0.
-  // NOT_FOUND on 404; OUT_OF_RANGE on 416; FAILED_PRECONDITION when the server ignores Range
+  // NOT_FOUND on 404; OUT_OF_RANGE on 416; PERMISSION_DENIED on 401/403; FAILED_PRECONDITION when the server ignores Range
   // for a file larger than whole_file_limit; DATA_LOSS when Content-Range or the body length
   // disagree with the request; UNAVAILABLE / DEADLINE_EXCEEDED after the retries run out.
   absl::StatusOr<RangeBody> FetchRange(const std::string& url, uint64_t offset,

@@ -426,6 +426,49 @@ TEST(RemoteServerTest, SilentServerTimesOutAfterBoundedRetries) {
   EXPECT_LT(seconds, 5.0);
 }
 
+TEST(RemoteServerTest, ServerErrorsAreRetriedThenSucceed) {
+  if (access(kPython, X_OK) != 0) GTEST_SKIP() << "python3 is not installed";
+  testing::TempDir scratch;
+  // Answers 503 to the first two requests, then 200 with a small body (no Range support), and
+  // 403 on /private.
+  const std::string script = scratch.Join("flaky.py");
+  std::ofstream(script) << R"(import http.server, sys
+count = 0
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        global count
+        count += 1
+        if self.path == "/private":
+            self.send_response(403); self.send_header("Content-Length", "0"); self.end_headers()
+            return
+        if count <= 2:
+            self.send_response(503); self.send_header("Content-Length", "0"); self.end_headers()
+            return
+        body = bytes(range(256)) * 4
+        self.send_response(200); self.send_header("Content-Length", str(len(body)))
+        self.end_headers(); self.wfile.write(body)
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+)";
+  const int port = FreePort();
+  ServerProcess server({kPython, script, std::to_string(port)}, port);
+  ASSERT_TRUE(server.up());
+  HttpOptions options;
+  options.backoff_ms = 10;
+  HttpRangeClient http(options);
+  absl::StatusOr<RangeBody> got = http.FetchRange(server.url("x"), 256, 16);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(http.requests(), 3u);
+  EXPECT_EQ(got->file_size, 1024u);
+  ASSERT_EQ(got->bytes.size(), 16u);
+  EXPECT_EQ(static_cast<uint8_t>(got->bytes[0]), 0);
+  EXPECT_EQ(static_cast<uint8_t>(got->bytes[15]), 15);
+
+  absl::StatusOr<RangeBody> denied = http.FetchRange(server.url("private"), 0, 8);
+  EXPECT_TRUE(absl::IsPermissionDenied(denied.status())) << denied.status();
+  EXPECT_EQ(http.requests(), 4u);  // not retried
+}
+
 TEST(RemoteServerTest, RejectsNonHttpAddresses) {
   EXPECT_TRUE(absl::IsInvalidArgument(FingerprintRemoteModel("file:///etc/passwd").status()));
   EXPECT_FALSE(IsHttpUrl("/models/x.safetensors"));
