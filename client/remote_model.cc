@@ -263,11 +263,29 @@ absl::StatusOr<RemoteFingerprint> FingerprintRemoteModel(const std::string& url,
 
   RemoteFingerprint out;
   out.shards = static_cast<int>(layout->shards.size());
-  for (Shard& shard : layout->shards) {
-    shard.local = dir / shard.name;
-    absl::Status s = FetchHeader(http, shard);
-    if (!s.ok()) return s;
-    out.bytes_total += shard.size;
+  // Shard headers in parallel (two round trips each); the first failing shard is reported.
+  {
+    std::vector<absl::Status> header_status(layout->shards.size());
+    std::atomic<size_t> next_shard{0};
+    auto fetch = [&] {
+      for (size_t k = next_shard.fetch_add(1); k < layout->shards.size();
+           k = next_shard.fetch_add(1)) {
+        Shard& shard = layout->shards[k];
+        shard.local = dir / shard.name;
+        header_status[k] = FetchHeader(http, shard);
+      }
+    };
+    const size_t workers = std::clamp<size_t>(options.parallel_requests, 1,
+                                              layout->shards.size());
+    {
+      std::vector<std::jthread> pool;
+      for (size_t w = 1; w < workers; ++w) pool.emplace_back(fetch);
+      fetch();
+    }
+    for (size_t k = 0; k < layout->shards.size(); ++k) {
+      if (!header_status[k].ok()) return header_status[k];
+      out.bytes_total += layout->shards[k].size;
+    }
   }
   if (layout->directory) {
     if (!layout->index_text.empty()) {

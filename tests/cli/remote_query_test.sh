@@ -50,4 +50,5 @@ expect_ok "no Range support, small file: read whole" "^verdict: derived from dem
   "$WP" --db "$DB" query "http://127.0.0.1:$P/finetune-bf16.safetensors"
 expect_fail "no Range support, large file: refused" "ignored the Range request" \
   "$WP" --db "$DB" query "http://127.0.0.1:$P/big.safetensors"
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null; SERVER_PID=""
 finish
