@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -26,6 +27,7 @@
 #include "client/html_report.h"
 #include "client/progress_bar.h"
 #include "client/registry_client.h"
+#include "client/remote_query.h"
 #include "client/report_printer.h"
 #include "client/report_sections.h"
 #include "indexer/model/model_card.h"
@@ -288,6 +290,7 @@ int RunQuery(RegistryClient& c, QueryKind kind, const std::string& path,
       return FailWith(kExitUsage, "USAGE", "--tensor answers for one tensor: --html and "
                                            "--fail-on need a whole-model query");
     }
+    if (IsHttpUrl(path)) return FailWith(kExitUsage, "USAGE", "--tensor reads a local file");
     absl::StatusOr<indexer::ModelFingerprint> fp = FingerprintWithProgress(path, threads, tensor);
     if (!fp.ok()) return Fail(fp.status());
     absl::StatusOr<registry::TensorQueryResult> result = c.QueryTensor(fp->tensors.front(), options);
@@ -300,7 +303,10 @@ int RunQuery(RegistryClient& c, QueryKind kind, const std::string& path,
   options.declared_base_models = declared->base_models;
   options.declared_relation = declared->relation;
   options.declared_in = declared->declared_in;
-  absl::StatusOr<indexer::ModelFingerprint> fp = FingerprintWithProgress(path, threads);
+  std::optional<RemoteFingerprint> remote;  // set for an http(s) URL: only ranges are read
+  if (IsHttpUrl(path)) remote.emplace();
+  absl::StatusOr<indexer::ModelFingerprint> fp =
+      remote ? FingerprintUrl(path, threads, &*remote) : FingerprintWithProgress(path, threads);
   if (!fp.ok()) return Fail(fp.status());
   options.include_tensor_matches = verbose || json;
   absl::StatusOr<registry::ProvenanceReport> report = c.QueryModel(fp->tensors, options);
@@ -331,9 +337,12 @@ int RunQuery(RegistryClient& c, QueryKind kind, const std::string& path,
       std::cout << "verdict: " << report->verdict << "\n" << FormatAudit(report->origin_audit);
     }
   } else if (json) {
-    std::cout << ReportToJson(*report).dump(2) << "\n";
+    nlohmann::json out = ReportToJson(*report);
+    if (remote) out["remote"] = RemoteSummaryToJson(path, *remote);
+    std::cout << out.dump(2) << "\n";
   } else {
     std::cout << FormatReport(*report, verbose);
+    if (remote) std::cout << FormatRemoteSummary(*remote);
     if (kind == QueryKind::kReport) std::cout << "\n" << FormatAudit(report->origin_audit);
   }
   std::string reason;

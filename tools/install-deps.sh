@@ -10,6 +10,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev libonnx-dev libhdf5-dev
   libflatbuffers-dev flatbuffers-compiler
+  libcurl4-openssl-dev
 )
 # Reference writers the format tests compare against (torch.save, onnx.save, numpy.save, h5py
 # for Keras .h5 files), and the browser the HTML report is rendered in
@@ -22,6 +23,8 @@ if [ "${WEIGHTPRINT_TEST_DEPS:-0}" = 1 ]; then
   # The Python client (client/python) and its test: gRPC and protobuf runtimes, and xxhash for
   # the bundle checksum. Its stubs are generated with protoc and grpc_python_plugin (above).
   PACKAGES+=(python3-grpcio python3-protobuf python3-xxhash)
+  # The remote-query tests serve models over HTTP with Range support from lighttpd on loopback.
+  PACKAGES+=(lighttpd)
 fi
 
 missing=()
