@@ -12,7 +12,8 @@
 #      its bound);
 # and prints one table. Scratch files go to $WP_BENCH_DIR (default /tmp/wpbench; about 13 GB
 # of disk plus 3 GB for the 1M registry). Knobs: WP_BENCH_SKIP_10G=1 skips step 2,
-# WP_BENCH_SIZES="10000 100000" limits step 3, WP_BENCH_SKIP_SOAK=1 skips step 4, BUILD_DIR
+# WP_BENCH_SIZES="10000 100000" limits step 3, WP_BENCH_SKIP_SOAK=1 skips step 4,
+# WP_BENCH_INGEST_TENSORS (default 20000; 0 skips) sizes step 5 (bulk ingest), BUILD_DIR
 # picks the build directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -99,4 +100,11 @@ if [ "${WP_BENCH_SKIP_SOAK:-0}" != 1 ]; then
   echo "== 4. load and soak: 32 clients, 60 s, mixed operations against weightprint serve"
   rm -rf "$SCRATCH/soak"
   "$BIN/bench/soak" "$BIN/client/weightprint" "$SCRATCH/soak" 32 60 256 | tee "$SCRATCH/soak.txt"
+fi
+
+INGEST_N=${WP_BENCH_INGEST_TENSORS:-20000}
+if [ "$INGEST_N" != 0 ]; then
+  echo "== 5. bulk ingest of $INGEST_N tensors from bundles against registration one model at a time"
+  "$BIN/bench/bundle_ingest" "$INGEST_N" 100 3 "$SCRATCH/bundle_ingest" | tee "$SCRATCH/ingest.txt"
+  rm -rf "$SCRATCH/bundle_ingest"
 fi
