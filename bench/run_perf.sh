@@ -13,9 +13,11 @@
 #   5. the remote query (bench/remote_query.sh): bytes fetched over HTTP Range requests and time,
 #      against a local query of the same 2.1 GB models, served by lighttpd on loopback (another
 #      6.4 GB of scratch disk);
+#   6. bulk ingest from bundles against registration one model at a time (bench/bundle_ingest);
 # and prints one table. Scratch files go to $WP_BENCH_DIR (default /tmp/wpbench; about 13 GB
 # of disk plus 3 GB for the 1M registry). Knobs: WP_BENCH_SKIP_10G=1 skips step 2,
-# WP_BENCH_SIZES="10000 100000" limits step 3, WP_BENCH_SKIP_SOAK=1 skips step 4, BUILD_DIR
+# WP_BENCH_SIZES="10000 100000" limits step 3, WP_BENCH_SKIP_SOAK=1 skips step 4,
+# WP_BENCH_INGEST_TENSORS (default 20000; 0 skips) sizes step 6 (bulk ingest), BUILD_DIR
 # picks the build directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -106,3 +108,9 @@ fi
 
 echo "== 5. remote query: bytes fetched and time against a local query (2.1 GB bf16 model, lighttpd on loopback)"
 bash bench/remote_query.sh "$BIN" "$SCRATCH/remote"
+INGEST_N=${WP_BENCH_INGEST_TENSORS:-20000}
+if [ "$INGEST_N" != 0 ]; then
+  echo "== 6. bulk ingest of $INGEST_N tensors from bundles against registration one model at a time"
+  "$BIN/bench/bundle_ingest" "$INGEST_N" 100 3 "$SCRATCH/bundle_ingest" | tee "$SCRATCH/ingest.txt"
+  rm -rf "$SCRATCH/bundle_ingest"
+fi

@@ -23,6 +23,7 @@
 #include "client/exit_codes.h"
 #include "client/fingerprint_command.h"
 #include "client/hf_cache.h"
+#include "client/ingest_command.h"
 #include "client/maintenance_printer.h"
 #include "client/html_report.h"
 #include "client/progress_bar.h"
@@ -414,6 +415,8 @@ int Run(int argc, char** argv) {
 
   FingerprintCommandArgs fpc;
   CLI::App* fingerprint_cmd = AddFingerprintCommand(app, &fpc);
+  IngestCommandArgs ingest_args;
+  CLI::App* ingest_cmd = AddIngestCommand(app, &ingest_args);
 
   // query, report, audit-model: one query, three presentations.
   struct QueryCommand {
@@ -695,6 +698,10 @@ int Run(int argc, char** argv) {
       std::cout << "registered " << FormatModel(*stored);
     }
     return 0;
+  }
+  if (*ingest_cmd) {
+    absl::Status s = RunIngestCommand(ingest_args, c);
+    return s.ok() ? 0 : Fail(s);
   }
   if (*query || *report_cmd || *audit_cmd) {
     const QueryKind kind = *query ? QueryKind::kQuery

@@ -50,6 +50,15 @@ class EmbeddedRegistryClient final : public RegistryClient {
     trusted.trusted = true;
     return registry_->Register(trusted, tensors, options);
   }
+  absl::StatusOr<std::vector<registry::IngestOutcome>> Ingest(
+      std::vector<registry::ModelToIngest> models, bool replace) override {
+    registry::RegisterOptions options;
+    options.identity = LocalIdentity();
+    options.replace = replace;
+    // Embedded writes are the registry's own operators', as for Register.
+    for (registry::ModelToIngest& m : models) m.info.trusted = true;
+    return registry_->Ingest(std::move(models), options);
+  }
   absl::StatusOr<std::vector<registry::KnownConstant>> ListConstants() override {
     return registry_->ListConstants();
   }

@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "indexer/dtype.h"
 #include "indexer/fingerprint/tensor_fingerprint.h"
+#include "registry/bulk_ingest.h"
 #include "registry/known_constants.h"
 #include "registry/model_info.h"
 #include "registry/provenance_report.h"
@@ -32,6 +33,13 @@ class RegistryClient {
   virtual absl::StatusOr<registry::ModelInfo> Register(
       const registry::ModelInfo& info, const std::vector<indexer::TensorFingerprint>& tensors,
       bool replace = false) = 0;
+  // Stores many models at once through the registry's bulk path (registry::Registry::Ingest:
+  // all or nothing, index extended and calibration run once). Default: UNIMPLEMENTED, for
+  // clients without it.
+  virtual absl::StatusOr<std::vector<registry::IngestOutcome>> Ingest(
+      std::vector<registry::ModelToIngest> models, bool replace) {
+    return absl::UnimplementedError("this client cannot ingest bundles");
+  }
   virtual absl::StatusOr<registry::ProvenanceReport> QueryModel(
       const std::vector<indexer::TensorFingerprint>& tensors,
       const registry::QueryOptions& options) = 0;

@@ -1,10 +1,13 @@
 #include "registry/fingerprint_store.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <ctime>
 #include <filesystem>
+#include <string>
 #include <chrono>
 #include <mutex>
 #include <unordered_set>
@@ -26,6 +29,7 @@
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/options.h"
 #include "rocksdb/slice_transform.h"
+#include "rocksdb/sst_file_writer.h"
 #include "rocksdb/table.h"
 #include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
@@ -115,6 +119,54 @@ int64_t NowUnixMicros() {
       .count();
 }
 
+// The checks PutModel and PutModels make before touching the database. Returns the model's
+// parameter count.
+absl::StatusOr<uint64_t> ValidateModel(const ModelInfo& info,
+                                       const std::vector<indexer::TensorFingerprint>& tensors) {
+  if (info.name.empty()) return absl::InvalidArgumentError("model name must not be empty");
+  if (absl::Status s = CheckNamePart("name", info.name); !s.ok()) return s;
+  if (absl::Status s = CheckNamePart("revision", info.revision); !s.ok()) return s;
+  std::unordered_set<std::string_view> seen;
+  seen.reserve(tensors.size());
+  uint64_t parameters = 0;
+  for (const indexer::TensorFingerprint& fp : tensors) {
+    if (fp.name.empty()) {
+      return absl::InvalidArgumentError(
+          ErrorText("model '", info.DisplayName(), "' has a tensor with an empty name"));
+    }
+    if (!seen.insert(fp.name).second) {
+      return absl::InvalidArgumentError(ErrorText(
+          "model '", info.DisplayName(), "' has more than one tensor named '", fp.name, "'"));
+    }
+    if (!fp.sketch.empty() && fp.sketch.size() != static_cast<size_t>(indexer::kSketchDim)) {
+      return absl::InvalidArgumentError(ErrorText("tensor '", fp.name, "': sketch has ",
+                                                  fp.sketch.size(), " values, expected ",
+                                                  indexer::kSketchDim));
+    }
+    if (indexer::HasUsableSketch(fp)) {
+      for (float v : fp.sketch) {
+        if (!std::isfinite(v)) {
+          return absl::InvalidArgumentError(
+              ErrorText("tensor '", fp.name, "': sketch holds a non-finite value"));
+        }
+      }
+    }
+    if (!fp.long_sketch.empty() &&
+        (fp.long_sketch.size() != static_cast<size_t>(indexer::kLongSketchDim) ||
+         std::find(fp.long_sketch.begin(), fp.long_sketch.end(), int8_t{-128}) !=
+             fp.long_sketch.end())) {
+      return absl::InvalidArgumentError(ErrorText("tensor '", fp.name, "': long sketch has ",
+                                                  fp.long_sketch.size(), " codes, expected ",
+                                                  indexer::kLongSketchDim, " in -127..127"));
+    }
+    // Invariant features (indexer/fingerprint/model_invariants.h) are stored like tensors but are
+    // not parameters of the model.
+    parameters += indexer::CountedParameters(fp);
+  }
+
+  return parameters;
+}
+
 }  // namespace
 
 struct FingerprintStore::Impl {
@@ -179,10 +231,23 @@ struct FingerprintStore::Impl {
     return si::DecodeU64(**value, si::kMetaCf, key);
   }
 
+  // Where record writes go: a WriteBatch (one registration) or the bulk path's per-family
+  // lists (PutModels), so both write exactly the same records.
+  using RecordSink =
+      std::function<void(ColumnFamily which, std::string_view key, std::string_view value)>;
+  RecordSink BatchSink(rocksdb::WriteBatch* batch) {
+    return [this, batch](ColumnFamily which, std::string_view key, std::string_view value) {
+      batch->Put(cf(which), ToSlice(key), ToSlice(value));
+    };
+  }
+
   // Adds the meta entries that mirror `state` to `batch`.
   void PutState(const StoreState& state, rocksdb::WriteBatch* batch) {
+    PutState(state, BatchSink(batch));
+  }
+  void PutState(const StoreState& state, const RecordSink& sink) {
     auto put = [&](std::string_view key, const std::string& value) {
-      batch->Put(cf(si::kMetaCf), ToSlice(key), value);
+      sink(si::kMetaCf, key, value);
     };
     put(si::kMetaNextModelId, si::EncodeU64(state.next_model_id));
     put(si::kMetaNextVectorId, si::EncodeU64(state.next_vector_id));
@@ -195,12 +260,24 @@ struct FingerprintStore::Impl {
   // and this process's clock, and describing `model`.
   void PutAudit(AuditEntry entry, const ModelInfo& model, StoreState* next,
                 rocksdb::WriteBatch* batch) {
+    PutAudit(std::move(entry), model, next, BatchSink(batch));
+  }
+  void PutAudit(AuditEntry entry, const ModelInfo& model, StoreState* next,
+                const RecordSink& sink) {
     entry.seq = next->next_audit_seq++;
     entry.time_unix_micros = NowUnixMicros();
     entry.model = model.DisplayName();
     entry.model_id = model.id;
-    batch->Put(cf(si::kAuditCf), si::AuditKey(entry.seq), si::EncodeAuditRecord(entry));
+    sink(si::kAuditCf, si::AuditKey(entry.seq), si::EncodeAuditRecord(entry));
   }
+
+  // Assigns `info` its id and counts and emits every record of one registration (model, name,
+  // tensors, hashes, vectors, long sketches, the index-change log entry and `audit`), advancing
+  // `next`. `parameters` comes from ValidateModel. Returns one vector id per tensor (0: none).
+  std::vector<uint64_t> PutModelRecords(ModelInfo& info,
+                                        const std::vector<indexer::TensorFingerprint>& tensors,
+                                        uint64_t parameters, const AuditEntry* audit,
+                                        StoreState* next, const RecordSink& sink);
 
   absl::Status Write(rocksdb::WriteBatch* batch, std::string_view what) {
     rocksdb::WriteOptions options;
@@ -380,50 +457,60 @@ absl::StatusOr<std::unique_ptr<FingerprintStore>> FingerprintStore::Open(
 
 const std::string& FingerprintStore::dir() const { return impl_->dir; }
 
+std::vector<uint64_t> FingerprintStore::Impl::PutModelRecords(
+    ModelInfo& info, const std::vector<indexer::TensorFingerprint>& tensors, uint64_t parameters,
+    const AuditEntry* audit, StoreState* next, const RecordSink& sink) {
+  const std::string name_key = si::ModelNameKey(info.name, info.revision);
+  info.id = next->next_model_id++;
+  info.tensor_count = tensors.size();
+  info.parameter_count = parameters;
+  if (info.created_unix == 0) info.created_unix = static_cast<int64_t>(std::time(nullptr));
+  if (info.fingerprint_version == 0) info.fingerprint_version = indexer::kFingerprintVersion;
+
+  sink(si::kModelsCf, si::ModelKey(info.id), si::EncodeModelRecord(info));
+  sink(si::kModelNamesCf, name_key, si::EncodeU64(info.id));
+  std::vector<uint64_t> assigned(tensors.size(), 0);
+  uint64_t vectors_added = 0;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const indexer::TensorFingerprint& fp = tensors[i];
+    if (indexer::HasUsableSketch(fp)) {
+      assigned[i] = next->next_vector_id++;
+      ++vectors_added;
+      sink(si::kVectorsCf, si::VectorKey(assigned[i]),
+           si::EncodeVectorRecord(info.id, fp.name, fp.sketch));
+      if (!fp.long_sketch.empty()) {
+        sink(si::kLongSketchesCf, si::VectorKey(assigned[i]),
+             si::EncodeLongSketchRecord(fp.long_sketch));
+      }
+    }
+    sink(si::kTensorsCf, si::TensorKey(info.id, fp.name), si::EncodeTensorRecord(assigned[i], fp));
+    for (HashKind kind : kHashKinds) {
+      const indexer::Hash128& hash = HashOf(fp, kind);
+      if (hash.IsZero()) continue;  // not computed: indexing it would join unrelated tensors
+      sink(si::kHashesCf, si::HashKey(static_cast<uint8_t>(kind), hash, info.id, fp.name), "");
+    }
+  }
+  next->counts.models += 1;
+  next->counts.tensors += tensors.size();
+  next->counts.vectors += vectors_added;
+  next->counts.parameters += parameters;
+  if (vectors_added > 0) {
+    next->index_epoch += 1;
+    IndexChange change;
+    change.first_added = next->next_vector_id - vectors_added;
+    change.added_count = vectors_added;
+    sink(si::kIndexLogCf, si::IndexLogKey(next->index_epoch), si::EncodeIndexChange(change));
+  }
+  if (audit != nullptr) PutAudit(*audit, info, next, sink);
+  return assigned;
+}
+
 absl::StatusOr<ModelInfo> FingerprintStore::PutModel(
     ModelInfo info, const std::vector<indexer::TensorFingerprint>& tensors,
     std::vector<uint64_t>* vector_ids, const AuditEntry* audit) {
   // Validate everything before taking the lock or touching the database.
-  if (info.name.empty()) return absl::InvalidArgumentError("model name must not be empty");
-  if (absl::Status s = CheckNamePart("name", info.name); !s.ok()) return s;
-  if (absl::Status s = CheckNamePart("revision", info.revision); !s.ok()) return s;
-  std::unordered_set<std::string_view> seen;
-  seen.reserve(tensors.size());
-  uint64_t parameters = 0;
-  for (const indexer::TensorFingerprint& fp : tensors) {
-    if (fp.name.empty()) {
-      return absl::InvalidArgumentError(
-          ErrorText("model '", info.DisplayName(), "' has a tensor with an empty name"));
-    }
-    if (!seen.insert(fp.name).second) {
-      return absl::InvalidArgumentError(ErrorText(
-          "model '", info.DisplayName(), "' has more than one tensor named '", fp.name, "'"));
-    }
-    if (!fp.sketch.empty() && fp.sketch.size() != static_cast<size_t>(indexer::kSketchDim)) {
-      return absl::InvalidArgumentError(ErrorText("tensor '", fp.name, "': sketch has ",
-                                                  fp.sketch.size(), " values, expected ",
-                                                  indexer::kSketchDim));
-    }
-    if (indexer::HasUsableSketch(fp)) {
-      for (float v : fp.sketch) {
-        if (!std::isfinite(v)) {
-          return absl::InvalidArgumentError(
-              ErrorText("tensor '", fp.name, "': sketch holds a non-finite value"));
-        }
-      }
-    }
-    if (!fp.long_sketch.empty() &&
-        (fp.long_sketch.size() != static_cast<size_t>(indexer::kLongSketchDim) ||
-         std::find(fp.long_sketch.begin(), fp.long_sketch.end(), int8_t{-128}) !=
-             fp.long_sketch.end())) {
-      return absl::InvalidArgumentError(ErrorText("tensor '", fp.name, "': long sketch has ",
-                                                  fp.long_sketch.size(), " codes, expected ",
-                                                  indexer::kLongSketchDim, " in -127..127"));
-    }
-    // Invariant features (indexer/fingerprint/model_invariants.h) are stored like tensors but are
-    // not parameters of the model.
-    parameters += indexer::CountedParameters(fp);
-  }
+  absl::StatusOr<uint64_t> parameters = ValidateModel(info, tensors);
+  if (!parameters.ok()) return parameters.status();
 
   internal::MutexLock write_lock(&impl_->write_mu);
   const std::string name_key = si::ModelNameKey(info.name, info.revision);
@@ -435,51 +522,9 @@ absl::StatusOr<ModelInfo> FingerprintStore::PutModel(
   }
 
   StoreState next = impl_->LoadState();
-  info.id = next.next_model_id++;
-  info.tensor_count = tensors.size();
-  info.parameter_count = parameters;
-  if (info.created_unix == 0) info.created_unix = static_cast<int64_t>(std::time(nullptr));
-  if (info.fingerprint_version == 0) info.fingerprint_version = indexer::kFingerprintVersion;
-
   rocksdb::WriteBatch batch;
-  batch.Put(impl_->cf(si::kModelsCf), si::ModelKey(info.id), si::EncodeModelRecord(info));
-  batch.Put(impl_->cf(si::kModelNamesCf), name_key, si::EncodeU64(info.id));
-  std::vector<uint64_t> assigned(tensors.size(), 0);
-  uint64_t vectors_added = 0;
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    const indexer::TensorFingerprint& fp = tensors[i];
-    if (indexer::HasUsableSketch(fp)) {
-      assigned[i] = next.next_vector_id++;
-      ++vectors_added;
-      batch.Put(impl_->cf(si::kVectorsCf), si::VectorKey(assigned[i]),
-                si::EncodeVectorRecord(info.id, fp.name, fp.sketch));
-      if (!fp.long_sketch.empty()) {
-        batch.Put(impl_->cf(si::kLongSketchesCf), si::VectorKey(assigned[i]),
-                  si::EncodeLongSketchRecord(fp.long_sketch));
-      }
-    }
-    batch.Put(impl_->cf(si::kTensorsCf), si::TensorKey(info.id, fp.name),
-              si::EncodeTensorRecord(assigned[i], fp));
-    for (HashKind kind : kHashKinds) {
-      const indexer::Hash128& hash = HashOf(fp, kind);
-      if (hash.IsZero()) continue;  // not computed: indexing it would join unrelated tensors
-      batch.Put(impl_->cf(si::kHashesCf),
-                si::HashKey(static_cast<uint8_t>(kind), hash, info.id, fp.name), rocksdb::Slice());
-    }
-  }
-  next.counts.models += 1;
-  next.counts.tensors += tensors.size();
-  next.counts.vectors += vectors_added;
-  next.counts.parameters += parameters;
-  if (vectors_added > 0) {
-    next.index_epoch += 1;
-    IndexChange change;
-    change.first_added = next.next_vector_id - vectors_added;
-    change.added_count = vectors_added;
-    batch.Put(impl_->cf(si::kIndexLogCf), si::IndexLogKey(next.index_epoch),
-              si::EncodeIndexChange(change));
-  }
-  if (audit != nullptr) impl_->PutAudit(*audit, info, &next, &batch);
+  std::vector<uint64_t> assigned =
+      impl_->PutModelRecords(info, tensors, *parameters, audit, &next, impl_->BatchSink(&batch));
   impl_->PutState(next, &batch);
 
   if (absl::Status s = impl_->Write(&batch, ErrorText("register '", info.DisplayName(), "'"));
@@ -489,6 +534,115 @@ absl::StatusOr<ModelInfo> FingerprintStore::PutModel(
   impl_->PublishState(next);
   if (vector_ids != nullptr) *vector_ids = std::move(assigned);
   return info;
+}
+
+absl::StatusOr<std::vector<ModelInfo>> FingerprintStore::PutModels(
+    std::vector<ModelToPut> models, std::vector<std::vector<uint64_t>>* vector_ids) {
+  std::vector<uint64_t> parameters(models.size());
+  std::unordered_set<std::string> names;
+  for (size_t m = 0; m < models.size(); ++m) {
+    if (models[m].tensors == nullptr) return absl::InvalidArgumentError("model without tensors");
+    absl::StatusOr<uint64_t> counted = ValidateModel(models[m].info, *models[m].tensors);
+    if (!counted.ok()) return counted.status();
+    parameters[m] = *counted;
+    if (!names.insert(si::ModelNameKey(models[m].info.name, models[m].info.revision)).second) {
+      return absl::InvalidArgumentError(ErrorText(
+          "model '", models[m].info.DisplayName(), "' appears more than once in one ingest"));
+    }
+  }
+
+  internal::MutexLock write_lock(&impl_->write_mu);
+  for (const ModelToPut& model : models) {
+    absl::StatusOr<std::optional<std::string>> existing = impl_->Get(
+        {}, si::kModelNamesCf, si::ModelNameKey(model.info.name, model.info.revision));
+    if (!existing.ok()) return existing.status();
+    if (existing->has_value()) {
+      return absl::AlreadyExistsError(
+          ErrorText("model '", model.info.DisplayName(), "' is already registered"));
+    }
+  }
+
+  // Every record, per column family, exactly as PutModel would batch them.
+  std::array<std::vector<std::pair<std::string, std::string>>, si::kNumColumnFamilies> records;
+  const Impl::RecordSink sink = [&records](ColumnFamily which, std::string_view key,
+                                           std::string_view value) {
+    records[which].emplace_back(std::string(key), std::string(value));
+  };
+  StoreState next = impl_->LoadState();
+  std::vector<ModelInfo> stored;
+  std::vector<std::vector<uint64_t>> assigned;
+  stored.reserve(models.size());
+  assigned.reserve(models.size());
+  for (size_t m = 0; m < models.size(); ++m) {
+    ModelInfo info = std::move(models[m].info);
+    const AuditEntry* audit = models[m].audit ? &*models[m].audit : nullptr;
+    assigned.push_back(
+        impl_->PutModelRecords(info, *models[m].tensors, parameters[m], audit, &next, sink));
+    stored.push_back(std::move(info));
+  }
+  impl_->PutState(next, sink);
+
+  // One table file per column family, keys in the column family's (bytewise) order, in a
+  // scratch directory inside the store; IngestExternalFiles moves them into the store.
+  const std::filesystem::path scratch =
+      std::filesystem::path(impl_->dir) /
+      ErrorText("ingest-", ::getpid(), "-", NowUnixMicros());
+  std::error_code ec;
+  std::filesystem::create_directories(scratch, ec);
+  if (ec) {
+    return absl::UnavailableError(
+        ErrorText("create '", scratch.string(), "': ", ec.message()));
+  }
+  struct ScratchRemover {
+    std::filesystem::path dir;
+    ~ScratchRemover() {
+      std::error_code ignored;
+      std::filesystem::remove_all(dir, ignored);
+    }
+  } remover{scratch};
+
+  std::vector<rocksdb::IngestExternalFileArg> args;
+  for (size_t which = 0; which < si::kNumColumnFamilies; ++which) {
+    auto& entries = records[which];
+    if (entries.empty()) continue;
+    std::sort(entries.begin(), entries.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    rocksdb::ColumnFamilyHandle* handle = impl_->cf(static_cast<ColumnFamily>(which));
+    const std::string file =
+        (scratch / ErrorText(si::kColumnFamilyNames[which], ".sst")).string();
+    rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), impl_->db->GetOptions(handle), handle);
+    const std::string what = ErrorText("bulk ingest: write ", file);
+    if (absl::Status s = si::FromRocksDb(writer.Open(file), what); !s.ok()) return s;
+    for (size_t i = 0; i < entries.size(); ++i) {
+      if (i > 0 && entries[i].first == entries[i - 1].first) {
+        return absl::InternalError(ErrorText("bulk ingest: two records for ",
+                                             si::DescribeKey(static_cast<ColumnFamily>(which),
+                                                             entries[i].first)));
+      }
+      if (absl::Status s = si::FromRocksDb(
+              writer.Put(ToSlice(entries[i].first), ToSlice(entries[i].second)), what);
+          !s.ok()) {
+        return s;
+      }
+    }
+    if (absl::Status s = si::FromRocksDb(writer.Finish(), what); !s.ok()) return s;
+    rocksdb::IngestExternalFileArg arg;
+    arg.column_family = handle;
+    arg.external_files = {file};
+    arg.options.move_files = true;
+    arg.options.snapshot_consistency = true;
+    arg.options.allow_global_seqno = true;
+    arg.options.allow_blocking_flush = true;  // meta keys overlap the memtable
+    args.push_back(std::move(arg));
+  }
+  if (absl::Status s = si::FromRocksDb(impl_->db->IngestExternalFiles(args),
+                                       ErrorText("bulk ingest of ", models.size(), " models"));
+      !s.ok()) {
+    return s;
+  }
+  impl_->PublishState(next);
+  if (vector_ids != nullptr) *vector_ids = std::move(assigned);
+  return stored;
 }
 
 absl::StatusOr<ModelInfo> FingerprintStore::GetModel(uint64_t id) const {

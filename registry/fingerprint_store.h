@@ -97,6 +97,23 @@ class FingerprintStore {
                                      std::vector<uint64_t>* vector_ids = nullptr,
                                      const AuditEntry* audit = nullptr);
 
+  // The bulk path (docs/STORAGE.md, "Bulk ingest"): stores many models at once. Each model's
+  // records are exactly those PutModel writes (ids, vector ids, index-log epochs and audit
+  // sequence numbers assigned in `models` order, as if PutModel ran once per model), but they
+  // are written to table files with rocksdb::SstFileWriter and loaded with one
+  // DB::IngestExternalFiles call across all column families, which is atomic: after a crash
+  // every model of the call is present or none is. ALREADY_EXISTS if a name@revision is taken,
+  // INVALID_ARGUMENT if it appears twice in `models` or a model fails PutModel's checks;
+  // nothing is written on failure. `vector_ids` (if not null) receives, per model, one id per
+  // tensor (0 = none).
+  struct ModelToPut {
+    ModelInfo info;
+    const std::vector<indexer::TensorFingerprint>* tensors = nullptr;
+    std::optional<AuditEntry> audit;
+  };
+  absl::StatusOr<std::vector<ModelInfo>> PutModels(
+      std::vector<ModelToPut> models, std::vector<std::vector<uint64_t>>* vector_ids = nullptr);
+
   absl::StatusOr<ModelInfo> GetModel(uint64_t id) const;               // NOT_FOUND if absent
   // "NAME" (latest registered revision of that name) or "NAME@REVISION".
   absl::StatusOr<ModelInfo> FindModel(std::string_view name) const;   // NOT_FOUND if absent

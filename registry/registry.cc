@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -414,6 +415,146 @@ absl::StatusOr<ModelInfo> Registry::Register(ModelInfo info,
   impl_->NoteVectorsChangedLocked(ids.size());
   if (absl::Status s = impl_->MaybeCalibrateLocked(); !s.ok()) return s;
   return stored;
+}
+
+absl::StatusOr<std::vector<IngestOutcome>> Registry::Ingest(std::vector<ModelToIngest> models,
+                                                            const RegisterOptions& options) {
+  auto refuse = [](const ModelToIngest& m, const absl::Status& s) {
+    return absl::Status(s.code(), absl::StrCat(m.origin, ": ", m.info.DisplayName(), ": ",
+                                               s.message()));
+  };
+  std::vector<IngestOutcome> outcomes(models.size());
+  std::vector<std::string> digests(models.size());
+  // Earlier models of the batch by NAME@REVISION: a later one with the same weights is an
+  // idempotent retry, with others the batch contradicts itself.
+  std::map<std::pair<std::string, std::string>, size_t> first_of;
+  std::vector<bool> duplicate(models.size(), false);
+  for (size_t i = 0; i < models.size(); ++i) {
+    ModelToIngest& m = models[i];
+    outcomes[i].origin = m.origin;
+    if (m.tensors.empty()) {
+      return refuse(m, absl::InvalidArgumentError("the model has no tensors to register"));
+    }
+    if (absl::Status s = ValidateTensors(m.tensors); !s.ok()) return refuse(m, s);
+    m.info.fingerprint_version = indexer::kFingerprintVersion;
+    m.info.created_unix = 0;  // the store stamps its own clock
+    m.info.id = 0;
+    digests[i] = WeightsDigest(m.tensors);
+    auto [it, inserted] = first_of.emplace(std::make_pair(m.info.name, m.info.revision), i);
+    if (!inserted) {
+      if (digests[it->second] != digests[i]) {
+        return refuse(m, absl::InvalidArgumentError(absl::StrCat(
+                             "also given by ", models[it->second].origin,
+                             " with different weights; one ingest cannot store both")));
+      }
+      duplicate[i] = true;
+    }
+  }
+
+  internal::MutexLock lock(&impl_->write_mu);
+  // Every check against the store before any write.
+  std::vector<std::optional<ModelInfo>> existing(models.size());
+  for (size_t i = 0; i < models.size(); ++i) {
+    if (duplicate[i]) continue;
+    absl::StatusOr<std::optional<ModelInfo>> found =
+        impl_->FindExact(models[i].info.name, models[i].info.revision);
+    if (!found.ok()) return found.status();
+    if (!found->has_value()) continue;
+    absl::StatusOr<std::vector<TensorFingerprint>> old_tensors = GetModelTensors((*found)->id);
+    if (!old_tensors.ok()) return old_tensors.status();
+    if (WeightsDigest(*old_tensors) != digests[i] && !options.replace) {
+      return refuse(models[i], absl::AlreadyExistsError(absl::StrCat(
+                                   "already registered (id ", (*found)->id,
+                                   ") with different weights; ingest with --replace to replace "
+                                   "it (the old record's hashes stay in the audit trail)")));
+    }
+    existing[i] = std::move(*found);
+  }
+
+  std::vector<FingerprintStore::ModelToPut> to_put;
+  std::vector<size_t> put_index;  // model index of each to_put entry
+  std::vector<std::pair<size_t, AuditEntry>> unchanged;
+  for (size_t i = 0; i < models.size(); ++i) {
+    if (duplicate[i]) continue;
+    AuditEntry audit = AuditOf(options.identity, "register",
+                               DescribeWeights(models[i].tensors, /*list_hashes=*/false));
+    if (existing[i].has_value()) {
+      const ModelInfo& old = *existing[i];
+      absl::StatusOr<std::vector<TensorFingerprint>> old_tensors = GetModelTensors(old.id);
+      if (!old_tensors.ok()) return old_tensors.status();
+      if (WeightsDigest(*old_tensors) == digests[i]) {
+        audit.action = "register-unchanged";
+        unchanged.emplace_back(i, std::move(audit));
+        outcomes[i].action = "register-unchanged";
+        outcomes[i].model = old;
+        continue;
+      }
+      AuditEntry replaced = audit;
+      replaced.action = "replace";
+      replaced.detail = absl::StrCat("replaced by a registration of ",
+                                     DescribeWeights(models[i].tensors, false), "; old record: ",
+                                     DescribeWeights(*old_tensors, /*list_hashes=*/true));
+      if (absl::Status s = impl_->DeleteLocked(old.id, &replaced); !s.ok()) return s;
+      audit.detail = absl::StrCat(audit.detail, "; replaces id ", old.id);
+      outcomes[i].action = "replace";
+    } else {
+      outcomes[i].action = "register";
+    }
+    FingerprintStore::ModelToPut put;
+    put.info = models[i].info;
+    put.tensors = &models[i].tensors;
+    put.audit = std::move(audit);
+    to_put.push_back(std::move(put));
+    put_index.push_back(i);
+  }
+
+  uint64_t vectors_added = 0;
+  if (!to_put.empty()) {
+    std::vector<std::vector<uint64_t>> vector_ids;
+    absl::StatusOr<std::vector<ModelInfo>> stored =
+        impl_->store->PutModels(std::move(to_put), &vector_ids);
+    if (!stored.ok()) return stored.status();
+    std::vector<uint64_t> ids;
+    std::vector<float> vectors;
+    for (size_t k = 0; k < stored->size(); ++k) {
+      const size_t i = put_index[k];
+      outcomes[i].model = (*stored)[k];
+      const std::vector<TensorFingerprint>& tensors = models[i].tensors;
+      for (size_t t = 0; t < tensors.size(); ++t) {
+        if (vector_ids[k][t] == 0) continue;
+        ids.push_back(vector_ids[k][t]);
+        // As Register: the index holds what the store holds (half precision).
+        for (float v : tensors[t].sketch) {
+          vectors.push_back(store_internal::StoredSketchValue(v));
+        }
+      }
+    }
+    if (absl::Status s = impl_->current_index()->Add(ids, vectors); !s.ok()) {
+      return absl::InternalError(absl::StrCat("models stored, but the sketch index could not be ",
+                                              "updated (restart to rebuild it): ", s.message()));
+    }
+    vectors_added = ids.size();
+    impl_->NoteVectorsChangedLocked(vectors_added);
+  }
+  for (auto& [i, audit] : unchanged) {
+    if (absl::StatusOr<AuditEntry> s = impl_->store->AppendAudit(audit, outcomes[i].model);
+        !s.ok()) {
+      return s.status();
+    }
+  }
+  for (size_t i = 0; i < models.size(); ++i) {
+    if (!duplicate[i]) continue;
+    const size_t first = first_of.at({models[i].info.name, models[i].info.revision});
+    outcomes[i].action = "register-unchanged";
+    outcomes[i].model = outcomes[first].model;
+  }
+  // Calibration once for the whole batch, where Register runs it after every model while the
+  // registry is small (and never beyond kAutoCalibrateMaxVectors): a bulk load calibrates on
+  // everything it leaves, whatever the size.
+  if (vectors_added > 0) {
+    if (absl::Status s = impl_->CalibrateLocked(); !s.ok()) return s;
+  }
+  return outcomes;
 }
 
 absl::StatusOr<ProvenanceReport> Registry::QueryModel(const std::vector<TensorFingerprint>& tensors,

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "indexer/fingerprint/tensor_fingerprint.h"
 #include "registry/audit_entry.h"
+#include "registry/bulk_ingest.h"
 #include "registry/file_system.h"
 #include "registry/fingerprint_store.h"
 #include "registry/index_recovery.h"
@@ -78,6 +79,18 @@ class Registry {
   absl::StatusOr<ModelInfo> Register(ModelInfo info,
                                      const std::vector<indexer::TensorFingerprint>& tensors,
                                      const RegisterOptions& options = {});
+
+  // Stores many models at once (docs/STORAGE.md, "Bulk ingest"): every model follows
+  // Register's rules (same weights as a stored NAME@REVISION: unchanged; other weights:
+  // ALREADY_EXISTS unless options.replace), but the new records of all of them go to the store
+  // in one atomic bulk write (FingerprintStore::PutModels), the sketch index is extended once
+  // and calibration runs once, at the end. Any refused model (invalid fingerprints, no
+  // tensors, a NAME@REVISION taken with other weights, or given twice with different weights)
+  // fails the whole call before anything is written; the error names the model's origin.
+  // With options.replace, the registrations being replaced are deleted first, each in its own
+  // atomic write, then the batch is stored.
+  absl::StatusOr<std::vector<IngestOutcome>> Ingest(std::vector<ModelToIngest> models,
+                                                    const RegisterOptions& options = {});
 
   // Candidate source models of an unknown model, with calibrated evidence.
   absl::StatusOr<ProvenanceReport> QueryModel(

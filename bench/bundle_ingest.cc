@@ -1,0 +1,137 @@
+// Bulk ingest against one-at-a-time registration, same run, same machine (docs/PERFORMANCE.md,
+// "Bulk ingest"):
+//   bundle_ingest [TENSORS=50000] [TENSORS_PER_MODEL=100] [REPS=3] [SCRATCH=/tmp/wpbundle]
+// Builds TENSORS/TENSORS_PER_MODEL models of random informative fingerprints (128x128 tensors:
+// a sketch and a long sketch each, as real large tensors carry), writes one bundle per model,
+// then per repetition (fresh databases each time):
+//   register: Registry::Register once per model, in order, as a Job of `weightprint register`
+//             calls does (each its own synced write, index add and, while the registry is
+//             small, calibration);
+//   ingest:   read and decode every bundle file, then Registry::Ingest once (SST files,
+//             IngestExternalFiles, one index extension, one calibration).
+// Both end with the registry flushed (index saved). Prints each repetition and the medians as
+// key=value pairs: register_tps, ingest_tps, speedup.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "bundle/bundle_codec.h"
+#include "client/ingest_command.h"
+#include "registry/fingerprint_codec.h"
+#include "registry/registry.h"
+#include "tests/registry/store_test_fingerprints.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace reg = weightprint::registry;
+namespace st = weightprint::registry::store_test;
+using weightprint::indexer::TensorFingerprint;
+
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+int Fail(const absl::Status& s) {
+  std::fprintf(stderr, "bundle_ingest: %s\n", s.ToString().c_str());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const uint64_t tensors = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 50'000;
+  const uint64_t per_model = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 100;
+  const int reps = argc > 3 ? std::atoi(argv[3]) : 3;
+  const fs::path scratch = argc > 4 ? argv[4] : "/tmp/wpbundle";
+  if (tensors == 0 || per_model == 0 || reps <= 0) {
+    std::fprintf(stderr, "usage: bundle_ingest [TENSORS] [TENSORS_PER_MODEL] [REPS] [SCRATCH]\n");
+    return 2;
+  }
+  const uint64_t models = (tensors + per_model - 1) / per_model;
+  fs::remove_all(scratch);
+  fs::create_directories(scratch / "bundles");
+
+  // The models, and their bundles as `weightprint fingerprint` writes them.
+  std::mt19937_64 rng(20261130);
+  std::vector<std::vector<TensorFingerprint>> fingerprints(models);
+  std::vector<std::string> bundle_files;
+  uint64_t total = 0, bundle_bytes = 0;
+  for (uint64_t m = 0; m < models; ++m) {
+    const uint64_t n = std::min<uint64_t>(per_model, tensors - m * per_model);
+    weightprint::v1::ModelBundle bundle;
+    reg::ModelInfo info;
+    info.name = "bench/model-" + std::to_string(m);
+    info.revision = "main";
+    info.format = "safetensors";
+    reg::ToProto(info, bundle.mutable_info());
+    for (uint64_t t = 0; t < n; ++t) {
+      TensorFingerprint fp =
+          st::RandomFingerprint(rng, "model.layers." + std::to_string(t) + ".weight", 128, 128);
+      fp.long_sketch = st::RandomLongSketch(rng);
+      reg::ToProto(fp, /*include_sketch=*/true, bundle.add_tensors());
+      fingerprints[m].push_back(std::move(fp));
+    }
+    total += n;
+    const std::string file = (scratch / "bundles" / (std::to_string(m) + ".wpb")).string();
+    if (absl::Status s = weightprint::bundle::WriteBundleFile(bundle, file); !s.ok()) {
+      return Fail(s);
+    }
+    bundle_bytes += fs::file_size(file);
+    bundle_files.push_back(file);
+  }
+  std::printf("models=%llu tensors=%llu bundle_bytes=%llu\n",
+              static_cast<unsigned long long>(models), static_cast<unsigned long long>(total),
+              static_cast<unsigned long long>(bundle_bytes));
+
+  std::vector<double> register_tps, ingest_tps;
+  for (int rep = 0; rep < reps; ++rep) {
+    const fs::path one_db = scratch / ("register-" + std::to_string(rep));
+    const fs::path bulk_db = scratch / ("ingest-" + std::to_string(rep));
+    {
+      auto start = std::chrono::steady_clock::now();
+      auto r = reg::Registry::Open(one_db.string());
+      if (!r.ok()) return Fail(r.status());
+      for (uint64_t m = 0; m < models; ++m) {
+        reg::ModelInfo info;
+        info.name = "bench/model-" + std::to_string(m);
+        info.revision = "main";
+        info.format = "safetensors";
+        info.trusted = true;
+        if (auto s = (*r)->Register(info, fingerprints[m]); !s.ok()) return Fail(s.status());
+      }
+      if (absl::Status s = (*r)->Flush(); !s.ok()) return Fail(s);
+      register_tps.push_back(total / Seconds(start));
+    }
+    {
+      auto start = std::chrono::steady_clock::now();
+      auto r = reg::Registry::Open(bulk_db.string());
+      if (!r.ok()) return Fail(r.status());
+      auto batch = weightprint::client::ReadBundles(bundle_files);
+      if (!batch.ok()) return Fail(batch.status());
+      for (reg::ModelToIngest& m : *batch) m.info.trusted = true;
+      auto outcomes = (*r)->Ingest(*std::move(batch));
+      if (!outcomes.ok()) return Fail(outcomes.status());
+      if (absl::Status s = (*r)->Flush(); !s.ok()) return Fail(s);
+      ingest_tps.push_back(total / Seconds(start));
+    }
+    std::printf("rep=%d register_tps=%.0f ingest_tps=%.0f\n", rep, register_tps.back(),
+                ingest_tps.back());
+    std::fflush(stdout);
+    fs::remove_all(one_db);
+    fs::remove_all(bulk_db);
+  }
+  const double a = Median(register_tps), b = Median(ingest_tps);
+  std::printf("register_tps=%.0f ingest_tps=%.0f speedup=%.1f\n", a, b, b / a);
+  return 0;
+}
