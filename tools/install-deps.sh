@@ -2,6 +2,8 @@
 # Installs the Debian 12 packages weightprint builds with. Skips apt when all are present.
 set -euo pipefail
 
+# libcpp-httplib-dev serves the Prometheus metrics endpoint: Debian 12 has no prometheus-cpp,
+# and cpp-httplib is a maintained embedded HTTP server it does package (docs/DEPLOY.md).
 PACKAGES=(
   cmake g++ make pkg-config
   librocksdb-dev libfaiss-dev libopenblas0-openmp
@@ -10,6 +12,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev libonnx-dev libhdf5-dev
   libflatbuffers-dev flatbuffers-compiler
+  libcpp-httplib-dev
 )
 # Reference writers the format tests compare against (torch.save, onnx.save, numpy.save, h5py
 # for Keras .h5 files), and the browser the HTML report is rendered in
@@ -19,6 +22,8 @@ if [ "${WEIGHTPRINT_TEST_DEPS:-0}" = 1 ]; then
   # The TLS tests make a CA and certificates with the openssl command; CI's fuzzing step
   # (tools/fuzz.sh) builds the libFuzzer targets with clang.
   PACKAGES+=(openssl clang libclang-rt-dev)
+  # The metrics test checks the /metrics page with Prometheus's own parser (promtool).
+  PACKAGES+=(prometheus)
 fi
 
 missing=()
