@@ -22,8 +22,9 @@ if [ "${WEIGHTPRINT_TEST_DEPS:-0}" = 1 ]; then
   # The TLS tests make a CA and certificates with the openssl command; CI's fuzzing step
   # (tools/fuzz.sh) builds the libFuzzer targets with clang.
   PACKAGES+=(openssl clang libclang-rt-dev)
-  # The metrics test checks the /metrics page with Prometheus's own parser (promtool).
-  PACKAGES+=(prometheus)
+  # The metrics test checks the /metrics page with Prometheus's own parser (promtool); the
+  # deploy-files test reads deploy/compose.yaml with PyYAML.
+  PACKAGES+=(prometheus python3-yaml)
 fi
 
 missing=()
