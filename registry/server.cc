@@ -91,10 +91,11 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> CredentialsOf(
   return grpc::SslServerCredentials(ssl);
 }
 
-// The full names ("/weightprint.v1.Registry/QueryModel") of the service's methods, so their
-// metric series exist before the first call.
+// The full names ("/weightprint.v1.Registry/QueryModel") of the methods the server hosts: the
+// service's, the health service's and reflection's. Calls to other names are counted together.
 std::vector<std::string> DeclaredMethods() {
-  std::vector<std::string> methods;
+  std::vector<std::string> methods = {"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch",
+                                      "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"};
   const google::protobuf::ServiceDescriptor* service =
       google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(kServiceName);
   if (service == nullptr) return methods;

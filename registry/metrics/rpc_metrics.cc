@@ -40,12 +40,14 @@ const std::vector<double>& LatencyBucketBounds() {
   return *bounds;
 }
 
-RpcMetrics::RpcMetrics(const std::vector<std::string>& declared_methods) {
+RpcMetrics::RpcMetrics(const std::vector<std::string>& declared_methods)
+    : declared_(declared_methods.begin(), declared_methods.end()) {
   internal::MutexLock lock(&mu_);
-  for (const std::string& method : declared_methods) SeriesOf(method);
+  for (const std::string& method : declared_) SeriesOf(method);
 }
 
 RpcMetrics::MethodSeries& RpcMetrics::SeriesOf(std::string_view full_method) {
+  if (!declared_.contains(full_method)) full_method = kUndeclaredMethod;
   auto it = methods_.find(full_method);
   if (it == methods_.end()) {
     it = methods_.emplace(std::string(full_method), MethodSeries()).first;
@@ -75,6 +77,7 @@ void RpcMetrics::CallFinished(std::string_view full_method, int code, double sec
 
 uint64_t RpcMetrics::Finished(std::string_view full_method, int code) const {
   if (code < 0 || code >= kStatusCodeCount) return 0;
+  if (!declared_.contains(full_method)) full_method = kUndeclaredMethod;
   internal::MutexLock lock(&mu_);
   auto it = methods_.find(full_method);
   return it == methods_.end() ? 0 : it->second.finished[static_cast<size_t>(code)];

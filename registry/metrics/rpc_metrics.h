@@ -11,6 +11,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,17 +30,24 @@ std::string_view StatusCodeName(int code);
 // millisecond (a listing, a stats call) to a minute (a large model's registration stream).
 const std::vector<double>& LatencyBucketBounds();
 
+// The method label of every call to a method that was not declared: gRPC dispatches calls to
+// unknown names too (answering UNIMPLEMENTED), and a series per name a client makes up would
+// let any client grow the page and the server's memory without bound.
+inline constexpr std::string_view kUndeclaredMethod = "undeclared";
+
 class RpcMetrics {
  public:
-  // Series of these methods are written from the start, at zero, so a scraper's rate() sees
-  // them before their first call.
-  explicit RpcMetrics(const std::vector<std::string>& declared_methods = {});
+  // The methods the server hosts, by full name. Their series are written from the start, at
+  // zero, so a scraper's rate() sees them before their first call; calls to any other name
+  // are counted together under service "" and method kUndeclaredMethod.
+  explicit RpcMetrics(const std::vector<std::string>& declared_methods);
 
   void CallStarted(std::string_view full_method);
   // `code` is the gRPC status code sent; `seconds` the call's duration.
   void CallFinished(std::string_view full_method, int code, double seconds);
 
-  // Calls of `full_method` finished with `code` so far (tests, diagnostics).
+  // Calls of `full_method` (kUndeclaredMethod: of all undeclared ones) finished with `code`
+  // so far (tests, diagnostics).
   uint64_t Finished(std::string_view full_method, int code) const;
 
   // Appends the families weightprint_rpc_requests_total, weightprint_rpc_errors_total,
@@ -56,6 +64,7 @@ class RpcMetrics {
   MethodSeries& SeriesOf(std::string_view full_method)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  const std::set<std::string, std::less<>> declared_;
   mutable internal::Mutex mu_;
   std::map<std::string, MethodSeries, std::less<>> methods_ ABSL_GUARDED_BY(mu_);
 };

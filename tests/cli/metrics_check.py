@@ -63,19 +63,24 @@ def delta(before_path, after_path, expected_path):
         if moved != requests_moved.get(method, 0):
             problems.append(f"latency count {method}: moved by {moved:g}, "
                             f"expected {requests_moved.get(method, 0)}")
-    # Histogram shape: cumulative buckets ending in +Inf == count.
-    buckets = {}
+    # Histogram shape, every service: cumulative buckets ending in +Inf == count.
+    buckets, counts = {}, {}
     for (name, labels), v in after.items():
+        d = dict(labels)
+        key = (d.get("service"), d.get("method"))
         if name == "weightprint_rpc_duration_seconds_bucket":
-            d = dict(labels)
-            buckets.setdefault(d["method"], []).append((float(d["le"]), v))
-    for method, bs in buckets.items():
+            buckets.setdefault(key, []).append((float(d["le"]), v))
+        elif name == "weightprint_rpc_duration_seconds_count":
+            counts[key] = v
+    for key, bs in buckets.items():
         bs.sort()
-        counts = [v for _, v in bs]
-        if counts != sorted(counts):
-            problems.append(f"histogram {method}: buckets not cumulative {counts}")
-        if bs[-1][0] != float("inf") or bs[-1][1] != a.get(method):
-            problems.append(f"histogram {method}: +Inf bucket {bs[-1]} != count {a.get(method)}")
+        values = [v for _, v in bs]
+        if values != sorted(values):
+            problems.append(f"histogram {key}: buckets not cumulative {values}")
+        if bs[-1][0] != float("inf") or bs[-1][1] != counts.get(key):
+            problems.append(f"histogram {key}: +Inf bucket {bs[-1]} != count {counts.get(key)}")
+    if not buckets:
+        problems.append("no weightprint_rpc_duration_seconds histogram on the page")
     for key, v in series(after, "weightprint_rpc_in_flight").items():
         if v != 0:
             problems.append(f"in flight {key}: {v:g} after every call returned")

@@ -1,11 +1,13 @@
 // The metrics endpoint on the real server: calls from many threads at once, a streaming call
 // cancelled by its client, and start-up errors, each checked on the page scraped over HTTP.
 // The exposition text's escaping is checked on its own at the end.
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 
 #include <chrono>
+#include <future>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -141,6 +143,40 @@ TEST_F(MetricsTest, CancelledStreamIsCountedOnceAsCancelled) {
             1);
 }
 
+// A generic unary call of `method` with an empty request; returns its status.
+grpc::Status EmptyUnaryCall(const std::shared_ptr<grpc::Channel>& channel,
+                            const std::string& method) {
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + kCallDeadline);
+  grpc::Slice empty("", 0);
+  const grpc::ByteBuffer request(&empty, 1);
+  grpc::ByteBuffer response;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&context, method, grpc::StubOptions(), &request, &response,
+                 [&done](grpc::Status status) { done.set_value(std::move(status)); });
+  return done.get_future().get();
+}
+
+TEST_F(MetricsTest, OtherServicesCountedUnknownMethodsNot) {
+  std::unique_ptr<registry::RunningServer> server = StartWithMetrics();
+  ASSERT_NE(server, nullptr);
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(server->port()),
+                                     grpc::InsecureChannelCredentials());
+  EXPECT_TRUE(EmptyUnaryCall(channel, "/grpc.health.v1.Health/Check").ok());
+  EXPECT_EQ(EmptyUnaryCall(channel, "/weightprint.v1.Registry/NoSuchMethod").error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  const std::string page = Scrape(server->metrics_port());
+  EXPECT_EQ(Value(page, "weightprint_rpc_requests_total{service=\"grpc.health.v1.Health\","
+                        "method=\"Check\",code=\"OK\"}"),
+            1);
+  // A made-up method name gets no series of its own: all such calls share one.
+  EXPECT_EQ(page.find("NoSuchMethod"), std::string::npos);
+  EXPECT_EQ(Value(page, "weightprint_rpc_requests_total{service=\"\",method=\"undeclared\","
+                        "code=\"UNIMPLEMENTED\"}"),
+            1);
+}
+
 TEST_F(MetricsTest, RegistryGaugesFollowTheRegistry) {
   std::unique_ptr<registry::RunningServer> server = StartWithMetrics();
   ASSERT_NE(server, nullptr);
@@ -194,8 +230,8 @@ TEST(ExpositionTextTest, EscapesHelpAndLabelValues) {
 }
 
 TEST(RpcMetricsTest, HistogramBucketsAreCumulative) {
-  registry::metrics::RpcMetrics rpcs;
   const std::string m = "/s.S/M";
+  registry::metrics::RpcMetrics rpcs({m});
   for (double seconds : {0.0005, 0.001, 0.003, 0.7, 100.0}) {
     rpcs.CallStarted(m);
     rpcs.CallFinished(m, 0, seconds);
