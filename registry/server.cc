@@ -94,8 +94,9 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> CredentialsOf(
 // The full names ("/weightprint.v1.Registry/QueryModel") of the methods the server hosts: the
 // service's, the health service's and reflection's. Calls to other names are counted together.
 std::vector<std::string> DeclaredMethods() {
-  std::vector<std::string> methods = {"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch",
-                                      "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"};
+  std::vector<std::string> methods = {
+      "/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch",
+      "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"};
   const google::protobuf::ServiceDescriptor* service =
       google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(kServiceName);
   if (service == nullptr) return methods;

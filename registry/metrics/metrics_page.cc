@@ -39,7 +39,8 @@ void WriteRegistry(const Registry& registry, ExpositionText* page) {
                "Sketch vectors stored (the truth the index is built from).");
   page->Sample("weightprint_registry_vectors", {}, stats->vectors);
   page->Family("weightprint_index_vectors", MetricType::kGauge,
-               "Live vectors in the sketch index (equals weightprint_registry_vectors when sound).");
+               "Live vectors in the sketch index (equal to weightprint_registry_vectors when "
+               "sound).");
   page->Sample("weightprint_index_vectors", {}, stats->index_vectors);
   page->Family("weightprint_index_info", MetricType::kGauge,
                "The sketch index in use, as its type label; always 1.");

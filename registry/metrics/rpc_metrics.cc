@@ -9,10 +9,10 @@ namespace weightprint::registry::metrics {
 namespace {
 
 constexpr std::array<std::string_view, kStatusCodeCount> kCodeNames = {
-    "OK",          "CANCELLED",         "UNKNOWN",           "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED", "NOT_FOUND",   "ALREADY_EXISTS",    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",  "OUT_OF_RANGE",
-    "UNIMPLEMENTED", "INTERNAL",        "UNAVAILABLE",       "DATA_LOSS",
+    "OK",           "CANCELLED",          "UNKNOWN",      "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED", "NOT_FOUND",     "ALREADY_EXISTS", "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+    "UNIMPLEMENTED", "INTERNAL",          "UNAVAILABLE",  "DATA_LOSS",
     "UNAUTHENTICATED"};
 
 // "/weightprint.v1.Registry/QueryModel" -> {"weightprint.v1.Registry", "QueryModel"}; a name
