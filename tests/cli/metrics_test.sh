@@ -106,4 +106,26 @@ if kill -0 "$SERVER_PID" 2>/dev/null; then fail "graceful shutdown" "still runni
   wait "$SERVER_PID"; rc=$?
   if [ $rc -eq 0 ]; then pass "graceful shutdown"; else fail "graceful shutdown" "exit $rc"; fi
 fi
+
+# Writes refused by the access policy count under their codes too.
+printf 'ci-writer writer %s\nci-reader reader %s\n' wsecret-0123456789abcdef \
+  rsecret-0123456789abcdef >"$T/tokens"
+printf 'rsecret-0123456789abcdef\n' >"$T/reader.token"
+if ! start_server "$T/server3.log" --db "$T/db3" --listen 127.0.0.1:0 --tokens "$T/tokens" \
+    --metrics 127.0.0.1:0; then
+  fail "token server start" "$(cat "$T/server3.log")"; finish; exit 1
+fi
+S3="127.0.0.1:$PORT"
+scrape "$MPORT" "$T/page3.txt"
+expect_fail "write without a token" "UNAUTHENTICATED" \
+  "$WP" --server "$S3" register "$M/base.safetensors" --name org/base
+expect_fail "write with a reader token" "PERMISSION_DENIED" \
+  "$WP" --server "$S3" --token-file "$T/reader.token" register "$M/base.safetensors" --name org/base
+scrape "$MPORT" "$T/page4.txt"
+expect_ok "promtool accepts the token server's page" "" promtool check metrics <"$T/page4.txt"
+echo '{"RegisterModel UNAUTHENTICATED": 1, "RegisterModel PERMISSION_DENIED": 1}' >"$T/expected4.json"
+expect_ok "refused writes counted by code" "" \
+  /usr/bin/python3 "$CHECK" delta "$T/page3.txt" "$T/page4.txt" "$T/expected4.json"
+kill -TERM "$SERVER_PID"
+for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
 finish
