@@ -1,7 +1,9 @@
 // Writes a synthetic Llama-shaped bf16 safetensors file for the throughput and memory
 // benchmarks, streaming so it never holds more than one chunk in memory.
 //
-// Usage: make_model OUT.safetensors LAYERS
+// Usage: make_model OUT.safetensors LAYERS [NOISE [SEED]]
+// NOISE (default 0) adds independent noise of that many times the weights' spread to every value,
+// a fine-tune stand-in of the model SEED draws (default 42); another SEED gives an unrelated model.
 // Shapes follow a 7B-class decoder (hidden 4096, MLP 11008, vocabulary 32000): each layer adds
 // about 405 MB, the embeddings and head 524 MB; 4 layers make about 2.1 GB, 24 about 10.2 GB.
 // Values are approximately N(0, 0.02) (a sum of four uniforms), enough for a realistic mix of
@@ -42,11 +44,13 @@ uint16_t ToBF16(float f) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: make_model OUT.safetensors LAYERS\n");
+  if (argc < 3 || argc > 5) {
+    std::fprintf(stderr, "usage: make_model OUT.safetensors LAYERS [NOISE [SEED]]\n");
     return 2;
   }
   const int layers = std::atoi(argv[2]);
+  const float noise = argc > 3 ? std::strtof(argv[3], nullptr) : 0.0f;
+  const uint64_t seed = argc > 4 ? std::strtoull(argv[4], nullptr, 10) : 42;
   const int64_t hidden = 4096, mlp = 11008, vocab = 32000;
   std::vector<Tensor> tensors;
   tensors.push_back({"model.embed_tokens.weight", {vocab, hidden}});
@@ -88,7 +92,8 @@ int main(int argc, char** argv) {
   for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(header.size() >> (8 * i));
   std::fwrite(len, 1, 8, out);
   std::fwrite(header.data(), 1, header.size(), out);
-  uint64_t rng = 42;
+  uint64_t rng = seed;
+  uint64_t noise_rng = seed ^ 0x6E6F697365ull;
   std::vector<uint16_t> chunk(1 << 22);
   for (const Tensor& t : tensors) {
     const bool norm = t.shape.size() == 1;
@@ -101,7 +106,14 @@ int main(int argc, char** argv) {
         const float s = static_cast<float>((r & 0xFFFF) + ((r >> 16) & 0xFFFF) +
                                            ((r >> 32) & 0xFFFF) + (r >> 48)) /
                             65536.0f - 2.0f;
-        const float v = norm ? 1.0f + 0.05f * s : 0.0346f * s;  // std 0.02 for weights
+        float v = norm ? 1.0f + 0.05f * s : 0.0346f * s;  // std 0.02 for weights
+        if (noise != 0.0f) {
+          const uint64_t q = SplitMix(noise_rng);
+          const float e = static_cast<float>((q & 0xFFFF) + ((q >> 16) & 0xFFFF) +
+                                             ((q >> 32) & 0xFFFF) + (q >> 48)) /
+                              65536.0f - 2.0f;
+          v += noise * (norm ? 0.05f : 0.0346f) * e;
+        }
         chunk[i] = ToBF16(v);
       }
       if (std::fwrite(chunk.data(), 2, n, out) != n) {

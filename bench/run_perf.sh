@@ -10,6 +10,9 @@
 #   4. load and soak of a `weightprint serve` process: 32 clients, 60 s of mixed queries,
 #      registrations and deletions (bench/soak; fails on any error or on server memory over
 #      its bound);
+#   5. the remote query (bench/remote_query.sh): bytes fetched over HTTP Range requests and time,
+#      against a local query of the same 2.1 GB models, served by lighttpd on loopback (another
+#      6.4 GB of scratch disk);
 # and prints one table. Scratch files go to $WP_BENCH_DIR (default /tmp/wpbench; about 13 GB
 # of disk plus 3 GB for the 1M registry). Knobs: WP_BENCH_SKIP_10G=1 skips step 2,
 # WP_BENCH_SIZES="10000 100000" limits step 3, WP_BENCH_SKIP_SOAK=1 skips step 4, BUILD_DIR
@@ -100,3 +103,6 @@ if [ "${WP_BENCH_SKIP_SOAK:-0}" != 1 ]; then
   rm -rf "$SCRATCH/soak"
   "$BIN/bench/soak" "$BIN/client/weightprint" "$SCRATCH/soak" 32 60 256 | tee "$SCRATCH/soak.txt"
 fi
+
+echo "== 5. remote query: bytes fetched and time against a local query (2.1 GB bf16 model, lighttpd on loopback)"
+bash bench/remote_query.sh "$BIN" "$SCRATCH/remote"

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -20,11 +21,13 @@
 #include "client/audit_printer.h"
 #include "client/demo.h"
 #include "client/exit_codes.h"
+#include "client/fingerprint_command.h"
 #include "client/hf_cache.h"
 #include "client/maintenance_printer.h"
 #include "client/html_report.h"
 #include "client/progress_bar.h"
 #include "client/registry_client.h"
+#include "client/remote_query.h"
 #include "client/report_printer.h"
 #include "client/report_sections.h"
 #include "indexer/model/model_card.h"
@@ -292,6 +295,7 @@ int RunQuery(RegistryClient& c, QueryKind kind, const std::string& path,
       return FailWith(kExitUsage, "USAGE", "--tensor answers for one tensor: --html and "
                                            "--fail-on need a whole-model query");
     }
+    if (IsHttpUrl(path)) return FailWith(kExitUsage, "USAGE", "--tensor reads a local file");
     absl::StatusOr<indexer::ModelFingerprint> fp = FingerprintWithProgress(path, threads, tensor);
     if (!fp.ok()) return Fail(fp.status());
     absl::StatusOr<registry::TensorQueryResult> result = c.QueryTensor(fp->tensors.front(), options);
@@ -304,7 +308,10 @@ int RunQuery(RegistryClient& c, QueryKind kind, const std::string& path,
   options.declared_base_models = declared->base_models;
   options.declared_relation = declared->relation;
   options.declared_in = declared->declared_in;
-  absl::StatusOr<indexer::ModelFingerprint> fp = FingerprintWithProgress(path, threads);
+  std::optional<RemoteFingerprint> remote;  // set for an http(s) URL: only ranges are read
+  if (IsHttpUrl(path)) remote.emplace();
+  absl::StatusOr<indexer::ModelFingerprint> fp =
+      remote ? FingerprintUrl(path, threads, &*remote) : FingerprintWithProgress(path, threads);
   if (!fp.ok()) return Fail(fp.status());
   options.include_tensor_matches = verbose || json;
   absl::StatusOr<registry::ProvenanceReport> report = c.QueryModel(fp->tensors, options);
@@ -335,9 +342,12 @@ int RunQuery(RegistryClient& c, QueryKind kind, const std::string& path,
       std::cout << "verdict: " << report->verdict << "\n" << FormatAudit(report->origin_audit);
     }
   } else if (json) {
-    std::cout << ReportToJson(*report).dump(2) << "\n";
+    nlohmann::json out = ReportToJson(*report);
+    if (remote) out["remote"] = RemoteSummaryToJson(path, *remote);
+    std::cout << out.dump(2) << "\n";
   } else {
     std::cout << FormatReport(*report, verbose);
+    if (remote) std::cout << FormatRemoteSummary(*remote);
     if (kind == QueryKind::kReport) std::cout << "\n" << FormatAudit(report->origin_audit);
   }
   std::string reason;
@@ -406,6 +416,9 @@ int Run(int argc, char** argv) {
   reg->add_flag("--replace", reg_replace,
                 "replace a registration of the same NAME@REVISION whose weights differ (the old "
                 "record's hashes stay in the audit trail); same weights always succeed");
+
+  FingerprintCommandArgs fpc;
+  CLI::App* fingerprint_cmd = AddFingerprintCommand(app, &fpc);
 
   // query, report, audit-model: one query, three presentations.
   struct QueryCommand {
@@ -611,6 +624,14 @@ int Run(int argc, char** argv) {
     absl::StatusOr<std::unique_ptr<RegistryClient>> client = Connect(demo_g);
     if (!client.ok()) return Fail(client.status());
     absl::Status s = RunDemo(**client, workdir + "/models", std::cout);
+    return s.ok() ? 0 : Fail(s);
+  }
+  if (*fingerprint_cmd) {
+    absl::StatusOr<DeclaredLineage> declared =
+        DeclaredLineageOf(fpc.path, fpc.base_models, fpc.base_model_relation);
+    if (!declared.ok()) return Fail(declared.status());
+    ApplyDeclared(*declared, fpc.info);
+    absl::Status s = RunFingerprintCommand(fpc, g.threads);
     return s.ok() ? 0 : Fail(s);
   }
   if (*fsck) {

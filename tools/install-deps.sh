@@ -12,6 +12,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev libonnx-dev libhdf5-dev
   libflatbuffers-dev flatbuffers-compiler
+  libcurl4-openssl-dev
   libcpp-httplib-dev
 )
 # Reference writers the format tests compare against (torch.save, onnx.save, numpy.save, h5py
@@ -22,6 +23,11 @@ if [ "${WEIGHTPRINT_TEST_DEPS:-0}" = 1 ]; then
   # The TLS tests make a CA and certificates with the openssl command; CI's fuzzing step
   # (tools/fuzz.sh) builds the libFuzzer targets with clang.
   PACKAGES+=(openssl clang libclang-rt-dev)
+  # The Python client (client/python) and its test: gRPC and protobuf runtimes, and xxhash for
+  # the bundle checksum. Its stubs are generated with protoc and grpc_python_plugin (above).
+  PACKAGES+=(python3-grpcio python3-protobuf python3-xxhash)
+  # The remote-query tests serve models over HTTP with Range support from lighttpd on loopback.
+  PACKAGES+=(lighttpd)
   # The metrics test checks the /metrics page with Prometheus's own parser (promtool); the
   # deploy-files test reads deploy/compose.yaml with PyYAML.
   PACKAGES+=(prometheus python3-yaml)

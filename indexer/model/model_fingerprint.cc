@@ -190,6 +190,7 @@ absl::StatusOr<ModelFingerprint> FingerprintModel(const std::string& path,
     const std::vector<TensorInfo>& infos = reader->tensors();
     for (size_t i = 0; i < infos.size(); ++i) {
       if (!options.only_tensor.empty() && infos[i].name != options.only_tensor) continue;
+      if (options.select && !options.select(infos[i])) continue;
       items.push_back({reader.get(), i, infos[i].size_bytes, items.size()});
     }
   }
@@ -199,6 +200,10 @@ absl::StatusOr<ModelFingerprint> FingerprintModel(const std::string& path,
           absl::StrCat(path, ": no tensor named '", options.only_tensor, "'"));
     }
     total_bytes = items.front().bytes;
+  }
+  if (options.select) {
+    total_bytes = 0;
+    for (const Item& item : items) total_bytes += item.bytes;
   }
   std::stable_sort(items.begin(), items.end(),
                    [](const Item& a, const Item& b) { return a.bytes > b.bytes; });

@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "indexer/fingerprint/tensor_fingerprint.h"
+#include "indexer/tensor_info.h"
 
 namespace weightprint::indexer {
 
@@ -46,6 +47,10 @@ struct FingerprintOptions {
   // default so that callers asking for the tensors get exactly the tensors. Default: false Ignored
   // when only_tensor is set.
   bool invariants = false;
+  // When set, only tensors it accepts are read and fingerprinted (every shard's header is still
+  // opened and validated); the others are left out of the result. Used by the remote query,
+  // which holds the bytes of a chosen subset only. Default: none (every tensor)
+  std::function<bool(const TensorInfo&)> select;
 };
 
 // `path` is a weights file or a directory. Fails with a message naming the file and offset for

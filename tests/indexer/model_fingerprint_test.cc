@@ -272,5 +272,38 @@ TEST_F(ModelFingerprintTest, OnlyTensorReadsThatTensorAlone) {
   EXPECT_EQ(FingerprintModel(dir_.path(), options).status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST_F(ModelFingerprintTest, SelectReadsOnlyTheChosenTensors) {
+  WriteShardedModel();
+  absl::StatusOr<ModelFingerprint> whole = FingerprintModel(dir_.path());
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  FingerprintOptions options;
+  // One tensor from each shard.
+  options.select = [](const TensorInfo& t) {
+    return t.name == "model.layers.0.mlp.weight" || t.name == "lm_head.weight";
+  };
+  uint64_t last_total = 0;
+  options.progress = [&](uint64_t, uint64_t total) { last_total = total; };
+  absl::StatusOr<ModelFingerprint> some = FingerprintModel(dir_.path(), options);
+  ASSERT_TRUE(some.ok()) << some.status();
+  ASSERT_EQ(some->tensors.size(), 2u);
+  EXPECT_EQ(some->tensors[0].name, "lm_head.weight");
+  EXPECT_EQ(some->tensors[1].name, "model.layers.0.mlp.weight");
+  EXPECT_EQ(last_total, (64u * 32 + 100u * 32) * 4);
+  EXPECT_EQ(some->architecture, "LlamaForCausalLM");
+  for (const TensorFingerprint& t : whole->tensors) {
+    for (const TensorFingerprint& s : some->tensors) {
+      if (t.name == s.name) {
+        EXPECT_EQ(t.exact_hash, s.exact_hash);
+        EXPECT_EQ(t.sketch, s.sketch);
+      }
+    }
+  }
+  // Selecting nothing is an empty model, not an error: the headers were still validated.
+  options.select = [](const TensorInfo&) { return false; };
+  absl::StatusOr<ModelFingerprint> none = FingerprintModel(dir_.path(), options);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->tensors.empty());
+}
+
 }  // namespace
 }  // namespace weightprint::indexer
