@@ -198,6 +198,11 @@ int Serve(const GlobalOptions& g, registry::ServerOptions options) {
   const std::string host = listen.substr(0, listen.rfind(':'));
   std::cout << "weightprint: serving " << g.db << " on " << host << ":" << (*server)->port()
             << std::endl;
+  if (const int metrics_port = (*server)->metrics_port(); metrics_port != 0) {
+    const std::string& m = options.metrics_listen;
+    std::cout << "weightprint: metrics on http://" << m.substr(0, m.rfind(':')) << ":"
+              << metrics_port << "/metrics" << std::endl;
+  }
   std::thread waiter([&]() {
     int sig = 0;
     sigwait(&signals, &sig);
@@ -499,6 +504,8 @@ int Run(int argc, char** argv) {
                     "default: $WEIGHTPRINT_TOKENS; none: writes from loopback only)");
   serve->add_flag("--require-read-token", serve_options.require_read_token,
                   "queries and listings need a token too");
+  serve->add_option("--metrics", serve_options.metrics_listen,
+                    "HOST:PORT to serve Prometheus metrics on, GET /metrics (port 0 picks one)");
   serve->add_option("--tls-cert", serve_options.tls_cert_file, "PEM server certificate (TLS)");
   serve->add_option("--tls-key", serve_options.tls_key_file, "PEM key of --tls-cert");
   serve->add_option("--tls-client-ca", serve_options.tls_client_ca_file,

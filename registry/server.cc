@@ -3,6 +3,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <google/protobuf/descriptor.h>
 
 #include <chrono>
 #include <cstdint>
@@ -13,9 +14,13 @@
 #include <sstream>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "registry/grpc/access_policy.h"
+#include "registry/metrics/metrics_endpoint.h"
+#include "registry/metrics/rpc_metrics.h"
+#include "registry/metrics/rpc_metrics_interceptor.h"
 #include "registry/service.h"
 
 namespace weightprint::registry {
@@ -86,11 +91,27 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> CredentialsOf(
   return grpc::SslServerCredentials(ssl);
 }
 
+// The full names ("/weightprint.v1.Registry/QueryModel") of the methods the server hosts: the
+// service's, the health service's and reflection's. Calls to other names are counted together.
+std::vector<std::string> DeclaredMethods() {
+  std::vector<std::string> methods = {
+      "/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch",
+      "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"};
+  const google::protobuf::ServiceDescriptor* service =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(kServiceName);
+  if (service == nullptr) return methods;
+  for (int i = 0; i < service->method_count(); ++i) {
+    methods.push_back("/" + service->full_name() + "/" + service->method(i)->name());
+  }
+  return methods;
+}
+
 class GrpcRunningServer final : public RunningServer {
  public:
   GrpcRunningServer(std::unique_ptr<RegistryService> service, std::unique_ptr<grpc::Server> server,
-                    int port)
-      : service_(std::move(service)), server_(std::move(server)), port_(port) {}
+                    int port, std::unique_ptr<metrics::MetricsEndpoint> metrics = nullptr)
+      : service_(std::move(service)), server_(std::move(server)), port_(port),
+        metrics_(std::move(metrics)) {}
 
   ~GrpcRunningServer() override {
     Shutdown();
@@ -98,6 +119,7 @@ class GrpcRunningServer final : public RunningServer {
   }
 
   int port() const override { return port_; }
+  int metrics_port() const override { return metrics_ ? metrics_->port() : 0; }
 
   void Wait() override { server_->Wait(); }
 
@@ -114,6 +136,8 @@ class GrpcRunningServer final : public RunningServer {
   const std::unique_ptr<RegistryService> service_;
   const std::unique_ptr<grpc::Server> server_;
   const int port_;
+  // Serves GET /metrics until the server is destroyed (it reads the registry, not the server).
+  const std::unique_ptr<metrics::MetricsEndpoint> metrics_;
   std::once_flag shutdown_once_;
 };
 
@@ -149,6 +173,18 @@ absl::StatusOr<std::unique_ptr<RunningServer>> Start(Registry* registry,
                                                    options.max_raw_tensor_bytes,
                                                    options.trust_remote_writers, limits);
 
+  // The metrics endpoint binds first: a bad or taken metrics address fails the start before
+  // the gRPC port is bound. Every call is then counted by an interceptor (docs/API.md).
+  std::shared_ptr<metrics::RpcMetrics> rpc_metrics;
+  std::unique_ptr<metrics::MetricsEndpoint> metrics_endpoint;
+  if (!options.metrics_listen.empty()) {
+    rpc_metrics = std::make_shared<metrics::RpcMetrics>(DeclaredMethods());
+    absl::StatusOr<std::unique_ptr<metrics::MetricsEndpoint>> endpoint =
+        metrics::StartMetricsEndpoint(options.metrics_listen, registry, rpc_metrics);
+    if (!endpoint.ok()) return endpoint.status();
+    metrics_endpoint = *std::move(endpoint);
+  }
+
   // Both are process-wide switches read when a server is built, so they come first.
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -163,6 +199,11 @@ absl::StatusOr<std::unique_ptr<RunningServer>> Start(Registry* registry,
   // already serving and silently split the traffic; a taken port must be an error instead.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(service.get());
+  if (rpc_metrics != nullptr) {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+    creators.push_back(std::make_unique<metrics::RpcMetricsInterceptorFactory>(rpc_metrics));
+    builder.experimental().SetInterceptorCreators(std::move(creators));
+  }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || selected_port == 0) {
     if (server != nullptr) server->Shutdown();
@@ -175,7 +216,8 @@ absl::StatusOr<std::unique_ptr<RunningServer>> Start(Registry* registry,
     health->SetServingStatus("", true);
     health->SetServingStatus(kServiceName, true);
   }
-  return std::make_unique<GrpcRunningServer>(std::move(service), std::move(server), selected_port);
+  return std::make_unique<GrpcRunningServer>(std::move(service), std::move(server), selected_port,
+                                             std::move(metrics_endpoint));
 }
 
 }  // namespace

@@ -35,6 +35,10 @@ struct ServerOptions {
   // constants. Default: false — only admin tokens are (docs/VERDICTS.md, "Trust").
   bool trust_remote_writers = false;
 
+  // HOST:PORT of the Prometheus metrics endpoint, GET /metrics (port 0 picks a free port;
+  // docs/API.md, "Metrics"). Default (empty): no endpoint, and calls are not counted.
+  std::string metrics_listen;
+
   // Message size, tensors per model, open streams, upload memory, call deadline and idle
   // timeout (server_limits.h; docs/API.md, "Limits").
   ServerLimits limits;
@@ -44,6 +48,7 @@ class RunningServer {
  public:
   virtual ~RunningServer() = default;  // shuts down, waiting for calls in flight
   virtual int port() const = 0;        // the port actually bound
+  virtual int metrics_port() const { return 0; }  // the metrics port bound; 0: none
   virtual void Wait() = 0;             // blocks until Shutdown() from another thread
   virtual void Shutdown() = 0;
 };

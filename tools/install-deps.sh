@@ -2,6 +2,8 @@
 # Installs the Debian 12 packages weightprint builds with. Skips apt when all are present.
 set -euo pipefail
 
+# libcpp-httplib-dev serves the Prometheus metrics endpoint: Debian 12 has no prometheus-cpp,
+# and cpp-httplib is a maintained embedded HTTP server it does package (docs/DEPLOY.md).
 PACKAGES=(
   cmake g++ make pkg-config
   librocksdb-dev libfaiss-dev libopenblas0-openmp
@@ -11,6 +13,7 @@ PACKAGES=(
   zlib1g-dev libonnx-dev libhdf5-dev
   libflatbuffers-dev flatbuffers-compiler
   libcurl4-openssl-dev
+  libcpp-httplib-dev
 )
 # Reference writers the format tests compare against (torch.save, onnx.save, numpy.save, h5py
 # for Keras .h5 files), and the browser the HTML report is rendered in
@@ -25,6 +28,9 @@ if [ "${WEIGHTPRINT_TEST_DEPS:-0}" = 1 ]; then
   PACKAGES+=(python3-grpcio python3-protobuf python3-xxhash)
   # The remote-query tests serve models over HTTP with Range support from lighttpd on loopback.
   PACKAGES+=(lighttpd)
+  # The metrics test checks the /metrics page with Prometheus's own parser (promtool); the
+  # deploy-files test reads deploy/compose.yaml with PyYAML.
+  PACKAGES+=(prometheus python3-yaml)
 fi
 
 missing=()
