@@ -11,10 +11,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/normal_tail.h"
 #include "base/p_value_text.h"
 #include "client/report_printer.h"
 #include "client/report_sections.h"
-#include "base/normal_tail.h"
 #include "registry/provenance_report.h"
 
 namespace weightprint::client {

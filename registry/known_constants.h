@@ -27,8 +27,8 @@
 
 #include "absl/status/statusor.h"
 #include "indexer/fingerprint/tensor_fingerprint.h"
-#include "registry/known_constant.h"
 #include "registry/fingerprint_store.h"
+#include "registry/known_constant.h"
 #include "registry/null_model.h"
 
 namespace weightprint::registry {
