@@ -11,11 +11,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/normal_tail.h"
 #include "base/p_value_text.h"
 #include "client/report_printer.h"
 #include "client/report_sections.h"
-#include "registry/internal/normal_tail.h"
-#include "registry/layer_similarity.h"
+#include "registry/provenance_report.h"
 
 namespace weightprint::client {
 namespace {
@@ -191,7 +191,7 @@ std::string Candidate(const CandidateReport& c, int rank, int& next_heatmap) {
   fact("tensors matched", absl::StrCat(c.tensors_matched, " of ", c.tensors_compared));
   fact("median Pearson estimate (centred)", absl::StrFormat("%.4f", c.median_pearson));
   fact("z (normal deviate of p)",
-       c.z <= registry::internal::kMinDeviate ? std::string("&lt; &#8722;8")
+       c.z <= base::kMinDeviate ? std::string("&lt; &#8722;8")
                                               : absl::StrFormat("%.1f", c.z));
   fact("p (corrected for the registry-wide search)", Esc(base::FormatPValue(c.p_value)));
   if (!c.model.license.empty()) fact("license", Esc(c.model.license));

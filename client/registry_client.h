@@ -1,6 +1,8 @@
 // The client library's one interface to a registry, embedded (a local database directory, no
-// server) or remote (a weightprint server over gRPC). The CLI is written against this
-// interface only, so both modes give the same answers.
+// server; client/embedded/embedded_client.h, target wp_embedded) or remote (a weightprint server
+// over gRPC; ConnectRemote below, target wp_client). The CLI is written against this interface
+// only, so both modes give the same answers. This header and the remote client need only the
+// report values (target wp_report), never the store, the index or the server.
 // Implementations are thread-safe.
 #ifndef WEIGHTPRINT_CLIENT_REGISTRY_CLIENT_H_
 #define WEIGHTPRINT_CLIENT_REGISTRY_CLIENT_H_
@@ -16,11 +18,13 @@
 #include "absl/status/statusor.h"
 #include "indexer/dtype.h"
 #include "indexer/fingerprint/tensor_fingerprint.h"
+#include "registry/audit_entry.h"
+#include "registry/backup_summary.h"
 #include "registry/bulk_ingest.h"
-#include "registry/known_constants.h"
+#include "registry/known_constant.h"
 #include "registry/model_info.h"
 #include "registry/provenance_report.h"
-#include "registry/registry.h"
+#include "registry/registry_stats.h"
 
 namespace weightprint::client {
 
@@ -71,9 +75,6 @@ class RegistryClient {
   // server's host, and an admin call.
   virtual absl::StatusOr<registry::BackupSummary> Backup(const std::string& dir) = 0;
 };
-
-// Opens (creating if missing) the registry database in `db_dir`, in this process.
-absl::StatusOr<std::unique_ptr<RegistryClient>> OpenEmbedded(const std::string& db_dir);
 
 struct RemoteOptions {
   std::chrono::milliseconds deadline{std::chrono::seconds(300)};  // per call

@@ -8,10 +8,10 @@
 #include <vector>
 
 #include "nlohmann/json.hpp"
-#include "registry/known_constants.h"
+#include "registry/known_constant.h"
 #include "registry/model_info.h"
 #include "registry/provenance_report.h"
-#include "registry/registry.h"
+#include "registry/registry_stats.h"
 
 namespace weightprint::client {
 

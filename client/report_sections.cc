@@ -3,7 +3,7 @@
 #include <sstream>
 
 #include "absl/strings/str_format.h"
-#include "registry/internal/normal_tail.h"
+#include "base/normal_tail.h"
 
 namespace weightprint::client {
 namespace {
@@ -72,8 +72,8 @@ nlohmann::json LineageToJson(const registry::LineageCheck& lineage) {
 }
 
 std::string FormatZ(double z) {
-  if (z <= registry::internal::kMinDeviate) {
-    return absl::StrFormat("z < %.0f", registry::internal::kMinDeviate);
+  if (z <= base::kMinDeviate) {
+    return absl::StrFormat("z < %.0f", base::kMinDeviate);
   }
   return absl::StrFormat("z = %.1f", z);
 }

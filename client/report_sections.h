@@ -16,7 +16,7 @@ nlohmann::json LayerSimilarityToJson(const std::vector<registry::LayerSimilarity
 nlohmann::json AuditToJson(const registry::OriginAudit& audit);
 nlohmann::json LineageToJson(const registry::LineageCheck& lineage);
 
-// "z = 12.3", or "z < -8" at the clamp (registry/internal/normal_tail.h).
+// "z = 12.3", or "z < -8" at the clamp (base/normal_tail.h).
 std::string FormatZ(double z);
 // A plain sentence saying what a candidate's z and p mean.
 std::string ExplainSignificance(const registry::CandidateReport& candidate);

@@ -3,7 +3,7 @@
 #ifndef WEIGHTPRINT_REGISTRY_CONSTANT_CODEC_H_
 #define WEIGHTPRINT_REGISTRY_CONSTANT_CODEC_H_
 
-#include "registry/known_constants.h"
+#include "registry/known_constant.h"
 #include "registry/provenance_report.h"
 #include "weightprint/v1/registry.pb.h"
 

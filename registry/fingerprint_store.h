@@ -21,6 +21,7 @@
 #include "indexer/fingerprint/tensor_fingerprint.h"
 #include "registry/audit_entry.h"
 #include "registry/model_info.h"
+#include "registry/store_counts.h"
 
 namespace rocksdb {
 class FileSystem;
@@ -51,12 +52,6 @@ struct VectorOwner {
   std::string tensor;
 };
 
-struct StoreCounts {
-  uint64_t models = 0;
-  uint64_t tensors = 0;
-  uint64_t vectors = 0;
-  uint64_t parameters = 0;
-};
 
 // What one store write did to the set of sketch vectors (the `index_log` column family,
 // docs/STORAGE.md): a registration adds the ids [first_added, first_added + added_count), a

@@ -28,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "indexer/fingerprint/tensor_fingerprint.h"
 #include "registry/fingerprint_store.h"
+#include "registry/known_constant.h"
 #include "registry/null_model.h"
 
 namespace weightprint::registry {
@@ -37,18 +38,6 @@ inline constexpr size_t kCommonMaxSharedTensors = 8;
 // Models of one hash examined for rule 4 (lowest ids first).
 inline constexpr size_t kCommonMaxGroup = 16;
 
-// A known constant as listed by `weightprint constants list`.
-struct KnownConstant {
-  indexer::Hash128 exact_hash;
-  indexer::Hash128 bf16_hash;
-  indexer::Hash128 f16_hash;
-  std::string origin;               // "curated", "common" or "pinned_evidence"
-  std::string name;                 // tensor name it was added or first seen under
-  std::string family;               // fixed family recognised by content, if any
-  std::vector<std::string> models;  // "common": the trusted, mutually unrelated models
-  int64_t added_unix = 0;
-  uint64_t parameters = 0;
-};
 
 // Why a tensor is not evidence.
 struct ConstantReason {

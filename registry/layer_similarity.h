@@ -37,9 +37,8 @@ std::vector<LayerSimilarity> ScoreLayerPairs(
     const std::vector<const indexer::TensorFingerprint*>& query,
     const std::vector<const indexer::TensorFingerprint*>& source, const NullModel& null_model);
 
-// Whether a cell lies inside the null band: its median z is below kLayerSignalZ.
-inline constexpr double kLayerSignalZ = 4.0;
-inline bool WithinNull(const LayerSimilarity& cell) { return cell.z < kLayerSignalZ; }
+// kLayerSignalZ and WithinNull, the null band of a cell, are in provenance_report.h beside
+// LayerSimilarity.
 
 }  // namespace weightprint::registry
 

@@ -68,6 +68,10 @@ struct LayerSimilarity {
   uint32_t tensors = 0;         // shared slots compared
 };
 
+// Whether a cell lies inside the null band: its median z is below kLayerSignalZ.
+inline constexpr double kLayerSignalZ = 4.0;
+inline bool WithinNull(const LayerSimilarity& cell) { return cell.z < kLayerSignalZ; }
+
 // A query tensor identical to a registered tensor that is a known or common constant: shown,
 // never counted.
 struct SharedConstant {

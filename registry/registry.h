@@ -26,6 +26,7 @@
 #include "registry/null_model.h"
 #include "registry/provenance_report.h"
 #include "registry/registry_backup.h"
+#include "registry/registry_stats.h"
 
 namespace weightprint::registry {
 
@@ -46,18 +47,6 @@ struct RegistryOptions {
   std::shared_ptr<FileSystem> index_file_system;
 };
 
-struct RegistryStats {
-  uint64_t models = 0;
-  uint64_t tensors = 0;
-  uint64_t vectors = 0;
-  uint64_t parameters = 0;
-  std::string index_type;
-  uint64_t index_vectors = 0;  // live vectors in the sketch index (equals `vectors` when sound)
-  uint32_t schema_version = 0;
-  uint32_t fingerprint_version = 0;
-  uint64_t calibration_pairs = 0;
-  std::string db_path;
-};
 
 // The store's record schema version this build reads and writes (docs/STORAGE.md).
 uint32_t StoreSchemaVersion();

@@ -24,6 +24,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "registry/backup_summary.h"
 #include "registry/fingerprint_store.h"
 
 namespace weightprint::registry {
@@ -51,18 +52,6 @@ struct BackupManifest {
   uint64_t total_bytes() const;
 };
 
-// A backup in numbers: what the Backup RPC answers and the CLI prints.
-struct BackupSummary {
-  std::string dir;
-  uint32_t format_version = 0;
-  uint32_t schema_version = 0;
-  uint64_t index_epoch = 0;
-  StoreCounts counts;
-  uint64_t files = 0;
-  uint64_t bytes = 0;
-  bool index_included = false;
-  int64_t created_unix_micros = 0;
-};
 BackupSummary Summarize(const std::string& dir, const BackupManifest& manifest);
 
 // What the registry hands to SealBackup: a checkpoint of the store and the index saved at the

@@ -3,8 +3,9 @@
 #ifndef WEIGHTPRINT_REGISTRY_REPORT_CODEC_H_
 #define WEIGHTPRINT_REGISTRY_REPORT_CODEC_H_
 
+#include "absl/status/statusor.h"
 #include "registry/provenance_report.h"
-#include "registry/registry.h"
+#include "registry/registry_stats.h"
 #include "weightprint/v1/registry.pb.h"
 
 namespace weightprint::registry {

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "indexer/dtype.h"
 #include "indexer/fingerprint/fixed_tensor/fixed_tensor.h"
+#include "indexer/fingerprint/raw_tensor.h"
 #include "registry/grpc/fingerprint_check.h"
 #include "registry/fingerprint_codec.h"
 #include "registry/report_codec.h"
@@ -53,28 +54,6 @@ absl::Status AppendBatch(const char* rpc, const v1::TensorBatch& batch, StreamAl
     out->push_back(*std::move(decoded));
   }
   return absl::OkStatus();
-}
-
-// Bytes a raw tensor of this dtype and shape occupies, or nullopt on a negative dimension or
-// overflow of 64 bits.
-std::optional<uint64_t> RawTensorBytes(indexer::DType dtype,
-                                       const google::protobuf::RepeatedField<int64_t>& shape) {
-  // Block-quantized dtypes store whole blocks: DTypeSize bytes per DTypeBlockElements elements.
-  uint64_t elements = 1;
-  for (int64_t dim : shape) {
-    if (dim < 0) return std::nullopt;
-    if (__builtin_mul_overflow(elements, static_cast<uint64_t>(dim), &elements)) {
-      return std::nullopt;
-    }
-  }
-  const uint64_t block = indexer::DTypeBlockElements(dtype);
-  if (block == 0 || elements % block != 0) return std::nullopt;
-  uint64_t bytes = 0;
-  if (__builtin_mul_overflow(elements / block, static_cast<uint64_t>(indexer::DTypeSize(dtype)),
-                             &bytes)) {
-    return std::nullopt;
-  }
-  return bytes;
 }
 
 }  // namespace
@@ -212,7 +191,8 @@ absl::Status QueryTensorStream::StartRaw(const v1::RawTensorHeader& header) {
     return absl::InvalidArgumentError(absl::StrCat("QueryTensor: raw tensor \"", header.name(),
                                                    "\": unknown dtype ", header.dtype()));
   }
-  std::optional<uint64_t> bytes = RawTensorBytes(*dtype, header.shape());
+  std::optional<uint64_t> bytes = indexer::RawTensorBytes(
+      *dtype, std::span<const int64_t>(header.shape().data(), header.shape().size()));
   if (!bytes.has_value()) {
     return absl::InvalidArgumentError(
         absl::StrCat("QueryTensor: raw tensor \"", header.name(),

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "client/embedded/embedded_client.h"
 #include "client/registry_client.h"
 #include "gtest/gtest.h"
 #include "registry/registry.h"

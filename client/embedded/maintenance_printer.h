@@ -1,8 +1,8 @@
 // Text and JSON forms of the registry's maintenance results: the consistency check
 // (`weightprint fsck`, registry/store_check.h) and backups (`backup`, `restore`,
 // registry/registry_backup.h). JSON fields are documented in docs/JSON.md. Pure functions.
-#ifndef WEIGHTPRINT_CLIENT_MAINTENANCE_PRINTER_H_
-#define WEIGHTPRINT_CLIENT_MAINTENANCE_PRINTER_H_
+#ifndef WEIGHTPRINT_CLIENT_EMBEDDED_MAINTENANCE_PRINTER_H_
+#define WEIGHTPRINT_CLIENT_EMBEDDED_MAINTENANCE_PRINTER_H_
 
 #include <string>
 
@@ -23,4 +23,4 @@ nlohmann::json BackupSummaryToJson(const registry::BackupSummary& summary);
 
 }  // namespace weightprint::client
 
-#endif  // WEIGHTPRINT_CLIENT_MAINTENANCE_PRINTER_H_
+#endif  // WEIGHTPRINT_CLIENT_EMBEDDED_MAINTENANCE_PRINTER_H_

@@ -1,10 +1,10 @@
-#include "registry/internal/normal_tail.h"
+#include "base/normal_tail.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
-namespace weightprint::registry::internal {
+namespace weightprint::base {
 namespace {
 constexpr double kLogSqrt2Pi = 0.91893853320467274178;  // log(sqrt(2*pi))
 }
@@ -56,4 +56,4 @@ double LogChoose(double n, double k) {
   return std::lgamma(n + 1) - std::lgamma(k + 1) - std::lgamma(n - k + 1);
 }
 
-}  // namespace weightprint::registry::internal
+}  // namespace weightprint::base

@@ -1,4 +1,6 @@
 // RegistryClient over an in-process Registry (the CLI's default mode).
+#include "client/embedded/embedded_client.h"
+
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -6,9 +8,9 @@
 #include <utility>
 
 #include "absl/status/status.h"
-#include "client/registry_client.h"
-#include "indexer/fingerprint/fingerprinter.h"
-#include "indexer/tensor_info.h"
+#include "indexer/fingerprint/raw_tensor.h"
+#include "registry/registry.h"
+#include "registry/registry_backup.h"
 
 namespace weightprint::client {
 namespace {
@@ -81,12 +83,8 @@ class EmbeddedRegistryClient final : public RegistryClient {
   absl::StatusOr<registry::TensorQueryResult> QueryRawTensor(
       const std::string& name, indexer::DType dtype, const std::vector<int64_t>& shape,
       std::span<const std::byte> data, const registry::QueryOptions& options) override {
-    indexer::TensorInfo info;
-    info.name = name;
-    info.dtype = dtype;
-    info.shape = shape;
-    info.size_bytes = data.size();
-    absl::StatusOr<indexer::TensorFingerprint> fp = indexer::FingerprintTensor(info, data);
+    absl::StatusOr<indexer::TensorFingerprint> fp =
+        indexer::FingerprintRawTensor(name, dtype, shape, data);
     if (!fp.ok()) return fp.status();
     return registry_->QueryTensor(*fp, options);
   }

@@ -1,4 +1,4 @@
-#include "client/maintenance_printer.h"
+#include "client/embedded/maintenance_printer.h"
 
 #include <sstream>
 

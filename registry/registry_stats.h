@@ -1,0 +1,26 @@
+// The registry in numbers, as `weightprint stats` and the Stats RPC report it: a plain value,
+// shared by the registry, the wire codecs and the client printers. Thread-compatible.
+#ifndef WEIGHTPRINT_REGISTRY_REGISTRY_STATS_H_
+#define WEIGHTPRINT_REGISTRY_REGISTRY_STATS_H_
+
+#include <cstdint>
+#include <string>
+
+namespace weightprint::registry {
+
+struct RegistryStats {
+  uint64_t models = 0;
+  uint64_t tensors = 0;
+  uint64_t vectors = 0;
+  uint64_t parameters = 0;
+  std::string index_type;
+  uint64_t index_vectors = 0;  // live vectors in the sketch index (equals `vectors` when sound)
+  uint32_t schema_version = 0;
+  uint32_t fingerprint_version = 0;
+  uint64_t calibration_pairs = 0;
+  std::string db_path;
+};
+
+}  // namespace weightprint::registry
+
+#endif  // WEIGHTPRINT_REGISTRY_REGISTRY_STATS_H_
