@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "client/embedded/embedded_client.h"
 #include "client/http_range_client.h"
 #include "client/registry_client.h"
 #include "client/remote_model.h"
