@@ -2,8 +2,8 @@
 // picks the RPC; the rest is a sequence of messages, each a little-endian u16 length and that
 // many bytes parsed as the RPC's request type (a message that does not parse ends the stream,
 // as gRPC would end the call). The client-streaming RPCs (RegisterModel, QueryModel,
-// QueryTensor) go through the same per-call stream objects the server's reactors drive
-// (registry/grpc/upload_streams.h): every message through Add, and Finish at the end of a
+// QueryTensor, IngestBundles) go through the same per-call stream objects the server's reactors
+// drive (registry/grpc/upload_streams.h, ingest_stream.h): every message through Add, and Finish at the end of a
 // stream that was accepted, against a real registry in a private temporary directory. The
 // unary requests are parsed, and AddConstants' fingerprints are decoded and stored as the
 // handler does. Exceptions are caught as the reactors catch them (GuardExceptions). Any error
@@ -16,6 +16,7 @@
 
 #include "fuzz/fuzz_file.h"
 #include "registry/fingerprint_codec.h"
+#include "registry/grpc/ingest_stream.h"
 #include "registry/grpc/status_edge.h"
 #include "registry/grpc/upload_streams.h"
 #include "registry/registry.h"
@@ -113,6 +114,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       AddConstants(data, size);
       break;
     case 7:
+      if ((selector & 8) != 0) {
+        // Bit 4: the caller's role may replace; bit 5: the caller is trusted.
+        edge::IngestBundlesStream stream(registry, reg::WriteIdentity{"fuzz", "writer", "fuzz"},
+                                         (selector & 16) != 0, (selector & 32) != 0,
+                                         edge::StreamAllowance{});
+        RunStream(stream, data, size);
+        break;
+      }
       (void)Messages<v1::GetModelRequest>(data, size);
       (void)Messages<v1::DeleteModelRequest>(data, size);
       (void)Messages<v1::ListModelsRequest>(data, size);

@@ -18,6 +18,7 @@
 #include "registry/internal/db_lock.h"
 #include "registry/internal/error_text.h"
 #include "registry/internal/index_log_record.h"
+#include "registry/internal/ingest_scratch.h"
 #include "registry/internal/key_schema.h"
 #include "registry/internal/record_format.h"
 #include "registry/internal/rocksdb_status.h"
@@ -368,6 +369,10 @@ absl::StatusOr<std::unique_ptr<FingerprintStore>> FingerprintStore::Open(
     return si::FromRocksDb(s, ErrorText("open '", dir, "'"));
   }
   impl->db.reset(raw_db);
+  // Table files a crashed bulk ingest left behind; the lock held now means no ingest is live.
+  if (absl::StatusOr<int> removed = si::RemoveStaleIngestScratch(dir); !removed.ok()) {
+    return removed.status();
+  }
 
   // Keep our handles by position; handles of unknown (newer) families are released at once.
   impl->handles.resize(si::kNumColumnFamilies);
@@ -586,7 +591,7 @@ absl::StatusOr<std::vector<ModelInfo>> FingerprintStore::PutModels(
   // scratch directory inside the store; IngestExternalFiles moves them into the store.
   const std::filesystem::path scratch =
       std::filesystem::path(impl_->dir) /
-      ErrorText("ingest-", ::getpid(), "-", NowUnixMicros());
+      si::IngestScratchName(::getpid(), NowUnixMicros());
   std::error_code ec;
   std::filesystem::create_directories(scratch, ec);
   if (ec) {

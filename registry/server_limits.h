@@ -16,10 +16,11 @@ struct ServerLimits {
   // Largest request message accepted (gRPC's receive limit; the client library writes ~1 MiB).
   // Default: 8 MiB. Flag: --max-message-bytes.
   uint64_t max_message_bytes = uint64_t{8} << 20;
-  // Fingerprints accepted in one RegisterModel or QueryModel stream. The largest published
-  // checkpoints have well under 100k tensors. Default: 262,144. Flag: --max-tensors.
+  // Fingerprints accepted in one RegisterModel or QueryModel stream, or in one IngestBundles
+  // stream (all its models together). The largest published checkpoints have well under 100k
+  // tensors. Default: 262,144. Flag: --max-tensors.
   uint64_t max_tensors_per_model = uint64_t{1} << 18;
-  // Client-streaming calls (RegisterModel, QueryModel, QueryTensor) open at once; one more is
+  // Client-streaming calls (RegisterModel, QueryModel, QueryTensor, IngestBundles) open at once; one more is
   // refused at its start. Default: 64. Flag: --max-upload-streams.
   uint32_t max_upload_streams = 64;
   // Memory all open streams together may hold in decoded fingerprints (and raw-upload

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "registry/constant_codec.h"
 #include "registry/fingerprint_codec.h"
+#include "registry/grpc/ingest_stream.h"
 #include "registry/grpc/read_reactor.h"
 #include "registry/grpc/status_edge.h"
 #include "registry/grpc/upload_streams.h"
@@ -89,6 +90,22 @@ grpc::ServerReadReactor<v1::RegisterModelRequest>* RegistryService::RegisterMode
   return new ClientStreamReactor<grpc_edge::RegisterModelStream>(
       "RegisterModel", context,
       grpc_edge::RegisterModelStream(registry_, who.ok() ? *who : WriteIdentity{}, may_replace,
+                                     trust_remote_writers_ || (who.ok() && who->role == "admin"),
+                                     allowance.ok() ? *std::move(allowance)
+                                                    : grpc_edge::StreamAllowance{}),
+      response, allowance.status(), watchdog_.get(), TimeLimits());
+}
+
+grpc::ServerReadReactor<v1::IngestBundlesRequest>* RegistryService::IngestBundles(
+    grpc::CallbackServerContext* context, v1::IngestBundlesResponse* response) {
+  // An untrusted write exactly as RegisterModel: same roles, trust, limits and audit identity.
+  absl::StatusOr<WriteIdentity> who = policy_.Authorize(*context, AccessRole::kWriter);
+  const bool may_replace = who.ok() && policy_.Authorize(*context, AccessRole::kAdmin).ok();
+  absl::StatusOr<grpc_edge::StreamAllowance> allowance =
+      who.ok() ? Admit("IngestBundles") : absl::StatusOr<grpc_edge::StreamAllowance>(who.status());
+  return new ClientStreamReactor<grpc_edge::IngestBundlesStream>(
+      "IngestBundles", context,
+      grpc_edge::IngestBundlesStream(registry_, who.ok() ? *who : WriteIdentity{}, may_replace,
                                      trust_remote_writers_ || (who.ok() && who->role == "admin"),
                                      allowance.ok() ? *std::move(allowance)
                                                     : grpc_edge::StreamAllowance{}),

@@ -47,6 +47,9 @@ class RegistryService final : public v1::Registry::CallbackService {
   grpc::ServerReadReactor<v1::QueryTensorRequest>* QueryTensor(
       grpc::CallbackServerContext* context, v1::TensorQueryResponse* response) override;
 
+  grpc::ServerReadReactor<v1::IngestBundlesRequest>* IngestBundles(
+      grpc::CallbackServerContext* context, v1::IngestBundlesResponse* response) override;
+
   grpc::ServerUnaryReactor* GetModel(grpc::CallbackServerContext* context,
                                      const v1::GetModelRequest* request,
                                      v1::GetModelResponse* response) override;

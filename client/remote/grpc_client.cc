@@ -1,6 +1,6 @@
 // The remote RegistryClient: the weightprint.v1.Registry API over a gRPC channel.
 //
-// Fingerprints travel, weights do not: Register and QueryModel stream fingerprints in batches
+// Fingerprints travel, weights do not: Register, Ingest and QueryModel stream fingerprints in batches
 // of at most kMaxMessageBytes serialized, so no message nears a server's receive limit however
 // many tensors a model has; QueryRawTensor streams a header and then the bytes in chunks of the
 // same size. Every call carries the configured deadline. Thread-safe: the stub and channel are,
@@ -138,6 +138,38 @@ class GrpcRegistryClient final : public RegistryClient {
     absl::Status status = ToAbslStatus(writer->Finish());
     if (!status.ok()) return status;
     return FromProto(response.model());
+  }
+
+  // IngestBundles: each model's `model` message, then its batches; outcomes in stream order.
+  absl::StatusOr<std::vector<registry::IngestOutcome>> Ingest(
+      std::vector<registry::ModelToIngest> models, bool replace) override {
+    grpc::ClientContext context;
+    PrepareCall(&context);
+    v1::IngestBundlesResponse response;
+    std::unique_ptr<grpc::ClientWriter<v1::IngestBundlesRequest>> writer =
+        stub_->IngestBundles(&context, &response);
+    bool open = true;
+    for (const registry::ModelToIngest& model : models) {
+      v1::IngestBundlesRequest start;
+      start.mutable_model()->set_origin(model.origin);
+      ToProto(model.info, start.mutable_model()->mutable_info());
+      start.set_replace(replace);
+      open = writer->Write(start) && WriteTensorBatches(writer.get(), model.tensors);
+      if (!open) break;
+    }
+    if (open) writer->WritesDone();
+    absl::Status status = ToAbslStatus(writer->Finish());
+    if (!status.ok()) return status;
+    std::vector<registry::IngestOutcome> outcomes;
+    outcomes.reserve(static_cast<size_t>(response.outcomes_size()));
+    for (const v1::IngestOutcome& o : response.outcomes()) {
+      registry::IngestOutcome outcome;
+      outcome.origin = o.origin();
+      outcome.action = o.action();
+      outcome.model = FromProto(o.model());
+      outcomes.push_back(std::move(outcome));
+    }
+    return outcomes;
   }
 
   absl::StatusOr<registry::ProvenanceReport> QueryModel(

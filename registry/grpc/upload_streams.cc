@@ -26,12 +26,15 @@ absl::Status Reserve(const char* rpc, StreamAllowance& allowance,
   return allowance.ticket->Reserve(rpc, HeldBytes(fingerprint));
 }
 
+}  // namespace
+
 // Decodes one batch into `out`, demanding full sketches and re-deriving what the server can
 // (fingerprint_check.h): a fingerprint that cannot be matched, or whose fields contradict one
 // another, must be rejected at the door, not stored or silently ignored.
 absl::Status AppendBatch(const char* rpc, const v1::TensorBatch& batch, StreamAllowance& allowance,
-                         std::vector<indexer::TensorFingerprint>* out) {
-  if (out->size() + static_cast<size_t>(batch.tensors_size()) > allowance.max_tensors) {
+                         std::vector<indexer::TensorFingerprint>* out, uint64_t held_before) {
+  if (held_before + out->size() + static_cast<size_t>(batch.tensors_size()) >
+      allowance.max_tensors) {
     return absl::ResourceExhaustedError(
         absl::StrCat(rpc, ": more than the server's limit of ", allowance.max_tensors,
                      " tensors in one request stream (--max-tensors)"));
@@ -55,8 +58,6 @@ absl::Status AppendBatch(const char* rpc, const v1::TensorBatch& batch, StreamAl
   }
   return absl::OkStatus();
 }
-
-}  // namespace
 
 // ---- RegisterModel ----------------------------------------------------------------------------
 

@@ -34,6 +34,13 @@ struct StreamAllowance {
   std::unique_ptr<UploadTicket> ticket;
 };
 
+// Decodes `batch` onto `out` for the call `rpc`: full sketches demanded, every fingerprint
+// re-derived (fingerprint_check.h) and reserved from `allowance` as it is decoded. The stream's
+// tensor limit counts `held_before` (tensors the stream already holds elsewhere) plus `out`.
+// Errors name `rpc` and the tensor; RESOURCE_EXHAUSTED names the limit's flag.
+absl::Status AppendBatch(const char* rpc, const v1::TensorBatch& batch, StreamAllowance& allowance,
+                         std::vector<indexer::TensorFingerprint>* out, uint64_t held_before = 0);
+
 // RegisterModel: first message `info` (name required), then only `tensors` batches, each
 // fingerprint with a full sketch where it is informative. Every fingerprint is cross-checked
 // and its evidence class re-derived (fingerprint_check.h) as it arrives; names must be unique.
