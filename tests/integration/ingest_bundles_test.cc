@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "client/embedded/embedded_client.h"
 #include "client/registry_client.h"
 #include "registry/bulk_ingest.h"
 #include "registry/fingerprint_codec.h"
