@@ -43,6 +43,9 @@ class IngestBundlesStream {
 
   absl::Status Add(const Request& message);
   absl::Status Finish(Response* response);
+  // Gives the stream's share of the upload budget back (the reactor calls it before it sends
+  // the status, so a client that retries at once finds the memory free).
+  void Release() { allowance_.ticket.reset(); }
 
  private:
   // Runs the whole-model checks on the model last started.

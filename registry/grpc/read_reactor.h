@@ -8,6 +8,7 @@
 //   using Request = ...;  using Response = ...;
 //   absl::Status Add(const Request& message);   // an error ends the call with that status
 //   absl::Status Finish(Response* response);    // after the client half-closed
+//   void Release();                             // give its upload budget back
 //
 // Threading: gRPC runs at most one reaction of a reactor at a time, so the Stream needs no
 // lock. The one other thread that touches a reactor is the StreamWatchdog enforcing the
@@ -132,6 +133,11 @@ class ClientStreamReactor final : public grpc::ServerReadReactor<typename Stream
     std::lock_guard lock(finish_mu_);
     if (finished_ || (only_while_reading && working_)) return false;
     finished_ = true;
+    // The budget is given back before the client can learn the outcome, so a retry sent the
+    // moment the status arrives is admitted against what is really held. Only from the
+    // reactor's own reactions: the watchdog (only_while_reading) may run while Add is still
+    // using the allowance, and that stream is released when the reactor is deleted.
+    if (!only_while_reading) stream_.Release();
     this->Finish(status);
     return true;
   }

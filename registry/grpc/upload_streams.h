@@ -64,6 +64,9 @@ class RegisterModelStream {
 
   absl::Status Add(const Request& message);
   absl::Status Finish(Response* response);
+  // Gives the stream's share of the upload budget back (the reactor calls it before it sends
+  // the status, so a client that retries at once finds the memory free).
+  void Release() { allowance_.ticket.reset(); }
 
  private:
   Registry* registry_;
@@ -87,6 +90,9 @@ class QueryModelStream {
 
   absl::Status Add(const Request& message);
   absl::Status Finish(Response* response);
+  // Gives the stream's share of the upload budget back (the reactor calls it before it sends
+  // the status, so a client that retries at once finds the memory free).
+  void Release() { allowance_.ticket.reset(); }
 
  private:
   const Registry* registry_;
@@ -113,6 +119,9 @@ class QueryTensorStream {
 
   absl::Status Add(const Request& message);
   absl::Status Finish(Response* response);
+  // Gives the stream's share of the upload budget back (the reactor calls it before it sends
+  // the status, so a client that retries at once finds the memory free).
+  void Release() { allowance_.ticket.reset(); }
 
  private:
   enum class Phase { kStart, kFingerprint, kRaw };
