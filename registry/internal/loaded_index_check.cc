@@ -86,9 +86,20 @@ std::optional<std::string> CheckGraph(const faiss::HNSW& hnsw, int64_t ntotal) {
     for (int l = 0; l < hnsw.levels[i]; ++l) {
       const size_t begin = hnsw.offsets[i] + static_cast<size_t>(cum[l]);
       const size_t end = hnsw.offsets[i] + static_cast<size_t>(cum[l + 1]);
+      // FAISS fills a list from its start and marks the unused tail with -1: a search stops at
+      // the first -1, but adding a vector to a full list re-scores every slot. An id after a
+      // -1 would make that re-scoring read the codes of vector -1.
+      bool past_end = false;
       for (size_t j = begin; j < end; ++j) {
         const int64_t nb = hnsw.neighbors[j];
-        if (nb == -1) continue;
+        if (nb == -1) {
+          past_end = true;
+          continue;
+        }
+        if (past_end) {
+          return absl::StrCat("HNSW vector ", i, " links to ", nb, " after an empty slot at level ",
+                              l);
+        }
         if (nb < 0 || static_cast<size_t>(nb) >= n || hnsw.levels[nb] <= l) {
           return absl::StrCat("HNSW vector ", i, " links to ", nb, " at level ", l);
         }

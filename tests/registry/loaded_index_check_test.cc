@@ -130,6 +130,24 @@ TEST_F(LoadedIndexCheckTest, HnswNeighbourOutOfRangeIsDataLoss) {
   EXPECT_NE(s.message().find("links to 1040"), std::string::npos) << s;
 }
 
+// Found by sketch_index_fuzzer: a neighbour list with an id after an empty (-1) slot. Searches
+// stop at the -1, but adding a vector whose links reach that full list re-scored every slot and
+// read the codes of vector -1 (pointer arithmetic before the storage).
+TEST_F(LoadedIndexCheckTest, HnswNeighbourAfterAnEmptySlotIsDataLoss) {
+  const std::string file = SavedIndex(40);
+  const absl::Status s = Load(Rewritten(file, [](faiss::IndexIDMap2& map) {
+    faiss::HNSW& g = Graph(map);
+    // Vector 0's level-0 list: empty its first slot and make sure its last one holds an id.
+    size_t begin = 0, end = 0;
+    g.neighbor_range(0, 0, &begin, &end);
+    const faiss::HNSW::storage_idx_t kept = g.neighbors[begin];
+    g.neighbors[begin] = -1;
+    g.neighbors[end - 1] = kept >= 0 ? kept : 1;
+  }));
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_NE(s.message().find("after an empty slot"), std::string::npos) << s;
+}
+
 TEST_F(LoadedIndexCheckTest, HnswStructureDamageIsDataLoss) {
   const std::string file = SavedIndex(40);
   const std::vector<std::pair<const char*, std::function<void(faiss::IndexIDMap2&)>>> damages = {
