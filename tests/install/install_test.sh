@@ -4,10 +4,15 @@
 # runs the remote program against the real `weightprint serve` on a loopback ephemeral port and
 # the embedded one on a temporary database, and checks that the remote program links neither
 # RocksDB nor FAISS nor the server.
-# Usage: install_test.sh BUILD_DIR SOURCE_DIR
+# Usage: install_test.sh BUILD_DIR SOURCE_DIR [CXX_COMPILER [LINK_FLAGS]]
+# CXX_COMPILER and LINK_FLAGS are the build tree's: a sanitizer build's libraries need the
+# consumer linked by the same compiler with the same -fsanitize flags.
 set -uo pipefail
-BUILD=${1:?usage: $0 BUILD_DIR SOURCE_DIR}
-SRC=${2:?usage: $0 BUILD_DIR SOURCE_DIR}
+BUILD=${1:?usage: $0 BUILD_DIR SOURCE_DIR [CXX_COMPILER [LINK_FLAGS]]}
+SRC=${2:?usage: $0 BUILD_DIR SOURCE_DIR [CXX_COMPILER [LINK_FLAGS]]}
+consumer_args=()
+if [ -n "${3:-}" ]; then consumer_args+=("-DCMAKE_CXX_COMPILER=$3"); fi
+if [ -n "${4:-}" ]; then consumer_args+=("-DCMAKE_EXE_LINKER_FLAGS=$4"); fi
 WP_FOR_LIB=/dev/null
 source "$SRC/tests/cli/lib.sh" "$WP_FOR_LIB"
 
@@ -31,14 +36,14 @@ if [ -z "$leaked" ]; then pass "no internal or server headers installed"; else
 
 # The remote-only build: COMPONENTS client must configure and build without the embedded part.
 if out=$(cmake -S "$SRC/tests/install/consumer" -B "$T/remote-only" -DCONSUMER_EMBEDDED=OFF \
-           -DCMAKE_PREFIX_PATH="$PREFIX" -DCMAKE_BUILD_TYPE=Release 2>&1) &&
+           "${consumer_args[@]}" -DCMAKE_PREFIX_PATH="$PREFIX" -DCMAKE_BUILD_TYPE=Release 2>&1) &&
    out=$(cmake --build "$T/remote-only" -j2 2>&1); then
   pass "consumer builds with COMPONENTS client"
 else
   fail "consumer builds with COMPONENTS client" "$out"; finish; exit 1
 fi
 if out=$(cmake -S "$SRC/tests/install/consumer" -B "$T/consumer" \
-           -DCMAKE_PREFIX_PATH="$PREFIX" -DCMAKE_BUILD_TYPE=Release 2>&1) &&
+           "${consumer_args[@]}" -DCMAKE_PREFIX_PATH="$PREFIX" -DCMAKE_BUILD_TYPE=Release 2>&1) &&
    out=$(cmake --build "$T/consumer" -j2 2>&1); then
   pass "consumer builds with weightprint::client and weightprint::embedded"
 else
