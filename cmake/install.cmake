@@ -53,12 +53,10 @@ foreach(dir base bundle client indexer)
     FILES_MATCHING PATTERN "*.h" PATTERN "internal" EXCLUDE PATTERN "python" EXCLUDE
     PATTERN "cli" EXCLUDE)
 endforeach()
-file(GLOB WP_REGISTRY_HEADERS ${PROJECT_SOURCE_DIR}/registry/*.h)
-list(REMOVE_ITEM WP_REGISTRY_HEADERS
-  ${PROJECT_SOURCE_DIR}/registry/server.h
-  ${PROJECT_SOURCE_DIR}/registry/service.h
-  ${PROJECT_SOURCE_DIR}/registry/server_limits.h)
-install(FILES ${WP_REGISTRY_HEADERS} DESTINATION ${WP_INSTALL_INCLUDEDIR}/registry)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/registry/ DESTINATION ${WP_INSTALL_INCLUDEDIR}/registry
+  FILES_MATCHING PATTERN "*.h" PATTERN "internal" EXCLUDE PATTERN "grpc" EXCLUDE
+  PATTERN "metrics" EXCLUDE PATTERN "server.h" EXCLUDE PATTERN "service.h" EXCLUDE
+  PATTERN "server_limits.h" EXCLUDE)
 # Generated protobuf and gRPC headers ("weightprint/v1/registry.grpc.pb.h") and the schema.
 install(DIRECTORY ${PROJECT_BINARY_DIR}/proto/gen/weightprint
   DESTINATION ${WP_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.pb.h")

@@ -13,8 +13,8 @@
 
 #include "registry/constant_codec.h"
 #include "registry/fingerprint_codec.h"
-#include "registry/internal/key_schema.h"
-#include "registry/internal/record_format.h"
+#include "registry/store/internal/key_schema.h"
+#include "registry/store/internal/record_format.h"
 #include "registry/null_model.h"
 #include "weightprint/v1/fingerprint.pb.h"
 #include "weightprint/v1/registry.pb.h"

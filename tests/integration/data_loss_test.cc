@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "registry/internal/key_schema.h"
+#include "registry/store/internal/key_schema.h"
 #include "tests/integration/remote_fixture.h"
 
 namespace weightprint::integration {

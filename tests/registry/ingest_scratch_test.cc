@@ -1,7 +1,7 @@
-// Leftover bulk-ingest scratch folders (registry/internal/ingest_scratch.h): a real store in a
+// Leftover bulk-ingest scratch folders (registry/store/internal/ingest_scratch.h): a real store in a
 // temporary directory is closed, folders a crashed ingest would leave are planted beside
 // look-alikes that must survive, and the store is opened again.
-#include "registry/internal/ingest_scratch.h"
+#include "registry/store/internal/ingest_scratch.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 #include <fstream>
 #include <string>
 
-#include "registry/fingerprint_store.h"
+#include "registry/store/fingerprint_store.h"
 #include "tests/testing/temp_dir.h"
 
 namespace weightprint::registry {

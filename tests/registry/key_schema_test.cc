@@ -1,4 +1,4 @@
-#include "registry/internal/key_schema.h"
+#include "registry/store/internal/key_schema.h"
 
 #include <algorithm>
 #include <string>

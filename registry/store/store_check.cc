@@ -1,4 +1,4 @@
-#include "registry/store_check.h"
+#include "registry/store/store_check.h"
 
 #include <algorithm>
 #include <array>
@@ -15,9 +15,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "indexer/fingerprint/model_invariants.h"
-#include "registry/fingerprint_store.h"
-#include "registry/internal/key_schema.h"
-#include "registry/internal/record_format.h"
+#include "registry/store/fingerprint_store.h"
+#include "registry/store/internal/key_schema.h"
+#include "registry/store/internal/record_format.h"
 #include "registry/null_model.h"
 #include "registry/registry.h"
 #include "registry/sketch_index.h"

@@ -4,8 +4,8 @@
 // on, naming the process that holds the lock when /proc/locks says so (Linux).
 //
 // Internal to wp_store. Thread-safe.
-#ifndef WEIGHTPRINT_REGISTRY_INTERNAL_DB_LOCK_H_
-#define WEIGHTPRINT_REGISTRY_INTERNAL_DB_LOCK_H_
+#ifndef WEIGHTPRINT_REGISTRY_STORE_INTERNAL_DB_LOCK_H_
+#define WEIGHTPRINT_REGISTRY_STORE_INTERNAL_DB_LOCK_H_
 
 #include <optional>
 #include <string>
@@ -24,4 +24,4 @@ absl::Status DescribeLockConflict(const std::string& dir, const rocksdb::Status&
 
 }  // namespace weightprint::registry::store_internal
 
-#endif  // WEIGHTPRINT_REGISTRY_INTERNAL_DB_LOCK_H_
+#endif  // WEIGHTPRINT_REGISTRY_STORE_INTERNAL_DB_LOCK_H_

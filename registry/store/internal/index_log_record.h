@@ -5,8 +5,8 @@
 // the epoch of its saved FAISS index instead of rebuilding the index from every vector.
 //
 // Internal to wp_store. Pure functions; thread-safe.
-#ifndef WEIGHTPRINT_REGISTRY_INTERNAL_INDEX_LOG_RECORD_H_
-#define WEIGHTPRINT_REGISTRY_INTERNAL_INDEX_LOG_RECORD_H_
+#ifndef WEIGHTPRINT_REGISTRY_STORE_INTERNAL_INDEX_LOG_RECORD_H_
+#define WEIGHTPRINT_REGISTRY_STORE_INTERNAL_INDEX_LOG_RECORD_H_
 
 #include <cstdint>
 #include <string>
@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "registry/fingerprint_store.h"
+#include "registry/store/fingerprint_store.h"
 
 namespace weightprint::registry::store_internal {
 
@@ -28,4 +28,4 @@ absl::StatusOr<IndexChange> DecodeIndexChange(std::string_view value, std::strin
 
 }  // namespace weightprint::registry::store_internal
 
-#endif  // WEIGHTPRINT_REGISTRY_INTERNAL_INDEX_LOG_RECORD_H_
+#endif  // WEIGHTPRINT_REGISTRY_STORE_INTERNAL_INDEX_LOG_RECORD_H_

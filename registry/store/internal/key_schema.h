@@ -1,13 +1,13 @@
 // The key schema of the fingerprint store: which column families exist, and how every key in
 // them is laid out byte by byte. Integers in keys are fixed-width big-endian, so RocksDB's
 // bytewise order is numeric order and prefix scans group a model's (or a hash's) entries.
-// Value layouts live in registry/internal/record_format.h; both are documented in
+// Value layouts live in registry/store/internal/record_format.h; both are documented in
 // docs/STORAGE.md. Changing a layout here requires bumping kSchemaVersion.
 //
 // Internal to wp_store: callers outside registry/ must not include this header.
 // Constants and pure functions only; thread-safe.
-#ifndef WEIGHTPRINT_REGISTRY_INTERNAL_KEY_SCHEMA_H_
-#define WEIGHTPRINT_REGISTRY_INTERNAL_KEY_SCHEMA_H_
+#ifndef WEIGHTPRINT_REGISTRY_STORE_INTERNAL_KEY_SCHEMA_H_
+#define WEIGHTPRINT_REGISTRY_STORE_INTERNAL_KEY_SCHEMA_H_
 
 #include <array>
 #include <cstddef>
@@ -39,7 +39,7 @@ enum ColumnFamily : size_t {
   kLongSketchesCf, // u64 vector_id -> long sketch record
   kAuditCf,        // u64 seq -> audit record (append-only)
   kConstantsCf,    // u8 kind, 16-byte hash -> known-constant record
-  kIndexLogCf,     // u64 index epoch -> index change record (registry/internal/index_log_record.h)
+  kIndexLogCf,     // u64 index epoch -> index change record (registry/store/internal/index_log_record.h)
   kNumColumnFamilies,
 };
 
@@ -125,4 +125,4 @@ std::string DescribeKey(ColumnFamily cf, std::string_view key);
 
 }  // namespace weightprint::registry::store_internal
 
-#endif  // WEIGHTPRINT_REGISTRY_INTERNAL_KEY_SCHEMA_H_
+#endif  // WEIGHTPRINT_REGISTRY_STORE_INTERNAL_KEY_SCHEMA_H_

@@ -5,8 +5,8 @@
 // whose whole name matches the pattern are touched.
 //
 // Free functions; thread-safe as far as the file system is.
-#ifndef WEIGHTPRINT_REGISTRY_INTERNAL_INGEST_SCRATCH_H_
-#define WEIGHTPRINT_REGISTRY_INTERNAL_INGEST_SCRATCH_H_
+#ifndef WEIGHTPRINT_REGISTRY_STORE_INTERNAL_INGEST_SCRATCH_H_
+#define WEIGHTPRINT_REGISTRY_STORE_INTERNAL_INGEST_SCRATCH_H_
 
 #include <cstdint>
 #include <string>
@@ -29,4 +29,4 @@ absl::StatusOr<int> RemoveStaleIngestScratch(const std::string& store_dir);
 
 }  // namespace weightprint::registry::store_internal
 
-#endif  // WEIGHTPRINT_REGISTRY_INTERNAL_INGEST_SCRATCH_H_
+#endif  // WEIGHTPRINT_REGISTRY_STORE_INTERNAL_INGEST_SCRATCH_H_

@@ -1,4 +1,4 @@
-#include "registry/internal/rocksdb_status.h"
+#include "registry/store/internal/rocksdb_status.h"
 
 #include <string>
 

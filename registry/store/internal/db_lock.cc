@@ -1,4 +1,4 @@
-#include "registry/internal/db_lock.h"
+#include "registry/store/internal/db_lock.h"
 
 #include <sys/stat.h>
 #include <sys/sysmacros.h>

@@ -1,11 +1,11 @@
 // The durable store of models and tensor fingerprints, on RocksDB.
 //
-// Column families and keys are defined in registry/internal/key_schema.h and documented in
+// Column families and keys are defined in registry/store/internal/key_schema.h and documented in
 // docs/STORAGE.md. Every mutation (a registration, a deletion) is one atomic WriteBatch across
 // column families, and bumps the index epoch so derived indexes can tell they are stale.
 // Thread-safe: reads run concurrently; writers are serialised internally.
-#ifndef WEIGHTPRINT_REGISTRY_FINGERPRINT_STORE_H_
-#define WEIGHTPRINT_REGISTRY_FINGERPRINT_STORE_H_
+#ifndef WEIGHTPRINT_REGISTRY_STORE_FINGERPRINT_STORE_H_
+#define WEIGHTPRINT_REGISTRY_STORE_FINGERPRINT_STORE_H_
 
 #include <cstdint>
 #include <functional>
@@ -183,8 +183,8 @@ class FingerprintStore {
   absl::Status PutMeta(std::string_view key, std::string_view value);
   absl::StatusOr<std::optional<std::string>> GetMeta(std::string_view key) const;
 
-  // Maintenance access for the consistency checker (registry/store_check.h) and backups
-  // (registry/registry_backup.h). Column families are named as in docs/STORAGE.md; an unknown
+  // Maintenance access for the consistency checker (registry/store/store_check.h) and backups
+  // (registry/store/registry_backup.h). Column families are named as in docs/STORAGE.md; an unknown
   // name is INVALID_ARGUMENT. Nothing else should read or write records this way.
   //
   // Visits every key and value of `column_family` in key order, from one snapshot.
@@ -221,4 +221,4 @@ class FingerprintStore {
 
 }  // namespace weightprint::registry
 
-#endif  // WEIGHTPRINT_REGISTRY_FINGERPRINT_STORE_H_
+#endif  // WEIGHTPRINT_REGISTRY_STORE_FINGERPRINT_STORE_H_

@@ -8,8 +8,8 @@
 //
 // Thread-safety: DefaultFileSystem() is safe to use from any thread; a WritableFile is used by
 // one thread at a time. Implementations document their own.
-#ifndef WEIGHTPRINT_REGISTRY_FILE_SYSTEM_H_
-#define WEIGHTPRINT_REGISTRY_FILE_SYSTEM_H_
+#ifndef WEIGHTPRINT_REGISTRY_STORE_FILE_SYSTEM_H_
+#define WEIGHTPRINT_REGISTRY_STORE_FILE_SYSTEM_H_
 
 #include <memory>
 #include <string>
@@ -48,4 +48,4 @@ FileSystem* DefaultFileSystem();
 
 }  // namespace weightprint::registry
 
-#endif  // WEIGHTPRINT_REGISTRY_FILE_SYSTEM_H_
+#endif  // WEIGHTPRINT_REGISTRY_STORE_FILE_SYSTEM_H_

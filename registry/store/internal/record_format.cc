@@ -1,4 +1,4 @@
-#include "registry/internal/record_format.h"
+#include "registry/store/internal/record_format.h"
 
 #include <algorithm>
 #include <bit>
@@ -9,7 +9,7 @@
 #include "base/half_float.h"
 #include "registry/fingerprint_codec.h"
 #include "registry/internal/error_text.h"
-#include "registry/internal/key_schema.h"
+#include "registry/store/internal/key_schema.h"
 #include "weightprint/v1/fingerprint.pb.h"
 #include "weightprint/v1/registry.pb.h"
 

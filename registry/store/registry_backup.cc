@@ -1,4 +1,4 @@
-#include "registry/registry_backup.h"
+#include "registry/store/registry_backup.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -19,8 +19,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "registry/internal/db_lock.h"
-#include "registry/internal/key_schema.h"
+#include "registry/store/internal/db_lock.h"
+#include "registry/store/internal/key_schema.h"
 #include "registry/registry.h"
 
 namespace weightprint::registry {

@@ -1,4 +1,4 @@
-#include "registry/internal/ingest_scratch.h"
+#include "registry/store/internal/ingest_scratch.h"
 
 #include <filesystem>
 #include <string>

@@ -14,8 +14,8 @@
 //
 // The check needs the store to itself: a registry held by a running server is refused
 // (UNAVAILABLE). Not thread-safe with respect to other users of the same directory.
-#ifndef WEIGHTPRINT_REGISTRY_STORE_CHECK_H_
-#define WEIGHTPRINT_REGISTRY_STORE_CHECK_H_
+#ifndef WEIGHTPRINT_REGISTRY_STORE_STORE_CHECK_H_
+#define WEIGHTPRINT_REGISTRY_STORE_STORE_CHECK_H_
 
 #include <cstdint>
 #include <map>
@@ -62,4 +62,4 @@ absl::StatusOr<CheckReport> CheckRegistry(const std::string& db_dir,
 
 }  // namespace weightprint::registry
 
-#endif  // WEIGHTPRINT_REGISTRY_STORE_CHECK_H_
+#endif  // WEIGHTPRINT_REGISTRY_STORE_STORE_CHECK_H_

@@ -1,7 +1,7 @@
-#include "registry/internal/index_log_record.h"
+#include "registry/store/internal/index_log_record.h"
 
 #include "registry/internal/error_text.h"
-#include "registry/internal/key_schema.h"
+#include "registry/store/internal/key_schema.h"
 
 namespace weightprint::registry::store_internal {
 

@@ -15,8 +15,8 @@
 // file against it before anything is placed at the target, copies into a staging directory
 // beside the target and renames it into place. Pure functions over files; thread-safe for
 // distinct directories.
-#ifndef WEIGHTPRINT_REGISTRY_REGISTRY_BACKUP_H_
-#define WEIGHTPRINT_REGISTRY_REGISTRY_BACKUP_H_
+#ifndef WEIGHTPRINT_REGISTRY_STORE_REGISTRY_BACKUP_H_
+#define WEIGHTPRINT_REGISTRY_STORE_REGISTRY_BACKUP_H_
 
 #include <cstdint>
 #include <string>
@@ -25,7 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "registry/backup_summary.h"
-#include "registry/fingerprint_store.h"
+#include "registry/store/fingerprint_store.h"
 
 namespace weightprint::registry {
 
@@ -89,4 +89,4 @@ absl::StatusOr<BackupManifest> RestoreBackup(const std::string& backup_dir,
 
 }  // namespace weightprint::registry
 
-#endif  // WEIGHTPRINT_REGISTRY_REGISTRY_BACKUP_H_
+#endif  // WEIGHTPRINT_REGISTRY_STORE_REGISTRY_BACKUP_H_

@@ -1,4 +1,4 @@
-#include "registry/fingerprint_store.h"
+#include "registry/store/fingerprint_store.h"
 
 #include <unistd.h>
 
@@ -15,13 +15,13 @@
 
 #include "indexer/fingerprint/model_invariants.h"
 #include "registry/internal/annotated_mutex.h"
-#include "registry/internal/db_lock.h"
+#include "registry/store/internal/db_lock.h"
 #include "registry/internal/error_text.h"
-#include "registry/internal/index_log_record.h"
-#include "registry/internal/ingest_scratch.h"
-#include "registry/internal/key_schema.h"
-#include "registry/internal/record_format.h"
-#include "registry/internal/rocksdb_status.h"
+#include "registry/store/internal/index_log_record.h"
+#include "registry/store/internal/ingest_scratch.h"
+#include "registry/store/internal/key_schema.h"
+#include "registry/store/internal/record_format.h"
+#include "registry/store/internal/rocksdb_status.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/convenience.h"
 #include "rocksdb/db.h"

@@ -5,8 +5,8 @@
 // says what the store was doing (`context`) and keeps RocksDB's own text.
 //
 // Internal to wp_store. Pure function; thread-safe.
-#ifndef WEIGHTPRINT_REGISTRY_INTERNAL_ROCKSDB_STATUS_H_
-#define WEIGHTPRINT_REGISTRY_INTERNAL_ROCKSDB_STATUS_H_
+#ifndef WEIGHTPRINT_REGISTRY_STORE_INTERNAL_ROCKSDB_STATUS_H_
+#define WEIGHTPRINT_REGISTRY_STORE_INTERNAL_ROCKSDB_STATUS_H_
 
 #include <string_view>
 
@@ -20,4 +20,4 @@ absl::Status FromRocksDb(const rocksdb::Status& status, std::string_view context
 
 }  // namespace weightprint::registry::store_internal
 
-#endif  // WEIGHTPRINT_REGISTRY_INTERNAL_ROCKSDB_STATUS_H_
+#endif  // WEIGHTPRINT_REGISTRY_STORE_INTERNAL_ROCKSDB_STATUS_H_

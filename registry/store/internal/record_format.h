@@ -1,5 +1,5 @@
 // Value layouts of the fingerprint store: the versioned records stored under the keys of
-// registry/internal/key_schema.h, and the fixed-width meta values (ids, counts, epoch).
+// registry/store/internal/key_schema.h, and the fixed-width meta values (ids, counts, epoch).
 // Layouts are documented byte by byte in docs/STORAGE.md.
 //
 // Every record starts with a one-byte record version, so a future layout can be read next to
@@ -7,8 +7,8 @@
 // payload that does not parse is DATA_LOSS naming the key (column family `cf`, key `key`).
 //
 // Internal to wp_store. Pure functions; thread-safe.
-#ifndef WEIGHTPRINT_REGISTRY_INTERNAL_RECORD_FORMAT_H_
-#define WEIGHTPRINT_REGISTRY_INTERNAL_RECORD_FORMAT_H_
+#ifndef WEIGHTPRINT_REGISTRY_STORE_INTERNAL_RECORD_FORMAT_H_
+#define WEIGHTPRINT_REGISTRY_STORE_INTERNAL_RECORD_FORMAT_H_
 
 #include <cstdint>
 #include <span>
@@ -20,8 +20,8 @@
 #include "absl/status/statusor.h"
 #include "indexer/fingerprint/tensor_fingerprint.h"
 #include "registry/audit_entry.h"
-#include "registry/fingerprint_store.h"
-#include "registry/internal/key_schema.h"
+#include "registry/store/fingerprint_store.h"
+#include "registry/store/internal/key_schema.h"
 #include "registry/model_info.h"
 
 namespace weightprint::registry::store_internal {
@@ -90,4 +90,4 @@ absl::StatusOr<StoreCounts> DecodeCounts(std::string_view value, ColumnFamily cf
 
 }  // namespace weightprint::registry::store_internal
 
-#endif  // WEIGHTPRINT_REGISTRY_INTERNAL_RECORD_FORMAT_H_
+#endif  // WEIGHTPRINT_REGISTRY_STORE_INTERNAL_RECORD_FORMAT_H_
