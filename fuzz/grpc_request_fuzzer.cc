@@ -3,7 +3,7 @@
 // many bytes parsed as the RPC's request type (a message that does not parse ends the stream,
 // as gRPC would end the call). The client-streaming RPCs (RegisterModel, QueryModel,
 // QueryTensor, IngestBundles) go through the same per-call stream objects the server's reactors
-// drive (registry/grpc/upload_streams.h, ingest_stream.h): every message through Add, and Finish at the end of a
+// drive (registry/service/grpc/upload_streams.h, ingest_stream.h): every message through Add, and Finish at the end of a
 // stream that was accepted, against a real registry in a private temporary directory. The
 // unary requests are parsed, and AddConstants' fingerprints are decoded and stored as the
 // handler does. Exceptions are caught as the reactors catch them (GuardExceptions). Any error
@@ -16,9 +16,9 @@
 
 #include "fuzz/fuzz_file.h"
 #include "registry/fingerprint_codec.h"
-#include "registry/grpc/ingest_stream.h"
-#include "registry/grpc/status_edge.h"
-#include "registry/grpc/upload_streams.h"
+#include "registry/service/grpc/ingest_stream.h"
+#include "registry/service/grpc/status_edge.h"
+#include "registry/service/grpc/upload_streams.h"
 #include "registry/registry.h"
 #include "weightprint/v1/registry.pb.h"
 
