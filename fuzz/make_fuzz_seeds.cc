@@ -28,7 +28,7 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace reg = weightprint::registry;
-namespace store = weightprint::registry::store_internal;
+namespace store = weightprint::registry::internal;
 namespace indexer = weightprint::indexer;
 namespace v1 = weightprint::v1;
 

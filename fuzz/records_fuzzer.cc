@@ -22,7 +22,7 @@
 namespace {
 
 namespace reg = weightprint::registry;
-namespace store = weightprint::registry::store_internal;
+namespace store = weightprint::registry::internal;
 
 void DecodeValue(uint8_t which, std::string_view value) {
   const std::string_view key = "fuzz";

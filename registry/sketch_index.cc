@@ -36,7 +36,7 @@
 namespace weightprint::registry {
 namespace {
 
-using store_internal::ErrorText;
+using internal::ErrorText;
 
 using IdT = faiss::Index::idx_t;
 

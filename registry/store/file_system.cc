@@ -12,7 +12,7 @@
 namespace weightprint::registry {
 namespace {
 
-using store_internal::ErrorText;
+using internal::ErrorText;
 
 absl::Status ErrnoError(std::string_view what, const std::string& path) {
   const int err = errno;

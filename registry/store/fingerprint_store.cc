@@ -38,7 +38,7 @@
 namespace weightprint::registry {
 namespace {
 
-namespace si = store_internal;
+namespace si = internal;
 using si::ColumnFamily;
 using si::ErrorText;
 

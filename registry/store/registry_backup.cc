@@ -305,10 +305,10 @@ absl::StatusOr<BackupManifest> ReadBackupManifest(const std::string& backup_dir)
       return Malformed(path, 0, absl::StrCat("no '", required, "' line"));
     }
   }
-  if (m.schema_version == 0 || m.schema_version > store_internal::kSchemaVersion) {
+  if (m.schema_version == 0 || m.schema_version > internal::kSchemaVersion) {
     return absl::FailedPreconditionError(absl::StrCat(
         "backup '", backup_dir, "' holds a store of schema version ", m.schema_version,
-        "; this build supports up to ", store_internal::kSchemaVersion));
+        "; this build supports up to ", internal::kSchemaVersion));
   }
   if (std::none_of(m.files.begin(), m.files.end(),
                    [](const BackupFile& f) { return f.path == "store/CURRENT"; })) {
@@ -345,7 +345,7 @@ absl::StatusOr<BackupManifest> RestoreBackup(const std::string& backup_dir,
           "restore target '", db_dir, "' is not empty; restore into a new directory, or pass "
           "--force to move the old contents aside (they are kept, not deleted)"));
     }
-    if (std::optional<long> pid = store_internal::LockHolderPid((target / "LOCK").string())) {
+    if (std::optional<long> pid = internal::LockHolderPid((target / "LOCK").string())) {
       return absl::UnavailableError(absl::StrCat("restore target '", db_dir,
                                                  "' is in use by process ", *pid,
                                                  "; stop it before replacing the registry"));

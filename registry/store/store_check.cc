@@ -26,7 +26,7 @@
 namespace weightprint::registry {
 namespace {
 
-namespace si = store_internal;
+namespace si = internal;
 using RecordEdit = FingerprintStore::RecordEdit;
 
 constexpr std::string_view kCalibrationKey = "calibration";  // as registry.cc stores it

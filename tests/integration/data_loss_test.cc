@@ -14,7 +14,7 @@
 namespace weightprint::integration {
 namespace {
 
-namespace si = registry::store_internal;
+namespace si = registry::internal;
 
 // Overwrites `key` in column family `cf` of the closed database at `path` with `value`.
 void Overwrite(const std::string& path, si::ColumnFamily cf, const std::string& key,

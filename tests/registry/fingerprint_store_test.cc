@@ -21,7 +21,7 @@
 namespace weightprint::registry {
 namespace {
 
-namespace si = store_internal;
+namespace si = internal;
 using indexer::TensorFingerprint;
 using store_test::ConstantFingerprint;
 using store_test::RandomFingerprint;

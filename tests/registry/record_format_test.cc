@@ -9,7 +9,7 @@
 #include "registry/store/internal/key_schema.h"
 #include "tests/registry/store_test_fingerprints.h"
 
-namespace weightprint::registry::store_internal {
+namespace weightprint::registry::internal {
 namespace {
 
 TEST(RecordFormatTest, ModelRecordRoundTrip) {
@@ -128,4 +128,4 @@ TEST(RecordFormatTest, CountsRoundTrip) {
 }
 
 }  // namespace
-}  // namespace weightprint::registry::store_internal
+}  // namespace weightprint::registry::internal

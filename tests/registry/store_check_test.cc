@@ -25,7 +25,7 @@
 namespace weightprint::registry {
 namespace {
 
-namespace si = store_internal;
+namespace si = internal;
 
 // Raw access to every column family of a closed store, to damage it.
 class RawDb {

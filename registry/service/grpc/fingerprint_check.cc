@@ -16,7 +16,7 @@ namespace {
 
 using indexer::TensorFingerprint;
 using indexer::TensorStats;
-using store_internal::ErrorText;
+using internal::ErrorText;
 
 // Relative slack for comparisons between statistics that the fingerprinter computes in double
 // precision by different routes (running moments against the exact extremes).

@@ -9,7 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace weightprint::registry::store_internal {
+namespace weightprint::registry::internal {
 
 std::optional<long> LockHolderPid(const std::string& file) {
   struct stat st {};
@@ -57,4 +57,4 @@ absl::Status DescribeLockConflict(const std::string& dir, const rocksdb::Status&
       "` and use --server HOST:PORT for every other command, or wait for that process"));
 }
 
-}  // namespace weightprint::registry::store_internal
+}  // namespace weightprint::registry::internal

@@ -13,7 +13,7 @@
 #include "absl/status/status.h"
 #include "rocksdb/status.h"
 
-namespace weightprint::registry::store_internal {
+namespace weightprint::registry::internal {
 
 // The PID holding a POSIX lock on `file`, from /proc/locks; nullopt if none is found.
 std::optional<long> LockHolderPid(const std::string& file);
@@ -22,6 +22,6 @@ std::optional<long> LockHolderPid(const std::string& file);
 // lock conflict on <dir>/LOCK; OkStatus() otherwise (the caller reports the original error).
 absl::Status DescribeLockConflict(const std::string& dir, const rocksdb::Status& open_status);
 
-}  // namespace weightprint::registry::store_internal
+}  // namespace weightprint::registry::internal
 
 #endif  // WEIGHTPRINT_REGISTRY_STORE_INTERNAL_DB_LOCK_H_

@@ -3,7 +3,7 @@
 #include "registry/internal/error_text.h"
 #include "registry/store/internal/key_schema.h"
 
-namespace weightprint::registry::store_internal {
+namespace weightprint::registry::internal {
 
 std::string EncodeIndexChange(const IndexChange& change) {
   std::string out;
@@ -41,4 +41,4 @@ absl::StatusOr<IndexChange> DecodeIndexChange(std::string_view value, std::strin
   return change;
 }
 
-}  // namespace weightprint::registry::store_internal
+}  // namespace weightprint::registry::internal

@@ -16,7 +16,7 @@
 #include "absl/status/statusor.h"
 #include "registry/store/fingerprint_store.h"
 
-namespace weightprint::registry::store_internal {
+namespace weightprint::registry::internal {
 
 inline constexpr uint8_t kIndexChangeRecordVersion = 1;
 
@@ -26,6 +26,6 @@ std::string EncodeIndexChange(const IndexChange& change);
 // DATA_LOSS naming `key` for an unknown version or a wrong length.
 absl::StatusOr<IndexChange> DecodeIndexChange(std::string_view value, std::string_view key);
 
-}  // namespace weightprint::registry::store_internal
+}  // namespace weightprint::registry::internal
 
 #endif  // WEIGHTPRINT_REGISTRY_STORE_INTERNAL_INDEX_LOG_RECORD_H_

@@ -9,7 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
-namespace weightprint::registry::store_internal {
+namespace weightprint::registry::internal {
 namespace {
 
 constexpr std::string_view kPrefix = "ingest-";
@@ -68,4 +68,4 @@ absl::StatusOr<int> RemoveStaleIngestScratch(const std::string& store_dir) {
   return removed;
 }
 
-}  // namespace weightprint::registry::store_internal
+}  // namespace weightprint::registry::internal

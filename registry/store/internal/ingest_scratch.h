@@ -14,7 +14,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace weightprint::registry::store_internal {
+namespace weightprint::registry::internal {
 
 // "ingest-<pid>-<unix_micros>".
 std::string IngestScratchName(int64_t pid, int64_t unix_micros);
@@ -27,6 +27,6 @@ bool IsIngestScratchName(std::string_view name);
 // REQUIRES: the caller holds the store's lock.
 absl::StatusOr<int> RemoveStaleIngestScratch(const std::string& store_dir);
 
-}  // namespace weightprint::registry::store_internal
+}  // namespace weightprint::registry::internal
 
 #endif  // WEIGHTPRINT_REGISTRY_STORE_INTERNAL_INGEST_SCRATCH_H_

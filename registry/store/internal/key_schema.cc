@@ -2,7 +2,7 @@
 
 #include <cstdio>
 
-namespace weightprint::registry::store_internal {
+namespace weightprint::registry::internal {
 namespace {
 
 // Hex of 16 bytes, high word first (same spelling as Hash128::ToHex, kept local so the key
@@ -192,4 +192,4 @@ std::string DescribeKey(ColumnFamily cf, std::string_view key) {
   return out + Escape(key);
 }
 
-}  // namespace weightprint::registry::store_internal
+}  // namespace weightprint::registry::internal

@@ -18,7 +18,7 @@
 
 #include "indexer/fingerprint/tensor_fingerprint.h"
 
-namespace weightprint::registry::store_internal {
+namespace weightprint::registry::internal {
 
 // The schema this build writes. A store whose meta "schema_version" is newer is refused.
 // Version 2 added half-precision vector records; version 3 added the long_sketches family and
@@ -123,6 +123,6 @@ std::optional<std::string> PrefixSuccessor(std::string_view prefix);
 // A printable name for a key in error messages, e.g. "models/42" or "tensors/7/'w.weight'".
 std::string DescribeKey(ColumnFamily cf, std::string_view key);
 
-}  // namespace weightprint::registry::store_internal
+}  // namespace weightprint::registry::internal
 
 #endif  // WEIGHTPRINT_REGISTRY_STORE_INTERNAL_KEY_SCHEMA_H_

@@ -13,7 +13,7 @@
 #include "weightprint/v1/fingerprint.pb.h"
 #include "weightprint/v1/registry.pb.h"
 
-namespace weightprint::registry::store_internal {
+namespace weightprint::registry::internal {
 namespace {
 
 absl::Status Corrupt(ColumnFamily cf, std::string_view key, std::string_view what) {
@@ -245,4 +245,4 @@ absl::StatusOr<StoreCounts> DecodeCounts(std::string_view value, ColumnFamily cf
   return counts;
 }
 
-}  // namespace weightprint::registry::store_internal
+}  // namespace weightprint::registry::internal

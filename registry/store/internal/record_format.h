@@ -24,7 +24,7 @@
 #include "registry/store/internal/key_schema.h"
 #include "registry/model_info.h"
 
-namespace weightprint::registry::store_internal {
+namespace weightprint::registry::internal {
 
 inline constexpr uint8_t kModelRecordVersion = 1;
 inline constexpr uint8_t kTensorRecordVersion = 1;
@@ -88,6 +88,6 @@ std::string EncodeCounts(const StoreCounts& counts);
 absl::StatusOr<StoreCounts> DecodeCounts(std::string_view value, ColumnFamily cf,
                                          std::string_view key);
 
-}  // namespace weightprint::registry::store_internal
+}  // namespace weightprint::registry::internal
 
 #endif  // WEIGHTPRINT_REGISTRY_STORE_INTERNAL_RECORD_FORMAT_H_

@@ -4,7 +4,7 @@
 
 #include "registry/internal/error_text.h"
 
-namespace weightprint::registry::store_internal {
+namespace weightprint::registry::internal {
 
 absl::Status FromRocksDb(const rocksdb::Status& status, std::string_view context) {
   if (status.ok()) return absl::OkStatus();
@@ -29,4 +29,4 @@ absl::Status FromRocksDb(const rocksdb::Status& status, std::string_view context
   }
 }
 
-}  // namespace weightprint::registry::store_internal
+}  // namespace weightprint::registry::internal

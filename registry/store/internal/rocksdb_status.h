@@ -13,11 +13,11 @@
 #include "absl/status/status.h"
 #include "rocksdb/status.h"
 
-namespace weightprint::registry::store_internal {
+namespace weightprint::registry::internal {
 
 // Returns OkStatus() iff status.ok().
 absl::Status FromRocksDb(const rocksdb::Status& status, std::string_view context);
 
-}  // namespace weightprint::registry::store_internal
+}  // namespace weightprint::registry::internal
 
 #endif  // WEIGHTPRINT_REGISTRY_STORE_INTERNAL_ROCKSDB_STATUS_H_
