@@ -94,19 +94,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       // Bit 3: the caller's role may replace; bit 4: the caller is trusted.
       edge::RegisterModelStream stream(registry, reg::WriteIdentity{"fuzz", "writer", "fuzz"},
                                        (selector & 8) != 0, (selector & 16) != 0,
-                                       edge::StreamAllowance{});
+                                       edge::UploadAllowance());
       RunStream(stream, data, size);
       break;
     }
     case 2:
     case 3: {
-      edge::QueryModelStream stream(registry, edge::StreamAllowance{});
+      edge::QueryModelStream stream(registry, edge::UploadAllowance());
       RunStream(stream, data, size);
       break;
     }
     case 4:
     case 5: {
-      edge::QueryTensorStream stream(registry, kMaxRawTensorBytes, edge::StreamAllowance{});
+      edge::QueryTensorStream stream(registry, kMaxRawTensorBytes, edge::UploadAllowance());
       RunStream(stream, data, size);
       break;
     }
@@ -118,7 +118,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         // Bit 4: the caller's role may replace; bit 5: the caller is trusted.
         edge::IngestBundlesStream stream(registry, reg::WriteIdentity{"fuzz", "writer", "fuzz"},
                                          (selector & 16) != 0, (selector & 32) != 0,
-                                         edge::StreamAllowance{});
+                                         edge::UploadAllowance());
         RunStream(stream, data, size);
         break;
       }

@@ -75,24 +75,24 @@ RegistryService::RegistryService(Registry* registry, grpc_edge::AccessPolicy pol
   }
 }
 
-absl::StatusOr<grpc_edge::StreamAllowance> RegistryService::Admit(const char* rpc) {
+absl::StatusOr<grpc_edge::UploadAllowance> RegistryService::Admit(const char* rpc) {
   absl::StatusOr<std::unique_ptr<grpc_edge::UploadTicket>> ticket = budget_.Admit(rpc);
   if (!ticket.ok()) return ticket.status();
-  return grpc_edge::StreamAllowance{limits_.max_tensors_per_model, *std::move(ticket)};
+  return grpc_edge::UploadAllowance(limits_.max_tensors_per_model, *std::move(ticket));
 }
 
 grpc::ServerReadReactor<v1::RegisterModelRequest>* RegistryService::RegisterModel(
     grpc::CallbackServerContext* context, v1::RegisterModelResponse* response) {
   absl::StatusOr<WriteIdentity> who = policy_.Authorize(*context, AccessRole::kWriter);
   const bool may_replace = who.ok() && policy_.Authorize(*context, AccessRole::kAdmin).ok();
-  absl::StatusOr<grpc_edge::StreamAllowance> allowance =
-      who.ok() ? Admit("RegisterModel") : absl::StatusOr<grpc_edge::StreamAllowance>(who.status());
+  absl::StatusOr<grpc_edge::UploadAllowance> allowance =
+      who.ok() ? Admit("RegisterModel") : absl::StatusOr<grpc_edge::UploadAllowance>(who.status());
   return new ClientStreamReactor<grpc_edge::RegisterModelStream>(
       "RegisterModel", context,
       grpc_edge::RegisterModelStream(registry_, who.ok() ? *who : WriteIdentity{}, may_replace,
                                      trust_remote_writers_ || (who.ok() && who->role == "admin"),
                                      allowance.ok() ? *std::move(allowance)
-                                                    : grpc_edge::StreamAllowance{}),
+                                                    : grpc_edge::UploadAllowance()),
       response, allowance.status(), watchdog_.get(), TimeLimits());
 }
 
@@ -101,39 +101,39 @@ grpc::ServerReadReactor<v1::IngestBundlesRequest>* RegistryService::IngestBundle
   // An untrusted write exactly as RegisterModel: same roles, trust, limits and audit identity.
   absl::StatusOr<WriteIdentity> who = policy_.Authorize(*context, AccessRole::kWriter);
   const bool may_replace = who.ok() && policy_.Authorize(*context, AccessRole::kAdmin).ok();
-  absl::StatusOr<grpc_edge::StreamAllowance> allowance =
-      who.ok() ? Admit("IngestBundles") : absl::StatusOr<grpc_edge::StreamAllowance>(who.status());
+  absl::StatusOr<grpc_edge::UploadAllowance> allowance =
+      who.ok() ? Admit("IngestBundles") : absl::StatusOr<grpc_edge::UploadAllowance>(who.status());
   return new ClientStreamReactor<grpc_edge::IngestBundlesStream>(
       "IngestBundles", context,
       grpc_edge::IngestBundlesStream(registry_, who.ok() ? *who : WriteIdentity{}, may_replace,
                                      trust_remote_writers_ || (who.ok() && who->role == "admin"),
                                      allowance.ok() ? *std::move(allowance)
-                                                    : grpc_edge::StreamAllowance{}),
+                                                    : grpc_edge::UploadAllowance()),
       response, allowance.status(), watchdog_.get(), TimeLimits());
 }
 
 grpc::ServerReadReactor<v1::QueryModelRequest>* RegistryService::QueryModel(
     grpc::CallbackServerContext* context, v1::ProvenanceReport* response) {
   absl::Status who = policy_.Authorize(*context, AccessRole::kReader).status();
-  absl::StatusOr<grpc_edge::StreamAllowance> allowance =
-      who.ok() ? Admit("QueryModel") : absl::StatusOr<grpc_edge::StreamAllowance>(who);
+  absl::StatusOr<grpc_edge::UploadAllowance> allowance =
+      who.ok() ? Admit("QueryModel") : absl::StatusOr<grpc_edge::UploadAllowance>(who);
   return new ClientStreamReactor<grpc_edge::QueryModelStream>(
       "QueryModel", context,
       grpc_edge::QueryModelStream(
-          registry_, allowance.ok() ? *std::move(allowance) : grpc_edge::StreamAllowance{}),
+          registry_, allowance.ok() ? *std::move(allowance) : grpc_edge::UploadAllowance()),
       response, allowance.status(), watchdog_.get(), TimeLimits());
 }
 
 grpc::ServerReadReactor<v1::QueryTensorRequest>* RegistryService::QueryTensor(
     grpc::CallbackServerContext* context, v1::TensorQueryResponse* response) {
   absl::Status who = policy_.Authorize(*context, AccessRole::kReader).status();
-  absl::StatusOr<grpc_edge::StreamAllowance> allowance =
-      who.ok() ? Admit("QueryTensor") : absl::StatusOr<grpc_edge::StreamAllowance>(who);
+  absl::StatusOr<grpc_edge::UploadAllowance> allowance =
+      who.ok() ? Admit("QueryTensor") : absl::StatusOr<grpc_edge::UploadAllowance>(who);
   return new ClientStreamReactor<grpc_edge::QueryTensorStream>(
       "QueryTensor", context,
       grpc_edge::QueryTensorStream(
           registry_, max_raw_tensor_bytes_,
-          allowance.ok() ? *std::move(allowance) : grpc_edge::StreamAllowance{}),
+          allowance.ok() ? *std::move(allowance) : grpc_edge::UploadAllowance()),
       response, allowance.status(), watchdog_.get(), TimeLimits());
 }
 

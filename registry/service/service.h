@@ -87,7 +87,7 @@ class RegistryService final : public v1::Registry::CallbackService {
   const uint64_t max_raw_tensor_bytes_;
   const bool trust_remote_writers_;
   // Admission of one streaming call under the limits: its allowance, or why it is refused.
-  absl::StatusOr<grpc_edge::StreamAllowance> Admit(const char* rpc);
+  absl::StatusOr<grpc_edge::UploadAllowance> Admit(const char* rpc);
   grpc_edge::StreamTimeLimits TimeLimits() const {
     return {limits_.call_deadline, limits_.idle_timeout};
   }

@@ -57,7 +57,7 @@ absl::Status IngestBundlesStream::Add(const Request& message) {
       ModelToIngest& last = models_.back();
       // Errors name the bundle as well as the tensor.
       const std::string rpc = absl::StrCat(kRpc, ": ", last.origin);
-      return AppendBatch(rpc.c_str(), message.tensors(), allowance_, &last.tensors,
+      return AppendBatch(rpc.c_str(), message.tensors(), allowance(), &last.tensors,
                          tensors_before_last_);
     }
     case Request::PART_NOT_SET:

@@ -24,7 +24,7 @@
 
 namespace weightprint::registry::grpc_edge {
 
-class IngestBundlesStream {
+class IngestBundlesStream : public UploadStream {
  public:
   using Request = v1::IngestBundlesRequest;
   using Response = v1::IngestBundlesResponse;
@@ -33,19 +33,16 @@ class IngestBundlesStream {
   // entry), `may_replace` whether its role allows `replace`, `trusted` whether its models count
   // as the operators' own.
   IngestBundlesStream(Registry* registry, WriteIdentity identity, bool may_replace, bool trusted,
-                      StreamAllowance allowance)
-      : registry_(registry),
+                      UploadAllowance allowance)
+      : UploadStream(std::move(allowance)),
+        registry_(registry),
         may_replace_(may_replace),
-        trusted_(trusted),
-        allowance_(std::move(allowance)) {
+        trusted_(trusted) {
     options_.identity = std::move(identity);
   }
 
   absl::Status Add(const Request& message);
   absl::Status Finish(Response* response);
-  // Gives the stream's share of the upload budget back (the reactor calls it before it sends
-  // the status, so a client that retries at once finds the memory free).
-  void Release() { allowance_.ticket.reset(); }
 
  private:
   // Runs the whole-model checks on the model last started.
@@ -54,7 +51,6 @@ class IngestBundlesStream {
   Registry* registry_;
   bool may_replace_;
   bool trusted_;
-  StreamAllowance allowance_;
   RegisterOptions options_;
   bool started_ = false;
   std::vector<ModelToIngest> models_;  // the last one is being received

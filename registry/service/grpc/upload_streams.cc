@@ -17,26 +17,15 @@
 #include "registry/report_codec.h"
 
 namespace weightprint::registry::grpc_edge {
-namespace {
-
-// Reserves what `fingerprint` holds from the stream's allowance.
-absl::Status Reserve(const char* rpc, StreamAllowance& allowance,
-                     const indexer::TensorFingerprint& fingerprint) {
-  if (allowance.ticket == nullptr) return absl::OkStatus();
-  return allowance.ticket->Reserve(rpc, HeldBytes(fingerprint));
-}
-
-}  // namespace
-
 // Decodes one batch into `out`, demanding full sketches and re-deriving what the server can
 // (fingerprint_check.h): a fingerprint that cannot be matched, or whose fields contradict one
 // another, must be rejected at the door, not stored or silently ignored.
-absl::Status AppendBatch(const char* rpc, const v1::TensorBatch& batch, StreamAllowance& allowance,
+absl::Status AppendBatch(const char* rpc, const v1::TensorBatch& batch, UploadAllowance& allowance,
                          std::vector<indexer::TensorFingerprint>* out, uint64_t held_before) {
   if (held_before + out->size() + static_cast<size_t>(batch.tensors_size()) >
-      allowance.max_tensors) {
+      allowance.max_tensors()) {
     return absl::ResourceExhaustedError(
-        absl::StrCat(rpc, ": more than the server's limit of ", allowance.max_tensors,
+        absl::StrCat(rpc, ": more than the server's limit of ", allowance.max_tensors(),
                      " tensors in one request stream (--max-tensors)"));
   }
   for (const v1::TensorFingerprint& tensor : batch.tensors()) {
@@ -53,7 +42,7 @@ absl::Status AppendBatch(const char* rpc, const v1::TensorBatch& batch, StreamAl
       return absl::Status(error.code(),
                           absl::StrCat(rpc, ": tensor \"", tensor.name(), "\": ", error.message()));
     }
-    if (absl::Status s = Reserve(rpc, allowance, *decoded); !s.ok()) return s;
+    if (absl::Status s = allowance.Reserve(rpc, HeldBytes(*decoded)); !s.ok()) return s;
     out->push_back(*std::move(decoded));
   }
   return absl::OkStatus();
@@ -86,7 +75,7 @@ absl::Status RegisterModelStream::Add(const Request& message) {
         return absl::InvalidArgumentError(
             "RegisterModel: the first message must be `info`, got `tensors`");
       }
-      return AppendBatch(kRpc, message.tensors(), allowance_, &tensors_);
+      return AppendBatch(kRpc, message.tensors(), allowance(), &tensors_);
     case Request::PART_NOT_SET:
       break;
   }
@@ -124,7 +113,7 @@ absl::Status QueryModelStream::Add(const Request& message) {
         return absl::InvalidArgumentError(
             "QueryModel: the first message must be `options`, got `tensors`");
       }
-      return AppendBatch(kRpc, message.tensors(), allowance_, &tensors_);
+      return AppendBatch(kRpc, message.tensors(), allowance(), &tensors_);
     case Request::PART_NOT_SET:
       break;
   }
@@ -208,11 +197,11 @@ absl::Status QueryTensorStream::StartRaw(const v1::RawTensorHeader& header) {
   }
   // The fingerprinter keeps the decoded values of tensors it may examine by content, plus its
   // bucket sums: that is what a raw upload holds while it streams.
-  if (allowance_.ticket != nullptr) {
+  if (allowance().holds_ticket()) {
     const uint64_t elements = *bytes / std::max<uint64_t>(1, indexer::DTypeSize(*dtype));
     const uint64_t held = std::min(elements, indexer::kMaxRecognizedElements) * sizeof(float) +
                           (uint64_t{1} << 16);
-    if (absl::Status s = allowance_.ticket->Reserve("QueryTensor", held); !s.ok()) return s;
+    if (absl::Status s = allowance().Reserve("QueryTensor", held); !s.ok()) return s;
   }
   raw_name_ = header.name();
   raw_expected_bytes_ = *bytes;

@@ -2,7 +2,8 @@
 // request stream (which message may come when), decodes and accumulates what the library call
 // needs, and makes that call at end of stream. They plug into ClientStreamReactor
 // (read_reactor.h) and know nothing of gRPC beyond the generated message types, so they hold no
-// business logic either: matching and storage stay in Registry.
+// business logic either: matching and storage stay in Registry. Each holds its share of the
+// server's upload budget through its base, UploadStream (upload_allowance.h).
 //
 // Each instance serves one call and is driven by one reactor, one message at a time: not
 // thread-safe, and needs not be. The Registry must outlive the instance.
@@ -18,7 +19,7 @@
 #include "absl/status/status.h"
 #include "indexer/fingerprint/fingerprinter.h"
 #include "indexer/fingerprint/tensor_fingerprint.h"
-#include "registry/service/grpc/upload_budget.h"
+#include "registry/service/grpc/upload_allowance.h"
 #include "registry/model_info.h"
 #include "registry/provenance_report.h"
 #include "registry/registry.h"
@@ -26,25 +27,17 @@
 
 namespace weightprint::registry::grpc_edge {
 
-// What one stream may hold: at most `max_tensors` fingerprints, each reserved from the
-// server-wide upload budget through `ticket` as it is decoded (ServerLimits). A null ticket
-// reserves nothing (a call refused before its first message).
-struct StreamAllowance {
-  uint64_t max_tensors = uint64_t{1} << 18;
-  std::unique_ptr<UploadTicket> ticket;
-};
-
 // Decodes `batch` onto `out` for the call `rpc`: full sketches demanded, every fingerprint
 // re-derived (fingerprint_check.h) and reserved from `allowance` as it is decoded. The stream's
 // tensor limit counts `held_before` (tensors the stream already holds elsewhere) plus `out`.
 // Errors name `rpc` and the tensor; RESOURCE_EXHAUSTED names the limit's flag.
-absl::Status AppendBatch(const char* rpc, const v1::TensorBatch& batch, StreamAllowance& allowance,
+absl::Status AppendBatch(const char* rpc, const v1::TensorBatch& batch, UploadAllowance& allowance,
                          std::vector<indexer::TensorFingerprint>* out, uint64_t held_before = 0);
 
 // RegisterModel: first message `info` (name required), then only `tensors` batches, each
 // fingerprint with a full sketch where it is informative. Every fingerprint is cross-checked
 // and its evidence class re-derived (fingerprint_check.h) as it arrives; names must be unique.
-class RegisterModelStream {
+class RegisterModelStream : public UploadStream {
  public:
   using Request = v1::RegisterModelRequest;
   using Response = v1::RegisterModelResponse;
@@ -54,25 +47,21 @@ class RegisterModelStream {
   // writer counts as one of the registry's operators (an admin token, or a server that trusts
   // every writer). Whatever the request says about either is ignored.
   RegisterModelStream(Registry* registry, WriteIdentity identity, bool may_replace, bool trusted,
-                      StreamAllowance allowance)
-      : registry_(registry),
+                      UploadAllowance allowance)
+      : UploadStream(std::move(allowance)),
+        registry_(registry),
         may_replace_(may_replace),
-        trusted_(trusted),
-        allowance_(std::move(allowance)) {
+        trusted_(trusted) {
     options_.identity = std::move(identity);
   }
 
   absl::Status Add(const Request& message);
   absl::Status Finish(Response* response);
-  // Gives the stream's share of the upload budget back (the reactor calls it before it sends
-  // the status, so a client that retries at once finds the memory free).
-  void Release() { allowance_.ticket.reset(); }
 
  private:
   Registry* registry_;
   bool may_replace_;
   bool trusted_ = false;
-  StreamAllowance allowance_;
   RegisterOptions options_;
   bool have_info_ = false;
   ModelInfo info_;
@@ -80,23 +69,19 @@ class RegisterModelStream {
 };
 
 // QueryModel: first message `options`, then only `tensors` batches.
-class QueryModelStream {
+class QueryModelStream : public UploadStream {
  public:
   using Request = v1::QueryModelRequest;
   using Response = v1::ProvenanceReport;
 
-  QueryModelStream(const Registry* registry, StreamAllowance allowance)
-      : registry_(registry), allowance_(std::move(allowance)) {}
+  QueryModelStream(const Registry* registry, UploadAllowance allowance)
+      : UploadStream(std::move(allowance)), registry_(registry) {}
 
   absl::Status Add(const Request& message);
   absl::Status Finish(Response* response);
-  // Gives the stream's share of the upload budget back (the reactor calls it before it sends
-  // the status, so a client that retries at once finds the memory free).
-  void Release() { allowance_.ticket.reset(); }
 
  private:
   const Registry* registry_;
-  StreamAllowance allowance_;
   bool have_options_ = false;
   QueryOptions options_;
   std::vector<indexer::TensorFingerprint> tensors_;
@@ -106,22 +91,19 @@ class QueryModelStream {
 // Raw bytes go straight into a TensorFingerprinter as they arrive, so memory use does not grow
 // with the tensor; the declared size is checked against `max_raw_tensor_bytes` up front
 // (RESOURCE_EXHAUSTED) and the bytes received against the declared size (INVALID_ARGUMENT).
-class QueryTensorStream {
+class QueryTensorStream : public UploadStream {
  public:
   using Request = v1::QueryTensorRequest;
   using Response = v1::TensorQueryResponse;
 
   QueryTensorStream(const Registry* registry, uint64_t max_raw_tensor_bytes,
-                    StreamAllowance allowance)
-      : registry_(registry),
-        max_raw_tensor_bytes_(max_raw_tensor_bytes),
-        allowance_(std::move(allowance)) {}
+                    UploadAllowance allowance)
+      : UploadStream(std::move(allowance)),
+        registry_(registry),
+        max_raw_tensor_bytes_(max_raw_tensor_bytes) {}
 
   absl::Status Add(const Request& message);
   absl::Status Finish(Response* response);
-  // Gives the stream's share of the upload budget back (the reactor calls it before it sends
-  // the status, so a client that retries at once finds the memory free).
-  void Release() { allowance_.ticket.reset(); }
 
  private:
   enum class Phase { kStart, kFingerprint, kRaw };
@@ -131,7 +113,6 @@ class QueryTensorStream {
 
   const Registry* registry_;
   uint64_t max_raw_tensor_bytes_;
-  StreamAllowance allowance_;
   Phase phase_ = Phase::kStart;
   QueryOptions options_;
   indexer::TensorFingerprint fingerprint_;             // Phase::kFingerprint
