@@ -18,8 +18,8 @@
 #include "indexer/fingerprint/fingerprinter.h"
 #include "registry/constant_codec.h"
 #include "registry/fingerprint_codec.h"
-#include "registry/internal/key_schema.h"
-#include "registry/internal/record_format.h"
+#include "registry/store/internal/key_schema.h"
+#include "registry/store/internal/record_format.h"
 #include "registry/null_model.h"
 #include "registry/sketch_index.h"
 #include "weightprint/v1/registry.pb.h"
@@ -28,7 +28,7 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace reg = weightprint::registry;
-namespace store = weightprint::registry::store_internal;
+namespace store = weightprint::registry::internal;
 namespace indexer = weightprint::indexer;
 namespace v1 = weightprint::v1;
 

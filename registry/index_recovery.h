@@ -16,7 +16,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "registry/fingerprint_store.h"
+#include "registry/store/fingerprint_store.h"
 #include "registry/sketch_index.h"
 
 namespace weightprint::registry {

@@ -27,7 +27,7 @@
 
 #include "absl/status/statusor.h"
 #include "indexer/fingerprint/tensor_fingerprint.h"
-#include "registry/fingerprint_store.h"
+#include "registry/store/fingerprint_store.h"
 #include "registry/known_constant.h"
 #include "registry/null_model.h"
 

@@ -14,7 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "indexer/fingerprint/tensor_fingerprint.h"
-#include "registry/fingerprint_store.h"
+#include "registry/store/fingerprint_store.h"
 #include "registry/null_model.h"
 #include "registry/provenance_report.h"
 #include "registry/sketch_index.h"

@@ -27,7 +27,7 @@
 #include <utility>
 
 #include "base/mapped_file.h"
-#include "registry/file_system.h"
+#include "registry/store/file_system.h"
 #include "registry/internal/error_text.h"
 #include "registry/internal/annotated_mutex.h"
 #include "registry/internal/fast_storage.h"
@@ -36,7 +36,7 @@
 namespace weightprint::registry {
 namespace {
 
-using store_internal::ErrorText;
+using internal::ErrorText;
 
 using IdT = faiss::Index::idx_t;
 

@@ -85,7 +85,7 @@ class SketchIndex {
   // Writes atomically (temporary file + fsync + rename + directory fsync) together with
   // `epoch`. On failure the file previously at `path`, if any, is left as it was.
   absl::Status Save(const std::string& path, uint64_t epoch) const;
-  // The same through `fs` (a test injects failures there; registry/file_system.h).
+  // The same through `fs` (a test injects failures there; registry/store/file_system.h).
   absl::Status Save(const std::string& path, uint64_t epoch, FileSystem& fs) const;
 
  private:

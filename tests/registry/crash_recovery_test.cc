@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "registry/fingerprint_store.h"
+#include "registry/store/fingerprint_store.h"
 #include "registry/registry.h"
 #include "registry/sketch_index.h"
 #include "tests/registry/store_test_fingerprints.h"

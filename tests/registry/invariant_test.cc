@@ -14,7 +14,7 @@
 #include "gtest/gtest.h"
 #include "indexer/model/model_fingerprint.h"
 #include "indexer/fingerprint/model_invariants.h"
-#include "registry/fingerprint_store.h"
+#include "registry/store/fingerprint_store.h"
 #include "registry/null_model.h"
 #include "registry/registry.h"
 #include "registry/report_codec.h"

@@ -2,7 +2,7 @@
 // with RocksDB itself (garbage values, deleted postings, orphan records, a truncated or stale
 // index file), and the check must find each, repair the derivable ones and leave the others
 // reported, never deleted.
-#include "registry/store_check.h"
+#include "registry/store/store_check.h"
 
 #include <filesystem>
 #include <fstream>
@@ -13,9 +13,9 @@
 
 #include "client/synthetic_model.h"
 #include "gtest/gtest.h"
-#include "registry/fingerprint_store.h"
-#include "registry/internal/key_schema.h"
-#include "registry/internal/record_format.h"
+#include "registry/store/fingerprint_store.h"
+#include "registry/store/internal/key_schema.h"
+#include "registry/store/internal/record_format.h"
 #include "registry/null_model.h"
 #include "registry/registry.h"
 #include "registry/sketch_index.h"
@@ -25,7 +25,7 @@
 namespace weightprint::registry {
 namespace {
 
-namespace si = store_internal;
+namespace si = internal;
 
 // Raw access to every column family of a closed store, to damage it.
 class RawDb {
