@@ -24,7 +24,7 @@
 #include <random>
 #include <vector>
 
-#include "registry/internal/fast_storage.h"
+#include "registry/index/internal/fast_storage.h"
 
 namespace {
 

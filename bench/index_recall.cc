@@ -23,7 +23,7 @@
 #include <string>
 #include <vector>
 
-#include "registry/internal/fast_storage.h"
+#include "registry/index/internal/fast_storage.h"
 
 namespace {
 
