@@ -21,6 +21,7 @@
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
+#include <thread>
 #include <unordered_set>
 #include <utility>
 
@@ -91,6 +92,12 @@ class ScopedOmpThreads {
  private:
   int saved_;
 };
+
+// The threads a sign-code search may use.
+size_t SignThreads(const SketchIndexOptions& options) {
+  if (options.sign_threads > 0) return static_cast<size_t>(options.sign_threads);
+  return std::max(1u, std::thread::hardware_concurrency());
+}
 
 }  // namespace
 
@@ -525,7 +532,8 @@ absl::StatusOr<std::vector<std::vector<SearchHit>>> SketchIndex::Search(
                                                        : impl_->options.sign_candidates_broad;
     return impl_->signs->Search(queries, static_cast<size_t>(k),
                                 static_cast<size_t>(std::max(candidates, 0)),
-                                static_cast<size_t>(std::max(impl_->options.sign_rerank, 0)));
+                                static_cast<size_t>(std::max(impl_->options.sign_rerank, 0)),
+                                SignThreads(impl_->options));
   }
   const IdT live = impl_->index->ntotal - static_cast<IdT>(impl_->tombstones.size());
   const IdT k_want = std::min<IdT>(k, live);

@@ -48,10 +48,13 @@ struct SketchIndexOptions {
   // Sign-code tier: how many of the sign codes nearest by Hamming distance go on to the
   // asymmetric score, for Search with Effort::kThorough and Effort::kBroad, and how many of
   // those are re-ranked by exact inner product (never fewer than k).
-  // docs/PERFORMANCE.md has the recall curve behind these. Defaults: 16384, 2048 and 512.
-  int sign_candidates = 16384;
-  int sign_candidates_broad = 2048;
+  // docs/PERFORMANCE.md has the recall curve behind these. Defaults: 4096, 1024 and 512.
+  int sign_candidates = 4096;
+  int sign_candidates_broad = 1024;
   int sign_rerank = 512;
+  // Threads one sign-code search may use (a batch is shared by queries, a single query by
+  // ranges of codes); 0: one per core. Default: 0.
+  int sign_threads = 0;
   int hnsw_m = 32;         // graph degree. Default: 32
   // HNSW search breadth: one per `vectors_per_ef` stored vectors, but at least ef_search and at
   // most ef_search_max (and never below k). Sketches of unrelated tensors are like random

@@ -56,6 +56,26 @@ TEST(HammingTest, EveryPathMatchesTheReference) {
         EXPECT_EQ(got, want) << kernel.path << ", " << words << " words, " << n_blocks
                              << " blocks";
       }
+      // The threshold filter, at a threshold that lets about half through, at 0, and at the
+      // largest distance.
+      for (uint16_t threshold : {uint16_t(32 * words), uint16_t(0), uint16_t(64 * words)}) {
+        std::vector<uint32_t> want_positions;
+        for (size_t i = 0; i < want.size(); ++i) {
+          if (want[i] <= threshold) want_positions.push_back(static_cast<uint32_t>(i));
+        }
+        for (const HammingKernel& kernel : kernels) {
+          // Also over a length that is not a multiple of the vector width.
+          for (size_t n : {want.size(), want.size() - 3}) {
+            std::vector<uint32_t> got(want.size());
+            got.resize(kernel.at_most(want.data(), n, threshold, got.data()));
+            std::vector<uint32_t> expected;
+            for (uint32_t p : want_positions) {
+              if (p < n) expected.push_back(p);
+            }
+            EXPECT_EQ(got, expected) << kernel.path << ", threshold " << threshold;
+          }
+        }
+      }
       std::vector<uint16_t> dispatched(n_blocks * kCodesPerBlock);
       BlockHamming(query.data(), blocks.data(), n_blocks, words, dispatched.data());
       EXPECT_EQ(dispatched, want);

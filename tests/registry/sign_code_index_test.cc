@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "registry/index/internal/sign_code_tier.h"
 #include "registry/index/sketch_index.h"
 #include "tests/registry/store_test_fingerprints.h"
 #include "tests/testing/temp_dir.h"
@@ -95,7 +96,7 @@ TEST(SignCodeIndexTest, OutgrowsTheExactTierIntoSignCodes) {
   ASSERT_TRUE(index->Add(Ids(1, 100), RandomRows(rng, 100)).ok());
   EXPECT_EQ(index->description(), "IDMap2,Flat(IP)");
   ASSERT_TRUE(index->Add(Ids(101, 1), RandomRows(rng, 1)).ok());
-  EXPECT_EQ(index->description(), "SignCode256,fp16(IP) C=16384 R=512");
+  EXPECT_EQ(index->description(), "SignCode256,fp16(IP) C=4096 R=512");
   EXPECT_EQ(index->size(), 101u);
   EXPECT_EQ(index->tombstone_fraction(), 0.0);
   EXPECT_EQ(index->ids(), Ids(1, 101));
@@ -117,7 +118,7 @@ TEST(SignCodeIndexTest, FindsPlantedSourcesLikeTheExactScan) {
   std::unique_ptr<SketchIndex> signs = MustCreate(SignOptions());
   ASSERT_TRUE(exact->Add(Ids(0, kBase), base).ok());
   ASSERT_TRUE(signs->Add(Ids(0, kBase), base).ok());
-  ASSERT_EQ(signs->description(), "SignCode256,fp16(IP) C=16384 R=512");
+  ASSERT_EQ(signs->description(), "SignCode256,fp16(IP) C=4096 R=512");
 
   for (double rho : {0.5, 0.3}) {
     std::vector<float> queries;
@@ -330,7 +331,7 @@ TEST(SignCodeIndexTest, LoadsHnswFilesAsSignCodes) {
   absl::StatusOr<std::unique_ptr<SketchIndex>> signs = SketchIndex::Load(path, &epoch);
   ASSERT_TRUE(signs.ok()) << signs.status();
   EXPECT_EQ(epoch, 9u);
-  EXPECT_EQ((*signs)->description(), "SignCode256,fp16(IP) C=16384 R=512");
+  EXPECT_EQ((*signs)->description(), "SignCode256,fp16(IP) C=4096 R=512");
   EXPECT_EQ((*signs)->size(), 540u);
   EXPECT_EQ((*signs)->tombstone_fraction(), 0.0);
   EXPECT_EQ((*signs)->ids(), Ids(61, 540));
@@ -356,6 +357,34 @@ TEST(SignCodeIndexTest, WorksAtOtherDimensions) {
     ASSERT_TRUE(hits.ok());
     for (size_t row = 0; row < 500; ++row) {
       EXPECT_EQ((*hits)[row][0].vector_id, row + 1) << "dim " << dim;
+    }
+  }
+}
+
+// Threads share a search by queries (a batch) or by ranges of codes (a single query); either
+// way the hits are exactly those of one thread, candidate rule included.
+TEST(SignCodeIndexTest, ThreadsGiveTheOneThreadResult) {
+  constexpr size_t kBase = 5000;
+  std::mt19937_64 rng(9);
+  const std::vector<float> base = RandomRows(rng, kBase);
+  internal::SignCodeTier tier(kDim);
+  tier.Add(Ids(1, kBase), base);
+  const std::vector<float> queries = RandomRows(rng, 7);
+  for (size_t candidates : {40u, 300u}) {
+    const auto one = tier.Search(queries, 10, candidates, 20, 1, 1);
+    for (size_t threads : {2u, 3u, 8u}) {
+      for (size_t n : {1u, 7u}) {  // 1: split by codes; 7: by queries (or codes, at 8 threads)
+        const auto many = tier.Search({queries.data(), n * kDim}, 10, candidates, 20, threads, 1);
+        ASSERT_EQ(many.size(), n);
+        for (size_t q = 0; q < n; ++q) {
+          ASSERT_EQ(many[q].size(), one[q].size());
+          for (size_t j = 0; j < one[q].size(); ++j) {
+            EXPECT_EQ(many[q][j].vector_id, one[q][j].vector_id)
+                << threads << " threads, " << n << " queries";
+            EXPECT_EQ(many[q][j].score, one[q][j].score);
+          }
+        }
+      }
     }
   }
 }

@@ -27,6 +27,16 @@ void BlockHammingPortable(const uint64_t* query, const uint64_t* blocks, size_t 
   }
 }
 
+size_t AtMostPortable(const uint16_t* distances, size_t n, uint16_t threshold,
+                      uint32_t* positions) {
+  size_t count = 0;
+  for (size_t i = 0; i < n; ++i) {
+    positions[count] = static_cast<uint32_t>(i);
+    count += distances[i] <= threshold;  // branch-free: most distances fail
+  }
+  return count;
+}
+
 #ifdef WP_X86_DISPATCH
 // GCC 12 warns about the undefined lanes of _mm_undefined inside its own VPMOVQW wrapper, and
 // that vector-returning helpers have a different ABI without the target (they are internal).
@@ -124,6 +134,25 @@ __attribute__((target("avx512f,avx512vpopcntdq"))) void BlockHammingAvx512(
   }
 }
 
+// 32 distances per compare (AVX-512BW); only the set bits of the mask are visited.
+__attribute__((target("avx512f,avx512bw"))) size_t AtMostAvx512(const uint16_t* distances,
+                                                                 size_t n, uint16_t threshold,
+                                                                 uint32_t* positions) {
+  const __m512i limit = _mm512_set1_epi16(static_cast<short>(threshold));
+  size_t count = 0, i = 0;
+  for (; i + 32 <= n; i += 32) {
+    uint32_t mask = _mm512_cmple_epu16_mask(_mm512_loadu_si512(distances + i), limit);
+    while (mask != 0) {
+      positions[count++] = static_cast<uint32_t>(i + __builtin_ctz(mask));
+      mask &= mask - 1;
+    }
+  }
+  for (; i < n; ++i) {
+    if (distances[i] <= threshold) positions[count++] = static_cast<uint32_t>(i);
+  }
+  return count;
+}
+
 #pragma GCC diagnostic pop
 #endif  // WP_X86_DISPATCH
 
@@ -131,13 +160,16 @@ std::vector<HammingKernel> Supported() {
   std::vector<HammingKernel> out;
 #ifdef WP_X86_DISPATCH
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq")) {
-    out.push_back({"avx512vpopcntdq", BlockHammingAvx512});
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq") &&
+      __builtin_cpu_supports("avx512bw")) {
+    out.push_back({"avx512vpopcntdq", BlockHammingAvx512, AtMostAvx512});
   }
-  if (__builtin_cpu_supports("avx2")) out.push_back({"avx2", BlockHammingAvx2});
-  if (__builtin_cpu_supports("popcnt")) out.push_back({"popcnt", BlockHammingPopcnt});
+  if (__builtin_cpu_supports("avx2")) out.push_back({"avx2", BlockHammingAvx2, AtMostPortable});
+  if (__builtin_cpu_supports("popcnt")) {
+    out.push_back({"popcnt", BlockHammingPopcnt, AtMostPortable});
+  }
 #endif
-  out.push_back({"portable", BlockHammingPortable});
+  out.push_back({"portable", BlockHammingPortable, AtMostPortable});
   return out;
 }
 
@@ -151,6 +183,9 @@ const HammingKernel& Get() {
 void BlockHamming(const uint64_t* query, const uint64_t* blocks, size_t n_blocks, size_t words,
                   uint16_t* out) {
   Get().block_hamming(query, blocks, n_blocks, words, out);
+}
+size_t AtMost(const uint16_t* distances, size_t n, uint16_t threshold, uint32_t* positions) {
+  return Get().at_most(distances, n, threshold, positions);
 }
 const char* HammingPath() { return Get().path; }
 std::vector<HammingKernel> SupportedHammingKernels() { return Supported(); }

@@ -30,6 +30,10 @@ inline constexpr size_t kCodesPerBlock = 8;
 void BlockHamming(const uint64_t* query, const uint64_t* blocks, size_t n_blocks, size_t words,
                   uint16_t* out);
 
+// Writes to `positions` the index of every i < n with distances[i] <= threshold, ascending;
+// returns how many. `positions` must have room for n.
+size_t AtMost(const uint16_t* distances, size_t n, uint16_t threshold, uint32_t* positions);
+
 // The path the dispatcher chose: "avx512vpopcntdq", "avx2", "popcnt" or "portable".
 const char* HammingPath();
 
@@ -37,9 +41,10 @@ const char* HammingPath();
 struct HammingKernel {
   const char* path;
   void (*block_hamming)(const uint64_t*, const uint64_t*, size_t, size_t, uint16_t*);
+  size_t (*at_most)(const uint16_t*, size_t, uint16_t, uint32_t*);
 };
 // Every implementation this CPU can run, widest first; the first is the one in use. Tests
-// check each against a bit-by-bit reference.
+// check each against a bit-by-bit reference and a plain comparison loop.
 std::vector<HammingKernel> SupportedHammingKernels();
 
 }  // namespace weightprint::registry::internal

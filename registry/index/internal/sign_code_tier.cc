@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <thread>
 
 #include "base/half_float.h"
 #include "registry/index/internal/dot_product.h"
@@ -15,30 +16,26 @@ namespace {
 // every query of a batch scans it.
 constexpr size_t kBlocksPerChunk = 512;
 
-// A candidate of one query: its Hamming distance and slot.
-struct Near {
-  uint16_t distance;
-  uint32_t slot;
-};
-inline bool Closer(const Near& a, const Near& b) {
-  return a.distance != b.distance ? a.distance < b.distance : a.slot < b.slot;
-}
+}  // namespace
+
 
 // The `keep` nearest of everything a query's scan offers, with a threshold that rises as the
 // buffer fills: codes farther than the keep-th nearest so far are dropped on sight, and the
 // buffer is cut back to `keep` whenever it reaches twice that.
-class NearestCodes {
+class SignCodeTier::NearestCodes {
  public:
+  static bool Closer(const Near& a, const Near& b) {
+    return a.distance != b.distance ? a.distance < b.distance : a.slot < b.slot;
+  }
   explicit NearestCodes(size_t keep) : keep_(keep) { buffer_.reserve(2 * keep + 8); }
   uint16_t threshold() const { return threshold_; }
   void Offer(uint16_t distance, uint32_t slot) {
     buffer_.push_back({distance, slot});
     if (buffer_.size() >= 2 * keep_) Cut();
   }
-  // The kept candidates, nearest first.
+  // The kept candidates, in no particular order.
   std::vector<Near> Take() {
     if (buffer_.size() > keep_) Cut();
-    std::sort(buffer_.begin(), buffer_.end(), Closer);
     return std::move(buffer_);
   }
 
@@ -52,6 +49,8 @@ class NearestCodes {
   uint16_t threshold_ = std::numeric_limits<uint16_t>::max();
   std::vector<Near> buffer_;
 };
+
+namespace {
 
 // The sign code of a float query: bit i set when coordinate i is positive.
 void EncodeQuery(const float* v, int dim, uint64_t* code, size_t words) {
@@ -168,9 +167,76 @@ void SignCodeTier::Remove(uint64_t id) {
   blocks_.resize(blocks * words_ * kCodesPerBlock);
 }
 
+void SignCodeTier::Scan(const uint64_t* codes, size_t first_query, size_t end_query,
+                        size_t first_block, size_t end_block, NearestCodes* nearest) const {
+  const size_t total = ids_.size();
+  std::vector<uint16_t> distances(kBlocksPerChunk * kCodesPerBlock);
+  std::vector<uint32_t> passed(kBlocksPerChunk * kCodesPerBlock);
+  // Chunk-major: each chunk of codes is read from memory once for the whole batch.
+  for (size_t first = first_block; first < end_block; first += kBlocksPerChunk) {
+    const size_t blocks = std::min(kBlocksPerChunk, end_block - first);
+    const uint64_t* chunk = blocks_.data() + first * words_ * kCodesPerBlock;
+    const size_t first_slot = first * kCodesPerBlock;
+    const size_t slots = std::min(blocks * kCodesPerBlock, total - first_slot);
+    for (size_t q = first_query; q < end_query; ++q) {
+      BlockHamming(codes + q * words_, chunk, blocks, words_, distances.data());
+      NearestCodes& best = nearest[q];
+      const size_t count = AtMost(distances.data(), slots, best.threshold(), passed.data());
+      for (size_t j = 0; j < count; ++j) {
+        // The threshold may have dropped since the chunk was filtered.
+        const uint32_t i = passed[j];
+        if (distances[i] <= best.threshold()) {
+          best.Offer(distances[i], static_cast<uint32_t>(first_slot + i));
+        }
+      }
+    }
+  }
+}
+
+std::vector<SearchHit> SignCodeTier::Rank(const float* query, std::vector<Near> near, size_t k,
+                                          size_t exact) const {
+  struct Scored {
+    float score;
+    uint32_t slot;
+  };
+  std::vector<Scored> scored;
+  scored.reserve(near.size());
+  if (exact < near.size()) {
+    // The Hamming candidates, ranked by the asymmetric score; the best `exact` go on.
+    const AsymmetricScorer scorer(query, dim_, words_);
+    for (const Near& c : near) {
+      const size_t block = c.slot / kCodesPerBlock, lane = c.slot % kCodesPerBlock;
+      scored.push_back({scorer.Score(blocks_.data() + block * words_ * kCodesPerBlock + lane,
+                                     kCodesPerBlock),
+                        c.slot});
+    }
+    std::nth_element(scored.begin(), scored.begin() + (exact - 1), scored.end(),
+                     [](const Scored& a, const Scored& b) {
+                       return a.score != b.score ? a.score > b.score : a.slot < b.slot;
+                     });
+    scored.resize(exact);
+  } else {
+    for (const Near& c : near) scored.push_back({0, c.slot});
+  }
+  std::vector<SearchHit> hits;
+  hits.reserve(scored.size());
+  for (const Scored& c : scored) {
+    hits.push_back({ids_[c.slot], DotF16(query, halves_.data() + size_t{c.slot} * dim_,
+                                         static_cast<size_t>(dim_))});
+  }
+  const size_t top = std::min(k, hits.size());
+  std::partial_sort(hits.begin(), hits.begin() + top, hits.end(),
+                    [](const SearchHit& a, const SearchHit& b) {
+                      return a.score != b.score ? a.score > b.score : a.vector_id < b.vector_id;
+                    });
+  hits.resize(top);
+  return hits;
+}
+
 std::vector<std::vector<SearchHit>> SignCodeTier::Search(std::span<const float> queries,
                                                          size_t k, size_t candidates,
-                                                         size_t rerank) const {
+                                                         size_t rerank, size_t threads,
+                                                         size_t min_codes_per_thread) const {
   const size_t n = queries.size() / dim_;
   std::vector<std::vector<SearchHit>> results(n);
   const size_t total = ids_.size();
@@ -182,64 +248,52 @@ std::vector<std::vector<SearchHit>> SignCodeTier::Search(std::span<const float> 
   for (size_t q = 0; q < n; ++q) {
     EncodeQuery(queries.data() + q * dim_, dim_, codes.data() + q * words_, words_);
   }
-  std::vector<NearestCodes> nearest(n, NearestCodes(keep));
-  std::vector<uint16_t> distances(kBlocksPerChunk * kCodesPerBlock);
   const size_t total_blocks = (total + kCodesPerBlock - 1) / kCodesPerBlock;
-  // Chunk-major: each chunk of codes is read from memory once for the whole batch.
-  for (size_t first = 0; first < total_blocks; first += kBlocksPerChunk) {
-    const size_t blocks = std::min(kBlocksPerChunk, total_blocks - first);
-    const uint64_t* chunk = blocks_.data() + first * words_ * kCodesPerBlock;
-    const size_t first_slot = first * kCodesPerBlock;
-    const size_t slots = std::min(blocks * kCodesPerBlock, total - first_slot);
+  // Threads only where the work is worth starting them for.
+  threads = std::max<size_t>(
+      1, std::min(threads, n * total / std::max<size_t>(1, min_codes_per_thread)));
+  if (threads == 1) {
+    std::vector<NearestCodes> nearest(n, NearestCodes(keep));
+    Scan(codes.data(), 0, n, 0, total_blocks, nearest.data());
     for (size_t q = 0; q < n; ++q) {
-      BlockHamming(codes.data() + q * words_, chunk, blocks, words_, distances.data());
-      NearestCodes& best = nearest[q];
-      for (size_t i = 0; i < slots; ++i) {
-        if (distances[i] <= best.threshold()) {
-          best.Offer(distances[i], static_cast<uint32_t>(first_slot + i));
-        }
-      }
+      results[q] = Rank(queries.data() + q * dim_, nearest[q].Take(), k, exact);
     }
+    return results;
   }
-  struct Scored {
-    float score;
-    uint32_t slot;
-  };
-  std::vector<Scored> scored;
+  std::vector<std::thread> workers;
+  if (n >= threads) {
+    // A batch: each thread takes a share of the queries, scanning every code for them.
+    for (size_t t = 0; t < threads; ++t) {
+      workers.emplace_back([&, t] {
+        const size_t begin = n * t / threads, end = n * (t + 1) / threads;
+        std::vector<NearestCodes> nearest(n, NearestCodes(0));
+        for (size_t q = begin; q < end; ++q) nearest[q] = NearestCodes(keep);
+        Scan(codes.data(), begin, end, 0, total_blocks, nearest.data());
+        for (size_t q = begin; q < end; ++q) {
+          results[q] = Rank(queries.data() + q * dim_, nearest[q].Take(), k, exact);
+        }
+      });
+    }
+    for (std::thread& w : workers) w.join();
+    return results;
+  }
+  // Few queries: each thread scans a share of the codes for all of them; the shares' nearest
+  // are merged (the candidate rule is a total order, so the result is the one-thread result).
+  std::vector<std::vector<NearestCodes>> parts(threads);
+  for (size_t t = 0; t < threads; ++t) {
+    parts[t].assign(n, NearestCodes(keep));
+    workers.emplace_back([&, t] {
+      const size_t begin = total_blocks * t / threads, end = total_blocks * (t + 1) / threads;
+      Scan(codes.data(), 0, n, begin, end, parts[t].data());
+    });
+  }
+  for (std::thread& w : workers) w.join();
   for (size_t q = 0; q < n; ++q) {
-    const float* query = queries.data() + q * dim_;
-    // The Hamming candidates, ranked by the asymmetric score; the best `exact` go on.
-    std::vector<Near> near = nearest[q].Take();
-    scored.clear();
-    if (exact < near.size()) {
-      const AsymmetricScorer scorer(query, dim_, words_);
-      for (const Near& c : near) {
-        const size_t block = c.slot / kCodesPerBlock, lane = c.slot % kCodesPerBlock;
-        scored.push_back({scorer.Score(blocks_.data() + block * words_ * kCodesPerBlock + lane,
-                                       kCodesPerBlock),
-                          c.slot});
-      }
-      std::nth_element(scored.begin(), scored.begin() + (exact - 1), scored.end(),
-                       [](const Scored& a, const Scored& b) {
-                         return a.score != b.score ? a.score > b.score : a.slot < b.slot;
-                       });
-      scored.resize(exact);
-    } else {
-      for (const Near& c : near) scored.push_back({0, c.slot});
+    NearestCodes merged(keep);
+    for (size_t t = 0; t < threads; ++t) {
+      for (const Near& c : parts[t][q].Take()) merged.Offer(c.distance, c.slot);
     }
-    std::vector<SearchHit> hits;
-    hits.reserve(scored.size());
-    for (const Scored& c : scored) {
-      hits.push_back({ids_[c.slot], DotF16(query, halves_.data() + size_t{c.slot} * dim_,
-                                           static_cast<size_t>(dim_))});
-    }
-    const size_t top = std::min(k, hits.size());
-    std::partial_sort(hits.begin(), hits.begin() + top, hits.end(),
-                      [](const SearchHit& a, const SearchHit& b) {
-                        return a.score != b.score ? a.score > b.score : a.vector_id < b.vector_id;
-                      });
-    hits.resize(top);
-    results[q] = std::move(hits);
+    results[q] = Rank(queries.data() + q * dim_, merged.Take(), k, exact);
   }
   return results;
 }

@@ -53,11 +53,29 @@ class SignCodeTier {
   // best first (ties by ascending id), among `rerank` vectors: of the `candidates` whose sign
   // codes are nearest the query's by Hamming distance, those whose codes score best against
   // the float query itself (the asymmetric score: sum of q[i] * (bit i ? 1 : -1)). Both counts
-  // are raised to k when below it.
+  // are raised to k when below it. Up to `threads` threads share the work (a batch by
+  // queries, a single query by ranges of codes), each given at least min_codes_per_thread
+  // (queries times stored codes; starting a thread costs tens of microseconds). The result does
+  // not depend on how many.
   std::vector<std::vector<SearchHit>> Search(std::span<const float> queries, size_t k,
-                                             size_t candidates, size_t rerank) const;
+                                             size_t candidates, size_t rerank,
+                                             size_t threads = 1,
+                                             size_t min_codes_per_thread = 1 << 18) const;
 
  private:
+  // A candidate of one query: its Hamming distance and slot.
+  struct Near {
+    uint16_t distance;
+    uint32_t slot;
+  };
+  class NearestCodes;
+  // Offers the codes of blocks [first_block, end_block) to nearest[q] for queries
+  // [first_query, end_query); `codes` holds every query's sign code.
+  void Scan(const uint64_t* codes, size_t first_query, size_t end_query, size_t first_block,
+            size_t end_block, NearestCodes* nearest) const;
+  // The k best of `near` by exact inner product, among the `exact` best by asymmetric score.
+  std::vector<SearchHit> Rank(const float* query, std::vector<Near> near, size_t k,
+                              size_t exact) const;
   size_t words() const { return words_; }
   // Writes the code of slot `slot` from its half-precision values.
   void EncodeSlot(size_t slot);
