@@ -17,7 +17,7 @@
 #include "registry/store/fingerprint_store.h"
 #include "registry/null_model.h"
 #include "registry/provenance_report.h"
-#include "registry/sketch_index.h"
+#include "registry/index/sketch_index.h"
 
 namespace weightprint::registry {
 

@@ -17,14 +17,14 @@
 #include "absl/strings/str_cat.h"
 #include "indexer/fingerprint/model_invariants.h"
 #include "registry/store/fingerprint_store.h"
-#include "registry/index_recovery.h"
+#include "registry/index/index_recovery.h"
 #include "registry/internal/annotated_mutex.h"
 #include "registry/store/internal/key_schema.h"
 #include "registry/store/internal/record_format.h"
 #include "registry/lineage_check.h"
 #include "registry/null_model.h"
 #include "registry/provenance_matcher.h"
-#include "registry/sketch_index.h"
+#include "registry/index/sketch_index.h"
 #include "registry/weights_digest.h"
 
 namespace weightprint::registry {

@@ -20,7 +20,7 @@
 #include "registry/bulk_ingest.h"
 #include "registry/store/file_system.h"
 #include "registry/store/fingerprint_store.h"
-#include "registry/index_recovery.h"
+#include "registry/index/index_recovery.h"
 #include "registry/known_constants.h"
 #include "registry/model_info.h"
 #include "registry/null_model.h"

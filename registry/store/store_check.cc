@@ -20,7 +20,7 @@
 #include "registry/store/internal/record_format.h"
 #include "registry/null_model.h"
 #include "registry/registry.h"
-#include "registry/sketch_index.h"
+#include "registry/index/sketch_index.h"
 #include "weightprint/v1/registry.pb.h"
 
 namespace weightprint::registry {

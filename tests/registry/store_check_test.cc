@@ -18,7 +18,7 @@
 #include "registry/store/internal/record_format.h"
 #include "registry/null_model.h"
 #include "registry/registry.h"
-#include "registry/sketch_index.h"
+#include "registry/index/sketch_index.h"
 #include "rocksdb/db.h"
 #include "tests/testing/temp_dir.h"
 

@@ -1,4 +1,4 @@
-#include "registry/sketch_index.h"
+#include "registry/index/sketch_index.h"
 
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
@@ -10,19 +10,18 @@
 #include <fcntl.h>
 #include <omp.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <exception>
-#include <filesystem>
 #include <limits>
 #include <stdexcept>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
+#include <thread>
 #include <unordered_set>
 #include <utility>
 
@@ -30,8 +29,10 @@
 #include "registry/store/file_system.h"
 #include "registry/internal/error_text.h"
 #include "registry/internal/annotated_mutex.h"
-#include "registry/internal/fast_storage.h"
-#include "registry/internal/loaded_index_check.h"
+#include "registry/index/internal/fast_storage.h"
+#include "registry/index/internal/index_file.h"
+#include "registry/index/internal/loaded_index_check.h"
+#include "registry/index/internal/sign_code_tier.h"
 
 namespace weightprint::registry {
 namespace {
@@ -39,22 +40,6 @@ namespace {
 using internal::ErrorText;
 
 using IdT = faiss::Index::idx_t;
-
-// File layout (all integers little-endian):
-//   0  8  magic "WPSKIDX2"
-//   8  8  u64 store epoch the index reflects
-//  16  4  u32 dimension
-//  20  4  u32 reserved (0)
-//  24  8  u64 FAISS payload length in bytes
-//  32  8  u64 tombstone count T
-//  40  8  u64 XXH3-64 of everything after the header
-//  48  .. payload: faiss::write_index of the IndexIDMap2 (inner: IndexFlatIP, or IndexHNSWSQ
-//         with fp16 storage; IndexHNSWFlat, written by earlier versions, is still read)
-//  .. 8T  tombstoned ids, u64 each, ascending
-// A file with another magic (WPSKIDX1 from older versions) is rejected as DATA_LOSS, and the
-// registry rebuilds the index from the store.
-constexpr char kMagic[8] = {'W', 'P', 'S', 'K', 'I', 'D', 'X', '2'};
-constexpr size_t kHeaderSize = 48;
 
 // faiss::read_index over bytes already in memory (a mapped file), without copying them.
 struct SpanReader : faiss::IOReader {
@@ -76,9 +61,9 @@ void PutLe(std::string* out, uint64_t value, int bytes) {
   for (int i = 0; i < bytes; ++i) out->push_back(static_cast<char>(value >> (8 * i)));
 }
 
-uint64_t GetLe(const char* src, int bytes) {
+uint64_t GetLe(const uint8_t* src, int bytes) {
   uint64_t value = 0;
-  for (int i = bytes - 1; i >= 0; --i) value = (value << 8) | static_cast<unsigned char>(src[i]);
+  for (int i = bytes - 1; i >= 0; --i) value = (value << 8) | src[i];
   return value;
 }
 
@@ -107,6 +92,12 @@ class ScopedOmpThreads {
  private:
   int saved_;
 };
+
+// The threads a sign-code search may use.
+size_t SignThreads(const SketchIndexOptions& options) {
+  if (options.sign_threads > 0) return static_cast<size_t>(options.sign_threads);
+  return std::max(1u, std::thread::hardware_concurrency());
+}
 
 }  // namespace
 
@@ -153,15 +144,33 @@ struct SketchIndex::Impl {
   // Searches hold mu shared; Add and Remove hold it exclusively (FAISS forbids search during
   // add/remove).
   mutable internal::SharedMutex mu;
+  // Exactly one of `index` (the exact and HNSW tiers) and `signs` (the sign-code tier) is set.
   std::unique_ptr<faiss::IndexIDMap2> index ABSL_GUARDED_BY(mu);  // owns its inner index
+  std::unique_ptr<internal::SignCodeTier> signs ABSL_GUARDED_BY(mu);
   std::unordered_set<IdT> tombstones ABSL_GUARDED_BY(mu);          // HNSW tier only
 
   faiss::IndexHNSW* hnsw() const ABSL_SHARED_LOCKS_REQUIRED(mu) {
-    return dynamic_cast<faiss::IndexHNSW*>(index->index);
+    return index == nullptr ? nullptr : dynamic_cast<faiss::IndexHNSW*>(index->index);
   }
+  bool Contains(IdT id) const ABSL_SHARED_LOCKS_REQUIRED(mu) {
+    return signs != nullptr ? signs->Contains(static_cast<uint64_t>(id))
+                            : index->rev_map.count(id) != 0;
+  }
+  // Stored vectors, tombstones included.
+  uint64_t stored() const ABSL_SHARED_LOCKS_REQUIRED(mu) {
+    return signs != nullptr ? signs->size() : static_cast<uint64_t>(index->ntotal);
+  }
+
+  // Moves the exact tier's vectors into the large tier the options name.
+  void MigrateToLarge() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Moves the vectors of the faiss index (flat or HNSW; tombstones dropped) into a sign-code
+  // tier.
+  void MigrateToSignCodes() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 
   // Moves the exact tier's vectors into a new HNSW index.
   void MigrateToHnsw() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Reads a sign-code payload (already checked by CheckSignCodePayload).
+  void LoadSignCodes(std::span<const uint8_t> payload) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // Sets the HNSW search breadth for the current size.
   void TuneSearch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 };
@@ -213,6 +222,20 @@ bool IsKnownHnsw(const faiss::Index* index) {
 
 }  // namespace
 
+void SketchIndex::Impl::LoadSignCodes(std::span<const uint8_t> payload) {
+  const uint64_t n = GetLe(payload.data(), 8);
+  auto tier = std::make_unique<internal::SignCodeTier>(dim);
+  tier->Reserve(static_cast<size_t>(n));
+  const uint8_t* ids = payload.data() + 8;
+  const uint8_t* values = ids + 8 * n;
+  std::vector<uint16_t> halves(static_cast<size_t>(dim));
+  for (uint64_t i = 0; i < n; ++i) {
+    std::memcpy(halves.data(), values + i * 2 * dim, 2 * static_cast<size_t>(dim));
+    tier->AddHalves(GetLe(ids + 8 * i, 8), halves.data());
+  }
+  signs = std::move(tier);
+}
+
 void SketchIndex::Impl::TuneSearch() {
   faiss::IndexHNSW* graph = hnsw();
   if (graph == nullptr) return;
@@ -220,6 +243,41 @@ void SketchIndex::Impl::TuneSearch() {
       static_cast<int64_t>(index->ntotal) / std::max(1, options.vectors_per_ef);
   graph->hnsw.efSearch = static_cast<int>(std::clamp<int64_t>(
       by_size, options.ef_search, std::max(options.ef_search, options.ef_search_max)));
+}
+
+void SketchIndex::Impl::MigrateToLarge() {
+  if (options.large_tier == SketchIndexOptions::LargeTier::kHnsw) {
+    MigrateToHnsw();
+  } else {
+    MigrateToSignCodes();
+  }
+}
+
+void SketchIndex::Impl::MigrateToSignCodes() {
+  auto tier = std::make_unique<internal::SignCodeTier>(dim);
+  const IdT n = index->ntotal;
+  tier->Reserve(static_cast<size_t>(n));
+  // In slices, so that the float copy stays small at any size.
+  constexpr IdT kSlice = 4096;
+  std::vector<float> vectors(static_cast<size_t>(kSlice) * dim);
+  std::vector<uint64_t> ids;
+  std::vector<float> live;
+  for (IdT first = 0; first < n; first += kSlice) {
+    const IdT count = std::min(kSlice, n - first);
+    index->index->reconstruct_n(first, count, vectors.data());
+    ids.clear();
+    live.clear();
+    for (IdT i = 0; i < count; ++i) {
+      const IdT id = index->id_map[static_cast<size_t>(first + i)];
+      if (tombstones.count(id) != 0) continue;
+      ids.push_back(static_cast<uint64_t>(id));
+      live.insert(live.end(), vectors.begin() + i * dim, vectors.begin() + (i + 1) * dim);
+    }
+    tier->Add(ids, live);
+  }
+  index.reset();
+  tombstones.clear();
+  signs = std::move(tier);
 }
 
 void SketchIndex::Impl::MigrateToHnsw() {
@@ -264,27 +322,30 @@ absl::StatusOr<std::unique_ptr<SketchIndex>> SketchIndex::Load(
   auto corrupt = [&](std::string_view why) {
     return absl::DataLossError(ErrorText("sketch index '", path, "': ", why));
   };
-  const char* bytes = reinterpret_cast<const char*>((*file)->bytes().data());
-  const uint64_t file_size = (*file)->bytes().size();
-  if (file_size < kHeaderSize) return corrupt("truncated header");
-  if (std::memcmp(bytes, kMagic, sizeof(kMagic)) != 0) return corrupt("bad magic");
-  const uint64_t stored_epoch = GetLe(bytes + 8, 8);
-  const uint64_t dim = GetLe(bytes + 16, 4);
-  const uint64_t payload_size = GetLe(bytes + 24, 8);
-  const uint64_t tombstone_count = GetLe(bytes + 32, 8);
-  const uint64_t checksum = GetLe(bytes + 40, 8);
-  if (dim == 0 || dim > static_cast<uint64_t>(std::numeric_limits<int>::max())) {
-    return corrupt(ErrorText("bad dimension ", dim));
-  }
-  const uint64_t body = file_size - kHeaderSize;
-  if (payload_size > body || tombstone_count > (body - payload_size) / 8 ||
-      payload_size + 8 * tombstone_count != body) {
-    return corrupt(ErrorText("body is ", body, " bytes, header says ", payload_size,
-                             " of index and ", tombstone_count, " tombstones"));
-  }
-  const char* payload = bytes + kHeaderSize;
-  if (XXH3_64bits(payload, body) != checksum) return corrupt("checksum mismatch");
+  absl::StatusOr<internal::IndexFileView> view =
+      internal::ParseIndexFile({reinterpret_cast<const uint8_t*>((*file)->bytes().data()),
+                                (*file)->bytes().size()},
+                               path);
+  if (!view.ok()) return view.status();
+  const uint64_t stored_epoch = view->header.epoch;
+  const uint64_t dim = view->header.dim;
+  const uint64_t payload_size = view->header.payload_size;
+  const uint64_t tombstone_count = view->header.tombstone_count;
+  const char* payload = reinterpret_cast<const char*>(view->payload.data());
 
+  if (view->header.kind == internal::IndexPayloadKind::kSignCodes) {
+    if (std::optional<std::string> bad =
+            internal::CheckSignCodePayload(view->payload, view->header.dim)) {
+      return corrupt(*bad);
+    }
+    auto impl = std::make_unique<Impl>();
+    impl->dim = static_cast<int>(dim);
+    impl->options = options;
+    internal::WriterLock init(&impl->mu);
+    impl->LoadSignCodes(view->payload);
+    if (epoch != nullptr) *epoch = stored_epoch;
+    return std::unique_ptr<SketchIndex>(new SketchIndex(std::move(impl)));
+  }
   auto impl = std::make_unique<Impl>();
   impl->dim = static_cast<int>(dim);
   impl->options = options;
@@ -317,12 +378,22 @@ absl::StatusOr<std::unique_ptr<SketchIndex>> SketchIndex::Load(
   if (tombstone_count > 0 && impl->hnsw() == nullptr) {
     return corrupt("tombstones in an exact index");
   }
-  const char* tomb = payload + payload_size;
+  const uint8_t* tomb = view->tombstones.data();
   impl->tombstones.reserve(tombstone_count);
   for (uint64_t i = 0; i < tombstone_count; ++i) {
     const IdT id = static_cast<IdT>(GetLe(tomb + 8 * i, 8));
     if (impl->index->rev_map.count(id) == 0 || !impl->tombstones.insert(id).second) {
       return corrupt(ErrorText("tombstone ", id, " is not a stored id"));
+    }
+  }
+  // An HNSW file of an earlier version, where the options ask for sign codes: its vectors move
+  // over (a linear pass), and the next save writes the sign-code tier.
+  if (impl->hnsw() != nullptr &&
+      options.large_tier == SketchIndexOptions::LargeTier::kSignCode) {
+    try {
+      impl->MigrateToSignCodes();
+    } catch (const std::exception& e) {
+      return FaissError("move HNSW vectors to sign codes", e);
     }
   }
   impl->TuneSearch();
@@ -334,12 +405,17 @@ int SketchIndex::dim() const { return impl_->dim; }
 
 uint64_t SketchIndex::size() const {
   Impl::ReadLock lock(*impl_);
-  return static_cast<uint64_t>(impl_->index->ntotal) - impl_->tombstones.size();
+  return impl_->stored() - impl_->tombstones.size();
 }
 
 std::vector<uint64_t> SketchIndex::ids() const {
   Impl::ReadLock lock(*impl_);
   std::vector<uint64_t> out;
+  if (impl_->signs != nullptr) {
+    out.assign(impl_->signs->ids().begin(), impl_->signs->ids().end());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
   out.reserve(impl_->index->id_map.size());
   for (IdT id : impl_->index->id_map) {
     if (impl_->tombstones.count(id) == 0) out.push_back(static_cast<uint64_t>(id));
@@ -350,12 +426,16 @@ std::vector<uint64_t> SketchIndex::ids() const {
 
 double SketchIndex::tombstone_fraction() const {
   Impl::ReadLock lock(*impl_);
-  const IdT n = impl_->index->ntotal;
+  const uint64_t n = impl_->stored();
   return n == 0 ? 0.0 : static_cast<double>(impl_->tombstones.size()) / static_cast<double>(n);
 }
 
 std::string SketchIndex::description() const {
   Impl::ReadLock lock(*impl_);
+  if (impl_->signs != nullptr) {
+    return ErrorText("SignCode", impl_->dim, ",fp16(IP) C=", impl_->options.sign_candidates,
+                     " R=", impl_->options.sign_rerank);
+  }
   const faiss::IndexHNSW* hnsw = impl_->hnsw();
   if (hnsw == nullptr) return "IDMap2,Flat(IP)";
   const bool half = dynamic_cast<const faiss::IndexScalarQuantizer*>(hnsw->storage) != nullptr;
@@ -384,14 +464,18 @@ absl::Status SketchIndex::Add(std::span<const uint64_t> ids, std::span<const flo
   }
   Impl::WriteLock lock(*impl_);
   for (IdT id : faiss_ids) {
-    if (impl_->index->rev_map.count(id) != 0) {
+    if (impl_->Contains(id)) {
       return absl::AlreadyExistsError(ErrorText("Add: id ", id, " is already in the index"));
     }
   }
   try {
-    if (impl_->hnsw() == nullptr &&
+    if (impl_->signs == nullptr && impl_->hnsw() == nullptr &&
         static_cast<uint64_t>(impl_->index->ntotal) + n > impl_->options.exact_limit) {
-      impl_->MigrateToHnsw();
+      impl_->MigrateToLarge();
+    }
+    if (impl_->signs != nullptr) {
+      impl_->signs->Add(ids, vectors);
+      return absl::OkStatus();
     }
     impl_->index->add_with_ids(static_cast<IdT>(n), vectors.data(), faiss_ids.data());
     impl_->TuneSearch();
@@ -412,6 +496,10 @@ absl::Status SketchIndex::Remove(std::span<const uint64_t> ids) {
   }
   if (faiss_ids.empty()) return absl::OkStatus();
   Impl::WriteLock lock(*impl_);
+  if (impl_->signs != nullptr) {
+    for (IdT id : faiss_ids) impl_->signs->Remove(static_cast<uint64_t>(id));
+    return absl::OkStatus();
+  }
   if (impl_->hnsw() != nullptr) {
     for (IdT id : faiss_ids) {
       if (impl_->index->rev_map.count(id) != 0) impl_->tombstones.insert(id);
@@ -439,6 +527,14 @@ absl::StatusOr<std::vector<std::vector<SearchHit>>> SketchIndex::Search(
   std::vector<std::vector<SearchHit>> results(n);
 
   Impl::ReadLock lock(*impl_);
+  if (impl_->signs != nullptr) {
+    const int candidates = effort == Effort::kThorough ? impl_->options.sign_candidates
+                                                       : impl_->options.sign_candidates_broad;
+    return impl_->signs->Search(queries, static_cast<size_t>(k),
+                                static_cast<size_t>(std::max(candidates, 0)),
+                                static_cast<size_t>(std::max(impl_->options.sign_rerank, 0)),
+                                SignThreads(impl_->options));
+  }
   const IdT live = impl_->index->ntotal - static_cast<IdT>(impl_->tombstones.size());
   const IdT k_want = std::min<IdT>(k, live);
   // With tombstones, ask for more and drop them: up to twice k, or k plus every tombstone when
@@ -485,60 +581,41 @@ absl::StatusOr<std::vector<std::vector<SearchHit>>> SketchIndex::Search(
 }
 
 absl::Status SketchIndex::Save(const std::string& path, uint64_t epoch, FileSystem& fs) const {
-  faiss::VectorIOWriter writer;
-  std::string tombstones;
+  internal::IndexFileHeader header;
+  header.epoch = epoch;
+  header.dim = static_cast<uint32_t>(impl_->dim);
+  std::string body;
   {
     Impl::ReadLock lock(*impl_);
-    try {
-      faiss::write_index(impl_->index.get(), &writer);
-    } catch (const std::exception& e) {
-      return FaissError("serialise index", e);
+    if (const internal::SignCodeTier* signs = impl_->signs.get()) {
+      // u64 count, the ids, then the half-precision values, all in slot order.
+      header.kind = internal::IndexPayloadKind::kSignCodes;
+      body.reserve(8 + signs->size() * (8 + 2 * static_cast<size_t>(impl_->dim)));
+      PutLe(&body, signs->size(), 8);
+      for (uint64_t id : signs->ids()) PutLe(&body, id, 8);
+      for (uint16_t h : signs->halves()) PutLe(&body, h, 2);
+      header.payload_size = body.size();
+    } else {
+      faiss::VectorIOWriter writer;
+      try {
+        faiss::write_index(impl_->index.get(), &writer);
+      } catch (const std::exception& e) {
+        return FaissError("serialise index", e);
+      }
+      body.assign(reinterpret_cast<const char*>(writer.data.data()), writer.data.size());
+      header.payload_size = body.size();
+      std::vector<IdT> sorted(impl_->tombstones.begin(), impl_->tombstones.end());
+      std::sort(sorted.begin(), sorted.end());
+      for (IdT id : sorted) PutLe(&body, static_cast<uint64_t>(id), 8);
+      header.tombstone_count = sorted.size();
     }
-    std::vector<IdT> sorted(impl_->tombstones.begin(), impl_->tombstones.end());
-    std::sort(sorted.begin(), sorted.end());
-    tombstones.reserve(8 * sorted.size());
-    for (IdT id : sorted) PutLe(&tombstones, static_cast<uint64_t>(id), 8);
   }
-  const size_t payload_size = writer.data.size();
-  writer.data.insert(writer.data.end(), tombstones.begin(), tombstones.end());
-  std::string header(kMagic, sizeof(kMagic));
-  PutLe(&header, epoch, 8);
-  PutLe(&header, static_cast<uint64_t>(impl_->dim), 4);
-  PutLe(&header, 0, 4);
-  PutLe(&header, payload_size, 8);
-  PutLe(&header, tombstones.size() / 8, 8);
-  PutLe(&header, XXH3_64bits(writer.data.data(), writer.data.size()), 8);
-
-  const std::string tmp = path + ".tmp";
-  const std::string_view payload(reinterpret_cast<const char*>(writer.data.data()),
-                                 writer.data.size());
-  // Any failure before the rename leaves the previous file at `path` untouched; the partial
-  // temporary file is removed (best effort: the next save truncates it anyway).
-  auto write_tmp = [&]() -> absl::Status {
-    absl::StatusOr<std::unique_ptr<WritableFile>> file = fs.NewWritableFile(tmp);
-    if (!file.ok()) return file.status();
-    if (absl::Status s = (*file)->Append(header); !s.ok()) return s;
-    if (absl::Status s = (*file)->Append(payload); !s.ok()) return s;
-    if (absl::Status s = (*file)->Sync(); !s.ok()) return s;
-    return (*file)->Close();
-  };
-  if (absl::Status s = write_tmp(); !s.ok()) {
-    (void)fs.Remove(tmp);
-    return s;
-  }
-  if (absl::Status s = fs.Rename(tmp, path); !s.ok()) {
-    (void)fs.Remove(tmp);
-    return s;
-  }
-  // Make the rename itself durable.
-  std::string parent = std::filesystem::path(path).parent_path().string();
-  if (parent.empty()) parent = ".";
-  return fs.SyncDir(parent);
+  return internal::WriteIndexFileAtomically(
+      path, internal::EncodeIndexFileHeader(header, body), body, fs);
 }
 
 absl::Status SketchIndex::Save(const std::string& path, uint64_t epoch) const {
   return Save(path, epoch, *DefaultFileSystem());
-  return absl::OkStatus();
 }
 
 }  // namespace weightprint::registry

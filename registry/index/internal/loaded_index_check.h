@@ -6,8 +6,8 @@
 // SketchIndex::Load answers DATA_LOSS and the registry rebuilds the index from the store.
 //
 // Internal to wp_store. Pure function; thread-compatible (reads the index only).
-#ifndef WEIGHTPRINT_REGISTRY_INTERNAL_LOADED_INDEX_CHECK_H_
-#define WEIGHTPRINT_REGISTRY_INTERNAL_LOADED_INDEX_CHECK_H_
+#ifndef WEIGHTPRINT_REGISTRY_INDEX_INTERNAL_LOADED_INDEX_CHECK_H_
+#define WEIGHTPRINT_REGISTRY_INDEX_INTERNAL_LOADED_INDEX_CHECK_H_
 
 #include <cstdint>
 #include <optional>
@@ -33,6 +33,11 @@ std::optional<std::string> CheckIndexPayload(std::span<const uint8_t> payload);
 // neighbour at level l having a level above l.
 std::optional<std::string> CheckLoadedIndex(const faiss::IndexIDMap2& map);
 
+// The sign-code tier's payload (docs/STORAGE.md): u64 count n, n u64 ids, n * dim binary16
+// values. What is wrong (length not exactly that, an id out of range or repeated, a value that
+// is infinite or NaN), or nullopt.
+std::optional<std::string> CheckSignCodePayload(std::span<const uint8_t> payload, uint32_t dim);
+
 }  // namespace weightprint::registry::internal
 
-#endif  // WEIGHTPRINT_REGISTRY_INTERNAL_LOADED_INDEX_CHECK_H_
+#endif  // WEIGHTPRINT_REGISTRY_INDEX_INTERNAL_LOADED_INDEX_CHECK_H_

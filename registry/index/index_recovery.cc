@@ -1,4 +1,4 @@
-#include "registry/index_recovery.h"
+#include "registry/index/index_recovery.h"
 
 #include <chrono>
 #include <span>

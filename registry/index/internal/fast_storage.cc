@@ -1,4 +1,4 @@
-#include "registry/internal/fast_storage.h"
+#include "registry/index/internal/fast_storage.h"
 
 #include <faiss/IndexHNSW.h>
 #include <faiss/utils/Heap.h>
@@ -7,7 +7,7 @@
 #include <typeinfo>
 #include <vector>
 
-#include "registry/internal/dot_product.h"
+#include "registry/index/internal/dot_product.h"
 
 namespace weightprint::registry::internal {
 namespace {

@@ -6,8 +6,8 @@
 // data layout, so faiss::write_index serialises them as that base class (IndexFlatIP,
 // IndexScalarQuantizer) and files stay readable by any FAISS; after faiss::read_index,
 // AdoptFastStorage swaps the plain classes back for these.
-#ifndef WEIGHTPRINT_REGISTRY_INTERNAL_FAST_STORAGE_H_
-#define WEIGHTPRINT_REGISTRY_INTERNAL_FAST_STORAGE_H_
+#ifndef WEIGHTPRINT_REGISTRY_INDEX_INTERNAL_FAST_STORAGE_H_
+#define WEIGHTPRINT_REGISTRY_INDEX_INTERNAL_FAST_STORAGE_H_
 
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexIDMap.h>
@@ -41,4 +41,4 @@ void AdoptFastStorage(faiss::IndexIDMap2& map);
 
 }  // namespace weightprint::registry::internal
 
-#endif  // WEIGHTPRINT_REGISTRY_INTERNAL_FAST_STORAGE_H_
+#endif  // WEIGHTPRINT_REGISTRY_INDEX_INTERNAL_FAST_STORAGE_H_

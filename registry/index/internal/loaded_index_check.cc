@@ -1,9 +1,11 @@
-#include "registry/internal/loaded_index_check.h"
+#include "registry/index/internal/loaded_index_check.h"
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <limits>
+#include <unordered_set>
 
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexFlatCodes.h>
@@ -245,6 +247,39 @@ std::optional<std::string> CheckLoadedIndex(const faiss::IndexIDMap2& map) {
     return CheckGraph(hnsw->hnsw, ntotal);
   }
   return CheckStorage(*map.index, ntotal);
+}
+
+std::optional<std::string> CheckSignCodePayload(std::span<const uint8_t> payload, uint32_t dim) {
+  if (payload.size() < 8) return absl::StrCat("sign-code payload of ", payload.size(), " bytes");
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | payload[i];
+  // Each vector takes 8 bytes of id and 2 * dim of values; compare without overflowing.
+  const uint64_t per_vector = 8 + 2 * uint64_t{dim};
+  const uint64_t rest = payload.size() - 8;
+  if (n > rest / per_vector || n * per_vector != rest) {
+    return absl::StrCat("sign-code payload of ", payload.size(), " bytes cannot hold ", n,
+                        " vectors of dimension ", dim);
+  }
+  if (n > uint64_t{0xffffffffu}) return absl::StrCat(n, " vectors in a sign-code index");
+  std::unordered_set<uint64_t> seen;
+  seen.reserve(n);
+  const uint8_t* ids = payload.data() + 8;
+  for (uint64_t i = 0; i < n; ++i) {
+    uint64_t id = 0;
+    for (int b = 7; b >= 0; --b) id = (id << 8) | ids[8 * i + b];
+    if (id > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      return absl::StrCat("id ", id, " at byte offset ", 8 + 8 * i, " out of range");
+    }
+    if (!seen.insert(id).second) return absl::StrCat("id ", id, " stored twice");
+  }
+  const uint8_t* values = ids + 8 * n;
+  for (uint64_t i = 0; i < n * dim; ++i) {
+    const uint16_t h = static_cast<uint16_t>(values[2 * i] | (values[2 * i + 1] << 8));
+    if ((h & 0x7c00u) == 0x7c00u) {
+      return absl::StrCat("value ", i % dim, " of vector ", i / dim, " is not finite");
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace weightprint::registry::internal

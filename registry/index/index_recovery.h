@@ -8,8 +8,8 @@
 //
 // Functions only; they read the store and build a fresh index no one else sees yet, so they
 // are safe to call from any thread.
-#ifndef WEIGHTPRINT_REGISTRY_INDEX_RECOVERY_H_
-#define WEIGHTPRINT_REGISTRY_INDEX_RECOVERY_H_
+#ifndef WEIGHTPRINT_REGISTRY_INDEX_INDEX_RECOVERY_H_
+#define WEIGHTPRINT_REGISTRY_INDEX_INDEX_RECOVERY_H_
 
 #include <cstdint>
 #include <memory>
@@ -17,7 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "registry/store/fingerprint_store.h"
-#include "registry/sketch_index.h"
+#include "registry/index/sketch_index.h"
 
 namespace weightprint::registry {
 
@@ -51,4 +51,4 @@ absl::StatusOr<RecoveredIndex> RecoverIndex(const FingerprintStore& store, const
 
 }  // namespace weightprint::registry
 
-#endif  // WEIGHTPRINT_REGISTRY_INDEX_RECOVERY_H_
+#endif  // WEIGHTPRINT_REGISTRY_INDEX_INDEX_RECOVERY_H_
