@@ -14,7 +14,7 @@
 #include "registry/grpc/read_reactor.h"
 #include "registry/grpc/status_edge.h"
 #include "registry/grpc/upload_streams.h"
-#include "registry/report_codec.h"
+#include "registry/provenance/report_codec.h"
 
 namespace weightprint::registry {
 namespace {

@@ -14,7 +14,7 @@
 #include "indexer/fingerprint/raw_tensor.h"
 #include "registry/grpc/fingerprint_check.h"
 #include "registry/fingerprint_codec.h"
-#include "registry/report_codec.h"
+#include "registry/provenance/report_codec.h"
 
 namespace weightprint::registry::grpc_edge {
 namespace {

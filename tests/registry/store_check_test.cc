@@ -16,7 +16,7 @@
 #include "registry/fingerprint_store.h"
 #include "registry/internal/key_schema.h"
 #include "registry/internal/record_format.h"
-#include "registry/null_model.h"
+#include "registry/provenance/null_model.h"
 #include "registry/registry.h"
 #include "registry/sketch_index.h"
 #include "rocksdb/db.h"

@@ -1,0 +1,196 @@
+#include "registry/provenance/candidate_rescoring.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+#include "registry/internal/code_dot.h"
+#include "registry/provenance/layer_similarity.h"
+#include "registry/provenance/summary_tensor.h"
+
+namespace weightprint::registry {
+namespace {
+
+using indexer::Hash128;
+using indexer::TensorFingerprint;
+
+const double kLogTensorAlpha = std::log(kTensorAlpha);
+
+// The statistic an invariant feature computes ("attn_qk"); features are compared only with
+// features of the same statistic (any layer).
+std::string StatisticOf(const TensorFingerprint& t) {
+  std::optional<indexer::InvariantName> parsed = indexer::ParseInvariantName(t.name);
+  return parsed ? parsed->version + "/" + parsed->statistic : std::string();
+}
+
+// The norm of a tensor's long-sketch codes, or 0 when it has none (then stage 2 compares the
+// 256-bucket sketches).
+double LongNorm(const TensorFingerprint& t) {
+  if (t.long_sketch.size() != static_cast<size_t>(indexer::kLongSketchDim)) return 0;
+  return internal::CodeNorm(t.long_sketch);
+}
+
+struct HashKey {
+  size_t operator()(const Hash128& h) const { return h.high ^ (h.low * 0x9E3779B97F4A7C15ull); }
+};
+
+double ToP(double log_p) { return std::exp(log_p); }
+
+}  // namespace
+
+CandidateScorer::CandidateScorer(const QueryContext& context) : context_(context) {
+  query_long_norm_.reserve(context_.query.size());
+  for (const TensorFingerprint* q : context_.query) query_long_norm_.push_back(LongNorm(*q));
+}
+
+absl::StatusOr<CandidateEvaluation> CandidateScorer::Evaluate(uint64_t model_id) const {
+  CandidateEvaluation eval;
+  absl::StatusOr<ModelInfo> model = context_.store.GetModel(model_id);
+  if (!model.ok()) return model.status();
+  eval.model = *std::move(model);
+  absl::StatusOr<std::vector<StoredTensor>> stored = context_.store.GetTensors(model_id, true);
+  if (!stored.ok()) return stored.status();
+
+  std::vector<const TensorFingerprint*> usable;
+  std::vector<double> long_norm;  // per usable tensor; 0 = no long sketch
+  std::map<std::string, std::vector<const TensorFingerprint*>> invariants;  // by statistic
+  std::unordered_map<Hash128, std::vector<const TensorFingerprint*>, HashKey> by_hash[3];
+  for (const StoredTensor& s : *stored) {
+    if (!indexer::HasUsableSketch(s.fingerprint)) continue;
+    if (IsInvariantFeature(s.fingerprint)) {
+      invariants[StatisticOf(s.fingerprint)].push_back(&s.fingerprint);
+      continue;
+    }
+    usable.push_back(&s.fingerprint);
+    long_norm.push_back(LongNorm(s.fingerprint));
+    by_hash[0][s.fingerprint.exact_hash].push_back(&s.fingerprint);
+    by_hash[1][s.fingerprint.bf16_hash].push_back(&s.fingerprint);
+    by_hash[2][s.fingerprint.f16_hash].push_back(&s.fingerprint);
+  }
+
+  {  // The heatmap is of real tensors: invariant features are not layers' slots.
+    std::vector<const TensorFingerprint*> real;
+    for (const TensorFingerprint* q : context_.query) {
+      if (!IsInvariantFeature(*q)) real.push_back(q);
+    }
+    eval.layers = ScoreLayerPairs(real, usable, context_.null);
+  }
+  const std::string display = eval.model.DisplayName();
+  eval.per_query.resize(context_.query.size());
+  for (size_t i = 0; i < context_.query.size(); ++i) {
+    const TensorFingerprint& q = *context_.query[i];
+    const Role role = RoleOf(q.name, q.shape);
+    ScoredTensor& out = eval.per_query[i];
+    out.match.query_tensor = q.name;
+    out.match.parameters = q.num_elements();
+    out.match.model_id = model_id;
+    out.match.model_name = display;
+
+    // Invariant features: against the candidate's features of the same statistic only.
+    if (IsInvariantFeature(q)) {
+      const TensorFingerprint* best = nullptr;
+      NullJudgement best_j;
+      double best_r = 0;
+      auto it = invariants.find(StatisticOf(q));
+      if (it == invariants.end()) continue;  // the candidate has none: no test, no evidence
+      for (const TensorFingerprint* t : it->second) {
+        const double r = indexer::SketchDot(q.sketch, t->sketch);
+        const NullJudgement j = context_.null.Judge(r, role, q.num_elements(), t->num_elements());
+        if (best == nullptr || j.z > best_j.z) {
+          best = t;
+          best_j = j;
+          best_r = r;
+        }
+      }
+      out.has_match = true;
+      out.log_p = std::min(0.0, best_j.log_p + context_.log_m);
+      out.match.tensor = best->name;
+      out.match.pearson_estimate = best_r;
+      out.match.z = best_j.z;
+      out.match.null_sd = best_j.sd;
+      out.match.p_value = ToP(out.log_p);
+      out.match.relation = out.log_p < kLogTensorAlpha ? Relation::kDerived : Relation::kUnrelated;
+      continue;
+    }
+
+    // Identity by value first: exact bytes, then the two cast-invariant hashes.
+    const TensorFingerprint* identical = nullptr;
+    HashMatch kind = HashMatch::kNone;
+    const Hash128 query_hashes[3] = {q.exact_hash, q.bf16_hash, q.f16_hash};
+    const HashMatch kinds[3] = {HashMatch::kExact, HashMatch::kBF16, HashMatch::kF16};
+    for (int h = 0; h < 3 && identical == nullptr; ++h) {
+      auto it = by_hash[h].find(query_hashes[h]);
+      if (it == by_hash[h].end()) continue;
+      identical = it->second.front();
+      for (const TensorFingerprint* t : it->second) {
+        if (t->name == q.name) identical = t;  // prefer the same slot when layers repeat
+      }
+      kind = kinds[h];
+    }
+
+    // Where both tensors carry a long sketch it replaces the 256-bucket one: the same
+    // estimate with a quarter of the null spread, judged against its own null.
+    const double q_long = query_long_norm_[i];
+    auto score = [&](const TensorFingerprint& t, double t_long, double* r) {
+      if (q_long > 0 && t_long > 0) {
+        *r = std::clamp(internal::DotCodes(q.long_sketch.data(), t.long_sketch.data(),
+                                           indexer::kLongSketchDim) /
+                            (q_long * t_long),
+                        -1.0, 1.0);
+        return context_.null.JudgeLong(*r, role, q.num_elements(), t.num_elements());
+      }
+      *r = indexer::SketchDot(q.sketch, t.sketch);
+      return context_.null.Judge(*r, role, q.num_elements(), t.num_elements());
+    };
+    const TensorFingerprint* best = identical;
+    NullJudgement best_j;
+    double best_r = 0;
+    if (best != nullptr) {
+      best_j = score(*best, LongNorm(*best), &best_r);
+    } else {
+      for (size_t k = 0; k < usable.size(); ++k) {
+        double r = 0;
+        const NullJudgement j = score(*usable[k], long_norm[k], &r);
+        if (best == nullptr || j.z > best_j.z) {
+          best = usable[k];
+          best_j = j;
+          best_r = r;
+        }
+      }
+    }
+    if (best == nullptr) continue;
+    out.has_match = true;
+    out.log_p = std::min(0.0, best_j.log_p + context_.log_m);
+    out.match.tensor = best->name;
+    out.match.hash_match = kind;
+    out.match.pearson_estimate = best_r;
+    out.match.z = best_j.z;
+    out.match.null_sd = best_j.sd;
+    out.match.p_value = ToP(out.log_p);
+    out.match.relation = kind != HashMatch::kNone    ? Relation::kIdentical
+                         : out.log_p < kLogTensorAlpha ? Relation::kDerived
+                                                       : Relation::kUnrelated;
+  }
+  return eval;
+}
+
+void DiscountUncorroboratedSummaries(const QueryContext& context, CandidateEvaluation* eval) {
+  bool corroborated = false;
+  for (size_t i = 0; i < context.query.size() && !corroborated; ++i) {
+    const ScoredTensor& s = eval->per_query[i];
+    corroborated = s.has_match && s.match.relation != Relation::kUnrelated &&
+                   !IsSummaryTensor(context.query[i]->name, context.query[i]->shape);
+  }
+  if (corroborated) return;
+  for (size_t i = 0; i < context.query.size(); ++i) {
+    ScoredTensor& s = eval->per_query[i];
+    if (!s.has_match || s.match.relation != Relation::kDerived) continue;
+    s.match.relation = Relation::kUnrelated;
+    s.log_p = 0;
+  }
+}
+
+}  // namespace weightprint::registry
