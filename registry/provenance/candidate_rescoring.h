@@ -5,9 +5,15 @@
 // candidate's features of the same statistic; and the layer-to-layer similarity is scored for
 // the heatmap. Statistics are defined in docs/VERDICTS.md.
 //
+// Exhaustive in result, not in work: each pair's score is first bounded from a float inner
+// product (the vectorised kernel of registry/internal/dot_product.h), and only the pairs that
+// can still be a tensor's best are scored exactly in double; the normal-tail probability is
+// computed for the best pair alone. The match reported is the exhaustive double-precision one,
+// bit for bit (docs/PERFORMANCE.md, "Stage 2").
+//
 // A CandidateScorer holds references to one query's context and per-query values computed once
-// (the query's long-sketch norms); Evaluate is const and safe to call from several threads
-// when the store is.
+// (sketch norms, roles); Evaluate is const and safe to call from several threads when the
+// store is.
 #ifndef WEIGHTPRINT_REGISTRY_PROVENANCE_CANDIDATE_RESCORING_H_
 #define WEIGHTPRINT_REGISTRY_PROVENANCE_CANDIDATE_RESCORING_H_
 
@@ -44,7 +50,10 @@ class CandidateScorer {
 
  private:
   const QueryContext& context_;
-  std::vector<double> query_long_norm_;  // per query tensor; 0 = no long sketch
+  // Per query tensor, computed once for all candidates.
+  std::vector<double> query_long_norm_;  // 0 = no long sketch
+  std::vector<double> query_norm_;       // of the 256-bucket sketch
+  std::vector<Role> query_role_;
 };
 
 // A summary tensor (bias, norm gain; summary_tensor.h) correlated with one of the candidate's
