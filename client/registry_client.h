@@ -21,9 +21,9 @@
 #include "registry/audit_entry.h"
 #include "registry/backup_summary.h"
 #include "registry/bulk_ingest.h"
-#include "registry/known_constant.h"
+#include "registry/provenance/known_constant.h"
 #include "registry/model_info.h"
-#include "registry/provenance_report.h"
+#include "registry/provenance/provenance_report.h"
 #include "registry/registry_stats.h"
 
 namespace weightprint::client {

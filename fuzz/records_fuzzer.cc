@@ -15,7 +15,7 @@
 #include "registry/fingerprint_codec.h"
 #include "registry/store/internal/key_schema.h"
 #include "registry/store/internal/record_format.h"
-#include "registry/null_model.h"
+#include "registry/provenance/null_model.h"
 #include "weightprint/v1/fingerprint.pb.h"
 #include "weightprint/v1/registry.pb.h"
 

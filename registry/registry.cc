@@ -21,11 +21,11 @@
 #include "registry/internal/annotated_mutex.h"
 #include "registry/store/internal/key_schema.h"
 #include "registry/store/internal/record_format.h"
-#include "registry/lineage_check.h"
-#include "registry/null_model.h"
-#include "registry/provenance_matcher.h"
+#include "registry/provenance/lineage_check.h"
+#include "registry/provenance/null_model.h"
+#include "registry/provenance/provenance_matcher.h"
 #include "registry/index/sketch_index.h"
-#include "registry/weights_digest.h"
+#include "registry/provenance/weights_digest.h"
 
 namespace weightprint::registry {
 namespace {

@@ -21,10 +21,10 @@
 #include "registry/store/file_system.h"
 #include "registry/store/fingerprint_store.h"
 #include "registry/index/index_recovery.h"
-#include "registry/known_constants.h"
+#include "registry/provenance/known_constants.h"
 #include "registry/model_info.h"
-#include "registry/null_model.h"
-#include "registry/provenance_report.h"
+#include "registry/provenance/null_model.h"
+#include "registry/provenance/provenance_report.h"
 #include "registry/store/registry_backup.h"
 #include "registry/registry_stats.h"
 

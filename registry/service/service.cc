@@ -14,7 +14,7 @@
 #include "registry/service/grpc/read_reactor.h"
 #include "registry/service/grpc/status_edge.h"
 #include "registry/service/grpc/upload_streams.h"
-#include "registry/report_codec.h"
+#include "registry/provenance/report_codec.h"
 
 namespace weightprint::registry {
 namespace {

@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "registry/store/registry_backup.h"
-#include "registry/report_codec.h"
+#include "registry/provenance/report_codec.h"
 #include "registry/store/store_check.h"
 #include "tests/integration/remote_fixture.h"
 

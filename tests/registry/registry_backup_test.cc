@@ -10,7 +10,7 @@
 #include "client/synthetic_model.h"
 #include "gtest/gtest.h"
 #include "registry/registry.h"
-#include "registry/report_codec.h"
+#include "registry/provenance/report_codec.h"
 #include "registry/store/store_check.h"
 #include "tests/testing/temp_dir.h"
 

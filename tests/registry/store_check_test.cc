@@ -16,7 +16,7 @@
 #include "registry/store/fingerprint_store.h"
 #include "registry/store/internal/key_schema.h"
 #include "registry/store/internal/record_format.h"
-#include "registry/null_model.h"
+#include "registry/provenance/null_model.h"
 #include "registry/registry.h"
 #include "registry/index/sketch_index.h"
 #include "rocksdb/db.h"

@@ -14,7 +14,7 @@
 #include "indexer/fingerprint/raw_tensor.h"
 #include "registry/service/grpc/fingerprint_check.h"
 #include "registry/fingerprint_codec.h"
-#include "registry/report_codec.h"
+#include "registry/provenance/report_codec.h"
 
 namespace weightprint::registry::grpc_edge {
 // Decodes one batch into `out`, demanding full sketches and re-deriving what the server can

@@ -21,7 +21,7 @@
 #include "indexer/fingerprint/tensor_fingerprint.h"
 #include "registry/service/grpc/upload_allowance.h"
 #include "registry/model_info.h"
-#include "registry/provenance_report.h"
+#include "registry/provenance/provenance_report.h"
 #include "registry/registry.h"
 #include "weightprint/v1/registry.pb.h"
 

@@ -7,7 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "indexer/fingerprint/tensor_fingerprint.h"
-#include "registry/null_model.h"
+#include "registry/provenance/null_model.h"
 
 #ifndef WEIGHTPRINT_VERSION
 #define WEIGHTPRINT_VERSION "unknown"

@@ -1,8 +1,8 @@
 // One known constant (a tensor never counted as evidence, docs/VERDICTS.md "Constants") as
 // listed by `weightprint constants list` and the ListConstants RPC: a plain value, shared by
 // the registry, the wire codecs and the client printers. Thread-compatible.
-#ifndef WEIGHTPRINT_REGISTRY_KNOWN_CONSTANT_H_
-#define WEIGHTPRINT_REGISTRY_KNOWN_CONSTANT_H_
+#ifndef WEIGHTPRINT_REGISTRY_PROVENANCE_KNOWN_CONSTANT_H_
+#define WEIGHTPRINT_REGISTRY_PROVENANCE_KNOWN_CONSTANT_H_
 
 #include <cstdint>
 #include <string>
@@ -27,4 +27,4 @@ struct KnownConstant {
 
 }  // namespace weightprint::registry
 
-#endif  // WEIGHTPRINT_REGISTRY_KNOWN_CONSTANT_H_
+#endif  // WEIGHTPRINT_REGISTRY_PROVENANCE_KNOWN_CONSTANT_H_

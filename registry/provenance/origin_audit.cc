@@ -1,4 +1,4 @@
-#include "registry/origin_audit.h"
+#include "registry/provenance/origin_audit.h"
 
 #include <algorithm>
 #include <map>
@@ -8,8 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "indexer/fingerprint/model_invariants.h"
-#include "registry/provenance_matcher.h"
-#include "registry/tensor_name.h"
+#include "registry/provenance/provenance_matcher.h"
+#include "registry/provenance/tensor_name.h"
 
 namespace weightprint::registry {
 namespace {

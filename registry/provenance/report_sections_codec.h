@@ -2,10 +2,10 @@
 // layer similarity of a candidate, the from-scratch audit, the lineage check and the declared
 // lineage of a query — between the domain types and their messages. report_codec.cc calls these
 // for the enclosing messages. Pure functions; thread-safe.
-#ifndef WEIGHTPRINT_REGISTRY_REPORT_SECTIONS_CODEC_H_
-#define WEIGHTPRINT_REGISTRY_REPORT_SECTIONS_CODEC_H_
+#ifndef WEIGHTPRINT_REGISTRY_PROVENANCE_REPORT_SECTIONS_CODEC_H_
+#define WEIGHTPRINT_REGISTRY_PROVENANCE_REPORT_SECTIONS_CODEC_H_
 
-#include "registry/provenance_report.h"
+#include "registry/provenance/provenance_report.h"
 #include "weightprint/v1/registry.pb.h"
 
 namespace weightprint::registry {
@@ -23,4 +23,4 @@ void DeclaredLineageFromProto(const v1::QueryOptions& in, QueryOptions* out);
 
 }  // namespace weightprint::registry
 
-#endif  // WEIGHTPRINT_REGISTRY_REPORT_SECTIONS_CODEC_H_
+#endif  // WEIGHTPRINT_REGISTRY_PROVENANCE_REPORT_SECTIONS_CODEC_H_

@@ -2,8 +2,8 @@
 // query explained, per-component attribution, the layer map and the strongest evidence.
 // Every score is a centred correlation estimate judged against the null of unrelated tensors
 // (docs/VERDICTS.md); no raw cosine is ever reported. Plain value types.
-#ifndef WEIGHTPRINT_REGISTRY_PROVENANCE_REPORT_H_
-#define WEIGHTPRINT_REGISTRY_PROVENANCE_REPORT_H_
+#ifndef WEIGHTPRINT_REGISTRY_PROVENANCE_PROVENANCE_REPORT_H_
+#define WEIGHTPRINT_REGISTRY_PROVENANCE_PROVENANCE_REPORT_H_
 
 #include <cstdint>
 #include <string>
@@ -56,7 +56,7 @@ struct LayerMapEntry {
 // centred correlation estimate between the query tensor and the source tensor. A layer is a
 // stack (the name before the layer index, e.g. "model.layers") and an index, so
 // "vision_tower.encoder.layers" 3 and "model.layers" 3 differ. Produced in stage 2 for every
-// candidate (registry/layer_similarity.h); drawn as a heatmap.
+// candidate (registry/provenance/layer_similarity.h); drawn as a heatmap.
 struct LayerSimilarity {
   std::string query_stack;      // the name before the layer index, e.g. "model.layers"
   int64_t query_layer = 0;
@@ -216,4 +216,4 @@ struct QueryOptions {
 
 }  // namespace weightprint::registry
 
-#endif  // WEIGHTPRINT_REGISTRY_PROVENANCE_REPORT_H_
+#endif  // WEIGHTPRINT_REGISTRY_PROVENANCE_PROVENANCE_REPORT_H_

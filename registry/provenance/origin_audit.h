@@ -12,14 +12,14 @@
 // have an origin through coordinate-free features (CandidateEvidence::invariant_matches).
 // Definitions: docs/VERDICTS.md.
 // Pure function; thread-safe.
-#ifndef WEIGHTPRINT_REGISTRY_ORIGIN_AUDIT_H_
-#define WEIGHTPRINT_REGISTRY_ORIGIN_AUDIT_H_
+#ifndef WEIGHTPRINT_REGISTRY_PROVENANCE_ORIGIN_AUDIT_H_
+#define WEIGHTPRINT_REGISTRY_PROVENANCE_ORIGIN_AUDIT_H_
 
 #include <cstdint>
 #include <vector>
 
 #include "indexer/fingerprint/tensor_fingerprint.h"
-#include "registry/provenance_report.h"
+#include "registry/provenance/provenance_report.h"
 
 namespace weightprint::registry {
 
@@ -43,4 +43,4 @@ OriginAudit BuildOriginAudit(const std::vector<const indexer::TensorFingerprint*
 
 }  // namespace weightprint::registry
 
-#endif  // WEIGHTPRINT_REGISTRY_ORIGIN_AUDIT_H_
+#endif  // WEIGHTPRINT_REGISTRY_PROVENANCE_ORIGIN_AUDIT_H_

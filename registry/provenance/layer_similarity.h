@@ -7,8 +7,8 @@
 // Computed from the sketches stage 2 already holds (one inner product per query tensor and
 // source tensor of the same slot), so it costs a fraction of the exhaustive re-scoring. Pure
 // function; thread-safe.
-#ifndef WEIGHTPRINT_REGISTRY_LAYER_SIMILARITY_H_
-#define WEIGHTPRINT_REGISTRY_LAYER_SIMILARITY_H_
+#ifndef WEIGHTPRINT_REGISTRY_PROVENANCE_LAYER_SIMILARITY_H_
+#define WEIGHTPRINT_REGISTRY_PROVENANCE_LAYER_SIMILARITY_H_
 
 #include <optional>
 #include <string>
@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "indexer/fingerprint/tensor_fingerprint.h"
-#include "registry/null_model.h"
-#include "registry/provenance_report.h"
+#include "registry/provenance/null_model.h"
+#include "registry/provenance/provenance_report.h"
 
 namespace weightprint::registry {
 
@@ -42,4 +42,4 @@ std::vector<LayerSimilarity> ScoreLayerPairs(
 
 }  // namespace weightprint::registry
 
-#endif  // WEIGHTPRINT_REGISTRY_LAYER_SIMILARITY_H_
+#endif  // WEIGHTPRINT_REGISTRY_PROVENANCE_LAYER_SIMILARITY_H_

@@ -1,4 +1,4 @@
-#include "registry/tensor_name.h"
+#include "registry/provenance/tensor_name.h"
 
 #include <array>
 #include <vector>

@@ -1,11 +1,11 @@
-#include "registry/report_codec.h"
+#include "registry/provenance/report_codec.h"
 
 #include <string>
 
 #include "absl/status/status.h"
 #include "registry/constant_codec.h"
 #include "registry/fingerprint_codec.h"
-#include "registry/report_sections_codec.h"
+#include "registry/provenance/report_sections_codec.h"
 
 namespace weightprint::registry {
 namespace {

@@ -13,8 +13,8 @@
 // Rule 4 is computed from the store on demand, so it is right after every registration and
 // deletion without any state to maintain. A ConstantJudge caches what it reads; use one per
 // query, from one thread.
-#ifndef WEIGHTPRINT_REGISTRY_KNOWN_CONSTANTS_H_
-#define WEIGHTPRINT_REGISTRY_KNOWN_CONSTANTS_H_
+#ifndef WEIGHTPRINT_REGISTRY_PROVENANCE_KNOWN_CONSTANTS_H_
+#define WEIGHTPRINT_REGISTRY_PROVENANCE_KNOWN_CONSTANTS_H_
 
 #include <cstdint>
 #include <map>
@@ -28,8 +28,8 @@
 #include "absl/status/statusor.h"
 #include "indexer/fingerprint/tensor_fingerprint.h"
 #include "registry/store/fingerprint_store.h"
-#include "registry/known_constant.h"
-#include "registry/null_model.h"
+#include "registry/provenance/known_constant.h"
+#include "registry/provenance/null_model.h"
 
 namespace weightprint::registry {
 
@@ -82,4 +82,4 @@ absl::Status DeleteStoredConstant(FingerprintStore& store, const KnownConstant& 
 
 }  // namespace weightprint::registry
 
-#endif  // WEIGHTPRINT_REGISTRY_KNOWN_CONSTANTS_H_
+#endif  // WEIGHTPRINT_REGISTRY_PROVENANCE_KNOWN_CONSTANTS_H_

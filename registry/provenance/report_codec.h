@@ -1,10 +1,10 @@
 // Conversions between provenance reports / registry stats and their weightprint.v1 messages,
 // used by the gRPC service and the remote client. Pure functions; thread-safe.
-#ifndef WEIGHTPRINT_REGISTRY_REPORT_CODEC_H_
-#define WEIGHTPRINT_REGISTRY_REPORT_CODEC_H_
+#ifndef WEIGHTPRINT_REGISTRY_PROVENANCE_REPORT_CODEC_H_
+#define WEIGHTPRINT_REGISTRY_PROVENANCE_REPORT_CODEC_H_
 
 #include "absl/status/statusor.h"
-#include "registry/provenance_report.h"
+#include "registry/provenance/provenance_report.h"
 #include "registry/registry_stats.h"
 #include "weightprint/v1/registry.pb.h"
 
@@ -24,4 +24,4 @@ void ToProto(const QueryOptions& in, v1::QueryOptions* out);
 
 }  // namespace weightprint::registry
 
-#endif  // WEIGHTPRINT_REGISTRY_REPORT_CODEC_H_
+#endif  // WEIGHTPRINT_REGISTRY_PROVENANCE_REPORT_CODEC_H_

@@ -1,4 +1,4 @@
-#include "registry/layer_similarity.h"
+#include "registry/provenance/layer_similarity.h"
 
 #include <algorithm>
 #include <map>
@@ -69,8 +69,9 @@ std::vector<LayerSimilarity> ScoreLayerPairs(const std::vector<const TensorFinge
     const Role role = RoleOf(q->name, q->shape);
     for (const Placed& s : it->second) {
       const double r = indexer::SketchDot(q->sketch, s.tensor->sketch);
+      // z and sd only: the heatmap shows no p-value.
       const NullJudgement j =
-          null_model.Judge(r, role, q->num_elements(), s.tensor->num_elements());
+          null_model.Deviate(r, role, q->num_elements(), s.tensor->num_elements());
       Cell& cell = cells[Key{qpos->stack, qpos->layer, s.pos.stack, s.pos.layer}];
       cell.r.push_back(r);
       cell.z.push_back(j.z);

@@ -12,8 +12,8 @@
 // null, fitted the same way: floor sqrt(1/4096 + 1/n) and its own per-role location and
 // inflation, measured on pairs of unrelated tensors that both carry a long sketch.
 // A NullModel is an immutable value; thread-safe.
-#ifndef WEIGHTPRINT_REGISTRY_NULL_MODEL_H_
-#define WEIGHTPRINT_REGISTRY_NULL_MODEL_H_
+#ifndef WEIGHTPRINT_REGISTRY_PROVENANCE_NULL_MODEL_H_
+#define WEIGHTPRINT_REGISTRY_PROVENANCE_NULL_MODEL_H_
 
 #include <array>
 #include <cstdint>
@@ -78,6 +78,11 @@ class NullModel {
   NullJudgement Judge(double r, Role role, uint64_t n_a, uint64_t n_b) const;
   // A long-sketch score (LongSketchCorrelation).
   NullJudgement JudgeLong(double r, Role role, uint64_t n_a, uint64_t n_b) const;
+  // Judge and JudgeLong without the tail probability: the same z and sd, bit for bit, and
+  // log_p left 0. z grows with r, so ranking many pairs needs only these; the normal tail is
+  // then computed for the pair that is reported.
+  NullJudgement Deviate(double r, Role role, uint64_t n_a, uint64_t n_b) const;
+  NullJudgement DeviateLong(double r, Role role, uint64_t n_a, uint64_t n_b) const;
 
   const RoleNull& role(Role r) const { return roles_[static_cast<int>(r)]; }
   const RoleNull& long_role(Role r) const { return long_roles_[static_cast<int>(r)]; }
@@ -98,4 +103,4 @@ class NullModel {
 
 }  // namespace weightprint::registry
 
-#endif  // WEIGHTPRINT_REGISTRY_NULL_MODEL_H_
+#endif  // WEIGHTPRINT_REGISTRY_PROVENANCE_NULL_MODEL_H_

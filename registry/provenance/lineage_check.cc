@@ -1,4 +1,4 @@
-#include "registry/lineage_check.h"
+#include "registry/provenance/lineage_check.h"
 
 #include <algorithm>
 #include <cctype>

@@ -1,4 +1,4 @@
-#include "registry/weights_digest.h"
+#include "registry/provenance/weights_digest.h"
 
 #include <xxhash.h>
 

@@ -2,8 +2,8 @@
 // from a conflicting one: the digest is XXH3-128 over the tensors' names and exact hashes in
 // name order, so two fingerprint sets digest alike iff they hold the same tensors with the same
 // bytes (docs/OPERATIONS.md). Pure functions; thread-safe.
-#ifndef WEIGHTPRINT_REGISTRY_WEIGHTS_DIGEST_H_
-#define WEIGHTPRINT_REGISTRY_WEIGHTS_DIGEST_H_
+#ifndef WEIGHTPRINT_REGISTRY_PROVENANCE_WEIGHTS_DIGEST_H_
+#define WEIGHTPRINT_REGISTRY_PROVENANCE_WEIGHTS_DIGEST_H_
 
 #include <string>
 #include <vector>
@@ -22,4 +22,4 @@ std::string DescribeWeights(const std::vector<indexer::TensorFingerprint>& tenso
 
 }  // namespace weightprint::registry
 
-#endif  // WEIGHTPRINT_REGISTRY_WEIGHTS_DIGEST_H_
+#endif  // WEIGHTPRINT_REGISTRY_PROVENANCE_WEIGHTS_DIGEST_H_

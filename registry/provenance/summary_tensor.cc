@@ -1,4 +1,4 @@
-#include "registry/summary_tensor.h"
+#include "registry/provenance/summary_tensor.h"
 
 namespace weightprint::registry {
 

@@ -1,4 +1,4 @@
-#include "registry/provenance_report.h"
+#include "registry/provenance/provenance_report.h"
 
 namespace weightprint::registry {
 

@@ -1,4 +1,4 @@
-#include "registry/null_model.h"
+#include "registry/provenance/null_model.h"
 
 #include <algorithm>
 #include <cctype>
@@ -102,11 +102,11 @@ void FitRoles(const std::array<std::vector<double>, kRoleCount>& standardized,
   }
 }
 
-NullJudgement JudgeAgainst(const RoleNull& null, double floor, double r) {
+// z and sd only; log_p is left 0.
+NullJudgement DeviateAgainst(const RoleNull& null, double floor, double r) {
   NullJudgement j;
   j.sd = floor * null.inflation;
   j.z = (r / floor - null.location) / null.inflation;
-  j.log_p = internal::LogUpperTail(j.z);
   return j;
 }
 
@@ -120,7 +120,7 @@ NullModel NullModel::Fit(const std::array<std::vector<double>, kRoleCount>& stan
   return model;
 }
 
-NullJudgement NullModel::Judge(double r, Role role, uint64_t n_a, uint64_t n_b) const {
+NullJudgement NullModel::Deviate(double r, Role role, uint64_t n_a, uint64_t n_b) const {
   const RoleNull& null = roles_[static_cast<int>(role)];
   if (role == Role::kInvariant) {
     // z = (atanh r - atanh r0) * sqrt(n - 3), n = min(256, elements): the Fisher transform of a
@@ -134,14 +134,25 @@ NullJudgement NullModel::Judge(double r, Role role, uint64_t n_a, uint64_t n_b) 
     NullJudgement j;
     j.z = (std::atanh(clamped) - std::atanh(kInvariantNullCorrelation)) * scale / null.inflation;
     j.sd = (1.0 - kInvariantNullCorrelation * kInvariantNullCorrelation) / scale * null.inflation;
-    j.log_p = internal::LogUpperTail(j.z);
     return j;
   }
-  return JudgeAgainst(null, FloorSd(n_a, n_b), r);
+  return DeviateAgainst(null, FloorSd(n_a, n_b), r);
+}
+
+NullJudgement NullModel::DeviateLong(double r, Role role, uint64_t n_a, uint64_t n_b) const {
+  return DeviateAgainst(long_roles_[static_cast<int>(role)], LongFloorSd(n_a, n_b), r);
+}
+
+NullJudgement NullModel::Judge(double r, Role role, uint64_t n_a, uint64_t n_b) const {
+  NullJudgement j = Deviate(r, role, n_a, n_b);
+  j.log_p = internal::LogUpperTail(j.z);
+  return j;
 }
 
 NullJudgement NullModel::JudgeLong(double r, Role role, uint64_t n_a, uint64_t n_b) const {
-  return JudgeAgainst(long_roles_[static_cast<int>(role)], LongFloorSd(n_a, n_b), r);
+  NullJudgement j = DeviateLong(r, role, n_a, n_b);
+  j.log_p = internal::LogUpperTail(j.z);
+  return j;
 }
 
 uint64_t NullModel::total_pairs() const {

@@ -1,8 +1,8 @@
 // Structure read from canonical (Hugging Face) tensor names: the component a tensor belongs to
 // and its layer index. Used to attribute evidence per component and to map layers.
 // Pure functions; thread-safe.
-#ifndef WEIGHTPRINT_REGISTRY_TENSOR_NAME_H_
-#define WEIGHTPRINT_REGISTRY_TENSOR_NAME_H_
+#ifndef WEIGHTPRINT_REGISTRY_PROVENANCE_TENSOR_NAME_H_
+#define WEIGHTPRINT_REGISTRY_PROVENANCE_TENSOR_NAME_H_
 
 #include <cstdint>
 #include <optional>
@@ -27,4 +27,4 @@ std::string LayerSlotOf(std::string_view name);
 
 }  // namespace weightprint::registry
 
-#endif  // WEIGHTPRINT_REGISTRY_TENSOR_NAME_H_
+#endif  // WEIGHTPRINT_REGISTRY_PROVENANCE_TENSOR_NAME_H_

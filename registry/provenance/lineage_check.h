@@ -7,15 +7,15 @@
 //
 // Names compare case-insensitively, without a revision and without a leading
 // "https://huggingface.co/". Pure function; thread-safe.
-#ifndef WEIGHTPRINT_REGISTRY_LINEAGE_CHECK_H_
-#define WEIGHTPRINT_REGISTRY_LINEAGE_CHECK_H_
+#ifndef WEIGHTPRINT_REGISTRY_PROVENANCE_LINEAGE_CHECK_H_
+#define WEIGHTPRINT_REGISTRY_PROVENANCE_LINEAGE_CHECK_H_
 
 #include <functional>
 #include <string>
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "registry/provenance_report.h"
+#include "registry/provenance/provenance_report.h"
 
 namespace weightprint::registry {
 
@@ -32,4 +32,4 @@ std::string NormalizeModelName(std::string_view name);
 
 }  // namespace weightprint::registry
 
-#endif  // WEIGHTPRINT_REGISTRY_LINEAGE_CHECK_H_
+#endif  // WEIGHTPRINT_REGISTRY_PROVENANCE_LINEAGE_CHECK_H_

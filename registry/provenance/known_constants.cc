@@ -1,4 +1,4 @@
-#include "registry/known_constants.h"
+#include "registry/provenance/known_constants.h"
 
 #include <algorithm>
 #include <chrono>
@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "indexer/fingerprint/model_invariants.h"
 #include "registry/internal/combined_p.h"
-#include "registry/provenance_matcher.h"
+#include "registry/provenance/provenance_matcher.h"
 #include "weightprint/v1/registry.pb.h"
 
 namespace weightprint::registry {

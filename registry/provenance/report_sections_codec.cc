@@ -1,4 +1,4 @@
-#include "registry/report_sections_codec.h"
+#include "registry/provenance/report_sections_codec.h"
 
 #include <string>
 

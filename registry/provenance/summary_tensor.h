@@ -6,8 +6,8 @@
 // random initialisation, which independent training never reproduces. The matcher therefore
 // counts a summary tensor's correlation only for a candidate that a non-summary tensor also
 // matches (docs/VERDICTS.md, "Summary tensors"). Pure functions; thread-safe.
-#ifndef WEIGHTPRINT_REGISTRY_SUMMARY_TENSOR_H_
-#define WEIGHTPRINT_REGISTRY_SUMMARY_TENSOR_H_
+#ifndef WEIGHTPRINT_REGISTRY_PROVENANCE_SUMMARY_TENSOR_H_
+#define WEIGHTPRINT_REGISTRY_PROVENANCE_SUMMARY_TENSOR_H_
 
 #include <cstdint>
 #include <string_view>
@@ -22,4 +22,4 @@ bool IsSummaryTensor(std::string_view name, const std::vector<int64_t>& shape);
 
 }  // namespace weightprint::registry
 
-#endif  // WEIGHTPRINT_REGISTRY_SUMMARY_TENSOR_H_
+#endif  // WEIGHTPRINT_REGISTRY_PROVENANCE_SUMMARY_TENSOR_H_
