@@ -152,7 +152,8 @@ int main(int argc, char** argv) {
         reg::ModelToIngest& model = one->front();
         model.info.trusted = true;
         if (auto s = (*r)->Register(model.info, model.tensors); !s.ok()) return Fail(s.status());
-        if ((m + 1) % 100 == 0) {
+        // Progress: every 100 models while registration still calibrates, then every 1,000.
+        if ((m + 1) % ((m + 1) <= 1000 ? 100 : 1000) == 0) {
           std::printf("register progress models=%llu seconds=%.0f\n",
                       static_cast<unsigned long long>(m + 1), Seconds(start));
           std::fflush(stdout);
