@@ -12,8 +12,12 @@
 //   ingest:   read and decode every bundle file, then Registry::Ingest once (SST files,
 //             IngestExternalFiles, one index extension, one calibration).
 // Both end with the registry flushed (index saved). Prints each repetition and the medians as
-// key=value pairs: register_tps, ingest_tps, speedup, plus each phase's seconds and the
-// process's peak RSS after it (VmHWM).
+// key=value pairs: register_tps, ingest_tps, speedup, plus each phase's wall and CPU seconds
+// (CPU: user + system of every thread, which on a shared machine says what the work cost when
+// the wall clock mostly says how long it waited for a core) and the process's peak RSS after it
+// (VmHWM).
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -59,6 +63,14 @@ double PeakRssMiB() {
     std::getline(status, key);
   }
   return 0;
+}
+
+// CPU seconds (user + system, every thread) the process has used so far.
+double CpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto secs = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+  return secs(usage.ru_utime) + secs(usage.ru_stime);
 }
 
 // Bytes of the regular files under `dir`.
@@ -128,22 +140,27 @@ int main(int argc, char** argv) {
     const fs::path bulk_db = scratch / ("ingest-" + std::to_string(rep));
     {
       auto start = std::chrono::steady_clock::now();
+      const double cpu_start = CpuSeconds();
       auto r = reg::Registry::Open(bulk_db.string());
       if (!r.ok()) return Fail(r.status());
       auto batch = weightprint::client::ReadBundles(bundle_files);
       if (!batch.ok()) return Fail(batch.status());
+      std::printf("rep=%d ingest read_s=%.1f rss_mib=%.0f\n", rep, Seconds(start), PeakRssMiB());
+      std::fflush(stdout);
       for (reg::ModelToIngest& m : *batch) m.info.trusted = true;
       auto outcomes = (*r)->Ingest(*std::move(batch));
       if (!outcomes.ok()) return Fail(outcomes.status());
       if (absl::Status s = (*r)->Flush(); !s.ok()) return Fail(s);
       const double secs = Seconds(start);
       ingest_tps.push_back(total / secs);
-      std::printf("rep=%d ingest_s=%.1f rss_mib=%.0f db_bytes=%llu\n", rep, secs, PeakRssMiB(),
+      std::printf("rep=%d ingest_s=%.1f cpu_s=%.1f rss_mib=%.0f db_bytes=%llu\n", rep, secs,
+                  CpuSeconds() - cpu_start, PeakRssMiB(),
                   static_cast<unsigned long long>(DirBytes(bulk_db)));
       std::fflush(stdout);
     }
     {
       auto start = std::chrono::steady_clock::now();
+      const double cpu_start = CpuSeconds();
       auto r = reg::Registry::Open(one_db.string());
       if (!r.ok()) return Fail(r.status());
       for (uint64_t m = 0; m < models; ++m) {
@@ -154,15 +171,17 @@ int main(int argc, char** argv) {
         if (auto s = (*r)->Register(model.info, model.tensors); !s.ok()) return Fail(s.status());
         // Progress: every 100 models while registration still calibrates, then every 1,000.
         if ((m + 1) % ((m + 1) <= 1000 ? 100 : 1000) == 0) {
-          std::printf("register progress models=%llu seconds=%.0f\n",
-                      static_cast<unsigned long long>(m + 1), Seconds(start));
+          std::printf("register progress models=%llu seconds=%.0f cpu_s=%.0f\n",
+                      static_cast<unsigned long long>(m + 1), Seconds(start),
+                      CpuSeconds() - cpu_start);
           std::fflush(stdout);
         }
       }
       if (absl::Status s = (*r)->Flush(); !s.ok()) return Fail(s);
       const double secs = Seconds(start);
       register_tps.push_back(total / secs);
-      std::printf("rep=%d register_s=%.1f rss_mib=%.0f db_bytes=%llu\n", rep, secs, PeakRssMiB(),
+      std::printf("rep=%d register_s=%.1f cpu_s=%.1f rss_mib=%.0f db_bytes=%llu\n", rep, secs,
+                  CpuSeconds() - cpu_start, PeakRssMiB(),
                   static_cast<unsigned long long>(DirBytes(one_db)));
       std::fflush(stdout);
     }
