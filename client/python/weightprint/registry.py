@@ -3,7 +3,7 @@
 Models are fingerprinted in C++ (`weightprint fingerprint`, or a bundle written by it) and only
 fingerprints travel. Registration and model queries stream the fingerprints the way the C++
 client does: a first message (model info or query options), then `tensors` batches of at most
-1 MiB serialized each. Every call carries a deadline and, when a token is set, the header
+1 MiB serialized each; a bulk ingest repeats that pair for every bundle of the call. Every call carries a deadline and, when a token is set, the header
 `authorization: Bearer TOKEN`. A Registry may be shared between threads (grpc channels are
 thread-safe); call close() or use it as a context manager to release the channel.
 """
