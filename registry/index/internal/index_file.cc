@@ -13,7 +13,6 @@
 namespace weightprint::registry::internal {
 namespace {
 
-using store_internal::ErrorText;
 
 // File layout (all integers little-endian):
 //   0  8  magic "WPSKIDX3" ("WPSKIDX2": the previous version, same layout, kind always 0)
