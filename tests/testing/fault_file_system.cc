@@ -192,14 +192,22 @@ std::shared_ptr<FaultInjector> FaultInjector::Create() {
 
 std::shared_ptr<rocksdb::FileSystem> FaultInjector::store_file_system() {
   std::lock_guard lock(mu_);
-  if (store_fs_ == nullptr) store_fs_ = std::make_shared<FaultStoreFileSystem>(shared_from_this());
-  return store_fs_;
+  std::shared_ptr<rocksdb::FileSystem> fs = store_fs_.lock();
+  if (fs == nullptr) {
+    fs = std::make_shared<FaultStoreFileSystem>(shared_from_this());
+    store_fs_ = fs;
+  }
+  return fs;
 }
 
 std::shared_ptr<registry::FileSystem> FaultInjector::index_file_system() {
   std::lock_guard lock(mu_);
-  if (index_fs_ == nullptr) index_fs_ = std::make_shared<FaultIndexFileSystem>(shared_from_this());
-  return index_fs_;
+  std::shared_ptr<registry::FileSystem> fs = index_fs_.lock();
+  if (fs == nullptr) {
+    fs = std::make_shared<FaultIndexFileSystem>(shared_from_this());
+    index_fs_ = fs;
+  }
+  return fs;
 }
 
 void FaultInjector::FailStoreSyncs(bool on) {

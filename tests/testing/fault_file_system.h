@@ -80,8 +80,10 @@ class FaultInjector : public std::enable_shared_from_this<FaultInjector> {
   int64_t operations_ = 0;
   std::map<std::string, FileState> files_;
   std::vector<PendingRename> renames_;
-  std::shared_ptr<rocksdb::FileSystem> store_fs_;
-  std::shared_ptr<registry::FileSystem> index_fs_;
+  // Weak: each file system holds the injector, so owning them here would be a reference cycle
+  // that never frees either (LeakSanitizer reports it).
+  std::weak_ptr<rocksdb::FileSystem> store_fs_;
+  std::weak_ptr<registry::FileSystem> index_fs_;
 };
 
 }  // namespace weightprint::testing
