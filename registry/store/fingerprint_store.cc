@@ -190,6 +190,28 @@ struct FingerprintStore::Impl {
     return std::optional<std::string>(std::move(value));
   }
 
+  // Point reads of many keys of one column family in one batch (RocksDB's MultiGet: one pass
+  // over the memtables and the files for all of them); nullopt where absent.
+  absl::StatusOr<std::vector<std::optional<std::string>>> MultiGet(
+      const rocksdb::ReadOptions& options, ColumnFamily which,
+      const std::vector<std::string>& keys) const {
+    std::vector<rocksdb::Slice> slices;
+    slices.reserve(keys.size());
+    for (const std::string& key : keys) slices.push_back(ToSlice(key));
+    std::vector<rocksdb::PinnableSlice> values(keys.size());
+    std::vector<rocksdb::Status> statuses(keys.size());
+    db->MultiGet(options, cf(which), keys.size(), slices.data(), values.data(), statuses.data());
+    std::vector<std::optional<std::string>> out(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (statuses[i].IsNotFound()) continue;
+      if (!statuses[i].ok()) {
+        return si::FromRocksDb(statuses[i], ErrorText("get ", si::DescribeKey(which, keys[i])));
+      }
+      out[i] = values[i].ToString();
+    }
+    return out;
+  }
+
   // Calls visit(key, value) for every key of `which` starting with `prefix`, in key order, until
   // it returns false or fails.
   absl::Status Scan(
@@ -724,6 +746,8 @@ absl::StatusOr<std::vector<StoredTensor>> FingerprintStore::GetTensors(uint64_t 
     return info.status();
   }
   std::vector<StoredTensor> tensors;
+  std::vector<std::string> tensor_keys;  // of the tensors whose sketches are read below
+  std::vector<size_t> sketched;          // their positions in `tensors`
   absl::Status s =
       impl_->Scan(options, si::kTensorsCf, si::TensorPrefix(model_id),
                   [&](std::string_view key, std::string_view value) -> absl::StatusOr<bool> {
@@ -735,33 +759,42 @@ absl::StatusOr<std::vector<StoredTensor>> FingerprintStore::GetTensors(uint64_t 
                     tensor.vector_id = record->vector_id;
                     tensor.fingerprint = std::move(record->fingerprint);
                     if (with_sketches && tensor.vector_id != 0) {
-                      const std::string vector_key = si::VectorKey(tensor.vector_id);
-                      absl::StatusOr<std::optional<std::string>> vector =
-                          impl_->Get(options, si::kVectorsCf, vector_key);
-                      if (!vector.ok()) return vector.status();
-                      if (!vector->has_value()) {
-                        return absl::DataLossError(
-                            ErrorText("missing ", si::DescribeKey(si::kVectorsCf, vector_key),
-                                      " of tensor ", si::DescribeKey(si::kTensorsCf, key)));
-                      }
-                      absl::StatusOr<si::VectorRecord> decoded = si::DecodeVectorRecord(
-                          **vector, si::kVectorsCf, vector_key, &tensor.fingerprint.sketch);
-                      if (!decoded.ok()) return decoded.status();
-                      // Absent for small tensors and for tensors stored before schema 3.
-                      absl::StatusOr<std::optional<std::string>> long_sketch =
-                          impl_->Get(options, si::kLongSketchesCf, vector_key);
-                      if (!long_sketch.ok()) return long_sketch.status();
-                      if (long_sketch->has_value()) {
-                        absl::StatusOr<std::vector<int8_t>> codes = si::DecodeLongSketchRecord(
-                            **long_sketch, si::kLongSketchesCf, vector_key);
-                        if (!codes.ok()) return codes.status();
-                        tensor.fingerprint.long_sketch = *std::move(codes);
-                      }
+                      sketched.push_back(tensors.size());
+                      tensor_keys.emplace_back(key);
                     }
                     tensors.push_back(std::move(tensor));
                     return true;
                   });
   if (!s.ok()) return s;
+  if (sketched.empty()) return tensors;
+  // The sketches and long sketches of the model's tensors, each column family in one batch.
+  std::vector<std::string> vector_keys;
+  vector_keys.reserve(sketched.size());
+  for (size_t i : sketched) vector_keys.push_back(si::VectorKey(tensors[i].vector_id));
+  absl::StatusOr<std::vector<std::optional<std::string>>> vectors =
+      impl_->MultiGet(options, si::kVectorsCf, vector_keys);
+  if (!vectors.ok()) return vectors.status();
+  absl::StatusOr<std::vector<std::optional<std::string>>> long_sketches =
+      impl_->MultiGet(options, si::kLongSketchesCf, vector_keys);
+  if (!long_sketches.ok()) return long_sketches.status();
+  for (size_t k = 0; k < sketched.size(); ++k) {
+    indexer::TensorFingerprint& fingerprint = tensors[sketched[k]].fingerprint;
+    if (!(*vectors)[k].has_value()) {
+      return absl::DataLossError(
+          ErrorText("missing ", si::DescribeKey(si::kVectorsCf, vector_keys[k]), " of tensor ",
+                    si::DescribeKey(si::kTensorsCf, tensor_keys[k])));
+    }
+    absl::StatusOr<si::VectorRecord> decoded = si::DecodeVectorRecord(
+        *(*vectors)[k], si::kVectorsCf, vector_keys[k], &fingerprint.sketch);
+    if (!decoded.ok()) return decoded.status();
+    // Absent for small tensors and for tensors stored before schema 3.
+    if ((*long_sketches)[k].has_value()) {
+      absl::StatusOr<std::vector<int8_t>> codes = si::DecodeLongSketchRecord(
+          *(*long_sketches)[k], si::kLongSketchesCf, vector_keys[k]);
+      if (!codes.ok()) return codes.status();
+      fingerprint.long_sketch = *std::move(codes);
+    }
+  }
   return tensors;
 }
 
