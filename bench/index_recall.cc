@@ -23,7 +23,7 @@
 #include <string>
 #include <vector>
 
-#include "registry/index/internal/dot_product.h"
+#include "registry/internal/dot_product.h"
 #include "registry/index/internal/fast_storage.h"
 #include "registry/index/internal/hamming.h"
 #include "registry/index/internal/sign_code_tier.h"

@@ -9,7 +9,7 @@
 #include <utility>
 
 #include "registry/internal/code_dot.h"
-#include "registry/index/internal/dot_product.h"
+#include "registry/internal/dot_product.h"
 #include "registry/internal/normal_tail.h"
 #include "registry/provenance/layer_similarity.h"
 #include "registry/provenance/summary_tensor.h"

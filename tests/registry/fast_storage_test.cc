@@ -20,7 +20,7 @@
 
 #include "gtest/gtest.h"
 #include "base/half_float.h"
-#include "registry/index/internal/dot_product.h"
+#include "registry/internal/dot_product.h"
 #include "registry/index/sketch_index.h"
 #include "tests/registry/store_test_fingerprints.h"
 #include "tests/testing/temp_dir.h"

@@ -7,7 +7,7 @@
 #include <typeinfo>
 #include <vector>
 
-#include "registry/index/internal/dot_product.h"
+#include "registry/internal/dot_product.h"
 
 namespace weightprint::registry::internal {
 namespace {

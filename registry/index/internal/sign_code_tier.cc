@@ -6,7 +6,7 @@
 #include <thread>
 
 #include "base/half_float.h"
-#include "registry/index/internal/dot_product.h"
+#include "registry/internal/dot_product.h"
 #include "registry/index/internal/hamming.h"
 
 namespace weightprint::registry::internal {

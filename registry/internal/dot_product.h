@@ -4,8 +4,8 @@
 // storage classes (fast_storage.h) call these instead. Each function picks at first use the
 // widest instruction set the CPU has: AVX-512, AVX2 with FMA and F16C, or a portable loop.
 // The paths sum in different orders, so their results may differ in the last bits.
-#ifndef WEIGHTPRINT_REGISTRY_INDEX_INTERNAL_DOT_PRODUCT_H_
-#define WEIGHTPRINT_REGISTRY_INDEX_INTERNAL_DOT_PRODUCT_H_
+#ifndef WEIGHTPRINT_REGISTRY_INTERNAL_DOT_PRODUCT_H_
+#define WEIGHTPRINT_REGISTRY_INTERNAL_DOT_PRODUCT_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -36,4 +36,4 @@ std::vector<DotKernels> SupportedDotKernels();
 
 }  // namespace weightprint::registry::internal
 
-#endif  // WEIGHTPRINT_REGISTRY_INDEX_INTERNAL_DOT_PRODUCT_H_
+#endif  // WEIGHTPRINT_REGISTRY_INTERNAL_DOT_PRODUCT_H_

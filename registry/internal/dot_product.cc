@@ -1,4 +1,4 @@
-#include "registry/index/internal/dot_product.h"
+#include "registry/internal/dot_product.h"
 
 #include "base/half_float.h"
 
