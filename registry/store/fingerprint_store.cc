@@ -36,6 +36,9 @@
 #include "rocksdb/write_batch.h"
 
 namespace weightprint::registry {
+
+uint32_t StoreSchemaVersionWritten() { return internal::kSchemaVersion; }
+float StoredSketchValue(float value) { return internal::StoredSketchValue(value); }
 namespace {
 
 namespace si = internal;

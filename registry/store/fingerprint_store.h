@@ -68,6 +68,13 @@ struct StoreOptions {
   std::shared_ptr<rocksdb::FileSystem> file_system;
 };
 
+// The schema version this build writes (docs/STORAGE.md); what `weightprint stats` reports.
+uint32_t StoreSchemaVersionWritten();
+// The value a sketch value reads back as from the store (exact half-precision rounding).
+// Whoever keeps a sketch beside the stored one (the live index) rounds with this, so both
+// hold the same numbers.
+float StoredSketchValue(float value);
+
 class FingerprintStore {
  public:
   // Opens (or, with create_if_missing, creates) the store in `dir`. Fails with
