@@ -3,19 +3,27 @@
 //   bundle_ingest [TENSORS=50000] [TENSORS_PER_MODEL=100] [REPS=3] [SCRATCH=/tmp/wpbundle]
 // Builds TENSORS/TENSORS_PER_MODEL models of random informative fingerprints (128x128 tensors:
 // a sketch and a long sketch each, as real large tensors carry), writes one bundle per model,
-// then per repetition (fresh databases each time):
-//   register: Registry::Register once per model, in order, as a Job of `weightprint register`
-//             calls does (each its own synced write, index add and, while the registry is
-//             small, calibration);
+// then per repetition (fresh databases each time), ingest first so that a long register phase
+// cut short still leaves the ingest figure and the register progress lines:
+//   register: per model, in order, read and decode its bundle file, then Registry::Register
+//             once, as a Job of `weightprint register` calls does (each its own synced write,
+//             index add and, while the registry is small, calibration). Only one model's
+//             fingerprints are in memory at a time, so the peak is the ingest batch's;
 //   ingest:   read and decode every bundle file, then Registry::Ingest once (SST files,
 //             IngestExternalFiles, one index extension, one calibration).
 // Both end with the registry flushed (index saved). Prints each repetition and the medians as
-// key=value pairs: register_tps, ingest_tps, speedup.
+// key=value pairs: register_tps, ingest_tps, speedup, plus each phase's wall and CPU seconds
+// (CPU: user + system of every thread, which on a shared machine says what the work cost when
+// the wall clock mostly says how long it waited for a core) and the process's peak RSS after it
+// (VmHWM).
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -42,6 +50,39 @@ double Median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+// The process's peak resident set so far, in MiB (VmHWM in /proc/self/status); 0 if unreadable.
+double PeakRssMiB() {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  while (status >> key) {
+    if (key == "VmHWM:") {
+      double kib = 0;
+      status >> kib;
+      return kib / 1024.0;
+    }
+    std::getline(status, key);
+  }
+  return 0;
+}
+
+// CPU seconds (user + system, every thread) the process has used so far.
+double CpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto secs = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+  return secs(usage.ru_utime) + secs(usage.ru_stime);
+}
+
+// Bytes of the regular files under `dir`.
+uint64_t DirBytes(const fs::path& dir) {
+  uint64_t bytes = 0;
+  std::error_code ec;
+  for (const auto& e : fs::recursive_directory_iterator(dir, ec)) {
+    if (e.is_regular_file(ec)) bytes += e.file_size(ec);
+  }
+  return bytes;
+}
+
 int Fail(const absl::Status& s) {
   std::fprintf(stderr, "bundle_ingest: %s\n", s.ToString().c_str());
   return 1;
@@ -64,7 +105,6 @@ int main(int argc, char** argv) {
 
   // The models, and their bundles as `weightprint fingerprint` writes them.
   std::mt19937_64 rng(20261130);
-  std::vector<std::vector<TensorFingerprint>> fingerprints(models);
   std::vector<std::string> bundle_files;
   uint64_t total = 0, bundle_bytes = 0;
   for (uint64_t m = 0; m < models; ++m) {
@@ -80,7 +120,6 @@ int main(int argc, char** argv) {
           st::RandomFingerprint(rng, "model.layers." + std::to_string(t) + ".weight", 128, 128);
       fp.long_sketch = st::RandomLongSketch(rng);
       reg::ToProto(fp, /*include_sketch=*/true, bundle.add_tensors());
-      fingerprints[m].push_back(std::move(fp));
     }
     total += n;
     const std::string file = (scratch / "bundles" / (std::to_string(m) + ".wpb")).string();
@@ -90,9 +129,10 @@ int main(int argc, char** argv) {
     bundle_bytes += fs::file_size(file);
     bundle_files.push_back(file);
   }
-  std::printf("models=%llu tensors=%llu bundle_bytes=%llu\n",
+  std::printf("models=%llu tensors=%llu bundle_bytes=%llu rss_mib=%.0f\n",
               static_cast<unsigned long long>(models), static_cast<unsigned long long>(total),
-              static_cast<unsigned long long>(bundle_bytes));
+              static_cast<unsigned long long>(bundle_bytes), PeakRssMiB());
+  std::fflush(stdout);
 
   std::vector<double> register_tps, ingest_tps;
   for (int rep = 0; rep < reps; ++rep) {
@@ -100,30 +140,50 @@ int main(int argc, char** argv) {
     const fs::path bulk_db = scratch / ("ingest-" + std::to_string(rep));
     {
       auto start = std::chrono::steady_clock::now();
-      auto r = reg::Registry::Open(one_db.string());
-      if (!r.ok()) return Fail(r.status());
-      for (uint64_t m = 0; m < models; ++m) {
-        reg::ModelInfo info;
-        info.name = "bench/model-" + std::to_string(m);
-        info.revision = "main";
-        info.format = "safetensors";
-        info.trusted = true;
-        if (auto s = (*r)->Register(info, fingerprints[m]); !s.ok()) return Fail(s.status());
-      }
-      if (absl::Status s = (*r)->Flush(); !s.ok()) return Fail(s);
-      register_tps.push_back(total / Seconds(start));
-    }
-    {
-      auto start = std::chrono::steady_clock::now();
+      const double cpu_start = CpuSeconds();
       auto r = reg::Registry::Open(bulk_db.string());
       if (!r.ok()) return Fail(r.status());
       auto batch = weightprint::client::ReadBundles(bundle_files);
       if (!batch.ok()) return Fail(batch.status());
+      std::printf("rep=%d ingest read_s=%.1f rss_mib=%.0f\n", rep, Seconds(start), PeakRssMiB());
+      std::fflush(stdout);
       for (reg::ModelToIngest& m : *batch) m.info.trusted = true;
       auto outcomes = (*r)->Ingest(*std::move(batch));
       if (!outcomes.ok()) return Fail(outcomes.status());
       if (absl::Status s = (*r)->Flush(); !s.ok()) return Fail(s);
-      ingest_tps.push_back(total / Seconds(start));
+      const double secs = Seconds(start);
+      ingest_tps.push_back(total / secs);
+      std::printf("rep=%d ingest_s=%.1f cpu_s=%.1f rss_mib=%.0f db_bytes=%llu\n", rep, secs,
+                  CpuSeconds() - cpu_start, PeakRssMiB(),
+                  static_cast<unsigned long long>(DirBytes(bulk_db)));
+      std::fflush(stdout);
+    }
+    {
+      auto start = std::chrono::steady_clock::now();
+      const double cpu_start = CpuSeconds();
+      auto r = reg::Registry::Open(one_db.string());
+      if (!r.ok()) return Fail(r.status());
+      for (uint64_t m = 0; m < models; ++m) {
+        auto one = weightprint::client::ReadBundles({bundle_files[m]});
+        if (!one.ok()) return Fail(one.status());
+        reg::ModelToIngest& model = one->front();
+        model.info.trusted = true;
+        if (auto s = (*r)->Register(model.info, model.tensors); !s.ok()) return Fail(s.status());
+        // Progress: every 100 models while registration still calibrates, then every 1,000.
+        if ((m + 1) % ((m + 1) <= 1000 ? 100 : 1000) == 0) {
+          std::printf("register progress models=%llu seconds=%.0f cpu_s=%.0f\n",
+                      static_cast<unsigned long long>(m + 1), Seconds(start),
+                      CpuSeconds() - cpu_start);
+          std::fflush(stdout);
+        }
+      }
+      if (absl::Status s = (*r)->Flush(); !s.ok()) return Fail(s);
+      const double secs = Seconds(start);
+      register_tps.push_back(total / secs);
+      std::printf("rep=%d register_s=%.1f cpu_s=%.1f rss_mib=%.0f db_bytes=%llu\n", rep, secs,
+                  CpuSeconds() - cpu_start, PeakRssMiB(),
+                  static_cast<unsigned long long>(DirBytes(one_db)));
+      std::fflush(stdout);
     }
     std::printf("rep=%d register_tps=%.0f ingest_tps=%.0f\n", rep, register_tps.back(),
                 ingest_tps.back());

@@ -24,7 +24,7 @@
 #include <random>
 #include <vector>
 
-#include "registry/internal/fast_storage.h"
+#include "registry/index/internal/fast_storage.h"
 
 namespace {
 
@@ -47,8 +47,13 @@ int main(int argc, char** argv) {
   std::ifstream in(argv[1], std::ios::binary);
   const std::vector<char> file((std::istreambuf_iterator<char>(in)),
                                std::istreambuf_iterator<char>());
-  if (file.size() < kHeaderSize || std::memcmp(file.data(), "WPSKIDX2", 8) != 0) {
-    std::fprintf(stderr, "%s: not a WPSKIDX2 index file\n", argv[1]);
+  // WPSKIDX2, or WPSKIDX3 with payload kind 0 (FAISS); docs/STORAGE.md.
+  const bool v2 = file.size() >= kHeaderSize && std::memcmp(file.data(), "WPSKIDX2", 8) == 0;
+  const bool v3 = file.size() >= kHeaderSize && std::memcmp(file.data(), "WPSKIDX3", 8) == 0;
+  uint32_t kind = 0;
+  if (v3) std::memcpy(&kind, file.data() + 20, 4);  // little-endian host
+  if (!(v2 || v3) || kind != 0) {
+    std::fprintf(stderr, "%s: not an index file with a FAISS payload\n", argv[1]);
     return 1;
   }
   uint64_t payload = 0;

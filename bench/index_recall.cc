@@ -23,7 +23,12 @@
 #include <string>
 #include <vector>
 
-#include "registry/internal/fast_storage.h"
+#include "registry/internal/dot_product.h"
+#include "registry/index/internal/fast_storage.h"
+#include "registry/index/internal/hamming.h"
+#include "registry/index/internal/sign_code_tier.h"
+#include <ctime>
+#include <thread>
 
 namespace {
 
@@ -122,6 +127,85 @@ void Measure(const std::string& name, const faiss::Index& index, double build_s,
   std::fflush(stdout);
 }
 
+// The registry's sign-code tier (registry/index/internal/sign_code_tier.h) at several candidate
+// counts C (nearest by Hamming distance) and R (re-ranked exactly), on the same data and
+// queries as the FAISS rows: single-query latency on one thread, recall per rho, the time of a
+// 300-query batch (a whole-model query's first stage), and the throughput of two threads
+// querying at once.
+void MeasureSignCodes(const std::vector<float>& base, size_t n, const std::vector<float>& queries,
+                      const std::vector<int64_t>& planted, int per_rho, size_t rho_count) {
+  using weightprint::registry::internal::SignCodeTier;
+  SignCodeTier tier(kDim);
+  std::vector<uint64_t> ids(n);
+  for (size_t i = 0; i < n; ++i) ids[i] = i;
+  const auto t0 = std::chrono::steady_clock::now();
+  tier.Add(ids, base);
+  const double build_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const int64_t nq = static_cast<int64_t>(planted.size());
+  // Threads per search (WP_SIGN_THREADS, default 1): single-query latency on one thread, as
+  // for the other rows, unless asked.
+  const size_t threads = std::getenv("WP_SIGN_THREADS") != nullptr
+                             ? std::strtoull(std::getenv("WP_SIGN_THREADS"), nullptr, 10)
+                             : 1;
+  const std::pair<size_t, size_t> settings[] = {{1024, 256},  {2048, 512},  {4096, 512},
+                                                {8192, 512},  {16384, 512}, {16384, 2048},
+                                                {65536, 2048}};
+  for (const auto& [c, r] : settings) {
+    std::vector<double> latency_ms, cpu_ms;
+    std::vector<int> found_per_rho(rho_count, 0);
+    auto thread_cpu_ms = [] {
+      timespec ts;
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+      return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) * 1e-6;
+    };
+    for (int64_t q = 0; q < nq; ++q) {
+      const double c0 = thread_cpu_ms();
+      const auto s0 = std::chrono::steady_clock::now();
+      auto hits = tier.Search({queries.data() + q * kDim, static_cast<size_t>(kDim)}, kTopK, c, r,
+                              threads);
+      latency_ms.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s0)
+              .count());
+      cpu_ms.push_back(thread_cpu_ms() - c0);
+      for (const auto& h : hits[0]) {
+        if (static_cast<int64_t>(h.vector_id) == planted[q]) {
+          ++found_per_rho[static_cast<size_t>(q / per_rho)];
+        }
+      }
+    }
+    // A 300-query batch, as a whole-model query's first stage sends it.
+    const size_t batch = std::min<size_t>(300, static_cast<size_t>(nq));
+    const auto b0 = std::chrono::steady_clock::now();
+    (void)tier.Search({queries.data(), batch * kDim}, kTopK, c, r, threads);
+    const double batch_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - b0).count();
+    // Two threads, each querying one at a time.
+    const auto p0 = std::chrono::steady_clock::now();
+    std::vector<std::thread> threads;
+    const int64_t per_thread = std::min<int64_t>(nq, 200);
+    for (int t = 0; t < 2; ++t) {
+      threads.emplace_back([&, t] {
+        for (int64_t q = t; q < per_thread * 2; q += 2) {
+          (void)tier.Search({queries.data() + (q % nq) * kDim, static_cast<size_t>(kDim)}, kTopK,
+                            c, r);
+        }
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    const double qps = 2.0 * static_cast<double>(per_thread) /
+                       std::chrono::duration<double>(std::chrono::steady_clock::now() - p0).count();
+    char name[64];
+    std::snprintf(name, sizeof(name), "SignCode C=%zu R=%zu", c, r);
+    std::printf("%-30s %9.1f %9.3f %9.3f %9.0f", name, build_s, Percentile(latency_ms, 0.5),
+                Percentile(latency_ms, 0.99), 32.0 + 2.0 * kDim + 8.0);
+    for (int found : found_per_rho) std::printf("  %5.3f", double(found) / per_rho);
+    std::printf("   cpu p50 %.3f p99 %.3f ms, batch300 %.0f ms, 2 threads %.0f qps\n",
+                Percentile(cpu_ms, 0.5), Percentile(cpu_ms, 0.99), batch_ms, qps);
+    std::fflush(stdout);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -130,6 +214,9 @@ int main(int argc, char** argv) {
   const std::vector<double> rhos = {0.3, 0.4, 0.5, 0.7, 0.9};
   std::printf("index_recall: %zu base vectors, %d queries per rho, k=%d, %d threads\n", n,
               per_rho, kTopK, omp_get_max_threads());
+  std::printf("kernels: Hamming %s, inner product %s\n",
+              weightprint::registry::internal::HammingPath(),
+              weightprint::registry::internal::DotProductPath());
 
   const std::vector<float> base = RandomUnit(n, 1);
   // Queries: q = rho * b + sqrt(1 - rho^2) * e, with e a random unit vector orthogonal-ish to b.
@@ -172,7 +259,7 @@ int main(int argc, char** argv) {
              kDim, faiss::ScalarQuantizer::QT_8bit, faiss::METRIC_INNER_PRODUCT);
        },
        {}},
-      {"HNSW32,fp16 (registry)", [] { return RegistryHnsw(64); }, {ef(64), ef(128), ef(256)}},
+      {"HNSW32,fp16 (registry)", [] { return RegistryHnsw(64); }, {ef(64), ef(128), ef(256), ef(1024)}},
       {"IVF1024,Flat",
        [] {
          auto* quantizer = new faiss::IndexFlatIP(kDim);
@@ -184,13 +271,30 @@ int main(int argc, char** argv) {
        {{" nprobe=32",
          [](faiss::Index* index) { static_cast<faiss::IndexIVFFlat*>(index)->nprobe = 32; }}}},
   };
-  const char* only = std::getenv("WP_INDEX_ONLY");  // substring filter on the name
+  // Comma-separated substrings of the names to run (default: all).
+  const char* only_env = std::getenv("WP_INDEX_ONLY");
+  auto selected = [&](const std::string& name) {
+    if (only_env == nullptr) return true;
+    const std::string only = only_env;
+    size_t start = 0;
+    while (start <= only.size()) {
+      const size_t end = std::min(only.find(',', start), only.size());
+      if (end > start && name.find(only.substr(start, end - start)) != std::string::npos) {
+        return true;
+      }
+      start = end + 1;
+    }
+    return false;
+  };
 
   std::printf("%-30s %9s %9s %9s %9s", "index", "build s", "p50 ms", "p99 ms", "bytes/vec");
   for (double rho : rhos) std::printf("  r@%.1f", rho);
   std::printf("\n");
+  if (selected("SignCode")) {
+    MeasureSignCodes(base, n, queries, planted, per_rho, rhos.size());
+  }
   for (const Candidate& c : candidates) {
-    if (only != nullptr && c.name.find(only) == std::string::npos) continue;
+    if (!selected(c.name)) continue;
     std::unique_ptr<faiss::Index> index = c.make();
     const auto t0 = std::chrono::steady_clock::now();
     if (!index->is_trained) {

@@ -30,7 +30,7 @@
 #include "client/registry_client.h"
 #include "indexer/fingerprint/tensor_fingerprint.h"
 #include "registry/registry.h"
-#include "registry/server.h"
+#include "registry/service/server.h"
 
 namespace {
 

@@ -26,7 +26,7 @@
 #include "indexer/fingerprint/fingerprinter.h"
 #include "indexer/formats/safetensors/safetensors_writer.h"
 #include "indexer/fingerprint/tensor_fingerprint.h"
-#include "registry/null_model.h"
+#include "registry/provenance/null_model.h"
 
 namespace {
 

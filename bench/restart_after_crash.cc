@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "base/statistics.h"
-#include "registry/fingerprint_store.h"
+#include "registry/store/fingerprint_store.h"
 #include "registry/registry.h"
 #include "tests/registry/store_test_fingerprints.h"
 

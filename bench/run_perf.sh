@@ -93,6 +93,12 @@ for N in $SIZES; do
   echo "  index: $(v index_type_after_open); sources found: $(v inprocess_tensor_query_source_found) tensors, $(v inprocess_model_query_source_found) models; load errors: $(v load_errors)"
   LAST="$SCRATCH/reg_$N"
 done
+# The large tier against the exact scan (and HNSW at its widest breadth) on the same random
+# data and queries: recall@32 per rho and single-query latency (bench/index_recall).
+echo "== index tiers at 100k, same data: $(WP_INDEX_ONLY="SignCode,registry kernel,HNSW32" \
+  "$BIN/bench/index_recall" 100000 50 | tail -n +2 | tr '\n' '|' )"
+# The HNSW breadth curve, when the largest registry's index is in the HNSW tier (the default large
+# tier is now sign codes, so this step normally finds nothing to measure).
 if [ -f "$LAST/index/sketch.wpidx" ] && "$BIN/bench/hnsw_breadth" "$LAST/index/sketch.wpidx" \
     >"$SCRATCH/breadth.txt" 2>/dev/null; then
   echo "== recall@32 against HNSW search breadth, $(head -1 "$SCRATCH/breadth.txt")"

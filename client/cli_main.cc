@@ -53,7 +53,8 @@ int Run(int argc, char** argv) {
 
   std::vector<Command> commands;
   commands.push_back(AddRegisterCommand(app, g));
-  Append(commands, AddBundleCommands(app, g));
+  commands.push_back(AddFingerprintCommand(app, g));
+  commands.push_back(AddIngestCommand(app));
   Append(commands, AddQueryCommands(app, g));
   Append(commands, AddModelsCommands(app));
   commands.push_back(AddStatsCommand(app));

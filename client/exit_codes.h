@@ -10,7 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "registry/provenance_report.h"
+#include "registry/provenance/provenance_report.h"
 
 namespace weightprint::client {
 

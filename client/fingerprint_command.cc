@@ -15,29 +15,6 @@
 
 namespace weightprint::client {
 
-CLI::App* AddFingerprintCommand(CLI::App& app, FingerprintCommandArgs* args) {
-  CLI::App* cmd = app.add_subcommand(
-      "fingerprint",
-      "fingerprint a model without a registry and write its offline bundle (.wpb, "
-      "docs/BUNDLES.md), for `weightprint ingest` later");
-  cmd->add_option("path", args->path,
-                  "model file (safetensors, GGUF, PyTorch, ONNX, NumPy, ...) or model directory")
-      ->required();
-  cmd->add_option("-o,--output", args->output, "bundle file to write; - for standard output")
-      ->required();
-  cmd->add_option("--name", args->info.name, "ORG/MODEL the bundle registers as");
-  cmd->add_option("--revision", args->info.revision, "revision (commit, tag)");
-  cmd->add_option("--license", args->info.license, "license identifier");
-  cmd->add_option("--source", args->info.source, "URL the weights came from");
-  cmd->add_option("--base-model", args->base_models,
-                  "declared base model, e.g. ORG/X (repeatable; default: the model card's "
-                  "base_model)");
-  cmd->add_option("--base-model-relation", args->base_model_relation,
-                  "finetune, adapter, quantized or merge (default: the model card's)")
-      ->check(CLI::IsMember({"finetune", "adapter", "quantized", "merge"}));
-  return cmd;
-}
-
 absl::Status RunFingerprintCommand(const FingerprintCommandArgs& args, int threads) {
   absl::StatusOr<indexer::ModelFingerprint> fingerprint;
   {

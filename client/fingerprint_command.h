@@ -1,15 +1,15 @@
 // `weightprint fingerprint PATH -o FILE.wpb`: fingerprints a model without any registry and
 // writes its offline bundle (docs/BUNDLES.md), or, with `-o -`, the bundle's bytes to standard
-// output. The command line declares its options with AddFingerprintCommand and runs it with
-// RunFingerprintCommand once the declared lineage is applied to `info`. Not thread-safe (one
-// command per process).
+// output. This is the library half the command line (client/cli/fingerprint_command.cc) and the
+// tests share: the command line fills FingerprintCommandArgs from its options, applies the
+// declared lineage to `info` and calls RunFingerprintCommand. Not thread-safe (one command per
+// process).
 #ifndef WEIGHTPRINT_CLIENT_FINGERPRINT_COMMAND_H_
 #define WEIGHTPRINT_CLIENT_FINGERPRINT_COMMAND_H_
 
 #include <string>
 #include <vector>
 
-#include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "registry/model_info.h"
 
@@ -22,9 +22,6 @@ struct FingerprintCommandArgs {
   std::vector<std::string> base_models; // --base-model (else the model card's)
   std::string base_model_relation;
 };
-
-// Declares the subcommand and its options on `app`; the values land in `*args`.
-CLI::App* AddFingerprintCommand(CLI::App& app, FingerprintCommandArgs* args);
 
 // Fingerprints args.path with `threads` workers (0: one per hardware thread) and writes the
 // bundle. A summary goes to standard error (standard output may carry the bundle).

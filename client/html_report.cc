@@ -15,7 +15,7 @@
 #include "base/p_value_text.h"
 #include "client/report_printer.h"
 #include "client/report_sections.h"
-#include "registry/provenance_report.h"
+#include "registry/provenance/provenance_report.h"
 
 namespace weightprint::client {
 namespace {

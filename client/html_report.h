@@ -17,7 +17,7 @@
 #include <string>
 #include <string_view>
 
-#include "registry/provenance_report.h"
+#include "registry/provenance/provenance_report.h"
 
 namespace weightprint::client {
 

@@ -9,19 +9,6 @@
 
 namespace weightprint::client {
 
-CLI::App* AddIngestCommand(CLI::App& app, IngestCommandArgs* args) {
-  CLI::App* cmd = app.add_subcommand(
-      "ingest",
-      "store many offline bundles (.wpb, from `weightprint fingerprint`) at once: all or "
-      "nothing, the index built once");
-  cmd->add_option("files", args->files, "bundle files")->required();
-  cmd->add_flag("--replace", args->replace,
-                "replace registrations of the same NAME@REVISION whose weights differ (as "
-                "register --replace)");
-  cmd->add_flag("--json", args->json, "print the outcome as JSON");
-  return cmd;
-}
-
 absl::StatusOr<std::vector<registry::ModelToIngest>> ReadBundles(
     const std::vector<std::string>& files) {
   std::vector<registry::ModelToIngest> models;

@@ -1,14 +1,15 @@
 // `weightprint ingest FILE.wpb...`: loads many offline bundles (docs/BUNDLES.md) into the
 // registry at once through its bulk path (docs/STORAGE.md, "Bulk ingest"). Every file is read
 // and validated before anything is stored; the first bad one fails the command, named, and
-// nothing of the batch is stored. Not thread-safe (one command per process).
+// nothing of the batch is stored. This is the library half the command line
+// (client/cli/ingest_command.cc), the tests and the benchmarks share. Not thread-safe (one
+// command per process).
 #ifndef WEIGHTPRINT_CLIENT_INGEST_COMMAND_H_
 #define WEIGHTPRINT_CLIENT_INGEST_COMMAND_H_
 
 #include <string>
 #include <vector>
 
-#include "CLI/CLI.hpp"
 #include "absl/status/statusor.h"
 #include "client/registry_client.h"
 #include "registry/bulk_ingest.h"
@@ -20,9 +21,6 @@ struct IngestCommandArgs {
   bool replace = false;
   bool json = false;
 };
-
-// Declares the subcommand and its options on `app`; the values land in `*args`.
-CLI::App* AddIngestCommand(CLI::App& app, IngestCommandArgs* args);
 
 // Reads every bundle in `files`, in order, into what Registry::Ingest takes. INVALID_ARGUMENT
 // (or FAILED_PRECONDITION for an unsupported fingerprint version) naming the first bad file.

@@ -21,9 +21,9 @@
 #include "registry/audit_entry.h"
 #include "registry/backup_summary.h"
 #include "registry/bulk_ingest.h"
-#include "registry/known_constant.h"
+#include "registry/provenance/known_constant.h"
 #include "registry/model_info.h"
-#include "registry/provenance_report.h"
+#include "registry/provenance/provenance_report.h"
 #include "registry/registry_stats.h"
 
 namespace weightprint::client {
@@ -71,7 +71,7 @@ class RegistryClient {
       const std::vector<indexer::TensorFingerprint>& tensors, const std::string& note) = 0;
   virtual absl::StatusOr<registry::KnownConstant> RemoveConstant(const std::string& hash) = 0;
   // Writes a consistent backup of the registry into `dir` while it serves
-  // (registry/registry_backup.h). Embedded: a local path. Remote: an absolute path on the
+  // (registry/store/registry_backup.h). Embedded: a local path. Remote: an absolute path on the
   // server's host, and an admin call.
   virtual absl::StatusOr<registry::BackupSummary> Backup(const std::string& dir) = 0;
 };

@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "nlohmann/json.hpp"
-#include "registry/known_constant.h"
+#include "registry/provenance/known_constant.h"
 #include "registry/model_info.h"
-#include "registry/provenance_report.h"
+#include "registry/provenance/provenance_report.h"
 #include "registry/registry_stats.h"
 
 namespace weightprint::client {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "nlohmann/json.hpp"
-#include "registry/provenance_report.h"
+#include "registry/provenance/provenance_report.h"
 
 namespace weightprint::client {
 

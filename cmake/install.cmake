@@ -47,18 +47,14 @@ install(EXPORT weightprintEmbeddedTargets NAMESPACE weightprint::
 
 # Public headers: every header outside an internal/ folder of the installed modules
 # (docs/ARCHITECTURE.md: such a header is its folder's public face; no public header includes
-# an internal one). The service (registry/grpc/, server, service) is not installed.
+# an internal one). The service (registry/service/) is not installed.
 foreach(dir base bundle client indexer)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/${dir}/ DESTINATION ${WP_INSTALL_INCLUDEDIR}/${dir}
     FILES_MATCHING PATTERN "*.h" PATTERN "internal" EXCLUDE PATTERN "python" EXCLUDE
     PATTERN "cli" EXCLUDE)
 endforeach()
-file(GLOB WP_REGISTRY_HEADERS ${PROJECT_SOURCE_DIR}/registry/*.h)
-list(REMOVE_ITEM WP_REGISTRY_HEADERS
-  ${PROJECT_SOURCE_DIR}/registry/server.h
-  ${PROJECT_SOURCE_DIR}/registry/service.h
-  ${PROJECT_SOURCE_DIR}/registry/server_limits.h)
-install(FILES ${WP_REGISTRY_HEADERS} DESTINATION ${WP_INSTALL_INCLUDEDIR}/registry)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/registry/ DESTINATION ${WP_INSTALL_INCLUDEDIR}/registry
+  FILES_MATCHING PATTERN "*.h" PATTERN "internal" EXCLUDE PATTERN "service" EXCLUDE)
 # Generated protobuf and gRPC headers ("weightprint/v1/registry.grpc.pb.h") and the schema.
 install(DIRECTORY ${PROJECT_BINARY_DIR}/proto/gen/weightprint
   DESTINATION ${WP_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.pb.h")

@@ -3,7 +3,7 @@
 // many bytes parsed as the RPC's request type (a message that does not parse ends the stream,
 // as gRPC would end the call). The client-streaming RPCs (RegisterModel, QueryModel,
 // QueryTensor, IngestBundles) go through the same per-call stream objects the server's reactors
-// drive (registry/grpc/upload_streams.h, ingest_stream.h): every message through Add, and Finish at the end of a
+// drive (registry/service/grpc/upload_streams.h, ingest_stream.h): every message through Add, and Finish at the end of a
 // stream that was accepted, against a real registry in a private temporary directory. The
 // unary requests are parsed, and AddConstants' fingerprints are decoded and stored as the
 // handler does. Exceptions are caught as the reactors catch them (GuardExceptions). Any error
@@ -16,9 +16,9 @@
 
 #include "fuzz/fuzz_file.h"
 #include "registry/fingerprint_codec.h"
-#include "registry/grpc/ingest_stream.h"
-#include "registry/grpc/status_edge.h"
-#include "registry/grpc/upload_streams.h"
+#include "registry/service/grpc/ingest_stream.h"
+#include "registry/service/grpc/status_edge.h"
+#include "registry/service/grpc/upload_streams.h"
 #include "registry/registry.h"
 #include "weightprint/v1/registry.pb.h"
 
@@ -94,19 +94,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       // Bit 3: the caller's role may replace; bit 4: the caller is trusted.
       edge::RegisterModelStream stream(registry, reg::WriteIdentity{"fuzz", "writer", "fuzz"},
                                        (selector & 8) != 0, (selector & 16) != 0,
-                                       edge::StreamAllowance{});
+                                       edge::UploadAllowance());
       RunStream(stream, data, size);
       break;
     }
     case 2:
     case 3: {
-      edge::QueryModelStream stream(registry, edge::StreamAllowance{});
+      edge::QueryModelStream stream(registry, edge::UploadAllowance());
       RunStream(stream, data, size);
       break;
     }
     case 4:
     case 5: {
-      edge::QueryTensorStream stream(registry, kMaxRawTensorBytes, edge::StreamAllowance{});
+      edge::QueryTensorStream stream(registry, kMaxRawTensorBytes, edge::UploadAllowance());
       RunStream(stream, data, size);
       break;
     }
@@ -118,7 +118,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         // Bit 4: the caller's role may replace; bit 5: the caller is trusted.
         edge::IngestBundlesStream stream(registry, reg::WriteIdentity{"fuzz", "writer", "fuzz"},
                                          (selector & 16) != 0, (selector & 32) != 0,
-                                         edge::StreamAllowance{});
+                                         edge::UploadAllowance());
         RunStream(stream, data, size);
         break;
       }

@@ -2,7 +2,7 @@
 // every seed is a well-formed value the fuzzers mutate from:
 //   make_fuzz_seeds fuzz/corpus
 // fills fuzz/corpus/records/ (one stored value per decoder, behind its selector byte),
-// fuzz/corpus/sketch_index/ (an exact and an HNSW index file with tombstones) and
+// fuzz/corpus/sketch_index/ (an exact index file, an HNSW one with tombstones and a sign-code one) and
 // fuzz/corpus/grpc_request/ (one request stream per RPC, in grpc_request_fuzzer's framing).
 // The tensors are small synthetic ones with deterministic values; the output is the same on
 // every run apart from the index files' FAISS graph, which depends only on the inputs too.
@@ -18,17 +18,17 @@
 #include "indexer/fingerprint/fingerprinter.h"
 #include "registry/constant_codec.h"
 #include "registry/fingerprint_codec.h"
-#include "registry/internal/key_schema.h"
-#include "registry/internal/record_format.h"
-#include "registry/null_model.h"
-#include "registry/sketch_index.h"
+#include "registry/store/internal/key_schema.h"
+#include "registry/store/internal/record_format.h"
+#include "registry/provenance/null_model.h"
+#include "registry/index/sketch_index.h"
 #include "weightprint/v1/registry.pb.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 namespace reg = weightprint::registry;
-namespace store = weightprint::registry::store_internal;
+namespace store = weightprint::registry::internal;
 namespace indexer = weightprint::indexer;
 namespace v1 = weightprint::v1;
 
@@ -130,11 +130,19 @@ void SketchIndexes(const fs::path& dir) {
   }
   reg::SketchIndexOptions options;
   options.exact_limit = 2;  // outgrown at once: the HNSW tier
+  options.large_tier = reg::SketchIndexOptions::LargeTier::kHnsw;
   options.hnsw_m = 4;
   auto hnsw = reg::SketchIndex::Create(dim, options);
   const uint64_t removed = 101;
   if (!hnsw.ok() || !(*hnsw)->Add(ids, vectors).ok() || !(*hnsw)->Remove({&removed, 1}).ok() ||
       !(*hnsw)->Save((dir / "hnsw_tombstones.index").string(), 6).ok()) {
+    std::abort();
+  }
+  reg::SketchIndexOptions sign_options;
+  sign_options.exact_limit = 2;  // outgrown at once: the sign-code tier
+  auto signs = reg::SketchIndex::Create(dim, sign_options);
+  if (!signs.ok() || !(*signs)->Add(ids, vectors).ok() || !(*signs)->Remove({&removed, 1}).ok() ||
+      !(*signs)->Save((dir / "sign_codes.index").string(), 7).ok()) {
     std::abort();
   }
 }

@@ -13,16 +13,16 @@
 
 #include "registry/constant_codec.h"
 #include "registry/fingerprint_codec.h"
-#include "registry/internal/key_schema.h"
-#include "registry/internal/record_format.h"
-#include "registry/null_model.h"
+#include "registry/store/internal/key_schema.h"
+#include "registry/store/internal/record_format.h"
+#include "registry/provenance/null_model.h"
 #include "weightprint/v1/fingerprint.pb.h"
 #include "weightprint/v1/registry.pb.h"
 
 namespace {
 
 namespace reg = weightprint::registry;
-namespace store = weightprint::registry::store_internal;
+namespace store = weightprint::registry::internal;
 
 void DecodeValue(uint8_t which, std::string_view value) {
   const std::string_view key = "fuzz";

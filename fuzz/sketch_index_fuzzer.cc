@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "fuzz/fuzz_file.h"
-#include "registry/sketch_index.h"
+#include "registry/index/sketch_index.h"
 
 // FAISS 1.7.3's read_index builds each index with a bare `new` and throws on a malformed field
 // without freeing what it has built so far (index_read.cpp). SketchIndex::Load catches the
@@ -22,7 +22,7 @@ extern "C" const char* __lsan_default_suppressions() { return "leak:faiss::read_
 
 namespace {
 
-constexpr size_t kHeaderSize = 48;     // registry/sketch_index.cc's file layout
+constexpr size_t kHeaderSize = 48;     // registry/index/sketch_index.cc's file layout
 constexpr size_t kChecksumOffset = 40;
 constexpr int kMaxSearchDim = 4096;    // larger dimensions are refused by the registry anyway
 

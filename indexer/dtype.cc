@@ -234,7 +234,7 @@ void DecodeToFloat(DType dtype, const std::byte* src, size_t count, float* dst) 
     case DType::kQ8_K:
     case DType::kIQ4_NL:
     case DType::kIQ4_XS:
-      return indexer_internal::DequantizeBlocks(dtype, src, count, dst);
+      return internal::DequantizeBlocks(dtype, src, count, dst);
   }
   // Unknown enumerator (only reachable through a bad cast): decode as zeros rather than read.
   for (size_t i = 0; i < count; ++i) dst[i] = 0.0f;

@@ -1,5 +1,5 @@
 // A backup in numbers, as the Backup RPC answers and the CLI prints it (the backup itself is
-// registry/registry_backup.h): a plain value, shared by the registry, the wire codecs and the
+// registry/store/registry_backup.h): a plain value, shared by the registry, the wire codecs and the
 // client printers. Thread-compatible.
 #ifndef WEIGHTPRINT_REGISTRY_BACKUP_SUMMARY_H_
 #define WEIGHTPRINT_REGISTRY_BACKUP_SUMMARY_H_

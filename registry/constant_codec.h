@@ -1,10 +1,10 @@
-// Conversions between the known-constant types (registry/known_constants.h,
-// registry/provenance_report.h) and their weightprint.v1 messages. Pure functions.
+// Conversions between the known-constant types (registry/provenance/known_constants.h,
+// registry/provenance/provenance_report.h) and their weightprint.v1 messages. Pure functions.
 #ifndef WEIGHTPRINT_REGISTRY_CONSTANT_CODEC_H_
 #define WEIGHTPRINT_REGISTRY_CONSTANT_CODEC_H_
 
-#include "registry/known_constant.h"
-#include "registry/provenance_report.h"
+#include "registry/provenance/known_constant.h"
+#include "registry/provenance/provenance_report.h"
 #include "weightprint/v1/registry.pb.h"
 
 namespace weightprint::registry {

@@ -11,7 +11,7 @@
 namespace weightprint::registry {
 namespace {
 
-using store_internal::ErrorText;
+using internal::ErrorText;
 
 // The C++ and proto enums share numeric values (see indexer/dtype.h and tensor_fingerprint.h),
 // so the conversion is a cast once the value is known to be a real enumerator.

@@ -16,16 +16,14 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "indexer/fingerprint/model_invariants.h"
-#include "registry/fingerprint_store.h"
-#include "registry/index_recovery.h"
+#include "registry/store/fingerprint_store.h"
+#include "registry/index/index_recovery.h"
 #include "registry/internal/annotated_mutex.h"
-#include "registry/internal/key_schema.h"
-#include "registry/internal/record_format.h"
-#include "registry/lineage_check.h"
-#include "registry/null_model.h"
-#include "registry/provenance_matcher.h"
-#include "registry/sketch_index.h"
-#include "registry/weights_digest.h"
+#include "registry/provenance/lineage_check.h"
+#include "registry/provenance/null_model.h"
+#include "registry/provenance/provenance_matcher.h"
+#include "registry/index/sketch_index.h"
+#include "registry/provenance/weights_digest.h"
 
 namespace weightprint::registry {
 namespace {
@@ -405,7 +403,7 @@ absl::StatusOr<ModelInfo> Registry::Register(ModelInfo info,
     if (vector_ids[i] == 0) continue;
     ids.push_back(vector_ids[i]);
     // The index holds what the store holds (half precision), so a rebuilt index equals this one.
-    for (float v : tensors[i].sketch) vectors.push_back(store_internal::StoredSketchValue(v));
+    for (float v : tensors[i].sketch) vectors.push_back(StoredSketchValue(v));
   }
   if (absl::Status s = impl_->current_index()->Add(ids, vectors); !s.ok()) {
     // The store is the truth; the persisted index is now stale and is rebuilt at next open.
@@ -525,7 +523,7 @@ absl::StatusOr<std::vector<IngestOutcome>> Registry::Ingest(std::vector<ModelToI
         ids.push_back(vector_ids[k][t]);
         // As Register: the index holds what the store holds (half precision).
         for (float v : tensors[t].sketch) {
-          vectors.push_back(store_internal::StoredSketchValue(v));
+          vectors.push_back(StoredSketchValue(v));
         }
       }
     }
@@ -637,7 +635,7 @@ absl::StatusOr<std::vector<AuditEntry>> Registry::ListAudit(int64_t since_unix_m
   return impl_->store->ListAudit(since_unix_micros, limit);
 }
 
-uint32_t StoreSchemaVersion() { return store_internal::kSchemaVersion; }
+uint32_t StoreSchemaVersion() { return StoreSchemaVersionWritten(); }
 
 std::string IndexFilePath(const std::string& dir) { return dir + "/index/sketch.wpidx"; }
 
@@ -650,7 +648,7 @@ absl::StatusOr<RegistryStats> Registry::Stats() const {
   stats.parameters = counts.parameters;
   stats.index_type = impl_->current_index()->description();
   stats.index_vectors = impl_->current_index()->size();
-  stats.schema_version = store_internal::kSchemaVersion;
+  stats.schema_version = StoreSchemaVersionWritten();
   stats.fingerprint_version = indexer::kFingerprintVersion;
   stats.calibration_pairs = impl_->null()->total_pairs();
   stats.db_path = impl_->dir;
@@ -747,7 +745,7 @@ absl::StatusOr<BackupManifest> Registry::Backup(const std::string& dir) {
     return status;
   };
   BackupManifest manifest;
-  manifest.schema_version = store_internal::kSchemaVersion;
+  manifest.schema_version = StoreSchemaVersionWritten();
   manifest.fingerprint_version = indexer::kFingerprintVersion;
   {
     // No write lands between the checkpoint and the index save, so both are at one epoch.

@@ -18,14 +18,14 @@
 #include "indexer/fingerprint/tensor_fingerprint.h"
 #include "registry/audit_entry.h"
 #include "registry/bulk_ingest.h"
-#include "registry/file_system.h"
-#include "registry/fingerprint_store.h"
-#include "registry/index_recovery.h"
-#include "registry/known_constants.h"
+#include "registry/store/file_system.h"
+#include "registry/store/fingerprint_store.h"
+#include "registry/index/index_recovery.h"
+#include "registry/provenance/known_constants.h"
 #include "registry/model_info.h"
-#include "registry/null_model.h"
-#include "registry/provenance_report.h"
-#include "registry/registry_backup.h"
+#include "registry/provenance/null_model.h"
+#include "registry/provenance/provenance_report.h"
+#include "registry/store/registry_backup.h"
 #include "registry/registry_stats.h"
 
 namespace weightprint::registry {
@@ -116,7 +116,7 @@ class Registry {
   // Writes the sketch index to disk now.
   absl::Status Flush();
 
-  // Writes a consistent backup of the registry into `dir` (registry/registry_backup.h): an
+  // Writes a consistent backup of the registry into `dir` (registry/store/registry_backup.h): an
   // absolute path that does not exist or is an empty directory. Queries go on throughout;
   // registrations and deletions wait only while the store is checkpointed and the index saved
   // at the checkpoint's epoch, not while the files are copied and checksummed.

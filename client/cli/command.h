@@ -25,6 +25,10 @@ struct Command {
 
 // In the order `weightprint --help` lists them. `g` outlives the commands.
 Command AddRegisterCommand(CLI::App& app, const GlobalOptions& g);
+// fingerprint: a model to an offline bundle, no registry.
+Command AddFingerprintCommand(CLI::App& app, const GlobalOptions& g);
+// ingest: offline bundles in bulk.
+Command AddIngestCommand(CLI::App& app);
 // query, report and audit-model: one query, three presentations.
 std::vector<Command> AddQueryCommands(CLI::App& app, const GlobalOptions& g);
 // models list | show | delete.
@@ -38,8 +42,6 @@ std::vector<Command> AddConstantsCommands(CLI::App& app, const GlobalOptions& g)
 // fsck, backup and restore (docs/OPERATIONS.md).
 std::vector<Command> AddMaintenanceCommands(CLI::App& app, const GlobalOptions& g);
 Command AddDemoCommand(CLI::App& app, const GlobalOptions& g);
-// fingerprint (a model to an offline bundle, no registry) and ingest (bundles in bulk).
-std::vector<Command> AddBundleCommands(CLI::App& app, const GlobalOptions& g);
 
 }  // namespace weightprint::client::cli
 

@@ -9,8 +9,8 @@
 #include "client/cli/command.h"
 #include "client/embedded/maintenance_printer.h"
 #include "client/exit_codes.h"
-#include "registry/registry_backup.h"
-#include "registry/store_check.h"
+#include "registry/store/registry_backup.h"
+#include "registry/store/store_check.h"
 
 namespace weightprint::client::cli {
 namespace {

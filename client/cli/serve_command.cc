@@ -12,7 +12,7 @@
 
 #include "client/cli/command.h"
 #include "registry/registry.h"
-#include "registry/server.h"
+#include "registry/service/server.h"
 
 namespace weightprint::client::cli {
 namespace {

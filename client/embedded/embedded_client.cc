@@ -10,7 +10,7 @@
 #include "absl/status/status.h"
 #include "indexer/fingerprint/raw_tensor.h"
 #include "registry/registry.h"
-#include "registry/registry_backup.h"
+#include "registry/store/registry_backup.h"
 
 namespace weightprint::client {
 namespace {

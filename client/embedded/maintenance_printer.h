@@ -1,14 +1,14 @@
 // Text and JSON forms of the registry's maintenance results: the consistency check
-// (`weightprint fsck`, registry/store_check.h) and backups (`backup`, `restore`,
-// registry/registry_backup.h). JSON fields are documented in docs/JSON.md. Pure functions.
+// (`weightprint fsck`, registry/store/store_check.h) and backups (`backup`, `restore`,
+// registry/store/registry_backup.h). JSON fields are documented in docs/JSON.md. Pure functions.
 #ifndef WEIGHTPRINT_CLIENT_EMBEDDED_MAINTENANCE_PRINTER_H_
 #define WEIGHTPRINT_CLIENT_EMBEDDED_MAINTENANCE_PRINTER_H_
 
 #include <string>
 
 #include "nlohmann/json.hpp"
-#include "registry/registry_backup.h"
-#include "registry/store_check.h"
+#include "registry/store/registry_backup.h"
+#include "registry/store/store_check.h"
 
 namespace weightprint::client {
 

@@ -24,7 +24,7 @@
 #include "client/registry_client.h"
 #include "registry/constant_codec.h"
 #include "registry/fingerprint_codec.h"
-#include "registry/report_codec.h"
+#include "registry/provenance/report_codec.h"
 #include "weightprint/v1/registry.grpc.pb.h"
 
 namespace weightprint::client {

@@ -29,9 +29,9 @@
 namespace weightprint::indexer {
 namespace {
 
-using indexer_internal::CentralMoments;
-using indexer_internal::Mix64;
-using indexer_internal::SketchRowKey;
+using internal::CentralMoments;
+using internal::Mix64;
+using internal::SketchRowKey;
 
 static_assert(kSketchDim == 256, "the bucket is the top 8 bits of the coordinate hash");
 static_assert(kLongSketchDim == 4096, "the long bucket is the top 12 bits of the coordinate hash");
@@ -428,13 +428,13 @@ void TensorFingerprinter::State::ProcessBlock() {
   if (all_finite && dtype == DType::kBF16) {
     HashBytes(bf16.get(), raw16.data(), n * sizeof(uint16_t));
   } else {
-    indexer_internal::FloatsToBF16(x, n, half_bits.data());
+    internal::FloatsToBF16(x, n, half_bits.data());
     HashBytes(bf16.get(), half_bits.data(), n * sizeof(uint16_t));
   }
   if (all_finite && dtype == DType::kF16) {
     HashBytes(f16.get(), raw16.data(), n * sizeof(uint16_t));
   } else {
-    indexer_internal::FloatsToF16(x, n, all_finite, half_bits.data());
+    internal::FloatsToF16(x, n, all_finite, half_bits.data());
     HashBytes(f16.get(), half_bits.data(), n * sizeof(uint16_t));
   }
 

@@ -285,7 +285,7 @@ absl::StatusOr<TensorFingerprint> FingerprintFeature(const std::string& name,
   if (!fp.ok()) return fp.status();
   // A feature is a computed statistic, not a tensor of the file: the fixed-content detectors
   // (windows, ramps, position tables) do not apply to it, and it is judged on its 256-bucket
-  // sketch alone (Fisher scale, registry/null_model.h), so it carries no long sketch.
+  // sketch alone (Fisher scale, registry/provenance/null_model.h), so it carries no long sketch.
   fp->fixed_family.clear();
   fp->long_sketch.clear();
   fp->evidence = ClassifyEvidence(fp->name, fp->dtype, fp->stats, fp->num_elements());

@@ -4,7 +4,7 @@
 
 #include "base/half_float.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 
 using base::DecodeF16;
 namespace {
@@ -316,4 +316,4 @@ void DequantizeBlocks(DType dtype, const std::byte* src, size_t blocks, float* d
   }
 }
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal

@@ -13,7 +13,7 @@
 
 #include "indexer/dtype.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 
 // The 16 levels of ggml's non-linear 4-bit grid (IQ4_NL, IQ4_XS).
 inline constexpr int8_t kIq4NlGrid[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
@@ -24,6 +24,6 @@ inline constexpr int8_t kIq4NlGrid[16] = {-127, -104, -83, -65, -49, -35, -22, -
 // REQUIRES: IsBlockQuantized(dtype).
 void DequantizeBlocks(DType dtype, const std::byte* src, size_t blocks, float* dst);
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal
 
 #endif  // WEIGHTPRINT_INDEXER_INTERNAL_DEQUANTIZE_H_

@@ -25,9 +25,9 @@ namespace weightprint::indexer {
 namespace {
 
 namespace fs = std::filesystem;
-using indexer_internal::FindShards;
-using indexer_internal::ReadArchitecture;
-using indexer_internal::Shards;
+using internal::FindShards;
+using internal::ReadArchitecture;
+using internal::Shards;
 
 // Pieces a tensor is streamed in. Pages of a piece are released as soon as it is hashed, so a
 // worker holds at most one piece of the mapped file resident, however large the tensor.

@@ -3,7 +3,7 @@
 // Debian's Abseil is built without std::string_view aliasing, so absl::StrCat does not accept
 // std::string_view; this streams every piece instead. For error paths only: it is not fast.
 //
-// Internal to wp_store. Pure function; thread-safe.
+// Private to the registry's modules (registry/internal/). Pure function; thread-safe.
 #ifndef WEIGHTPRINT_REGISTRY_INTERNAL_ERROR_TEXT_H_
 #define WEIGHTPRINT_REGISTRY_INTERNAL_ERROR_TEXT_H_
 
@@ -11,7 +11,7 @@
 #include <string>
 #include <type_traits>
 
-namespace weightprint::registry::store_internal {
+namespace weightprint::registry::internal {
 
 // Concatenates the printed form of each piece. Single-byte integers print as numbers.
 template <typename... Pieces>
@@ -29,6 +29,6 @@ std::string ErrorText(const Pieces&... pieces) {
   return out.str();
 }
 
-}  // namespace weightprint::registry::store_internal
+}  // namespace weightprint::registry::internal
 
 #endif  // WEIGHTPRINT_REGISTRY_INTERNAL_ERROR_TEXT_H_

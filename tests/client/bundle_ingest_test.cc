@@ -18,8 +18,8 @@
 #include "indexer/model/model_fingerprint.h"
 #include "registry/fingerprint_codec.h"
 #include "registry/registry.h"
-#include "registry/report_codec.h"
-#include "registry/store_check.h"
+#include "registry/provenance/report_codec.h"
+#include "registry/store/store_check.h"
 #include "tests/testing/temp_dir.h"
 
 namespace weightprint::client {

@@ -6,7 +6,7 @@
 #include <regex>
 
 #include "gtest/gtest.h"
-#include "registry/layer_similarity.h"
+#include "registry/provenance/layer_similarity.h"
 
 namespace weightprint::client {
 namespace {

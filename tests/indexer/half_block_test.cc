@@ -9,7 +9,7 @@
 #include "gtest/gtest.h"
 #include "base/half_float.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 using base::EncodeBF16;
 using base::EncodeF16;
 namespace {
@@ -71,4 +71,4 @@ TEST(HalfBlockTest, NonFiniteBlocksUseTheCanonicalNaN) {
 }
 
 }  // namespace
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal

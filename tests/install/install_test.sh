@@ -30,7 +30,7 @@ for f in lib/cmake/weightprint/weightprintConfig.cmake \
 done
 # Only public headers: nothing from an internal/ folder, nothing of the server.
 leaked=$(cd "$PREFIX/include/weightprint" && find . -path '*/internal/*' -o -name server.h \
-         -o -name service.h -o -path './registry/grpc/*')
+         -o -name service.h -o -path './registry/service/*')
 if [ -z "$leaked" ]; then pass "no internal or server headers installed"; else
   fail "no internal or server headers installed" "$leaked"; fi
 

@@ -10,7 +10,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "registry/registry_backup.h"
+#include "registry/store/registry_backup.h"
 #include "tests/integration/remote_fixture.h"
 
 namespace weightprint::integration {

@@ -8,9 +8,9 @@
 #include <fstream>
 #include <thread>
 
-#include "registry/registry_backup.h"
-#include "registry/report_codec.h"
-#include "registry/store_check.h"
+#include "registry/store/registry_backup.h"
+#include "registry/provenance/report_codec.h"
+#include "registry/store/store_check.h"
 #include "tests/integration/remote_fixture.h"
 
 namespace weightprint::integration {

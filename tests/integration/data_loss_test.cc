@@ -8,13 +8,13 @@
 #include <string>
 #include <vector>
 
-#include "registry/internal/key_schema.h"
+#include "registry/store/internal/key_schema.h"
 #include "tests/integration/remote_fixture.h"
 
 namespace weightprint::integration {
 namespace {
 
-namespace si = registry::store_internal;
+namespace si = registry::internal;
 
 // Overwrites `key` in column family `cf` of the closed database at `path` with `value`.
 void Overwrite(const std::string& path, si::ColumnFamily cf, const std::string& key,

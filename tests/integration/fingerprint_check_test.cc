@@ -1,5 +1,5 @@
 // The server re-derives what it can of a remote client's fingerprints and refuses fingerprints
-// whose fields contradict one another (registry/grpc/fingerprint_check.h), over the real server
+// whose fields contradict one another (registry/service/grpc/fingerprint_check.h), over the real server
 // on loopback: each contradiction is INVALID_ARGUMENT naming the tensor and the field, with
 // nothing stored; a wrong evidence class, wrong counts and a client-sent registration time are
 // replaced by the server's own values.
@@ -17,7 +17,7 @@
 
 #include "indexer/fingerprint/fingerprinter.h"
 #include "indexer/tensor_info.h"
-#include "registry/grpc/fingerprint_check.h"
+#include "registry/service/grpc/fingerprint_check.h"
 #include "tests/integration/remote_fixture.h"
 
 namespace weightprint::integration {

@@ -14,7 +14,7 @@
 #include "client/registry_client.h"
 #include "registry/bulk_ingest.h"
 #include "registry/fingerprint_codec.h"
-#include "registry/report_codec.h"
+#include "registry/provenance/report_codec.h"
 #include "tests/integration/remote_fixture.h"
 
 namespace weightprint::integration {

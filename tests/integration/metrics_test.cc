@@ -14,9 +14,9 @@
 #include <thread>
 #include <vector>
 
-#include "registry/metrics/exposition_text.h"
-#include "registry/metrics/rpc_metrics.h"
-#include "registry/server.h"
+#include "registry/service/metrics/exposition_text.h"
+#include "registry/service/metrics/rpc_metrics.h"
+#include "registry/service/server.h"
 #include "tests/integration/remote_fixture.h"
 #include "weightprint/v1/registry.grpc.pb.h"
 

@@ -19,7 +19,7 @@
 #include "client/registry_client.h"
 #include "indexer/fingerprint/tensor_fingerprint.h"
 #include "registry/registry.h"
-#include "registry/server.h"
+#include "registry/service/server.h"
 #include "tests/testing/temp_dir.h"
 #include "weightprint/v1/registry.grpc.pb.h"
 

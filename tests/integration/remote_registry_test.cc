@@ -10,7 +10,7 @@
 
 #include "indexer/dtype.h"
 #include "indexer/fingerprint/fingerprinter.h"
-#include "registry/provenance_report.h"
+#include "registry/provenance/provenance_report.h"
 #include "tests/integration/remote_fixture.h"
 
 namespace weightprint::integration {

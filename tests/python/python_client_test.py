@@ -4,8 +4,8 @@
 Starts `weightprint serve` on a temporary database, writes the demo models with
 `weightprint demo --models-only`, and drives everything through the Python package: register,
 query (compared field by field with the CLI's --json for the same query on the same server),
-query_tensor, models, model, stats, delete, bundles (good and damaged), and a token-protected
-server. Usage: python_client_test.py --cli PATH_TO_WEIGHTPRINT [unittest args]; the package
+query_tensor, models, model, stats, delete, bundles (good and damaged), a token-protected
+server, and bulk ingest of bundles (IngestBundles) compared with registering the same bundles. Usage: python_client_test.py --cli PATH_TO_WEIGHTPRINT [unittest args]; the package
 (with its generated stubs) must be on PYTHONPATH.
 """
 import dataclasses
@@ -371,6 +371,188 @@ class TokenServerTest(unittest.TestCase):
         audit = run_cli("--server", self.server.address, "audit").stdout
         self.assertRegex(audit, r"register +org/base .*by py-writer \[writer\]")
 
+
+def without_created_unix(value):
+    """`value` (asdict output) with every ModelInfo's created_unix removed: the one field in
+    which a model stored by ingest and the same model registered on another server must differ
+    (each store stamps its own clock)."""
+    if isinstance(value, dict):
+        return {k: without_created_unix(v) for k, v in value.items() if k != "created_unix"}
+    if isinstance(value, list):
+        return [without_created_unix(v) for v in value]
+    return value
+
+
+class IngestTest(unittest.TestCase):
+    """Registry.ingest over the IngestBundles RPC, on a server with writer and reader tokens,
+    against registering the same bundles one at a time on a second (open) server."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="weightprint-py-ingest-")
+        cls.models = os.path.join(cls.tmp, "models")
+        run_cli("demo", "--models-only", "--workdir", cls.models)
+        tokens = os.path.join(cls.tmp, "tokens")
+        with open(tokens, "w") as f:
+            f.write(f"py-writer writer {WRITER_SECRET}\npy-reader reader {READER_SECRET}\n")
+        cls.server = Server(cls.tmp, "ingest", ["--tokens", tokens])
+        cls.reference = Server(cls.tmp, "reference")
+        cls.writer = weightprint.Registry(cls.server.address, token=WRITER_SECRET, timeout=60,
+                                         cli=CLI)
+        cls.bundles = {}
+        for model, name in (("base", "org/base"), ("other", "org/other"),
+                            ("independent", "org/independent")):
+            out = os.path.join(cls.tmp, f"{model}.wpb")
+            run_cli("fingerprint", os.path.join(cls.models, f"{model}.safetensors"), "-o", out,
+                    "--name", name)
+            cls.bundles[model] = out
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.writer.close()
+        cls.server.stop()
+        cls.reference.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def assert_not_stored(self, name):
+        with self.assertRaises(weightprint.RegistryError) as caught:
+            self.writer.model(name)
+        self.assertEqual(caught.exception.code, "NOT_FOUND")
+
+    def read(self, model):
+        with open(self.bundles[model], "rb") as f:
+            return f.read()
+
+    def test_ingest_stores_the_bundles_and_queries_as_registering_them(self):
+        files = [self.bundles["base"], self.bundles["other"]]
+        sizes = [len(weightprint.read_bundle(f).tensors) for f in files]
+        result = self.writer.ingest(files)
+        self.assertIsInstance(result, weightprint.IngestResult)
+        self.assertEqual([o.origin for o in result.outcomes], files)
+        self.assertEqual([o.action for o in result.outcomes], ["register", "register"])
+        self.assertEqual([o.model.name for o in result.outcomes], ["org/base", "org/other"])
+        self.assertEqual([o.model.tensor_count for o in result.outcomes], sizes)
+        self.assertEqual(result.models_stored, 2)
+        self.assertEqual(result.models_unchanged, 0)
+        self.assertEqual(result.tensors_sent, sum(sizes))
+        self.assertEqual(result.tensors_stored, sum(sizes))
+        for outcome in result.outcomes:
+            self.assertEqual(self.writer.model(outcome.model.name), outcome.model)
+        # The writer's models are not the operators' own: trusted stays false.
+        self.assertEqual([o.model.trusted for o in result.outcomes], [False, False])
+        stats = self.writer.stats()
+
+        # The same bundles registered one at a time, in the same order, on another server.
+        with weightprint.Registry(self.reference.address, timeout=60, cli=CLI) as reference:
+            for f in files:
+                reference.register(f)
+            for query in ("finetune-bf16", "cast-f16", "independent"):
+                with self.subTest(query=query):
+                    path = os.path.join(self.models, f"{query}.safetensors")
+                    ingested = dataclasses.asdict(self.writer.query(path))
+                    registered = dataclasses.asdict(reference.query(path))
+                    ingested, registered = map(without_created_unix, (ingested, registered))
+                    self.assertIsNone(first_difference(ingested, registered))
+                    self.assertEqual(ingested, registered)
+            report = self.writer.query(os.path.join(self.models, "finetune-bf16.safetensors"))
+            self.assertEqual(report.candidates[0].model.name, "org/base")
+            self.assertEqual(report.candidates[0].relation, "derived")
+
+        # Ingesting the same bundles again stores nothing and names the records they match.
+        again = self.writer.ingest(files)
+        self.assertEqual([o.action for o in again.outcomes],
+                         ["register-unchanged", "register-unchanged"])
+        self.assertEqual([o.model.id for o in again.outcomes],
+                         [o.model.id for o in result.outcomes])
+        self.assertEqual(again.models_stored, 0)
+        self.assertEqual(again.models_unchanged, 2)
+        self.assertEqual(again.tensors_stored, 0)
+        self.assertEqual(again.tensors_sent, sum(sizes))
+        after = self.writer.stats()
+        self.assertEqual((after.models, after.tensors), (stats.models, stats.tensors))
+        # The audit trail names the token, once per model and call.
+        audit = run_cli("--server", self.server.address, "audit").stdout
+        self.assertRegex(audit, r"register +org/other .*by py-writer \[writer\]")
+        self.assertRegex(audit, r"register-unchanged +org/base .*by py-writer \[writer\]")
+
+    def test_ingest_needs_a_writer_token_and_stores_nothing_otherwise(self):
+        bundle = self.bundles["independent"]
+        with weightprint.Registry(self.server.address, token=READER_SECRET,
+                                  timeout=60) as reader:
+            with self.assertRaises(weightprint.IngestError) as caught:
+                reader.ingest([bundle])
+            self.assertEqual(caught.exception.code, "PERMISSION_DENIED")
+            self.assertIsNone(caught.exception.origin)
+        with weightprint.Registry(self.server.address, timeout=60) as anonymous:
+            with self.assertRaises(weightprint.RegistryError) as caught:
+                anonymous.ingest(bundle)
+            self.assertEqual(caught.exception.code, "UNAUTHENTICATED")
+        self.assert_not_stored("org/independent")
+
+    def test_a_damaged_bundle_fails_before_anything_is_sent(self):
+        good = self.read("independent")
+        damaged = os.path.join(self.tmp, "damaged.wpb")
+        with open(damaged, "wb") as f:
+            f.write(good[:40] + bytes([good[40] ^ 0x55]) + good[41:])
+        body_length = struct.unpack_from("<Q", good, 16)[0]
+        # Against an address where nothing listens: any attempt to send would be UNAVAILABLE.
+        with weightprint.Registry("127.0.0.1:1", timeout=10) as nowhere:
+            with self.assertRaises(weightprint.BundleError) as caught:
+                nowhere.ingest([self.bundles["independent"], damaged])
+        self.assertEqual(caught.exception.path, damaged)
+        self.assertEqual(caught.exception.offset, 24 + body_length)
+        self.assertIn("checksum mismatch", str(caught.exception))
+        # On the real server: the good bundle before it is not stored either.
+        with self.assertRaises(weightprint.BundleError) as caught:
+            self.writer.ingest([self.bundles["independent"], damaged])
+        self.assertIn(damaged, str(caught.exception))
+        self.assert_not_stored("org/independent")
+        # A model file is not a bundle: ingest takes bundles only.
+        model_file = os.path.join(self.models, "independent.safetensors")
+        with self.assertRaises(weightprint.BundleError) as caught:
+            self.writer.ingest(model_file)
+        self.assertEqual((caught.exception.path, caught.exception.offset), (model_file, 0))
+        # A bundle without a model name is refused before sending too.
+        nameless = os.path.join(self.tmp, "nameless.wpb")
+        run_cli("fingerprint", model_file, "-o", nameless)
+        with self.assertRaises(ValueError) as caught:
+            self.writer.ingest([nameless])
+        self.assertIn(nameless, str(caught.exception))
+
+    def test_bundle_bytes_and_a_refused_model_named_by_its_origin(self):
+        # On a server of its own (open to loopback writers), so that the other tests' registry
+        # matches the reference one model for model.
+        server = Server(self.tmp, "bytes")
+        self.addCleanup(server.stop)
+        registry = weightprint.Registry(server.address, timeout=60, cli=CLI)
+        self.addCleanup(registry.close)
+        registry.ingest(self.bundles["base"])
+        renamed = os.path.join(self.tmp, "renamed.wpb")
+        run_cli("fingerprint", os.path.join(self.models, "independent.safetensors"), "-o",
+                renamed, "--name", "org/from-bytes")
+        with open(renamed, "rb") as f:
+            fresh = f.read()
+        conflicting = os.path.join(self.tmp, "conflicting.wpb")
+        run_cli("fingerprint", os.path.join(self.models, "other.safetensors"), "-o",
+                conflicting, "--name", "org/base")
+        with open(conflicting, "rb") as f:
+            conflict = f.read()
+        # org/base with other weights: the whole call is refused, naming the second item.
+        with self.assertRaises(weightprint.IngestError) as caught:
+            registry.ingest([fresh, conflict])
+        self.assertEqual(caught.exception.code, "ALREADY_EXISTS")
+        self.assertEqual(caught.exception.origin, "<bytes 2>")
+        self.assertIn("org/base", caught.exception.message)
+        with self.assertRaises(weightprint.RegistryError) as missing:
+            registry.model("org/from-bytes")
+        self.assertEqual(missing.exception.code, "NOT_FOUND")
+        # Bytes and a Bundle in one call; the second is the same model again, within the call.
+        result = registry.ingest([fresh, weightprint.parse_bundle(fresh, "again.wpb")])
+        self.assertEqual([(o.origin, o.action) for o in result.outcomes],
+                         [("<bytes 1>", "register"), ("again.wpb", "register-unchanged")])
+        self.assertEqual(result.models_stored, 1)
+        self.assertEqual(registry.model("org/from-bytes").id, result.outcomes[0].model.id)
+        self.assertEqual(result.outcomes[1].model.id, result.outcomes[0].model.id)
 
 class MutualTlsServerTest(unittest.TestCase):
     """TLS with a CA, server and client certificates made here by the openssl command."""

@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "registry/fingerprint_store.h"
+#include "registry/store/fingerprint_store.h"
 #include "registry/registry.h"
-#include "registry/sketch_index.h"
+#include "registry/index/sketch_index.h"
 #include "tests/registry/store_test_fingerprints.h"
 #include "tests/testing/fault_file_system.h"
 #include "tests/testing/temp_dir.h"

@@ -1,6 +1,6 @@
 // The vectorised inner products and the FAISS storage classes built on them, checked against
 // plain double-precision references and against FAISS's own classes.
-#include "registry/internal/fast_storage.h"
+#include "registry/index/internal/fast_storage.h"
 
 #include <faiss/IndexHNSW.h>
 #include <faiss/impl/io.h>
@@ -21,7 +21,7 @@
 #include "gtest/gtest.h"
 #include "base/half_float.h"
 #include "registry/internal/dot_product.h"
-#include "registry/sketch_index.h"
+#include "registry/index/sketch_index.h"
 #include "tests/registry/store_test_fingerprints.h"
 #include "tests/testing/temp_dir.h"
 
@@ -213,7 +213,10 @@ TEST(FastStorageTest, LoadsFloatHnswFilesFromEarlierVersions) {
   std::ofstream(path, std::ios::binary).write(file.data(), static_cast<std::streamsize>(file.size()));
 
   uint64_t epoch = 0;
-  absl::StatusOr<std::unique_ptr<SketchIndex>> loaded = SketchIndex::Load(path, &epoch);
+  SketchIndexOptions hnsw_options;  // keep the HNSW tier (by default it becomes sign codes)
+  hnsw_options.large_tier = SketchIndexOptions::LargeTier::kHnsw;
+  absl::StatusOr<std::unique_ptr<SketchIndex>> loaded =
+      SketchIndex::Load(path, &epoch, hnsw_options);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_EQ(epoch, 42u);
   EXPECT_EQ((*loaded)->size(), 300u);

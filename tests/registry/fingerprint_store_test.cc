@@ -1,4 +1,4 @@
-#include "registry/fingerprint_store.h"
+#include "registry/store/fingerprint_store.h"
 
 #include <algorithm>
 #include <atomic>
@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "registry/internal/key_schema.h"
-#include "registry/internal/record_format.h"
+#include "registry/store/internal/key_schema.h"
+#include "registry/store/internal/record_format.h"
 #include "rocksdb/db.h"
 #include "tests/registry/store_test_fingerprints.h"
 #include "tests/testing/temp_dir.h"
@@ -21,7 +21,7 @@
 namespace weightprint::registry {
 namespace {
 
-namespace si = store_internal;
+namespace si = internal;
 using indexer::TensorFingerprint;
 using store_test::ConstantFingerprint;
 using store_test::RandomFingerprint;

@@ -1,7 +1,7 @@
-// Leftover bulk-ingest scratch folders (registry/internal/ingest_scratch.h): a real store in a
+// Leftover bulk-ingest scratch folders (registry/store/internal/ingest_scratch.h): a real store in a
 // temporary directory is closed, folders a crashed ingest would leave are planted beside
 // look-alikes that must survive, and the store is opened again.
-#include "registry/internal/ingest_scratch.h"
+#include "registry/store/internal/ingest_scratch.h"
 
 #include <gtest/gtest.h>
 
@@ -9,15 +9,15 @@
 #include <fstream>
 #include <string>
 
-#include "registry/fingerprint_store.h"
+#include "registry/store/fingerprint_store.h"
 #include "tests/testing/temp_dir.h"
 
 namespace weightprint::registry {
 namespace {
 
 namespace fs = std::filesystem;
-using store_internal::IngestScratchName;
-using store_internal::IsIngestScratchName;
+using internal::IngestScratchName;
+using internal::IsIngestScratchName;
 
 void WriteFile(const fs::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
@@ -77,10 +77,10 @@ TEST(IngestScratchTest, OpeningTheStoreRemovesStaleIngestFoldersAndNothingElse) 
 
   // The function itself reports what it removed: nothing is left to remove now.
   ASSERT_TRUE(fs::create_directory(db / "ingest-1-1"));
-  absl::StatusOr<int> removed = store_internal::RemoveStaleIngestScratch(db.string());
+  absl::StatusOr<int> removed = internal::RemoveStaleIngestScratch(db.string());
   ASSERT_TRUE(removed.ok()) << removed.status();
   EXPECT_EQ(*removed, 1);
-  removed = store_internal::RemoveStaleIngestScratch(db.string());
+  removed = internal::RemoveStaleIngestScratch(db.string());
   ASSERT_TRUE(removed.ok()) << removed.status();
   EXPECT_EQ(*removed, 0);
 }
@@ -88,7 +88,7 @@ TEST(IngestScratchTest, OpeningTheStoreRemovesStaleIngestFoldersAndNothingElse) 
 TEST(IngestScratchTest, MissingStoreFolderIsAClearError) {
   testing::TempDir tmp;
   absl::StatusOr<int> removed =
-      store_internal::RemoveStaleIngestScratch(tmp.Join("no-such-store"));
+      internal::RemoveStaleIngestScratch(tmp.Join("no-such-store"));
   EXPECT_EQ(removed.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_NE(removed.status().message().find("no-such-store"), std::string::npos)
       << removed.status();

@@ -14,10 +14,10 @@
 #include "gtest/gtest.h"
 #include "indexer/model/model_fingerprint.h"
 #include "indexer/fingerprint/model_invariants.h"
-#include "registry/fingerprint_store.h"
-#include "registry/null_model.h"
+#include "registry/store/fingerprint_store.h"
+#include "registry/provenance/null_model.h"
 #include "registry/registry.h"
-#include "registry/report_codec.h"
+#include "registry/provenance/report_codec.h"
 #include "tests/testing/temp_dir.h"
 #include "weightprint/v1/registry.pb.h"
 

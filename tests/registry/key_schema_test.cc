@@ -1,4 +1,4 @@
-#include "registry/internal/key_schema.h"
+#include "registry/store/internal/key_schema.h"
 
 #include <algorithm>
 #include <string>
@@ -6,7 +6,7 @@
 
 #include "gtest/gtest.h"
 
-namespace weightprint::registry::store_internal {
+namespace weightprint::registry::internal {
 namespace {
 
 TEST(KeySchemaTest, ColumnFamilyNamesMatchEnum) {
@@ -106,4 +106,4 @@ TEST(KeySchemaTest, DescribeKeyIsReadable) {
 }
 
 }  // namespace
-}  // namespace weightprint::registry::store_internal
+}  // namespace weightprint::registry::internal

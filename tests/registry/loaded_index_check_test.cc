@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "registry/sketch_index.h"
+#include "registry/index/sketch_index.h"
 #include "tests/registry/store_test_fingerprints.h"
 #include "tests/testing/temp_dir.h"
 
@@ -28,7 +28,7 @@ namespace weightprint::registry {
 namespace {
 
 constexpr int kDim = 32;
-constexpr size_t kHeaderSize = 48;  // the file layout in registry/sketch_index.cc
+constexpr size_t kHeaderSize = 48;  // the file layout in registry/index/sketch_index.cc
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -55,6 +55,7 @@ class LoadedIndexCheckTest : public ::testing::Test {
   std::string SavedIndex(size_t n) {
     SketchIndexOptions options;
     options.exact_limit = 4;
+    options.large_tier = SketchIndexOptions::LargeTier::kHnsw;
     options.hnsw_m = 4;
     absl::StatusOr<std::unique_ptr<SketchIndex>> index = SketchIndex::Create(kDim, options);
     EXPECT_TRUE(index.ok()) << index.status();

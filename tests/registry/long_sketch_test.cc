@@ -10,7 +10,7 @@
 #include "gtest/gtest.h"
 #include "indexer/fingerprint/fingerprinter.h"
 #include "registry/internal/normal_tail.h"
-#include "registry/provenance_matcher.h"
+#include "registry/provenance/provenance_matcher.h"
 #include "registry/registry.h"
 #include "tests/testing/temp_dir.h"
 

@@ -1,4 +1,4 @@
-#include "registry/null_model.h"
+#include "registry/provenance/null_model.h"
 
 #include <cmath>
 #include <random>

@@ -1,4 +1,4 @@
-#include "registry/internal/record_format.h"
+#include "registry/store/internal/record_format.h"
 
 #include <cstring>
 #include <random>
@@ -6,10 +6,10 @@
 
 #include "gtest/gtest.h"
 #include "base/half_float.h"
-#include "registry/internal/key_schema.h"
+#include "registry/store/internal/key_schema.h"
 #include "tests/registry/store_test_fingerprints.h"
 
-namespace weightprint::registry::store_internal {
+namespace weightprint::registry::internal {
 namespace {
 
 TEST(RecordFormatTest, ModelRecordRoundTrip) {
@@ -128,4 +128,4 @@ TEST(RecordFormatTest, CountsRoundTrip) {
 }
 
 }  // namespace
-}  // namespace weightprint::registry::store_internal
+}  // namespace weightprint::registry::internal

@@ -1,7 +1,7 @@
 // Backups of a real registry: the round trip gives identical query answers, and restore
 // refuses backups it must not trust (altered manifest, damaged file, newer format) and targets
 // it must not overwrite.
-#include "registry/registry_backup.h"
+#include "registry/store/registry_backup.h"
 
 #include <filesystem>
 #include <fstream>
@@ -10,8 +10,8 @@
 #include "client/synthetic_model.h"
 #include "gtest/gtest.h"
 #include "registry/registry.h"
-#include "registry/report_codec.h"
-#include "registry/store_check.h"
+#include "registry/provenance/report_codec.h"
+#include "registry/store/store_check.h"
 #include "tests/testing/temp_dir.h"
 
 namespace weightprint::registry {

@@ -12,10 +12,10 @@
 #include "client/synthetic_model.h"
 #include "gtest/gtest.h"
 #include "registry/internal/normal_tail.h"
-#include "registry/layer_similarity.h"
-#include "registry/lineage_check.h"
+#include "registry/provenance/layer_similarity.h"
+#include "registry/provenance/lineage_check.h"
 #include "registry/registry.h"
-#include "registry/report_codec.h"
+#include "registry/provenance/report_codec.h"
 #include "tests/testing/temp_dir.h"
 
 namespace weightprint::registry {

@@ -1,4 +1,4 @@
-#include "registry/sketch_index.h"
+#include "registry/index/sketch_index.h"
 
 #include <atomic>
 #include <cmath>
@@ -186,6 +186,7 @@ TEST_F(SketchIndexTest, SaveAndLoadRoundTripWithEpoch) {
 TEST_F(SketchIndexTest, GrowsIntoHnswAndDeletesByTombstone) {
   SketchIndexOptions options;
   options.exact_limit = 300;
+  options.large_tier = SketchIndexOptions::LargeTier::kHnsw;
   absl::StatusOr<std::unique_ptr<SketchIndex>> created = SketchIndex::Create(kDim, options);
   ASSERT_TRUE(created.ok()) << created.status();
   index_ = *std::move(created);
@@ -271,6 +272,7 @@ TEST_F(SketchIndexTest, GrowsIntoHnswAndDeletesByTombstone) {
 TEST_F(SketchIndexTest, HnswSearchBreadthGrowsWithTheIndex) {
   SketchIndexOptions options;
   options.exact_limit = 50;
+  options.large_tier = SketchIndexOptions::LargeTier::kHnsw;
   options.ef_search = 16;
   options.ef_search_max = 50;
   options.vectors_per_ef = 10;

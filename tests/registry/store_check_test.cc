@@ -2,7 +2,7 @@
 // with RocksDB itself (garbage values, deleted postings, orphan records, a truncated or stale
 // index file), and the check must find each, repair the derivable ones and leave the others
 // reported, never deleted.
-#include "registry/store_check.h"
+#include "registry/store/store_check.h"
 
 #include <filesystem>
 #include <fstream>
@@ -13,19 +13,19 @@
 
 #include "client/synthetic_model.h"
 #include "gtest/gtest.h"
-#include "registry/fingerprint_store.h"
-#include "registry/internal/key_schema.h"
-#include "registry/internal/record_format.h"
-#include "registry/null_model.h"
+#include "registry/store/fingerprint_store.h"
+#include "registry/store/internal/key_schema.h"
+#include "registry/store/internal/record_format.h"
+#include "registry/provenance/null_model.h"
 #include "registry/registry.h"
-#include "registry/sketch_index.h"
+#include "registry/index/sketch_index.h"
 #include "rocksdb/db.h"
 #include "tests/testing/temp_dir.h"
 
 namespace weightprint::registry {
 namespace {
 
-namespace si = store_internal;
+namespace si = internal;
 
 // Raw access to every column family of a closed store, to damage it.
 class RawDb {

@@ -2,7 +2,7 @@
 // trained for the same task learn the same output bias (the mean target), as two real face
 // landmark networks do. Beside a matched weight matrix they still count. Real registry
 // (RocksDB in a temp dir, FAISS index), real fingerprints.
-#include "registry/summary_tensor.h"
+#include "registry/provenance/summary_tensor.h"
 
 #include <random>
 #include <string>

@@ -1,7 +1,7 @@
-#include "registry/tensor_name.h"
+#include "registry/provenance/tensor_name.h"
 
 #include "gtest/gtest.h"
-#include "registry/null_model.h"
+#include "registry/provenance/null_model.h"
 
 namespace weightprint::registry {
 namespace {

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "registry/file_system.h"
+#include "registry/store/file_system.h"
 #include "rocksdb/file_system.h"
 
 namespace weightprint::testing {

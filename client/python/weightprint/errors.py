@@ -25,3 +25,13 @@ class RegistryError(WeightprintError):
         self.code = code
         self.message = message
         super().__init__(f"{code}: {message}")
+
+
+class IngestError(RegistryError):
+    """An IngestBundles call the server refused; nothing of it was stored. `origin` is the
+    bundle the server named (its path as given, or "<bytes N>"), or None when the refusal
+    concerns the whole call (a token without the writer role, a server limit, ...)."""
+
+    def __init__(self, code, message, origin=None):
+        super().__init__(code, message)
+        self.origin = origin

@@ -3,7 +3,7 @@
 Models are fingerprinted in C++ (`weightprint fingerprint`, or a bundle written by it) and only
 fingerprints travel. Registration and model queries stream the fingerprints the way the C++
 client does: a first message (model info or query options), then `tensors` batches of at most
-1 MiB serialized each. Every call carries a deadline and, when a token is set, the header
+1 MiB serialized each; a bulk ingest repeats that pair for every bundle of the call. Every call carries a deadline and, when a token is set, the header
 `authorization: Bearer TOKEN`. A Registry may be shared between threads (grpc channels are
 thread-safe); call close() or use it as a context manager to release the channel.
 """
@@ -13,7 +13,8 @@ import grpc
 
 from weightprint import _stubs
 from weightprint import bundle as bundle_io
-from weightprint.errors import RegistryError
+from weightprint import ingest as ingest_io
+from weightprint.errors import IngestError, RegistryError
 from weightprint.report import ModelInfo, Report, Stats, TensorReport
 
 pb = _stubs.registry_pb2
@@ -159,6 +160,38 @@ class Registry:
                 yield pb.RegisterModelRequest(tensors=batch)
 
         return ModelInfo.from_proto(self._call(self._stub.RegisterModel, requests()).model)
+
+    def ingest(self, bundles, replace=False):
+        """Stores many bundles in one IngestBundles call, all or nothing; returns IngestResult.
+
+        `bundles`: bundle file paths, bundle bytes or Bundle objects (or one of them). Every
+        bundle is read and verified first (frame, checksum, a model name), so a damaged one
+        raises BundleError naming the file and byte offset before anything is sent. The server
+        applies register's rules to each model (same weights as a stored NAME@REVISION:
+        "register-unchanged"; other weights: refused unless replace=True, which needs an admin
+        token) and builds its index and calibration once; a refused model raises IngestError
+        naming the bundle (`.origin`) and nothing of the call is stored.
+        """
+        read = ingest_io.read_all(bundles)
+        tensors_sent = sum(len(b.tensors) for _, b in read)
+
+        def requests():
+            for origin, decoded in read:
+                start = pb.IngestModelStart(origin=origin)
+                start.info.CopyFrom(decoded.info)
+                yield pb.IngestBundlesRequest(model=start, replace=replace)
+                for batch in tensor_batches(decoded.tensors):
+                    yield pb.IngestBundlesRequest(tensors=batch)
+
+        try:
+            response = self._stub.IngestBundles(requests(), timeout=self.timeout,
+                                                metadata=self._metadata)
+        except grpc.RpcError as error:
+            failed = self._error(error)
+            named = [o for o, _ in read if f"{o}: " in failed.message]
+            origin = max(named, key=len) if named else None
+            raise IngestError(failed.code, failed.message, origin) from None
+        return ingest_io.IngestResult.from_proto(response, tensors_sent)
 
     def query(self, path_or_bundle, *, top=5, include_unrelated=False,
               include_tensor_matches=True, base_models=None, base_model_relation=None):

@@ -101,7 +101,7 @@ bool MayBeFixedTensor(std::span<const float> prefix, std::span<const int64_t> sh
 
 std::optional<FixedFamily> RecognizeFixedTensor(std::span<const float> values,
                                                 std::span<const int64_t> shape) {
-  namespace d = fixed_tensor_internal;
+  namespace d = internal;
   if (values.size() < kMinRecognizedElements || values.size() > kMaxRecognizedElements) {
     return std::nullopt;
   }

@@ -10,7 +10,7 @@
 
 #include <cstdint>
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 
 struct CentralMoments {
   uint64_t count = 0;
@@ -46,6 +46,6 @@ struct CentralMoments {
   }
 };
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal
 
 #endif  // WEIGHTPRINT_INDEXER_FINGERPRINT_INTERNAL_CENTRAL_MOMENTS_H_

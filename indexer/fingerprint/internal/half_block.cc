@@ -11,7 +11,7 @@
 #define WP_CLONES
 #endif
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 
 using base::EncodeBF16;
 using base::EncodeF16;
@@ -59,4 +59,4 @@ void FloatsToF16(const float* x, size_t n, bool /*all_finite*/, uint16_t* out) {
 }
 #endif
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal

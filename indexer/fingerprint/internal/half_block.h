@@ -12,7 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 
 void FloatsToBF16(const float* x, size_t n, uint16_t* out);
 void FloatsToF16Portable(const float* x, size_t n, uint16_t* out);
@@ -20,6 +20,6 @@ void FloatsToF16Portable(const float* x, size_t n, uint16_t* out);
 // REQUIRES: every x[i] finite when `all_finite` is true.
 void FloatsToF16(const float* x, size_t n, bool all_finite, uint16_t* out);
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal
 
 #endif  // WEIGHTPRINT_INDEXER_FINGERPRINT_INTERNAL_HALF_BLOCK_H_

@@ -7,7 +7,7 @@
 
 #include <cstdint>
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 
 // "WR1SEED1" read as a big-endian integer; keeps row keys apart from column indices.
 inline constexpr uint64_t kSketchRowSalt = 0x5752315345454431ull;
@@ -33,6 +33,6 @@ constexpr uint32_t SketchBucket(uint64_t h) { return static_cast<uint32_t>(h >> 
 constexpr uint32_t LongSketchBucket(uint64_t h) { return static_cast<uint32_t>(h >> 52); }
 constexpr bool SketchNegative(uint64_t h) { return (h & 1) != 0; }
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal
 
 #endif  // WEIGHTPRINT_INDEXER_FINGERPRINT_INTERNAL_SKETCH_HASH_H_

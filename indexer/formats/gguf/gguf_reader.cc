@@ -1,6 +1,6 @@
 // The GGUF reader (llama.cpp's format, versions 2 and 3). The layout is parsed and validated by
-// indexer_internal::ParseGgufFile at open; this file turns it into the canonical view every
-// reader gives: Hugging Face names (indexer_internal::CanonicalizeGgufName), shapes in Hugging
+// internal::ParseGgufFile at open; this file turns it into the canonical view every
+// reader gives: Hugging Face names (internal::CanonicalizeGgufName), shapes in Hugging
 // Face order (GGUF lists ne[0], the fastest axis, first, so the shape is the dims reversed), and
 // values in Hugging Face layout. Two conversions of llama.cpp's converter are undone while
 // streaming, a row or a decode block at a time, so memory stays bounded:
@@ -22,19 +22,20 @@
 #include "indexer/formats/gguf/internal/gguf_file.h"
 #include "indexer/formats/gguf/internal/gguf_names.h"
 #include "base/mapped_file.h"
+#include "indexer/formats/internal/mapped_model_reader.h"
+#include "indexer/formats/internal/staged_sink.h"
 #include "indexer/model_reader.h"
 
 namespace weightprint::indexer {
 namespace {
 
-using indexer_internal::GgufCanonicalName;
-using indexer_internal::GgufFile;
-using indexer_internal::GgufLayoutFix;
-using indexer_internal::GgufTensor;
+using internal::GgufCanonicalName;
+using internal::GgufFile;
+using internal::GgufLayoutFix;
+using internal::GgufTensor;
 using base::MappedFile;
+using internal::StagedSink;
 
-// Canonical bytes are staged in buffers of this size before they go to the sink.
-constexpr size_t kStagingBytes = 64 * 1024;
 // Elements decoded at once for value fixes; a multiple of every block size.
 constexpr size_t kDecodeElements = 4096;
 
@@ -64,56 +65,23 @@ uint64_t StoredRow(uint64_t r, uint64_t head_rows) {
   return head * head_rows + 2 * j + i;
 }
 
-// Collects bytes and hands them to the sink in chunks of about kStagingBytes.
-class StagedSink {
+class GgufReader final : public internal::MappedModelReader {
  public:
-  explicit StagedSink(const ByteSink& sink) : sink_(sink) { buffer_.reserve(kStagingBytes); }
+  GgufReader(std::string path, std::unique_ptr<MappedFile> file)
+      : MappedModelReader("gguf", std::move(path), std::move(file)) {}
 
-  absl::Status Append(const std::byte* data, size_t size) {
-    if (size >= kStagingBytes) {
-      if (absl::Status s = Flush(); !s.ok()) return s;
-      return sink_(std::span<const std::byte>(data, size));
-    }
-    if (buffer_.size() + size > kStagingBytes) {
-      if (absl::Status s = Flush(); !s.ok()) return s;
-    }
-    buffer_.insert(buffer_.end(), data, data + size);
-    return absl::OkStatus();
+  // Lists a tensor; its stored bytes are the plan's range of the file.
+  absl::Status Add(TensorInfo info, TensorPlan plan) {
+    const uint64_t offset = plan.stored_offset, size = plan.stored_bytes;
+    plans_.push_back(std::move(plan));
+    absl::Status added = AddTensor(std::move(info), offset, size);
+    if (!added.ok()) plans_.pop_back();
+    return added;
   }
-
-  absl::Status Flush() {
-    if (buffer_.empty()) return absl::OkStatus();
-    absl::Status s = sink_(std::span<const std::byte>(buffer_.data(), buffer_.size()));
-    buffer_.clear();
-    return s;
-  }
-
- private:
-  const ByteSink& sink_;
-  std::vector<std::byte> buffer_;
-};
-
-class GgufReader final : public ModelReader {
- public:
-  GgufReader(std::string path, std::unique_ptr<MappedFile> file, std::vector<TensorInfo> tensors,
-             std::vector<TensorPlan> plans, std::map<std::string, std::string> metadata)
-      : path_(std::move(path)),
-        file_(std::move(file)),
-        tensors_(std::move(tensors)),
-        plans_(std::move(plans)),
-        metadata_(std::move(metadata)) {}
-
-  std::string_view format() const override { return "gguf"; }
-  const std::string& path() const override { return path_; }
-  const std::vector<TensorInfo>& tensors() const override { return tensors_; }
-  const std::map<std::string, std::string>& metadata() const override { return metadata_; }
-
-  std::span<const std::byte> TensorBytes(size_t index) const override {
-    const TensorPlan& p = plans_[index];
-    return file_->bytes().subspan(p.stored_offset, p.stored_bytes);
-  }
+  using MappedModelReader::set_metadata;
 
   absl::Status ReadTensor(size_t index, const ByteSink& sink) const override {
+    if (absl::Status s = CheckIndex(index); !s.ok()) return s;
     const TensorPlan& p = plans_[index];
     switch (p.fix) {
       case GgufLayoutFix::kNone:
@@ -124,15 +92,7 @@ class GgufReader final : public ModelReader {
       case GgufLayoutFix::kUnpermuteKeyRows:
         return p.decode_rows ? StreamDecodedUnpermuted(index, sink) : StreamUnpermuted(index, sink);
     }
-    return absl::InternalError(absl::StrCat(path_, ": tensor ", p.gguf_name, ": unknown fix"));
-  }
-
-  void ReleaseBytes(std::span<const std::byte> bytes) const override {
-    file_->DropView(bytes);
-  }
-  void ReleaseTensor(size_t index) const override {
-    const TensorPlan& p = plans_[index];
-    file_->DropPages(p.stored_offset, p.stored_bytes);
+    return absl::InternalError(absl::StrCat(path(), ": tensor ", p.gguf_name, ": unknown fix"));
   }
 
  private:
@@ -189,11 +149,7 @@ class GgufReader final : public ModelReader {
     return absl::OkStatus();
   }
 
-  const std::string path_;
-  const std::unique_ptr<MappedFile> file_;
-  const std::vector<TensorInfo> tensors_;
-  const std::vector<TensorPlan> plans_;
-  const std::map<std::string, std::string> metadata_;
+  std::vector<TensorPlan> plans_;  // parallel to tensors()
 };
 
 absl::Status TensorError(const std::string& path, const GgufTensor& t, const std::string& name,
@@ -214,7 +170,7 @@ absl::Status PlanUnpermute(const std::string& path, const GgufFile& file,
   const size_t layer = canonical.layer < 0 ? 0 : static_cast<size_t>(canonical.layer);
   std::optional<uint64_t> heads = file.GetCount(head_key, layer);
   if (canonical.fix == GgufLayoutFix::kUnpermuteKeyRows) {
-    if (const indexer_internal::GgufValue* kv = file.Find(kv_key); kv != nullptr) {
+    if (const internal::GgufValue* kv = file.Find(kv_key); kv != nullptr) {
       heads = file.GetCount(kv_key, layer);
       if (!heads.has_value()) {
         return TensorError(path, t, canonical.name,
@@ -254,7 +210,7 @@ absl::Status PlanUnpermute(const std::string& path, const GgufFile& file,
 absl::StatusOr<std::unique_ptr<ModelReader>> OpenGguf(const std::string& path) {
   absl::StatusOr<std::unique_ptr<MappedFile>> mapped = MappedFile::Open(path);
   if (!mapped.ok()) return mapped.status();
-  absl::StatusOr<GgufFile> parsed = indexer_internal::ParseGgufFile(path, (*mapped)->bytes());
+  absl::StatusOr<GgufFile> parsed = internal::ParseGgufFile(path, (*mapped)->bytes());
   if (!parsed.ok()) return parsed.status();
   const GgufFile& file = *parsed;
 
@@ -266,14 +222,11 @@ absl::StatusOr<std::unique_ptr<ModelReader>> OpenGguf(const std::string& path) {
   }
   const std::string architecture = file.GetString("general.architecture").value_or("");
 
-  std::vector<TensorInfo> infos;
-  std::vector<TensorPlan> plans;
+  auto reader = std::make_unique<GgufReader>(path, *std::move(mapped));
   std::map<std::string, const GgufTensor*> canonical_names;
-  infos.reserve(file.tensors.size());
-  plans.reserve(file.tensors.size());
   for (const GgufTensor& t : file.tensors) {
     const GgufCanonicalName canonical =
-        indexer_internal::CanonicalizeGgufName(architecture, t.name);
+        internal::CanonicalizeGgufName(architecture, t.name);
     const auto [it, inserted] = canonical_names.emplace(canonical.name, &t);
     if (!inserted) {
       return TensorError(path, t, canonical.name,
@@ -307,11 +260,10 @@ absl::StatusOr<std::unique_ptr<ModelReader>> OpenGguf(const std::string& path) {
       info.dtype = DType::kF32;
       info.size_bytes = t.num_elements() * sizeof(float);
     }
-    infos.push_back(std::move(info));
-    plans.push_back(std::move(plan));
+    if (absl::Status s = reader->Add(std::move(info), std::move(plan)); !s.ok()) return s;
   }
-  return std::make_unique<GgufReader>(path, *std::move(mapped), std::move(infos),
-                                      std::move(plans), std::move(metadata));
+  reader->set_metadata(std::move(metadata));
+  return std::unique_ptr<ModelReader>(std::move(reader));
 }
 
 }  // namespace weightprint::indexer

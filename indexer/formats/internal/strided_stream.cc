@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 namespace {
 
 constexpr size_t kBufferBytes = 1 << 16;
@@ -165,4 +165,4 @@ absl::Status ByteSwapSink::Finish() const {
   return absl::OkStatus();
 }
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal

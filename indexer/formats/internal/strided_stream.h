@@ -14,7 +14,7 @@
 #include "absl/status/status.h"
 #include "indexer/model_reader.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 
 struct StridedView {
   std::span<const std::byte> storage;  // all the bytes the view may touch
@@ -60,6 +60,6 @@ class ByteSwapSink {
   std::vector<std::byte> buffer_;
 };
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal
 
 #endif  // WEIGHTPRINT_INDEXER_FORMATS_INTERNAL_STRIDED_STREAM_H_

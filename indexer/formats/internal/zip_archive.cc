@@ -12,8 +12,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "indexer/formats/internal/format_error.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 namespace {
 
 constexpr uint32_t kLocalHeaderSignature = 0x04034b50;
@@ -30,10 +31,6 @@ constexpr uint64_t kMaxCommentSize = 0xFFFF;
 constexpr uint16_t kZip64ExtraId = 0x0001;
 constexpr uint16_t kFlagEncrypted = 0x0001;
 constexpr uint16_t kFlagStrongEncryption = 0x0040;
-
-absl::Status ZipError(const std::string& path, uint64_t offset, const std::string& what) {
-  return absl::InvalidArgumentError(absl::StrCat(path, ": offset ", offset, ": ", what));
-}
 
 uint16_t Le16(std::span<const std::byte> b, uint64_t at) {
   return static_cast<uint16_t>(static_cast<uint8_t>(b[at]) |
@@ -62,7 +59,7 @@ struct EndRecord {
 absl::StatusOr<EndRecord> FindEnd(const std::string& path, std::span<const std::byte> b) {
   const uint64_t size = b.size();
   if (size < kEndSize) {
-    return ZipError(path, size,
+    return FormatError(path, size,
                     absl::StrCat("file is ", size,
                                  " bytes; expected at least a 22-byte end-of-central-directory "
                                  "record"));
@@ -77,7 +74,7 @@ absl::StatusOr<EndRecord> FindEnd(const std::string& path, std::span<const std::
     }
   }
   if (!found.has_value()) {
-    return ZipError(path, lowest,
+    return FormatError(path, lowest,
                     "expected an end-of-central-directory record (PK\\5\\6) in the last 65557 "
                     "bytes of the file");
   }
@@ -101,12 +98,12 @@ absl::StatusOr<EndRecord> FindEnd(const std::string& path, std::span<const std::
                            entries == 0xFFFF || cd_size == 0xFFFFFFFF || cd_offset == 0xFFFFFFFF;
   if (!has_locator) {
     if (needs_zip64) {
-      return ZipError(path, at,
+      return FormatError(path, at,
                       "the end record holds ZIP64 markers (0xFFFF...); expected a ZIP64 "
                       "end-of-central-directory locator right before it");
     }
     if (disk != 0 || cd_disk != 0 || disk_entries != entries) {
-      return ZipError(path, at, "expected a single-disk archive (multi-disk zips are refused)");
+      return FormatError(path, at, "expected a single-disk archive (multi-disk zips are refused)");
     }
     return end;
   }
@@ -116,22 +113,22 @@ absl::StatusOr<EndRecord> FindEnd(const std::string& path, std::span<const std::
   const uint64_t z64 = Le64(b, locator + 8);
   const uint32_t disks = Le32(b, locator + 16);
   if (locator_disk != 0 || disks > 1) {
-    return ZipError(path, locator,
+    return FormatError(path, locator,
                     "expected a single-disk archive in the ZIP64 locator (multi-disk zips are "
                     "refused)");
   }
   if (!Fits(z64, kZip64EndSize, locator)) {
-    return ZipError(
+    return FormatError(
         path, locator,
         absl::StrCat("ZIP64 locator points at offset ", z64,
                      "; expected a 56-byte ZIP64 end record before the locator at ", locator));
   }
   if (Le32(b, z64) != kZip64EndSignature) {
-    return ZipError(path, z64, "expected the ZIP64 end-of-central-directory signature PK\\6\\6");
+    return FormatError(path, z64, "expected the ZIP64 end-of-central-directory signature PK\\6\\6");
   }
   const uint64_t record_size = Le64(b, z64 + 4);
   if (record_size < kZip64EndSize - 12 || !Fits(z64 + 12, record_size, locator)) {
-    return ZipError(path, z64 + 4,
+    return FormatError(path, z64 + 4,
                     absl::StrCat("ZIP64 end record size ", record_size,
                                  " is inconsistent with the locator at ", locator));
   }
@@ -142,13 +139,13 @@ absl::StatusOr<EndRecord> FindEnd(const std::string& path, std::span<const std::
   const uint64_t z_cd_size = Le64(b, z64 + 40);
   const uint64_t z_cd_offset = Le64(b, z64 + 48);
   if (z_disk != 0 || z_cd_disk != 0 || z_disk_entries != z_entries) {
-    return ZipError(path, z64, "expected a single-disk archive in the ZIP64 end record");
+    return FormatError(path, z64, "expected a single-disk archive in the ZIP64 end record");
   }
   // A classic field that is not a ZIP64 marker must agree with its 64-bit twin.
   if ((entries != 0xFFFF && entries != z_entries) ||
       (cd_size != 0xFFFFFFFF && cd_size != z_cd_size) ||
       (cd_offset != 0xFFFFFFFF && cd_offset != z_cd_offset)) {
-    return ZipError(
+    return FormatError(
         path, at,
         absl::StrCat("the end record (", entries, " entries, directory of ", cd_size, " bytes at ",
                      cd_offset, ") disagrees with the ZIP64 end record (", z_entries, " entries, ",
@@ -170,22 +167,22 @@ absl::Status ApplyZip64Extra(const std::string& path, std::span<const std::byte>
   const uint64_t end = extra + extra_size;
   bool found = false;
   while (at < end) {
-    if (end - at < 4) return ZipError(path, at, "expected a 4-byte extra field header");
+    if (end - at < 4) return FormatError(path, at, "expected a 4-byte extra field header");
     const uint16_t id = Le16(b, at);
     const uint16_t size = Le16(b, at + 2);
     if (size > end - at - 4) {
-      return ZipError(path, at,
+      return FormatError(path, at,
                       absl::StrCat("extra field of ", size, " bytes runs past the record's ",
                                    extra_size, "-byte extra area"));
     }
     if (id == kZip64ExtraId) {
-      if (found) return ZipError(path, at, "expected one ZIP64 extra field, found two");
+      if (found) return FormatError(path, at, "expected one ZIP64 extra field, found two");
       found = true;
       uint64_t p = at + 4;
       const uint64_t p_end = p + size;
       auto take = [&](uint64_t& out, const char* what) -> absl::Status {
         if (p_end - p < 8) {
-          return ZipError(path, p, absl::StrCat("ZIP64 extra field too short: expected ", what));
+          return FormatError(path, p, absl::StrCat("ZIP64 extra field too short: expected ", what));
         }
         out = Le64(b, p);
         p += 8;
@@ -208,7 +205,7 @@ absl::Status ApplyZip64Extra(const std::string& path, std::span<const std::byte>
     at += 4 + size;
   }
   if ((need_usize || need_csize || need_offset) && !found) {
-    return ZipError(path, extra,
+    return FormatError(path, extra,
                     "sizes or offset hold ZIP64 markers (0xFFFFFFFF); expected a ZIP64 extra "
                     "field");
   }
@@ -229,12 +226,12 @@ absl::StatusOr<ZipArchive> ZipArchive::Parse(const std::string& path,
   if (!found.ok()) return found.status();
   const EndRecord end = *found;
   if (!Fits(end.cd_offset, end.cd_size, end.cd_limit)) {
-    return ZipError(path, end.offset,
+    return FormatError(path, end.offset,
                     absl::StrCat("central directory of ", end.cd_size, " bytes at offset ",
                                  end.cd_offset, " runs past the end records at ", end.cd_limit));
   }
   if (end.entries > end.cd_size / kCentralHeaderSize) {
-    return ZipError(path, end.offset,
+    return FormatError(path, end.offset,
                     absl::StrCat(end.entries, " entries cannot fit in a central directory of ",
                                  end.cd_size, " bytes"));
   }
@@ -245,7 +242,7 @@ absl::StatusOr<ZipArchive> ZipArchive::Parse(const std::string& path,
   uint64_t at = end.cd_offset;
   for (uint64_t i = 0; i < end.entries; ++i) {
     if (!Fits(at, kCentralHeaderSize, cd_end) || Le32(b, at) != kCentralHeaderSignature) {
-      return ZipError(path, at,
+      return FormatError(path, at,
                       absl::StrCat("expected central directory record ", i + 1, " of ", end.entries,
                                    " (PK\\1\\2)"));
     }
@@ -263,7 +260,7 @@ absl::StatusOr<ZipArchive> ZipArchive::Parse(const std::string& path,
     const uint32_t local = Le32(b, at + 42);
     const uint64_t variable = uint64_t{name_size} + extra_size + comment_size;
     if (!Fits(at + kCentralHeaderSize, variable, cd_end)) {
-      return ZipError(path, at,
+      return FormatError(path, at,
                       absl::StrCat("central directory record's name, extra and comment (", variable,
                                    " bytes) run past the directory's end at ", cd_end));
     }
@@ -278,31 +275,31 @@ absl::StatusOr<ZipArchive> ZipArchive::Parse(const std::string& path,
       return s;
     }
     if (disk != 0 && disk != 0xFFFF) {
-      return ZipError(path, at, absl::StrCat("member \"", e.name, "\": expected disk 0"));
+      return FormatError(path, at, absl::StrCat("member \"", e.name, "\": expected disk 0"));
     }
     if (flags & (kFlagEncrypted | kFlagStrongEncryption)) {
-      return ZipError(
+      return FormatError(
           path, at,
           absl::StrCat("member \"", e.name, "\" is encrypted; expected an unencrypted member"));
     }
     if (e.method != ZipEntry::kStored && e.method != ZipEntry::kDeflated) {
-      return ZipError(path, at,
+      return FormatError(path, at,
                       absl::StrCat("member \"", e.name, "\": compression method ", e.method,
                                    "; expected 0 (stored) or 8 (deflate)"));
     }
     if (e.method == ZipEntry::kStored && e.compressed_size != e.uncompressed_size) {
-      return ZipError(path, at,
+      return FormatError(path, at,
                       absl::StrCat("stored member \"", e.name, "\": expected equal sizes, got ",
                                    e.compressed_size, " compressed and ", e.uncompressed_size,
                                    " uncompressed"));
     }
     if (!names.emplace(e.name, at).second) {
-      return ZipError(path, at, absl::StrCat("duplicate member name \"", e.name, "\""));
+      return FormatError(path, at, absl::StrCat("duplicate member name \"", e.name, "\""));
     }
     // The local header repeats the name; its extra field may differ (alignment padding).
     const uint64_t lh = e.local_header_offset;
     if (!Fits(lh, kLocalHeaderSize, end.cd_offset) || Le32(b, lh) != kLocalHeaderSignature) {
-      return ZipError(path, lh,
+      return FormatError(path, lh,
                       absl::StrCat("member \"", e.name,
                                    "\": expected a local file header (PK\\3\\4) before the "
                                    "central directory at ",
@@ -314,7 +311,7 @@ absl::StatusOr<ZipArchive> ZipArchive::Parse(const std::string& path,
     const uint16_t local_extra_size = Le16(b, lh + 28);
     const uint64_t local_variable = uint64_t{local_name_size} + local_extra_size;
     if (!Fits(lh + kLocalHeaderSize, local_variable, end.cd_offset)) {
-      return ZipError(path, lh,
+      return FormatError(path, lh,
                       absl::StrCat("member \"", e.name,
                                    "\": local header name and extra run into the central "
                                    "directory"));
@@ -322,14 +319,14 @@ absl::StatusOr<ZipArchive> ZipArchive::Parse(const std::string& path,
     if (local_method != e.method || (local_flags & kFlagEncrypted) ||
         std::string_view(reinterpret_cast<const char*>(b.data() + lh + kLocalHeaderSize),
                          local_name_size) != e.name) {
-      return ZipError(path, lh,
+      return FormatError(path, lh,
                       absl::StrCat("member \"", e.name,
                                    "\": expected the local header to repeat the central "
                                    "record's name and method"));
     }
     e.data_offset = lh + kLocalHeaderSize + local_variable;
     if (!Fits(e.data_offset, e.compressed_size, end.cd_offset)) {
-      return ZipError(
+      return FormatError(
           path, e.data_offset,
           absl::StrCat("member \"", e.name, "\": ", e.compressed_size,
                        " bytes of data run past the central directory at ", end.cd_offset));
@@ -349,7 +346,7 @@ absl::StatusOr<ZipArchive> ZipArchive::Parse(const std::string& path,
     const ZipEntry& prev = *sorted[i - 1];
     const ZipEntry& next = *sorted[i];
     if (prev.data_offset + prev.compressed_size > next.local_header_offset) {
-      return ZipError(
+      return FormatError(
           path, next.local_header_offset,
           absl::StrCat("member \"", next.name, "\" overlaps member \"", prev.name,
                        "\" (whose data ends at ", prev.data_offset + prev.compressed_size, ")"));
@@ -397,13 +394,13 @@ absl::Status ZipArchive::Inflate(
     const uint64_t consumed = fed - zs.avail_in;
     if (rc == Z_NEED_DICT || rc == Z_DATA_ERROR || rc == Z_MEM_ERROR ||
         (rc == Z_BUF_ERROR && zs.avail_in == 0 && fed == in.size())) {
-      return ZipError(path_, entry.data_offset + consumed,
+      return FormatError(path_, entry.data_offset + consumed,
                       absl::StrCat("member \"", entry.name, "\": expected valid deflate data",
                                    rc == Z_BUF_ERROR ? " (the compressed data ends early)" : ""));
     }
     const uint64_t got = want - zs.avail_out;
     if (got > entry.uncompressed_size - produced) {
-      return ZipError(
+      return FormatError(
           path_, entry.data_offset + consumed,
           absl::StrCat("member \"", entry.name, "\" inflates to more than its declared ",
                        entry.uncompressed_size, " bytes"));
@@ -422,18 +419,18 @@ absl::Status ZipArchive::Inflate(
   if (!verify) return absl::OkStatus();
   const uint64_t consumed = fed - zs.avail_in;
   if (rc != Z_STREAM_END || produced != entry.uncompressed_size) {
-    return ZipError(path_, entry.central_offset,
+    return FormatError(path_, entry.central_offset,
                     absl::StrCat("member \"", entry.name, "\": expected ", entry.uncompressed_size,
                                  " uncompressed bytes, the data holds ",
                                  rc == Z_STREAM_END ? "" : "more than ", produced));
   }
   if (consumed != entry.compressed_size) {
-    return ZipError(path_, entry.data_offset + consumed,
+    return FormatError(path_, entry.data_offset + consumed,
                     absl::StrCat("member \"", entry.name, "\": the deflate stream ends after ",
                                  consumed, " of ", entry.compressed_size, " compressed bytes"));
   }
   if (crc != entry.crc32) {
-    return ZipError(path_, entry.central_offset,
+    return FormatError(path_, entry.central_offset,
                     absl::StrCat("member \"", entry.name, "\": CRC-32 mismatch (expected ",
                                  entry.crc32, ", the data gives ", crc, ")"));
   }
@@ -459,7 +456,7 @@ absl::Status ZipArchive::Stream(const ZipEntry& entry,
     if (absl::Status s = sink(chunk); !s.ok()) return s;
   }
   if (verify_stored_crc && crc != entry.crc32) {
-    return ZipError(path_, entry.central_offset,
+    return FormatError(path_, entry.central_offset,
                     absl::StrCat("member \"", entry.name, "\": CRC-32 mismatch (expected ",
                                  entry.crc32, ", the data gives ", crc, ")"));
   }
@@ -468,7 +465,7 @@ absl::Status ZipArchive::Stream(const ZipEntry& entry,
 
 absl::StatusOr<std::string> ZipArchive::ReadAll(const ZipEntry& entry, uint64_t max_size) const {
   if (entry.uncompressed_size > max_size) {
-    return ZipError(path_, entry.central_offset,
+    return FormatError(path_, entry.central_offset,
                     absl::StrCat("member \"", entry.name, "\" declares ", entry.uncompressed_size,
                                  " bytes; expected at most ", max_size));
   }
@@ -503,4 +500,4 @@ absl::StatusOr<std::string> ZipArchive::ReadPrefix(const ZipEntry& entry, uint64
   return out;
 }
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal

@@ -22,7 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 
 struct ZipEntry {
   static constexpr uint16_t kStored = 0;
@@ -88,6 +88,6 @@ class ZipArchive {
   std::map<std::string, size_t, std::less<>> by_name_;
 };
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal
 
 #endif  // WEIGHTPRINT_INDEXER_FORMATS_INTERNAL_ZIP_ARCHIVE_H_

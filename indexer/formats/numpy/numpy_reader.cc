@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "base/mapped_file.h"
+#include "indexer/formats/internal/mapped_model_reader.h"
 #include "indexer/formats/numpy/internal/npy_header.h"
 #include "indexer/formats/internal/strided_stream.h"
 #include "indexer/formats/internal/zip_archive.h"
@@ -22,50 +23,33 @@
 namespace weightprint::indexer {
 namespace {
 
-using indexer_internal::ByteSwapSink;
-using indexer_internal::FortranStrides;
+using internal::ByteSwapSink;
+using internal::FortranStrides;
 using base::MappedFile;
-using indexer_internal::NpyHeader;
-using indexer_internal::ParseNpyHeader;
-using indexer_internal::StreamStrided;
-using indexer_internal::StridedView;
-using indexer_internal::ZipArchive;
-using indexer_internal::ZipEntry;
-
-absl::Status FormatError(const std::string& path, uint64_t offset, const std::string& what) {
-  return absl::InvalidArgumentError(absl::StrCat(path, ": offset ", offset, ": ", what));
-}
+using internal::NpyHeader;
+using internal::ParseNpyHeader;
+using internal::StreamStrided;
+using internal::StridedView;
+using internal::ZipArchive;
+using internal::ZipEntry;
 
 struct NpyTensor {
   NpyHeader header;
   const ZipEntry* member = nullptr;  // nullptr for a lone .npy
 };
 
-class NumpyReader final : public ModelReader {
+// Stored bytes (TensorBytes): the array data of a lone .npy or a stored member; the compressed
+// member data of a deflated member.
+class NumpyReader final : public internal::MappedModelReader {
  public:
   NumpyReader(std::string path, std::unique_ptr<MappedFile> file, std::optional<ZipArchive> archive)
-      : path_(std::move(path)), file_(std::move(file)), archive_(std::move(archive)) {}
-
-  std::string_view format() const override { return "numpy"; }
-  const std::string& path() const override { return path_; }
-  const std::vector<TensorInfo>& tensors() const override { return tensors_; }
-  const std::map<std::string, std::string>& metadata() const override { return metadata_; }
-
-  // Stored bytes: the array data for a lone .npy or a stored member; the compressed member
-  // data for a deflated member.
-  std::span<const std::byte> TensorBytes(size_t index) const override {
-    if (index >= tensors_.size()) return {};
-    const NpyTensor& t = entries_[index];
-    if (t.member != nullptr && t.member->method == ZipEntry::kDeflated) {
-      return archive_->StoredData(*t.member);
-    }
-    return file_->bytes().subspan(tensors_[index].offset, tensors_[index].size_bytes);
-  }
+      : MappedModelReader("numpy", std::move(path), std::move(file)),
+        archive_(std::move(archive)) {}
 
   absl::Status ReadTensor(size_t index, const ByteSink& sink) const override {
-    if (index >= tensors_.size()) return absl::OutOfRangeError("no such tensor");
+    if (absl::Status s = CheckIndex(index); !s.ok()) return s;
     const NpyTensor& t = entries_[index];
-    const TensorInfo& info = tensors_[index];
+    const TensorInfo& info = tensors()[index];
     const size_t es = DTypeSize(info.dtype);
     if (t.member == nullptr || t.member->method == ZipEntry::kStored) {
       const std::span<const std::byte> data = TensorBytes(index);
@@ -95,21 +79,12 @@ class NumpyReader final : public ModelReader {
     });
     if (!streamed.ok()) return streamed;
     if (left != 0) {
-      return FormatError(path_, t.member->data_offset,
+      return Error(t.member->data_offset,
                          absl::StrCat("member \"", t.member->name, "\" ends ", left,
                                       " bytes before its array data does"));
     }
     if (t.header.fortran_order) return StreamStrided(Layout(t, gathered, es), sink);
     return swapper.Finish();
-  }
-
-  void ReleaseBytes(std::span<const std::byte> bytes) const override {
-    file_->DropView(bytes);
-  }
-  void ReleaseTensor(size_t index) const override {
-    if (index >= tensors_.size()) return;
-    const std::span<const std::byte> bytes = TensorBytes(index);
-    file_->DropPages(static_cast<uint64_t>(bytes.data() - file_->bytes().data()), bytes.size());
   }
 
   absl::Status AddLoneNpy(const std::string& name);
@@ -122,49 +97,50 @@ class NumpyReader final : public ModelReader {
     v.element_size = es;
     v.shape = t.header.shape;
     v.strides = t.header.fortran_order ? FortranStrides(t.header.shape)
-                                       : indexer_internal::ContiguousStrides(t.header.shape);
+                                       : internal::ContiguousStrides(t.header.shape);
     v.swap_bytes = t.header.big_endian;
     return v;
   }
-  void Add(std::string name, NpyTensor t, uint64_t offset) {
+  // Lists a tensor whose array data start at `offset` (for a deflated member: whose compressed
+  // member data are the stored bytes).
+  absl::Status Add(std::string name, NpyTensor t, uint64_t offset) {
     TensorInfo info;
     info.name = std::move(name);
     info.dtype = t.header.dtype;
     info.shape = t.header.shape;
     info.offset = offset;
     info.size_bytes = t.header.data_size;
-    tensors_.push_back(std::move(info));
+    const bool deflated = t.member != nullptr && t.member->method == ZipEntry::kDeflated;
+    const uint64_t stored_size = deflated ? t.member->compressed_size : info.size_bytes;
     entries_.push_back(std::move(t));
+    absl::Status added = AddTensor(std::move(info), offset, stored_size);
+    if (!added.ok()) entries_.pop_back();
+    return added;
   }
 
-  const std::string path_;
-  const std::unique_ptr<MappedFile> file_;
   const std::optional<ZipArchive> archive_;
-  std::vector<TensorInfo> tensors_;
-  std::vector<NpyTensor> entries_;
-  const std::map<std::string, std::string> metadata_;
+  std::vector<NpyTensor> entries_;  // parallel to tensors()
 };
 
 absl::Status NumpyReader::AddLoneNpy(const std::string& name) {
-  const std::span<const std::byte> bytes = file_->bytes();
+  const std::span<const std::byte> bytes = this->bytes();
   const std::string_view view(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-  absl::StatusOr<NpyHeader> header = ParseNpyHeader(view, path_, 0);
+  absl::StatusOr<NpyHeader> header = ParseNpyHeader(view, path(), 0);
   if (!header.ok()) return header.status();
   const uint64_t available = bytes.size() - header->data_offset;
   if (header->data_size > available) {
-    return FormatError(
-        path_, bytes.size(),
+    return Error(
+        bytes.size(),
         absl::StrCat("expected ", header->data_size, " bytes of array data at offset ",
                      header->data_offset, ", the file ends after ", available, " (truncated)"));
   }
   if (header->data_size < available) {
-    return FormatError(path_, header->data_offset + header->data_size,
+    return Error(header->data_offset + header->data_size,
                        absl::StrCat("expected the file to end after the array data; ",
                                     available - header->data_size, " trailing bytes"));
   }
   const uint64_t offset = header->data_offset;
-  Add(name, NpyTensor{*std::move(header), nullptr}, offset);
-  return absl::OkStatus();
+  return Add(name, NpyTensor{*std::move(header), nullptr}, offset);
 }
 
 absl::Status NumpyReader::AddMembers() {
@@ -172,17 +148,17 @@ absl::Status NumpyReader::AddMembers() {
     constexpr std::string_view kSuffix = ".npy";
     if (member.name.size() <= kSuffix.size() ||
         member.name.compare(member.name.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0) {
-      return FormatError(path_, member.central_offset,
+      return Error(member.central_offset,
                          absl::StrCat("member \"", member.name,
                                       "\": expected only NAME.npy members in an .npz archive"));
     }
     const std::string name = member.name.substr(0, member.name.size() - kSuffix.size());
     absl::StatusOr<std::string> prefix =
-        archive_->ReadPrefix(member, indexer_internal::kMaxNpyHeaderBytes);
+        archive_->ReadPrefix(member, internal::kMaxNpyHeaderBytes);
     if (!prefix.ok()) return prefix.status();
     // Offsets inside a deflated member are positions in its inflated bytes; the error then
     // names the member's data offset as the base.
-    absl::StatusOr<NpyHeader> header = ParseNpyHeader(*prefix, path_, member.data_offset);
+    absl::StatusOr<NpyHeader> header = ParseNpyHeader(*prefix, path(), member.data_offset);
     if (!header.ok()) {
       return absl::Status(
           header.status().code(),
@@ -191,7 +167,7 @@ absl::Status NumpyReader::AddMembers() {
               member.method == ZipEntry::kDeflated ? ", position in the inflated data" : "", ")"));
     }
     if (header->data_offset + header->data_size != member.uncompressed_size) {
-      return FormatError(path_, member.central_offset,
+      return Error(member.central_offset,
                          absl::StrCat("member \"", member.name, "\": expected ",
                                       header->data_offset + header->data_size,
                                       " bytes (header and array data), the member holds ",
@@ -200,7 +176,9 @@ absl::Status NumpyReader::AddMembers() {
     const uint64_t offset = member.method == ZipEntry::kStored
                                 ? member.data_offset + header->data_offset
                                 : member.data_offset;
-    Add(name, NpyTensor{*std::move(header), &member}, offset);
+    if (absl::Status s = Add(name, NpyTensor{*std::move(header), &member}, offset); !s.ok()) {
+      return s;
+    }
   }
   return absl::OkStatus();
 }

@@ -17,6 +17,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "base/mapped_file.h"
+#include "indexer/formats/internal/format_error.h"
+#include "indexer/formats/internal/mapped_model_reader.h"
 #include "indexer/formats/onnx/internal/onnx_external_data.h"
 #include "indexer/formats/onnx/internal/onnx_model_index.h"
 #include "indexer/formats/onnx/internal/onnx_typed_data.h"
@@ -26,10 +28,11 @@ namespace weightprint::indexer {
 namespace {
 
 using base::MappedFile;
-using indexer_internal::OnnxExternalFiles;
-using indexer_internal::OnnxModelIndex;
-using indexer_internal::OnnxStorage;
-using indexer_internal::OnnxTensorRecord;
+using internal::FormatError;
+using internal::OnnxExternalFiles;
+using internal::OnnxModelIndex;
+using internal::OnnxStorage;
+using internal::OnnxTensorRecord;
 
 // Where ReadTensor finds one tensor's bytes.
 struct TensorSource {
@@ -38,40 +41,39 @@ struct TensorSource {
   uint64_t external_offset = 0;
 };
 
-class OnnxReader final : public ModelReader {
+// Raw data are listed with their range of the model file, so the base serves them. Typed fields
+// and external data are listed with the range of their TensorProto message (what ReleaseTensor
+// drops); TensorBytes and ReadTensor handle them here.
+class OnnxReader final : public internal::MappedModelReader {
  public:
-  OnnxReader(std::string path, std::unique_ptr<MappedFile> file,
-             std::vector<TensorSource> sources, std::map<std::string, std::string> metadata)
-      : path_(std::move(path)),
-        file_(std::move(file)),
-        sources_(std::move(sources)),
-        metadata_(std::move(metadata)) {
-    tensors_.reserve(sources_.size());
-    for (const TensorSource& source : sources_) {
-      const OnnxTensorRecord& r = source.record;
-      TensorInfo info;
-      info.name = r.name;
-      info.dtype = r.dtype;
-      info.shape = r.shape;
-      info.size_bytes = r.size_bytes;
-      switch (r.storage) {
-        case OnnxStorage::kRaw:
-          info.offset = r.raw.offset;
-          break;
-        case OnnxStorage::kExternal:
-          info.offset = source.external_offset;  // within the external file
-          break;
-        default:
-          info.offset = r.message.offset;
-      }
-      tensors_.push_back(std::move(info));
-    }
-  }
+  OnnxReader(std::string path, std::unique_ptr<MappedFile> file)
+      : MappedModelReader("onnx", std::move(path), std::move(file)) {}
 
-  std::string_view format() const override { return "onnx"; }
-  const std::string& path() const override { return path_; }
-  const std::vector<TensorInfo>& tensors() const override { return tensors_; }
-  const std::map<std::string, std::string>& metadata() const override { return metadata_; }
+  absl::Status Add(TensorSource source) {
+    const OnnxTensorRecord& r = source.record;
+    TensorInfo info;
+    info.name = r.name;
+    info.dtype = r.dtype;
+    info.shape = r.shape;
+    info.size_bytes = r.size_bytes;
+    uint64_t stored_offset = r.message.offset, stored_size = r.message.length;
+    switch (r.storage) {
+      case OnnxStorage::kRaw:
+        info.offset = stored_offset = r.raw.offset;
+        stored_size = r.raw.length;
+        break;
+      case OnnxStorage::kExternal:
+        info.offset = source.external_offset;  // within the external file
+        break;
+      default:
+        info.offset = r.message.offset;
+    }
+    sources_.push_back(std::move(source));
+    absl::Status added = AddTensor(std::move(info), stored_offset, stored_size);
+    if (!added.ok()) sources_.pop_back();
+    return added;
+  }
+  using MappedModelReader::set_metadata;
 
   // raw_data and external data: a view of the stored (canonical) bytes. Typed fields have no
   // contiguous stored form, so the view is empty; ReadTensor converts them.
@@ -80,7 +82,7 @@ class OnnxReader final : public ModelReader {
     const TensorSource& s = sources_[index];
     switch (s.record.storage) {
       case OnnxStorage::kRaw:
-        return file_->bytes().subspan(s.record.raw.offset, s.record.raw.length);
+        return MappedModelReader::TensorBytes(index);
       case OnnxStorage::kExternal:
         return s.external->bytes().subspan(s.external_offset, s.record.size_bytes);
       default:
@@ -89,9 +91,7 @@ class OnnxReader final : public ModelReader {
   }
 
   absl::Status ReadTensor(size_t index, const ByteSink& sink) const override {
-    if (index >= sources_.size()) {
-      return absl::OutOfRangeError(absl::StrCat(path_, ": no tensor ", index));
-    }
+    if (absl::Status s = CheckIndex(index); !s.ok()) return s;
     const OnnxTensorRecord& r = sources_[index].record;
     switch (r.storage) {
       case OnnxStorage::kRaw:
@@ -102,10 +102,10 @@ class OnnxReader final : public ModelReader {
       case OnnxStorage::kTyped: {
         const uint64_t expected = r.size_bytes / DTypeSize(r.dtype);
         uint64_t count = 0;
-        absl::Status s = indexer_internal::StreamOnnxTypedField(
-            file_->bytes(), r.typed, r.dtype, path_, r.name, &sink, expected, &count);
+        absl::Status s = internal::StreamOnnxTypedField(bytes(), r.typed, r.dtype, path(), r.name,
+                                                        &sink, expected, &count);
         if (s.ok() && count != expected) {
-          return absl::DataLossError(absl::StrCat(path_, ": tensor \"", r.name, "\": expected ",
+          return absl::DataLossError(absl::StrCat(path(), ": tensor \"", r.name, "\": expected ",
                                                   expected, " elements, read ", count,
                                                   " (the file changed?)"));
         }
@@ -118,29 +118,16 @@ class OnnxReader final : public ModelReader {
   void ReleaseTensor(size_t index) const override {
     if (index >= sources_.size()) return;
     const TensorSource& s = sources_[index];
-    switch (s.record.storage) {
-      case OnnxStorage::kRaw:
-        file_->DropPages(s.record.raw.offset, s.record.raw.length);
-        break;
-      case OnnxStorage::kExternal:
-        s.external->DropPages(s.external_offset, s.record.size_bytes);
-        break;
-      default:
-        file_->DropPages(s.record.message.offset, s.record.message.length);
+    if (s.record.storage == OnnxStorage::kExternal) {
+      s.external->DropPages(s.external_offset, s.record.size_bytes);
+      return;
     }
+    MappedModelReader::ReleaseTensor(index);
   }
 
  private:
-  const std::string path_;
-  const std::unique_ptr<MappedFile> file_;
-  const std::vector<TensorSource> sources_;
-  const std::map<std::string, std::string> metadata_;
-  std::vector<TensorInfo> tensors_;
+  std::vector<TensorSource> sources_;  // parallel to tensors()
 };
-
-absl::Status FormatError(const std::string& path, uint64_t offset, const std::string& what) {
-  return absl::InvalidArgumentError(absl::StrCat(path, ": offset ", offset, ": ", what));
-}
 
 // Maps the external file of `record` and checks that its bytes lie inside it.
 absl::Status ResolveExternal(const std::string& path, OnnxExternalFiles& files,
@@ -191,7 +178,7 @@ absl::StatusOr<std::unique_ptr<ModelReader>> Open(const std::string& path) {
                                     INT_MAX,
                                     " bytes (larger ONNX models keep weights in external data)"));
   }
-  absl::StatusOr<OnnxModelIndex> index = indexer_internal::IndexOnnxModel(path, file->bytes());
+  absl::StatusOr<OnnxModelIndex> index = internal::IndexOnnxModel(path, file->bytes());
   if (!index.ok()) return index.status();
 
   std::map<std::string, std::string> metadata = std::move(index->metadata);
@@ -200,17 +187,17 @@ absl::StatusOr<std::unique_ptr<ModelReader>> Open(const std::string& path) {
         absl::StrCat(index->string_tensors_skipped);
   }
   OnnxExternalFiles external_files(path);
-  std::vector<TensorSource> sources;
-  sources.reserve(index->tensors.size());
+  auto reader = std::make_unique<OnnxReader>(path, std::move(file));
   for (OnnxTensorRecord& record : index->tensors) {
-    TensorSource& source = sources.emplace_back();
+    TensorSource source;
     source.record = std::move(record);
     if (source.record.storage == OnnxStorage::kExternal) {
       if (absl::Status s = ResolveExternal(path, external_files, source); !s.ok()) return s;
     }
+    if (absl::Status s = reader->Add(std::move(source)); !s.ok()) return s;
   }
-  return std::unique_ptr<ModelReader>(
-      new OnnxReader(path, std::move(file), std::move(sources), std::move(metadata)));
+  reader->set_metadata(std::move(metadata));
+  return std::unique_ptr<ModelReader>(std::move(reader));
 }
 
 }  // namespace

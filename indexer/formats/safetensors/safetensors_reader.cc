@@ -19,12 +19,15 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "base/mapped_file.h"
+#include "indexer/formats/internal/format_error.h"
+#include "indexer/formats/internal/mapped_model_reader.h"
 #include "indexer/model_reader.h"
 
 namespace weightprint::indexer {
 namespace {
 
 using base::MappedFile;
+using internal::FormatError;
 using Json = nlohmann::json;
 
 constexpr uint64_t kLengthFieldSize = 8;
@@ -39,10 +42,6 @@ constexpr std::string_view kMetadataKey = "__metadata__";
 struct HeaderRejected {
   std::string message;
 };
-
-absl::Status FormatError(const std::string& path, uint64_t offset, const std::string& what) {
-  return absl::InvalidArgumentError(absl::StrCat(path, ": offset ", offset, ": ", what));
-}
 
 // Returns the index of the first byte that is not part of a well-formed UTF-8 sequence
 // (overlong forms, surrogates and code points above U+10FFFF are malformed), or nullopt.
@@ -112,39 +111,18 @@ struct Entry {
   uint64_t end = 0;
 };
 
-class SafetensorsReader final : public ModelReader {
+// Safetensors stores every tensor's canonical bytes contiguously, so the base's view,
+// streaming and page release serve as they are.
+class SafetensorsReader final : public internal::MappedModelReader {
  public:
-  SafetensorsReader(std::string path, std::unique_ptr<MappedFile> file,
-                    std::vector<TensorInfo> tensors, std::map<std::string, std::string> metadata)
-      : path_(std::move(path)),
-        file_(std::move(file)),
-        tensors_(std::move(tensors)),
-        metadata_(std::move(metadata)) {}
+  SafetensorsReader(std::string path, std::unique_ptr<MappedFile> file)
+      : MappedModelReader("safetensors", std::move(path), std::move(file)) {}
 
-  std::string_view format() const override { return "safetensors"; }
-  const std::string& path() const override { return path_; }
-  const std::vector<TensorInfo>& tensors() const override { return tensors_; }
-  const std::map<std::string, std::string>& metadata() const override { return metadata_; }
-
-  std::span<const std::byte> TensorBytes(size_t index) const override {
-    if (index >= tensors_.size()) return {};
-    const TensorInfo& t = tensors_[index];
-    return file_->bytes().subspan(t.offset, t.size_bytes);
+  absl::Status Add(TensorInfo info) {
+    const uint64_t offset = info.offset, size = info.size_bytes;
+    return AddTensor(std::move(info), offset, size);
   }
-
-  void ReleaseBytes(std::span<const std::byte> bytes) const override {
-    file_->DropView(bytes);
-  }
-  void ReleaseTensor(size_t index) const override {
-    if (index >= tensors_.size()) return;
-    file_->DropPages(tensors_[index].offset, tensors_[index].size_bytes);
-  }
-
- private:
-  const std::string path_;
-  const std::unique_ptr<MappedFile> file_;
-  const std::vector<TensorInfo> tensors_;
-  const std::map<std::string, std::string> metadata_;
+  using MappedModelReader::set_metadata;
 };
 
 // Parses the header JSON, rejecting duplicate keys (in any object) and excessive nesting.
@@ -353,8 +331,7 @@ absl::StatusOr<std::unique_ptr<ModelReader>> OpenSafetensors(const std::string& 
   const uint64_t data_start = kLengthFieldSize + header_size;
   const uint64_t data_size = file_size - data_start;
   uint64_t cursor = 0;
-  std::vector<TensorInfo> tensors;
-  tensors.reserve(entries.size());
+  auto reader = std::make_unique<SafetensorsReader>(path, std::move(file));
   for (Entry& entry : entries) {
     if (entry.begin > cursor) {
       const std::string quoted = Json(entry.name).dump();
@@ -378,15 +355,15 @@ absl::StatusOr<std::unique_ptr<ModelReader>> OpenSafetensors(const std::string& 
     }
     cursor = entry.end;
     entry.info.offset = data_start + entry.begin;
-    tensors.push_back(std::move(entry.info));
+    if (absl::Status s = reader->Add(std::move(entry.info)); !s.ok()) return s;
   }
   if (cursor != data_size) {
     return FormatError(path, data_start + cursor,
                        absl::StrCat("expected the file to end after the last tensor; ",
                                     data_size - cursor, " trailing bytes"));
   }
-  return std::unique_ptr<ModelReader>(
-      new SafetensorsReader(path, std::move(file), std::move(tensors), std::move(metadata)));
+  reader->set_metadata(std::move(metadata));
+  return std::unique_ptr<ModelReader>(std::move(reader));
 }
 
 }  // namespace weightprint::indexer

@@ -13,7 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "indexer/formats/model_format.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 namespace {
 
 namespace fs = std::filesystem;
@@ -195,4 +195,4 @@ absl::StatusOr<Shards> FindShards(const fs::path& dir) {
                     "NumPy, TF.js or Keras files; see docs/FORMATS.md)"));
 }
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal

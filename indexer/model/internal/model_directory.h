@@ -13,7 +13,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 
 struct Shards {
   std::vector<std::filesystem::path> files;  // in name order
@@ -29,6 +29,6 @@ absl::StatusOr<Shards> FindShards(const std::filesystem::path& dir);
 // is informational, so it never fails a fingerprint).
 std::string ReadArchitecture(const std::filesystem::path& dir);
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal
 
 #endif  // WEIGHTPRINT_INDEXER_MODEL_INTERNAL_MODEL_DIRECTORY_H_

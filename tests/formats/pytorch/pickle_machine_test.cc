@@ -8,7 +8,7 @@
 #include "gtest/gtest.h"
 #include "tests/formats/pytorch/format_writers.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 namespace {
 
 using ::testing::HasSubstr;
@@ -173,4 +173,4 @@ TEST(PickleMachine, LimitsBoundHostilePickles) {
 }
 
 }  // namespace
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal

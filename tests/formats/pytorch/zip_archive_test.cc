@@ -9,7 +9,7 @@
 #include "gtest/gtest.h"
 #include "tests/formats/pytorch/format_writers.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 namespace {
 
 using ::testing::HasSubstr;
@@ -244,4 +244,4 @@ TEST(ZipArchiveErrors, RefusesZip64Inconsistencies) {
 }
 
 }  // namespace
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal

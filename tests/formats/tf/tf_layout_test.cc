@@ -11,7 +11,7 @@
 
 #include "indexer/formats/internal/strided_stream.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 namespace {
 
 // Streams a row-major float tensor of `stored_shape` (values 0, 1, 2, ...) through `rule`.
@@ -135,4 +135,4 @@ TEST(TfLayoutTest, RuleChoice) {
 }
 
 }  // namespace
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal

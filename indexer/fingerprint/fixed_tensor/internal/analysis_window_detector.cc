@@ -8,7 +8,7 @@
 
 #include "indexer/fingerprint/fixed_tensor/internal/detectors.h"
 
-namespace weightprint::indexer::fixed_tensor_internal {
+namespace weightprint::indexer::internal {
 namespace {
 
 struct CosineWindow {
@@ -85,4 +85,4 @@ bool IsAnalysisWindow(const TensorValues& t) {
   return false;
 }
 
-}  // namespace weightprint::indexer::fixed_tensor_internal
+}  // namespace weightprint::indexer::internal

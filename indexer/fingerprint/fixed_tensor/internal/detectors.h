@@ -7,7 +7,7 @@
 
 #include "indexer/fingerprint/fixed_tensor/internal/value_grid.h"
 
-namespace weightprint::indexer::fixed_tensor_internal {
+namespace weightprint::indexer::internal {
 
 // Rows w[n]·(a_r·cos(ω_r·n) + b_r·sin(ω_r·n)) with one window w shared by all rows (a standard
 // window, none, or the rows' own envelope), at least 8 non-zero rows with distinct frequencies
@@ -45,6 +45,6 @@ bool IsRamp(const TensorValues& t);
 // mel scale (HTK, Slaney), normalisation and layout.
 bool IsMelFilterbank(const TensorValues& t);
 
-}  // namespace weightprint::indexer::fixed_tensor_internal
+}  // namespace weightprint::indexer::internal
 
 #endif  // WEIGHTPRINT_INDEXER_FINGERPRINT_FIXED_TENSOR_INTERNAL_DETECTORS_H_

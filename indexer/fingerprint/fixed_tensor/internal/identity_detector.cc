@@ -5,7 +5,7 @@
 
 #include "indexer/fingerprint/fixed_tensor/internal/detectors.h"
 
-namespace weightprint::indexer::fixed_tensor_internal {
+namespace weightprint::indexer::internal {
 
 bool IsIdentity(const TensorValues& t) {
   if (t.shape.size() < 2) return false;
@@ -46,4 +46,4 @@ bool IsIdentity(const TensorValues& t) {
   return true;
 }
 
-}  // namespace weightprint::indexer::fixed_tensor_internal
+}  // namespace weightprint::indexer::internal

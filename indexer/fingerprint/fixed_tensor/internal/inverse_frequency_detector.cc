@@ -6,7 +6,7 @@
 
 #include "indexer/fingerprint/fixed_tensor/internal/detectors.h"
 
-namespace weightprint::indexer::fixed_tensor_internal {
+namespace weightprint::indexer::internal {
 
 bool IsInverseFrequency(const TensorValues& t) {
   if (t.shape.size() != 1 || t.values.size() < 8) return false;
@@ -35,4 +35,4 @@ bool IsInverseFrequency(const TensorValues& t) {
   return std::abs(ratio) * static_cast<double>(n - 1) > 0.5;
 }
 
-}  // namespace weightprint::indexer::fixed_tensor_internal
+}  // namespace weightprint::indexer::internal

@@ -5,7 +5,7 @@
 
 #include "indexer/fingerprint/fixed_tensor/internal/detectors.h"
 
-namespace weightprint::indexer::fixed_tensor_internal {
+namespace weightprint::indexer::internal {
 
 bool IsMask(const TensorValues& t) {
   if (t.shape.size() < 2) return false;
@@ -40,4 +40,4 @@ bool IsMask(const TensorValues& t) {
   return true;
 }
 
-}  // namespace weightprint::indexer::fixed_tensor_internal
+}  // namespace weightprint::indexer::internal

@@ -6,7 +6,7 @@
 
 #include "indexer/fingerprint/fixed_tensor/internal/detectors.h"
 
-namespace weightprint::indexer::fixed_tensor_internal {
+namespace weightprint::indexer::internal {
 namespace {
 
 bool FiltersAlongRows(const ValueGrid& g) {
@@ -80,4 +80,4 @@ bool IsMelFilterbank(const TensorValues& t) {
   return FiltersAlongRows(g) || FiltersAlongRows(g.Transposed());
 }
 
-}  // namespace weightprint::indexer::fixed_tensor_internal
+}  // namespace weightprint::indexer::internal

@@ -8,7 +8,7 @@
 #include "indexer/fingerprint/fixed_tensor/internal/detectors.h"
 #include "indexer/fingerprint/fixed_tensor/internal/sinusoid_fit.h"
 
-namespace weightprint::indexer::fixed_tensor_internal {
+namespace weightprint::indexer::internal {
 namespace {
 
 // Columns are fitted on their first kPrefix positions, then checked on every position by the
@@ -125,4 +125,4 @@ bool IsPositionTable(const TensorValues& t) {
                                           : ColumnsAreSinusoids(last.Transposed());
 }
 
-}  // namespace weightprint::indexer::fixed_tensor_internal
+}  // namespace weightprint::indexer::internal

@@ -5,7 +5,7 @@
 
 #include "indexer/fingerprint/fixed_tensor/internal/detectors.h"
 
-namespace weightprint::indexer::fixed_tensor_internal {
+namespace weightprint::indexer::internal {
 namespace {
 
 // Whether y[i] = a + b·i within tolerance; `slope` receives b.
@@ -67,4 +67,4 @@ bool IsRamp(const TensorValues& t) {
   return AllRowsAffine(g, 4, scale) || AllRowsAffine(g.Transposed(), 4, scale);
 }
 
-}  // namespace weightprint::indexer::fixed_tensor_internal
+}  // namespace weightprint::indexer::internal

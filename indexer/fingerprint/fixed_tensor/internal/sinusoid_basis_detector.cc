@@ -7,7 +7,7 @@
 #include "indexer/fingerprint/fixed_tensor/internal/detectors.h"
 #include "indexer/fingerprint/fixed_tensor/internal/sinusoid_fit.h"
 
-namespace weightprint::indexer::fixed_tensor_internal {
+namespace weightprint::indexer::internal {
 namespace {
 
 constexpr size_t kMinRows = 8;
@@ -159,4 +159,4 @@ bool IsSinusoidBasis(const TensorValues& t) {
   return RowsAreBasis(g) || (t.shape.size() == 2 && RowsAreBasis(g.Transposed()));
 }
 
-}  // namespace weightprint::indexer::fixed_tensor_internal
+}  // namespace weightprint::indexer::internal

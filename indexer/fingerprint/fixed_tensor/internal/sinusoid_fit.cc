@@ -6,7 +6,7 @@
 #include <numbers>
 #include <vector>
 
-namespace weightprint::indexer::fixed_tensor_internal {
+namespace weightprint::indexer::internal {
 namespace {
 
 // In-place iterative radix-2 FFT. REQUIRES: a.size() is a power of two.
@@ -140,4 +140,4 @@ double RecurrenceFrequency(std::span<const double> y) {
   return std::acos(half_lambda);
 }
 
-}  // namespace weightprint::indexer::fixed_tensor_internal
+}  // namespace weightprint::indexer::internal

@@ -9,7 +9,7 @@
 #include <cstddef>
 #include <span>
 
-namespace weightprint::indexer::fixed_tensor_internal {
+namespace weightprint::indexer::internal {
 
 struct SinusoidFit {
   double omega = 0;           // radians per sample, in [0, π]
@@ -32,6 +32,6 @@ double SpectralPeak(std::span<const double> y, double* spacing);
 // (near) zero.
 double RecurrenceFrequency(std::span<const double> y);
 
-}  // namespace weightprint::indexer::fixed_tensor_internal
+}  // namespace weightprint::indexer::internal
 
 #endif  // WEIGHTPRINT_INDEXER_FINGERPRINT_FIXED_TENSOR_INTERNAL_SINUSOID_FIT_H_

@@ -1,6 +1,6 @@
 #include "indexer/fingerprint/fixed_tensor/internal/value_grid.h"
 
-namespace weightprint::indexer::fixed_tensor_internal {
+namespace weightprint::indexer::internal {
 
 void ValueGrid::Row(size_t r, std::vector<double>* out) const {
   const size_t n = cols();
@@ -31,4 +31,4 @@ ValueGrid TensorValues::FirstAxisGrid() const {
   return {values.data(), first, first == 0 ? 0 : n / first, false};
 }
 
-}  // namespace weightprint::indexer::fixed_tensor_internal
+}  // namespace weightprint::indexer::internal

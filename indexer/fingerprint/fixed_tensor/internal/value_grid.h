@@ -10,7 +10,7 @@
 #include <span>
 #include <vector>
 
-namespace weightprint::indexer::fixed_tensor_internal {
+namespace weightprint::indexer::internal {
 
 // A row-major matrix view. When `transposed`, row r is column r of the underlying matrix.
 struct ValueGrid {
@@ -50,6 +50,6 @@ inline constexpr double kAbsoluteTolerance = 0.02;   // max |residual| / max |va
 // Windows shorter than this are not told apart from chance.
 inline constexpr size_t kMinWindowLength = 16;
 
-}  // namespace weightprint::indexer::fixed_tensor_internal
+}  // namespace weightprint::indexer::internal
 
 #endif  // WEIGHTPRINT_INDEXER_FINGERPRINT_FIXED_TENSOR_INTERNAL_VALUE_GRID_H_

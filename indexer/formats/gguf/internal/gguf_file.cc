@@ -10,7 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 namespace {
 
 constexpr uint64_t kHeaderSize = 24;       // magic, version, tensor_count, kv_count
@@ -521,4 +521,4 @@ absl::StatusOr<GgufFile> ParseGgufFile(const std::string& path, std::span<const 
   return file;
 }
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal

@@ -27,7 +27,7 @@
 #include "absl/status/statusor.h"
 #include "indexer/dtype.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 
 // gguf_type: the type tag of a metadata value.
 enum class GgufValueType : uint32_t {
@@ -116,6 +116,6 @@ struct GgufFile {
 // INVALID_ARGUMENT "PATH: offset N: expected ...", N an absolute offset in the file.
 absl::StatusOr<GgufFile> ParseGgufFile(const std::string& path, std::span<const std::byte> bytes);
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal
 
 #endif  // WEIGHTPRINT_INDEXER_FORMATS_GGUF_INTERNAL_GGUF_FILE_H_

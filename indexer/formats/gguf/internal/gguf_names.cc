@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 namespace {
 
 enum class Family { kUnknown, kLlama, kQwen, kGemma, kGemma2, kPhi3, kPhi2 };
@@ -126,4 +126,4 @@ GgufCanonicalName CanonicalizeGgufName(const std::string& architecture,
   return out;
 }
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal

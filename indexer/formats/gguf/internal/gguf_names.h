@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <string>
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 
 // What the converter did to a tensor's values or order, beyond renaming it.
 enum class GgufLayoutFix {
@@ -38,6 +38,6 @@ bool IsMappedGgufArchitecture(const std::string& architecture);
 GgufCanonicalName CanonicalizeGgufName(const std::string& architecture,
                                        const std::string& gguf_name);
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal
 
 #endif  // WEIGHTPRINT_INDEXER_FORMATS_GGUF_INTERNAL_GGUF_NAMES_H_

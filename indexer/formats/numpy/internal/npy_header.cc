@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 namespace {
 
 constexpr std::string_view kMagic = "\x93NUMPY";
@@ -238,4 +238,4 @@ absl::StatusOr<NpyHeader> ParseNpyHeader(std::string_view bytes, const std::stri
   return h;
 }
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal

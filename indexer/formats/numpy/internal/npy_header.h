@@ -15,7 +15,7 @@
 #include "absl/status/statusor.h"
 #include "indexer/dtype.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 
 struct NpyHeader {
   int major_version = 1;
@@ -35,6 +35,6 @@ absl::StatusOr<NpyHeader> ParseNpyHeader(std::string_view bytes, const std::stri
 // The longest header ParseNpyHeader accepts, magic and length field included.
 inline constexpr uint64_t kMaxNpyHeaderBytes = 1 << 20;
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal
 
 #endif  // WEIGHTPRINT_INDEXER_FORMATS_NUMPY_INTERNAL_NPY_HEADER_H_

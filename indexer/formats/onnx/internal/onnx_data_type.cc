@@ -2,7 +2,7 @@
 
 #include <array>
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 namespace {
 
 using F = OnnxTypedField;
@@ -67,4 +67,4 @@ std::string_view OnnxTypedFieldName(OnnxTypedField field) {
   return "";
 }
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal

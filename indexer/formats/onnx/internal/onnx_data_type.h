@@ -10,7 +10,7 @@
 
 #include "indexer/dtype.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 
 // Field numbers of TensorProto's typed value fields (onnx.proto). 0 means "none".
 enum class OnnxTypedField : int {
@@ -41,6 +41,6 @@ std::optional<OnnxDataType> FindOnnxDataType(int32_t code);
 // "float_data", "int32_data", ...; "" for kNone.
 std::string_view OnnxTypedFieldName(OnnxTypedField field);
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal
 
 #endif  // WEIGHTPRINT_INDEXER_FORMATS_ONNX_INTERNAL_ONNX_DATA_TYPE_H_

@@ -7,7 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 namespace {
 
 namespace fs = std::filesystem;
@@ -94,4 +94,4 @@ absl::StatusOr<std::shared_ptr<const MappedFile>> OnnxExternalFiles::Map(
   return shared;
 }
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal

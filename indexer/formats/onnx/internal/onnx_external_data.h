@@ -19,7 +19,7 @@
 #include "absl/status/statusor.h"
 #include "base/mapped_file.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 
 using base::MappedFile;
 
@@ -50,6 +50,6 @@ class OnnxExternalFiles {
   std::map<std::string, std::shared_ptr<const MappedFile>> mapped_;  // by resolved path
 };
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal
 
 #endif  // WEIGHTPRINT_INDEXER_FORMATS_ONNX_INTERNAL_ONNX_EXTERNAL_DATA_H_

@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "indexer/formats/onnx/internal/onnx_data_type.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 namespace {
 
 // Field numbers from onnx.proto.
@@ -773,4 +773,4 @@ absl::StatusOr<OnnxModelIndex> IndexOnnxModel(const std::string& path,
   return Indexer(path, file, limits).Run();
 }
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal

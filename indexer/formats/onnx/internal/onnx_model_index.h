@@ -29,7 +29,7 @@
 #include "indexer/formats/onnx/internal/onnx_typed_data.h"
 #include "indexer/formats/onnx/internal/onnx_wire.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 
 enum class OnnxStorage {
   kRaw,       // raw_data: `raw` is the little-endian bytes inside the model file
@@ -69,6 +69,6 @@ absl::StatusOr<OnnxModelIndex> IndexOnnxModel(const std::string& path,
                                               std::span<const std::byte> file,
                                               const OnnxIndexLimits& limits = {});
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal
 
 #endif  // WEIGHTPRINT_INDEXER_FORMATS_ONNX_INTERNAL_ONNX_MODEL_INDEX_H_

@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "indexer/formats/onnx/internal/onnx_wire.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 namespace {
 
 static_assert(std::endian::native == std::endian::little,
@@ -276,4 +276,4 @@ absl::Status StreamOnnxTypedField(std::span<const std::byte> file, const OnnxTyp
   return decoder->Run(elements);
 }
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal

@@ -19,7 +19,7 @@
 #include "indexer/dtype.h"
 #include "indexer/model_reader.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 
 // How one element of a typed field is encoded on the wire.
 enum class OnnxElementEncoding {
@@ -55,6 +55,6 @@ absl::Status StreamOnnxTypedField(std::span<const std::byte> file, const OnnxTyp
                                   const std::string& tensor_name, const ByteSink* sink,
                                   uint64_t max_elements, uint64_t* elements);
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal
 
 #endif  // WEIGHTPRINT_INDEXER_FORMATS_ONNX_INTERNAL_ONNX_TYPED_DATA_H_

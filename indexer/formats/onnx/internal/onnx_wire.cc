@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 
 using google::protobuf::internal::WireFormatLite;
 
@@ -150,4 +150,4 @@ absl::Status WireCursor::SkipField(int field_number, int wire_type) {
   return absl::OkStatus();
 }
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal

@@ -19,7 +19,7 @@
 
 #include "absl/status/status.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 
 // Protobuf wire types.
 inline constexpr int kWireVarint = 0;
@@ -77,6 +77,6 @@ class WireCursor {
   google::protobuf::io::CodedInputStream input_;
 };
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal
 
 #endif  // WEIGHTPRINT_INDEXER_FORMATS_ONNX_INTERNAL_ONNX_WIRE_H_

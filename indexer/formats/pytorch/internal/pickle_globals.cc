@@ -3,7 +3,7 @@
 #include <string>
 #include <utility>
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 namespace {
 
 struct StorageName {
@@ -79,4 +79,4 @@ GlobalMeaning ClassifyGlobal(std::string_view module, std::string_view name) {
   return {};
 }
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal

@@ -11,7 +11,7 @@
 
 #include "indexer/dtype.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 
 enum class GlobalRole : uint8_t {
   kOpaque = 0,                 // unknown: any object built from it stays an opaque record
@@ -39,6 +39,6 @@ struct GlobalMeaning {
 // Classifies `module`.`name` (as written by GLOBAL or STACK_GLOBAL).
 GlobalMeaning ClassifyGlobal(std::string_view module, std::string_view name);
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal
 
 #endif  // WEIGHTPRINT_INDEXER_FORMATS_PYTORCH_INTERNAL_PICKLE_GLOBALS_H_

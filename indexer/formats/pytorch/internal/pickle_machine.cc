@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 namespace {
 
 enum Op : uint8_t {
@@ -655,4 +655,4 @@ absl::StatusOr<PickleGraph> Unpickle(std::string_view bytes, const std::string& 
   return machine.Run();
 }
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal

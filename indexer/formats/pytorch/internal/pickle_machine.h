@@ -19,7 +19,7 @@
 #include "absl/status/statusor.h"
 #include "indexer/formats/pytorch/internal/pickle_value.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 
 struct PickleLimits {
   uint64_t max_objects = 1u << 24;    // objects in the graph (also capped by the input size)
@@ -35,6 +35,6 @@ struct PickleLimits {
 absl::StatusOr<PickleGraph> Unpickle(std::string_view bytes, const std::string& path,
                                      uint64_t base_offset, const PickleLimits& limits = {});
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal
 
 #endif  // WEIGHTPRINT_INDEXER_FORMATS_PYTORCH_INTERNAL_PICKLE_MACHINE_H_

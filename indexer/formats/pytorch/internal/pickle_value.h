@@ -13,7 +13,7 @@
 
 #include "indexer/formats/pytorch/internal/pickle_globals.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 
 using PickleRef = uint32_t;
 
@@ -58,6 +58,6 @@ struct PickleGraph {
   const PickleObject& at(PickleRef ref) const { return objects[ref]; }
 };
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal
 
 #endif  // WEIGHTPRINT_INDEXER_FORMATS_PYTORCH_INTERNAL_PICKLE_VALUE_H_

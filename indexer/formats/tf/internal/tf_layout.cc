@@ -8,7 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 namespace {
 
 // "Conv2DTranspose", "conv2d_transpose" and "conv2dtranspose" all normalise to the last.
@@ -336,4 +336,4 @@ std::optional<LayoutRule> TfOpOperandRule(std::string_view op, int input_index, 
   return std::nullopt;
 }
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal

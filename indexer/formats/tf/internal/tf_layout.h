@@ -21,7 +21,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 
 enum class LayoutRule {
   kIdentity,
@@ -59,7 +59,7 @@ absl::StatusOr<CanonicalLayout> ApplyLayoutRule(LayoutRule rule,
 
 // The stride, in stored elements, of each axis of `layout.permuted_shape` over a row-major
 // stored tensor of `stored_shape`: canonical element i sits at stored element
-// sum(i[k] * strides[k]). With indexer_internal::StreamStrided this streams the canonical bytes
+// sum(i[k] * strides[k]). With internal::StreamStrided this streams the canonical bytes
 // of a tensor held contiguously in one buffer.
 std::vector<int64_t> PermutedStrides(const CanonicalLayout& layout,
                                      const std::vector<int64_t>& stored_shape);
@@ -114,6 +114,6 @@ std::optional<LayoutRule> Keras3VariableRule(std::string_view path, size_t rank)
 std::optional<LayoutRule> TfOpOperandRule(std::string_view op, int input_index, bool transpose_b,
                                           size_t rank);
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal
 
 #endif  // WEIGHTPRINT_INDEXER_FORMATS_TF_INTERNAL_TF_LAYOUT_H_

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 
 int32_t TfliteBuiltinCode(int8_t deprecated_builtin_code, int32_t builtin_code) {
   return std::max(builtin_code, static_cast<int32_t>(deprecated_builtin_code));
@@ -79,4 +79,4 @@ std::optional<std::vector<int>> TfliteLayoutPermutation(TfliteLayout layout, siz
   return std::nullopt;
 }
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal

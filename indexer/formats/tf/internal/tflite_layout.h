@@ -26,7 +26,7 @@
 #include <string_view>
 #include <vector>
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 
 // BuiltinOperator codes of the published schema that the TFLite reader interprets.
 inline constexpr int32_t kTfliteConv2d = 3;
@@ -70,6 +70,6 @@ TfliteLayout TfliteLayoutForInput(int32_t builtin_code, int slot);
 // 4-D for the 2-D convolutions, 5-D for the 3-D ones): such a tensor is kept as stored.
 std::optional<std::vector<int>> TfliteLayoutPermutation(TfliteLayout layout, size_t rank);
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal
 
 #endif  // WEIGHTPRINT_INDEXER_FORMATS_TF_INTERNAL_TFLITE_LAYOUT_H_

@@ -35,13 +35,13 @@
 namespace weightprint::indexer {
 namespace {
 
-using indexer_internal::CanonicalLayout;
-using indexer_internal::Hdf5Dataset;
-using indexer_internal::Hdf5File;
-using indexer_internal::LayoutRule;
+using internal::CanonicalLayout;
+using internal::Hdf5Dataset;
+using internal::Hdf5File;
+using internal::LayoutRule;
 using base::MappedFile;
-using indexer_internal::ZipArchive;
-using indexer_internal::ZipEntry;
+using internal::ZipArchive;
+using internal::ZipEntry;
 
 // Bytes read from libhdf5 per hyperslab (at least one slice of the blocked axis).
 constexpr uint64_t kSlabBytes = uint64_t{4} << 20;
@@ -124,14 +124,14 @@ absl::Status StreamDataset(const Hdf5File& h5, const KerasTensor& t, const ByteS
     if (absl::Status s = h5.ReadSlab(d, start, count, buffer); !s.ok()) return s;
     // The buffer is a row-major tensor of shape `count`; walk it in canonical order.
     std::vector<int64_t> slab_shape(count.begin(), count.end());
-    indexer_internal::StridedView view;
+    internal::StridedView view;
     view.storage = buffer;
     view.element_size = es;
     CanonicalLayout slab = t.layout;
     slab.permuted_shape[0] = static_cast<int64_t>(count[axis]);
     view.shape = slab.permuted_shape;
-    view.strides = indexer_internal::PermutedStrides(slab, slab_shape);
-    if (absl::Status s = indexer_internal::StreamStrided(view, sink); !s.ok()) return s;
+    view.strides = internal::PermutedStrides(slab, slab_shape);
+    if (absl::Status s = internal::StreamStrided(view, sink); !s.ok()) return s;
   }
   return absl::OkStatus();
 }
@@ -211,7 +211,7 @@ absl::StatusOr<WeightPlan> PlanWeights(const Hdf5File& h5, const std::string& co
   }
   const std::map<std::string, std::string> classes =
       config.empty() ? std::map<std::string, std::string>{}
-                     : indexer_internal::KerasLayerClasses(config);
+                     : internal::KerasLayerClasses(config);
   size_t skipped = 0;
   // Optimizer state is not part of the model's weights.
   absl::StatusOr<std::vector<Hdf5Dataset>> datasets =
@@ -224,11 +224,11 @@ absl::StatusOr<WeightPlan> PlanWeights(const Hdf5File& h5, const std::string& co
     const size_t rank = d.shape.size();
     std::optional<LayoutRule> rule =
         absl::StrContains(absl::StrCat("/", name), "/vars/")
-            ? indexer_internal::Keras3VariableRule(name, rank)
-            : indexer_internal::KerasRuleForPath(classes, name, rank);
+            ? internal::Keras3VariableRule(name, rank)
+            : internal::KerasRuleForPath(classes, name, rank);
     absl::StatusOr<CanonicalLayout> layout =
-        indexer_internal::ApplyLayoutRule(rule.value_or(LayoutRule::kIdentity), d.shape);
-    if (!layout.ok()) layout = indexer_internal::ApplyLayoutRule(LayoutRule::kIdentity, d.shape);
+        internal::ApplyLayoutRule(rule.value_or(LayoutRule::kIdentity), d.shape);
+    if (!layout.ok()) layout = internal::ApplyLayoutRule(LayoutRule::kIdentity, d.shape);
     if (!layout->is_identity()) ++rules;
     plan.tensors.push_back({std::move(d), *std::move(layout)});
     plan.names.push_back(std::move(name));
@@ -326,7 +326,7 @@ absl::StatusOr<std::unique_ptr<ModelReader>> Open(const std::string& path) {
   // Rehearse the whole read in a child process first: libhdf5 may crash on a hostile file.
   const std::span<const std::byte> image_bytes = image.bytes();
   if (!SandboxDisabled()) {
-    absl::Status probe = indexer_internal::RunInChildProcess(
+    absl::Status probe = internal::RunInChildProcess(
         image_name,
         [&]() -> absl::Status {
           absl::StatusOr<std::unique_ptr<Hdf5File>> h5 = Hdf5File::Open(image_name, image_bytes);

@@ -20,6 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "base/mapped_file.h"
+#include "indexer/formats/internal/staged_sink.h"
 #include "indexer/formats/tf/tfjs/internal/tfjs_manifest.h"
 #include "indexer/model_reader.h"
 
@@ -28,12 +29,11 @@ namespace {
 
 namespace fs = std::filesystem;
 using base::MappedFile;
-using indexer_internal::TfjsEncoding;
-using indexer_internal::TfjsManifest;
-using indexer_internal::TfjsWeight;
+using internal::TfjsEncoding;
+using internal::TfjsManifest;
+using internal::TfjsWeight;
 
 constexpr uint64_t kMaxModelJsonBytes = uint64_t{1} << 30;
-constexpr size_t kStagingBytes = 64 * 1024;
 
 struct Segment {
   std::shared_ptr<const MappedFile> file;
@@ -177,12 +177,11 @@ class TfjsReader final : public ModelReader {
     const size_t in_size = w.stored_element_size;
     const size_t out_size = DTypeSize(w.dtype);
     const std::vector<int64_t>& shape = w.layout.permuted_shape;
-    const std::vector<int64_t> strides = indexer_internal::PermutedStrides(w.layout, w.stored_shape);
+    const std::vector<int64_t> strides = internal::PermutedStrides(w.layout, w.stored_shape);
     uint64_t total = 1;
     for (int64_t d : shape) total *= static_cast<uint64_t>(d);
     if (total == 0) return absl::OkStatus();
-    std::vector<std::byte> staging;
-    staging.reserve(kStagingBytes);
+    internal::StagedSink staging(sink);
     std::vector<int64_t> index(shape.size(), 0);
     uint64_t element = 0;  // stored element index of the current canonical element
     size_t hint = 0;
@@ -207,11 +206,7 @@ class TfjsReader final : public ModelReader {
           break;
         }
       }
-      staging.insert(staging.end(), out, out + out_size);
-      if (staging.size() + out_size > kStagingBytes) {
-        if (absl::Status s = sink(staging); !s.ok()) return s;
-        staging.clear();
-      }
+      if (absl::Status s = staging.Append(out, out_size); !s.ok()) return s;
       // Advance the canonical index (odometer), keeping the stored element index in step.
       for (size_t d = shape.size(); d-- > 0;) {
         if (++index[d] < shape[d]) {
@@ -222,8 +217,7 @@ class TfjsReader final : public ModelReader {
         index[d] = 0;
       }
     }
-    if (!staging.empty()) return sink(staging);
-    return absl::OkStatus();
+    return staging.Flush();
   }
 
   const std::string path_;
@@ -286,7 +280,7 @@ absl::StatusOr<std::unique_ptr<ModelReader>> Open(const std::string& input) {
   const std::string path = json_path.string();
   absl::StatusOr<std::string> text = ReadModelJson(path);
   if (!text.ok()) return text.status();
-  absl::StatusOr<TfjsManifest> manifest = indexer_internal::ParseTfjsManifest(path, *text);
+  absl::StatusOr<TfjsManifest> manifest = internal::ParseTfjsManifest(path, *text);
   if (!manifest.ok()) return manifest.status();
   text->clear();
   text->shrink_to_fit();

@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "base/mapped_file.h"
+#include "indexer/formats/internal/mapped_model_reader.h"
 #include "indexer/formats/tf/tflite/internal/tflite_model_index.h"
 #include "indexer/formats/tf/tflite/internal/tflite_tensor_stream.h"
 #include "indexer/model_reader.h"
@@ -23,76 +24,58 @@ namespace weightprint::indexer {
 namespace {
 
 using base::MappedFile;
-using indexer_internal::TfliteModelIndex;
-using indexer_internal::TfliteTensorRecord;
+using internal::TfliteModelIndex;
+using internal::TfliteTensorRecord;
 
-class TfliteReader final : public ModelReader {
+// Tensors are listed with their buffer's range of the file; ReadTensor converts them.
+class TfliteReader final : public internal::MappedModelReader {
  public:
-  TfliteReader(std::string path, std::unique_ptr<MappedFile> file, TfliteModelIndex index)
-      : path_(std::move(path)),
-        file_(std::move(file)),
-        records_(std::move(index.tensors)),
-        metadata_(std::move(index.metadata)) {
-    tensors_.reserve(records_.size());
-    for (const TfliteTensorRecord& r : records_) {
-      TensorInfo info;
-      info.name = r.name;
-      info.dtype = indexer_internal::TfliteCanonicalDType(r.plan);
-      info.shape = indexer_internal::TfliteCanonicalShape(r.plan);
-      info.offset = r.data_offset;
-      info.size_bytes = info.num_elements() * DTypeSize(info.dtype);
-      tensors_.push_back(std::move(info));
-    }
+  TfliteReader(std::string path, std::unique_ptr<MappedFile> file)
+      : MappedModelReader("tflite", std::move(path), std::move(file)) {}
+
+  absl::Status Add(TfliteTensorRecord record) {
+    TensorInfo info;
+    info.name = record.name;
+    info.dtype = internal::TfliteCanonicalDType(record.plan);
+    info.shape = internal::TfliteCanonicalShape(record.plan);
+    info.offset = record.data_offset;
+    info.size_bytes = info.num_elements() * DTypeSize(info.dtype);
+    const uint64_t offset = record.data_offset, size = record.data_size;
+    records_.push_back(std::move(record));
+    absl::Status added = AddTensor(std::move(info), offset, size);
+    if (!added.ok()) records_.pop_back();
+    return added;
   }
+  using MappedModelReader::set_metadata;
 
-  std::string_view format() const override { return "tflite"; }
-  const std::string& path() const override { return path_; }
-  const std::vector<TensorInfo>& tensors() const override { return tensors_; }
-  const std::map<std::string, std::string>& metadata() const override { return metadata_; }
-
-  // The stored bytes; for a tensor stored in another layout or quantized they are not the
-  // canonical ones, which ReadTensor produces.
-  std::span<const std::byte> TensorBytes(size_t index) const override {
-    if (index >= records_.size()) return {};
-    const TfliteTensorRecord& r = records_[index];
-    return file_->bytes().subspan(r.data_offset, r.data_size);
-  }
-
+  // TensorBytes is the stored bytes; for a tensor stored in another layout or quantized they
+  // are not the canonical ones, which ReadTensor produces.
   absl::Status ReadTensor(size_t index, const ByteSink& sink) const override {
-    if (index >= records_.size()) {
-      return absl::OutOfRangeError(absl::StrCat(path_, ": no tensor ", index));
-    }
+    if (absl::Status s = CheckIndex(index); !s.ok()) return s;
     absl::Status s =
-        indexer_internal::StreamTfliteTensor(TensorBytes(index), records_[index].plan, sink);
+        internal::StreamTfliteTensor(TensorBytes(index), records_[index].plan, sink);
     if (!s.ok() && s.code() == absl::StatusCode::kInternal) {
       return absl::InternalError(
-          absl::StrCat(path_, ": tensor \"", records_[index].name, "\": ", s.message()));
+          absl::StrCat(path(), ": tensor \"", records_[index].name, "\": ", s.message()));
     }
     return s;
   }
 
-  void ReleaseTensor(size_t index) const override {
-    if (index >= records_.size()) return;
-    file_->DropPages(records_[index].data_offset, records_[index].data_size);
-  }
-  void ReleaseBytes(std::span<const std::byte> bytes) const override { file_->DropView(bytes); }
-
  private:
-  const std::string path_;
-  const std::unique_ptr<MappedFile> file_;
-  const std::vector<TfliteTensorRecord> records_;
-  const std::map<std::string, std::string> metadata_;
-  std::vector<TensorInfo> tensors_;
+  std::vector<TfliteTensorRecord> records_;  // parallel to tensors()
 };
 
 absl::StatusOr<std::unique_ptr<ModelReader>> Open(const std::string& path) {
   absl::StatusOr<std::unique_ptr<MappedFile>> mapped = MappedFile::Open(path);
   if (!mapped.ok()) return mapped.status();
-  absl::StatusOr<TfliteModelIndex> index =
-      indexer_internal::IndexTfliteModel(path, (*mapped)->bytes());
+  absl::StatusOr<TfliteModelIndex> index = internal::IndexTfliteModel(path, (*mapped)->bytes());
   if (!index.ok()) return index.status();
-  return std::unique_ptr<ModelReader>(
-      new TfliteReader(path, *std::move(mapped), *std::move(index)));
+  auto reader = std::make_unique<TfliteReader>(path, *std::move(mapped));
+  for (TfliteTensorRecord& record : index->tensors) {
+    if (absl::Status s = reader->Add(std::move(record)); !s.ok()) return s;
+  }
+  reader->set_metadata(std::move(index->metadata));
+  return std::unique_ptr<ModelReader>(std::move(reader));
 }
 
 }  // namespace

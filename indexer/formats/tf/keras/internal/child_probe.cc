@@ -14,7 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 namespace {
 
 constexpr size_t kMaxMessage = 4096;
@@ -112,4 +112,4 @@ absl::Status RunInChildProcess(const std::string& what, const std::function<absl
   return absl::Status(static_cast<absl::StatusCode>(code), message);
 }
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal

@@ -16,7 +16,7 @@
 
 #include "absl/status/status.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 
 // Forks, runs `work` in the child and returns its status (code and message travel back through
 // a pipe). If the child is killed by a signal, exits without reporting, or runs longer than
@@ -25,6 +25,6 @@ namespace weightprint::indexer::indexer_internal {
 absl::Status RunInChildProcess(const std::string& what, const std::function<absl::Status()>& work,
                                int timeout_seconds);
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal
 
 #endif  // WEIGHTPRINT_INDEXER_FORMATS_TF_KERAS_INTERNAL_CHILD_PROBE_H_

@@ -10,7 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 namespace {
 
 constexpr unsigned char kSignature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
@@ -461,4 +461,4 @@ absl::Status Hdf5File::ReadSlab(const Hdf5Dataset& dataset, const std::vector<ui
   return absl::OkStatus();
 }
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal

@@ -26,7 +26,7 @@
 #include "absl/status/statusor.h"
 #include "indexer/dtype.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 
 struct Hdf5Dataset {
   std::string path;            // absolute, "/model_weights/dense/dense/kernel:0"
@@ -86,6 +86,6 @@ class Hdf5File {
   const uint64_t image_size_;
 };
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal
 
 #endif  // WEIGHTPRINT_INDEXER_FORMATS_TF_KERAS_INTERNAL_HDF5_FILE_H_

@@ -10,7 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 namespace {
 
 using Json = nlohmann::json;
@@ -315,4 +315,4 @@ absl::StatusOr<TfjsManifest> ParseTfjsManifest(const std::string& path, std::str
   }
 }
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal

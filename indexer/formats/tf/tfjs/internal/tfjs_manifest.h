@@ -16,7 +16,7 @@
 #include "indexer/dtype.h"
 #include "indexer/formats/tf/internal/tf_layout.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 
 // How a weight's stored elements become canonical ones.
 enum class TfjsEncoding {
@@ -66,6 +66,6 @@ struct TfjsManifest {
 // listed with `skip` set: they occupy shard bytes but are not fingerprinted.
 absl::StatusOr<TfjsManifest> ParseTfjsManifest(const std::string& path, std::string_view text);
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal
 
 #endif  // WEIGHTPRINT_INDEXER_FORMATS_TF_TFJS_INTERNAL_TFJS_MANIFEST_H_

@@ -9,10 +9,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "indexer/formats/internal/format_error.h"
 #include "absl/strings/str_join.h"
 #include "indexer/formats/tf/tflite/internal/tflite_schema_generated.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 namespace {
 
 namespace fb = ::weightprint::tflite_fb;
@@ -80,10 +81,6 @@ std::optional<DType> TensorTypeToDType(int type) {
     default:
       return std::nullopt;
   }
-}
-
-absl::Status FormatError(const std::string& path, uint64_t offset, const std::string& what) {
-  return absl::InvalidArgumentError(absl::StrCat(path, ": offset ", offset, ": ", what));
 }
 
 uint32_t LoadU32(std::span<const std::byte> b, size_t at) {
@@ -564,4 +561,4 @@ absl::StatusOr<TfliteModelIndex> IndexTfliteModel(const std::string& path,
   return index;
 }
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal

@@ -29,7 +29,7 @@
 #include "indexer/formats/tf/internal/tflite_layout.h"
 #include "indexer/formats/tf/tflite/internal/tflite_tensor_stream.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 
 struct TfliteTensorRecord {
   std::string name;       // unique within the model
@@ -59,6 +59,6 @@ absl::StatusOr<TfliteModelIndex> IndexTfliteModel(const std::string& path,
                                                   std::span<const std::byte> file,
                                                   const TfliteIndexLimits& limits = {});
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal
 
 #endif  // WEIGHTPRINT_INDEXER_FORMATS_TF_TFLITE_INTERNAL_TFLITE_MODEL_INDEX_H_

@@ -5,7 +5,7 @@
 
 #include "indexer/formats/internal/strided_stream.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 namespace {
 
 // Stored bytes handed to the dequantizer at once (a multiple of every element size).
@@ -200,4 +200,4 @@ absl::Status StreamTfliteTensor(std::span<const std::byte> stored, const TfliteS
   return StreamStrided(view, out);
 }
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal

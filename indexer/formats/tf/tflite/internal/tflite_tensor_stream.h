@@ -18,7 +18,7 @@
 #include "indexer/dtype.h"
 #include "indexer/model_reader.h"
 
-namespace weightprint::indexer::indexer_internal {
+namespace weightprint::indexer::internal {
 
 // Affine quantization parameters of one tensor, validated by the model index.
 struct TfliteQuantization {
@@ -51,6 +51,6 @@ bool IsTfliteQuantizableInteger(DType dtype);
 absl::Status StreamTfliteTensor(std::span<const std::byte> stored, const TfliteStreamPlan& plan,
                                 const ByteSink& sink);
 
-}  // namespace weightprint::indexer::indexer_internal
+}  // namespace weightprint::indexer::internal
 
 #endif  // WEIGHTPRINT_INDEXER_FORMATS_TF_TFLITE_INTERNAL_TFLITE_TENSOR_STREAM_H_
