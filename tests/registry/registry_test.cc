@@ -3,6 +3,7 @@
 #include "registry/registry.h"
 
 #include <filesystem>
+#include <limits>
 
 #include "client/synthetic_model.h"
 #include "gtest/gtest.h"
@@ -65,6 +66,54 @@ class RegistryTest : public ::testing::Test {
   testing::TempDir dir_;
   std::unique_ptr<Registry> registry_;
 };
+
+// A sketch with a NaN or an infinity must never reach the store or the vector index (the
+// index would hold a point no search can rank, and its saved file would be refused at every
+// open): registration and bulk ingest both refuse the model whole, naming the tensor.
+TEST_F(RegistryTest, NonFiniteSketchesNeverReachTheStoreOrTheIndex) {
+  for (float bad : {std::numeric_limits<float>::quiet_NaN(),
+                    std::numeric_limits<float>::infinity()}) {
+    std::vector<TensorFingerprint> fps = Fingerprints(Model(71));
+    ASSERT_FALSE(fps.empty());
+    size_t damaged = fps.size();
+    for (size_t i = 0; i < fps.size(); ++i) {
+      if (fps[i].sketch.size() == static_cast<size_t>(indexer::kSketchDim)) {
+        damaged = i;
+        break;
+      }
+    }
+    ASSERT_LT(damaged, fps.size()) << "the synthetic model has no sketched tensor";
+    fps[damaged].sketch[17] = bad;
+
+    ModelInfo info;
+    info.name = "non-finite";
+    info.format = "safetensors";
+    absl::StatusOr<ModelInfo> stored = registry_->Register(info, fps);
+    ASSERT_FALSE(stored.ok());
+    EXPECT_EQ(stored.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(stored.status().message().find(fps[damaged].name), std::string::npos)
+        << stored.status();
+
+    std::vector<ModelToIngest> batch(1);
+    batch[0].origin = "bundle-with-nan.wpb";
+    batch[0].info = info;
+    batch[0].tensors = fps;
+    absl::StatusOr<std::vector<IngestOutcome>> ingested = registry_->Ingest(std::move(batch));
+    ASSERT_FALSE(ingested.ok());
+    EXPECT_EQ(ingested.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(ingested.status().message().find("bundle-with-nan.wpb"), std::string::npos)
+        << ingested.status();
+
+    absl::StatusOr<RegistryStats> stats = registry_->Stats();
+    ASSERT_TRUE(stats.ok()) << stats.status();
+    EXPECT_EQ(stats->models, 0u);
+    EXPECT_EQ(stats->vectors, 0u);
+    EXPECT_EQ(stats->index_vectors, 0u);
+  }
+  // The saved index still loads, and a clean registration afterwards works.
+  Reopen();
+  EXPECT_NE(Register("clean", Model(71)), 0u);
+}
 
 TEST_F(RegistryTest, LayerNormTrapNeverFires) {
   Register("org/a", Model(1));
