@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "base/normal_tail.h"
 #include "base/p_value_text.h"
+#include "base/share_text.h"
 #include "client/report_printer.h"
 #include "client/report_sections.h"
 #include "registry/provenance/provenance_report.h"
@@ -27,9 +28,6 @@ constexpr int kMaxHeatmapsPerCandidate = 4;
 constexpr double kHeatmapPixels = 560;  // the longer side of the cell grid
 
 std::string Esc(std::string_view s) { return HtmlEscape(s); }
-std::string Pct(double share) { return absl::StrFormat("%.1f%%", 100.0 * share); }
-std::string Rel(registry::Relation r) { return std::string(registry::RelationName(r)); }
-
 std::string Mix(double t, int r0, int g0, int b0, int r1, int g1, int b1) {
   t = std::clamp(t, 0.0, 1.0);
   auto lerp = [t](int a, int b) { return static_cast<int>(std::lround(a + (b - a) * t)); };
@@ -178,16 +176,18 @@ std::string Heatmaps(const CandidateReport& c, int& next_id) {
 
 std::string Candidate(const CandidateReport& c, int rank, int& next_heatmap) {
   std::ostringstream out;
-  out << "<article class=\"candidate\" data-relation=\"" << Rel(c.relation) << "\">";
+  out << "<article class=\"candidate\" data-relation=\""
+      << std::string(registry::RelationName(c.relation)) << "\">";
   out << "<h3>" << rank << ". " << Esc(c.model.DisplayName()) << " <span class=\"badge "
-      << Rel(c.relation) << "\">" << Rel(c.relation) << "</span></h3>";
+      << std::string(registry::RelationName(c.relation)) << "\">"
+      << std::string(registry::RelationName(c.relation)) << "</span></h3>";
   out << "<table class=\"facts\"><tbody>";
   auto fact = [&](const std::string& k, const std::string& v) {
     out << "<tr><th scope=\"row\">" << k << "</th><td>" << v << "</td></tr>";
   };
-  fact("relation", Rel(c.relation));
-  fact("share of informative parameters explained", Pct(c.share_explained));
-  fact("identical by value", Pct(c.share_identical));
+  fact("relation", std::string(registry::RelationName(c.relation)));
+  fact("share of informative parameters explained", base::FormatShare(c.share_explained));
+  fact("identical by value", base::FormatShare(c.share_identical));
   fact("tensors matched", absl::StrCat(c.tensors_matched, " of ", c.tensors_compared));
   fact("median Pearson estimate (centred)", absl::StrFormat("%.4f", c.median_pearson));
   fact("z (normal deviate of p)",
@@ -203,10 +203,11 @@ std::string Candidate(const CandidateReport& c, int rank, int& next_heatmap) {
          "<th>relation</th><th>share explained</th><th>informative parameters</th>"
          "<th>tensors matched</th></tr></thead><tbody>";
   for (const registry::ComponentAttribution& comp : c.components) {
-    out << "<tr class=\"" << Rel(comp.relation) << "\"><td><code>" << Esc(comp.component)
-        << "</code></td><td>" << Rel(comp.relation) << "</td><td>" << Pct(comp.share_explained)
-        << "</td><td>" << comp.parameters << "</td><td>" << comp.tensors_matched << " / "
-        << comp.tensors << "</td></tr>";
+    out << "<tr class=\"" << std::string(registry::RelationName(comp.relation)) << "\"><td><code>"
+        << Esc(comp.component) << "</code></td><td>"
+        << std::string(registry::RelationName(comp.relation)) << "</td><td>"
+        << base::FormatShare(comp.share_explained) << "</td><td>" << comp.parameters << "</td><td>"
+        << comp.tensors_matched << " / " << comp.tensors << "</td></tr>";
   }
   out << "</tbody></table>";
   out << "<h4>Layer to layer</h4>" << Heatmaps(c, next_heatmap);
@@ -218,9 +219,9 @@ std::string Candidate(const CandidateReport& c, int rank, int& next_heatmap) {
       std::string how = m.hash_match != registry::HashMatch::kNone
                             ? absl::StrCat(" (", std::string(registry::HashMatchName(m.hash_match)), " hash)")
                             : "";
-      out << "<tr><td><code>" << Esc(m.query_tensor) << "</code></td><td><code>"
-          << Esc(m.tensor) << "</code></td><td>" << Rel(m.relation) << Esc(how) << "</td><td>"
-          << absl::StrFormat("%.4f", m.pearson_estimate) << "</td><td>"
+      out << "<tr><td><code>" << Esc(m.query_tensor) << "</code></td><td><code>" << Esc(m.tensor)
+          << "</code></td><td>" << std::string(registry::RelationName(m.relation)) << Esc(how)
+          << "</td><td>" << absl::StrFormat("%.4f", m.pearson_estimate) << "</td><td>"
           << absl::StrFormat("%.1f", m.z) << "</td><td>" << Esc(base::FormatPValue(m.p_value))
           << "</td></tr>";
     }
@@ -242,11 +243,12 @@ std::string Audit(const registry::OriginAudit& audit) {
   auto row = [&](const registry::OriginScope& s, const std::string& label) {
     std::string from;
     for (const registry::ModelOrigin& o : s.origins) {
-      absl::StrAppend(&from, from.empty() ? "" : "<br>", Esc(o.model_name), " (", Pct(o.share),
-                      ")");
+      absl::StrAppend(&from, from.empty() ? "" : "<br>", Esc(o.model_name), " (",
+                      base::FormatShare(o.share), ")");
     }
     out << "<tr><td>" << label << "</td><td>" << s.parameters << "</td><td>"
-        << Pct(s.share_with_origin) << "</td><td>" << Pct(s.share_without_origin) << "</td><td>"
+        << base::FormatShare(s.share_with_origin) << "</td><td>"
+        << base::FormatShare(s.share_without_origin) << "</td><td>"
         << (from.empty() ? "&#8212;" : from) << "</td></tr>";
   };
   row(audit.total, "<strong>whole model</strong>");

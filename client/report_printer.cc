@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_format.h"
 #include "base/p_value_text.h"
+#include "base/share_text.h"
 #include "client/report_sections.h"
 
 namespace weightprint::client {
@@ -17,10 +18,6 @@ using registry::TensorMatch;
 
 constexpr char kSchema[] = "weightprint.report.v1";
 
-std::string Pct(double share) { return absl::StrFormat("%.1f%%", 100.0 * share); }
-
-std::string Rel(registry::Relation r) { return std::string(RelationName(r)); }
-
 // JSON cannot hold 0 for "smaller than a double can say" honestly; p underflows are exported
 // as 0 together with z, which keeps the ordering.
 nlohmann::json MatchToJson(const TensorMatch& m) {
@@ -28,7 +25,7 @@ nlohmann::json MatchToJson(const TensorMatch& m) {
           {"model_id", m.model_id},
           {"model", m.model_name},
           {"tensor", m.tensor},
-          {"relation", Rel(m.relation)},
+          {"relation", std::string(registry::RelationName(m.relation))},
           {"hash_match", std::string(registry::HashMatchName(m.hash_match))},
           {"pearson_estimate", m.pearson_estimate},
           {"z", m.z},
@@ -42,8 +39,8 @@ std::string MatchLine(const TensorMatch& m) {
                         ? absl::StrFormat(" [%s hash]", registry::HashMatchName(m.hash_match))
                         : "";
   return absl::StrFormat("    %-48s <- %s (%s)%s  pearson=%.4f z=%.1f %s\n", m.query_tensor,
-                         m.tensor, Rel(m.relation), how, m.pearson_estimate, m.z,
-                         base::FormatPValue(m.p_value));
+                         m.tensor, std::string(registry::RelationName(m.relation)), how,
+                         m.pearson_estimate, m.z, base::FormatPValue(m.p_value));
 }
 
 std::string Time(int64_t unix_seconds) {
@@ -86,15 +83,18 @@ std::string FormatReport(const registry::ProvenanceReport& report, bool verbose)
         "\n%d. %s  [%s; link: %s]\n   share of informative parameters explained: %s "
         "(identical by value: %s)\n   tensors matched: %d/%d   median Pearson estimate: %.4f   "
         "%s   %s\n",
-        ++rank, c.model.DisplayName(), Rel(c.relation), c.link.empty() ? Rel(c.relation) : c.link,
-        Pct(c.share_explained), Pct(c.share_identical), c.tensors_matched, c.tensors_compared,
-        c.median_pearson, FormatZ(c.z), base::FormatPValue(c.p_value));
+        ++rank, c.model.DisplayName(), std::string(registry::RelationName(c.relation)),
+        c.link.empty() ? std::string(registry::RelationName(c.relation)) : c.link,
+        base::FormatShare(c.share_explained), base::FormatShare(c.share_identical),
+        c.tensors_matched, c.tensors_compared, c.median_pearson, FormatZ(c.z),
+        base::FormatPValue(c.p_value));
     if (!c.components.empty()) {
       out << "   components:\n";
       for (const registry::ComponentAttribution& comp : c.components) {
-        out << absl::StrFormat("     %-32s %-9s %6s of %d params (%d/%d tensors)\n",
-                               comp.component, Rel(comp.relation), Pct(comp.share_explained),
-                               comp.parameters, comp.tensors_matched, comp.tensors);
+        out << absl::StrFormat("     %-32s %-9s %6s of %d params (%d/%d tensors)\n", comp.component,
+                               std::string(registry::RelationName(comp.relation)),
+                               base::FormatShare(comp.share_explained), comp.parameters,
+                               comp.tensors_matched, comp.tensors);
       }
     }
     if (!c.layer_map.empty()) {
@@ -129,8 +129,8 @@ std::string FormatReport(const registry::ProvenanceReport& report, bool verbose)
   out << absl::StrFormat(
       "registered origin: %s of informative parameters (union over %d re-scored models); no "
       "registered origin: %s\n",
-      Pct(audit.total.share_with_origin), audit.candidates_examined,
-      Pct(audit.total.share_without_origin));
+      base::FormatShare(audit.total.share_with_origin), audit.candidates_examined,
+      base::FormatShare(audit.total.share_without_origin));
   if (verbose && !report.tensor_matches.empty()) {
     out << "\nper-tensor best matches:\n";
     for (const TensorMatch& m : report.tensor_matches) out << MatchLine(m);
@@ -224,7 +224,7 @@ nlohmann::json ReportToJson(const registry::ProvenanceReport& r) {
     nlohmann::json comps = nlohmann::json::array();
     for (const registry::ComponentAttribution& comp : c.components) {
       comps.push_back({{"component", comp.component},
-                       {"relation", Rel(comp.relation)},
+                       {"relation", std::string(registry::RelationName(comp.relation))},
                        {"parameters", comp.parameters},
                        {"share_explained", comp.share_explained},
                        {"tensors_matched", comp.tensors_matched},
@@ -246,7 +246,7 @@ nlohmann::json ReportToJson(const registry::ProvenanceReport& r) {
                           {"invariant_p_value", c.invariant_p_value},
                           {"invariant_z", c.invariant_z},
                           {"strongest_invariants", invariants},
-                          {"relation", Rel(c.relation)},
+                          {"relation", std::string(registry::RelationName(c.relation))},
                           {"share_explained", c.share_explained},
                           {"share_identical", c.share_identical},
                           {"tensors_matched", c.tensors_matched},

@@ -4,11 +4,10 @@
 
 #include "absl/strings/str_format.h"
 #include "base/normal_tail.h"
+#include "base/share_text.h"
 
 namespace weightprint::client {
 namespace {
-
-std::string Pct(double share) { return absl::StrFormat("%.1f%%", 100.0 * share); }
 
 nlohmann::json ScopeToJson(const registry::OriginScope& s) {
   nlohmann::json origins = nlohmann::json::array();
@@ -106,10 +105,11 @@ std::string FormatAudit(const registry::OriginAudit& audit) {
   auto row = [&](const registry::OriginScope& s, const std::string& label) {
     std::string origins;
     for (const registry::ModelOrigin& o : s.origins) {
-      origins += (origins.empty() ? "" : ", ") + o.model_name + " " + Pct(o.share);
+      origins += (origins.empty() ? "" : ", ") + o.model_name + " " + base::FormatShare(o.share);
     }
     out << absl::StrFormat("   %-32s %14d %12s %12s  %s\n", label, s.parameters,
-                           Pct(s.share_with_origin), Pct(s.share_without_origin),
+                           base::FormatShare(s.share_with_origin),
+                           base::FormatShare(s.share_without_origin),
                            origins.empty() ? "-" : origins);
   };
   row(audit.total, "whole model");

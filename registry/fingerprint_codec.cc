@@ -22,12 +22,12 @@ static_assert(static_cast<int>(indexer::DType::kIQ4_XS) == v1::IQ4_XS);
 static_assert(static_cast<int>(indexer::Evidence::kInformative) == v1::INFORMATIVE);
 static_assert(static_cast<int>(indexer::Evidence::kFixedBuffer) == v1::FIXED_BUFFER);
 
-void ToProto(const indexer::Hash128& in, v1::Hash128* out) {
+void HashToProto(const indexer::Hash128& in, v1::Hash128* out) {
   out->set_high(in.high);
   out->set_low(in.low);
 }
 
-indexer::Hash128 FromProto(const v1::Hash128& in) { return {in.high(), in.low()}; }
+indexer::Hash128 HashFromProto(const v1::Hash128& in) { return {in.high(), in.low()}; }
 
 absl::Status Invalid(const v1::TensorFingerprint& in, std::string_view field,
                      std::string_view problem) {
@@ -44,9 +44,9 @@ void ToProto(const indexer::TensorFingerprint& in, bool include_sketch,
   out->set_dtype(static_cast<v1::DType>(in.dtype));
   out->mutable_shape()->Reserve(static_cast<int>(in.shape.size()));
   for (int64_t dim : in.shape) out->add_shape(dim);
-  ToProto(in.exact_hash, out->mutable_exact_hash());
-  ToProto(in.bf16_hash, out->mutable_bf16_hash());
-  ToProto(in.f16_hash, out->mutable_f16_hash());
+  HashToProto(in.exact_hash, out->mutable_exact_hash());
+  HashToProto(in.bf16_hash, out->mutable_bf16_hash());
+  HashToProto(in.f16_hash, out->mutable_f16_hash());
   v1::TensorStats* stats = out->mutable_stats();
   stats->set_count(in.stats.count);
   stats->set_mean(in.stats.mean);
@@ -107,9 +107,9 @@ absl::StatusOr<indexer::TensorFingerprint> FromProto(const v1::TensorFingerprint
     out.shape.push_back(dim);
   }
 
-  out.exact_hash = FromProto(in.exact_hash());
-  out.bf16_hash = FromProto(in.bf16_hash());
-  out.f16_hash = FromProto(in.f16_hash());
+  out.exact_hash = HashFromProto(in.exact_hash());
+  out.bf16_hash = HashFromProto(in.bf16_hash());
+  out.f16_hash = HashFromProto(in.f16_hash());
 
   const v1::TensorStats& stats = in.stats();
   out.stats.count = stats.count();

@@ -40,7 +40,6 @@ AuditEntry AuditOf(const WriteIdentity& who, std::string action, std::string det
 
 using indexer::TensorFingerprint;
 
-constexpr char kCalibrationKey[] = "calibration";
 // Calibration rescans the registry; beyond this many vectors it runs only when asked.
 constexpr uint64_t kAutoCalibrateMaxVectors = 50'000;
 constexpr size_t kSamplePerRole = 256;
@@ -242,7 +241,7 @@ struct Registry::Impl {
       }
     }
     NullModel fitted = NullModel::Fit(standardized, long_standardized);
-    if (absl::Status s = store->PutMeta(kCalibrationKey, fitted.Serialize()); !s.ok()) return s;
+    if (absl::Status s = store->PutMeta(kCalibrationMetaKey, fitted.Serialize()); !s.ok()) return s;
     internal::WriterLock lock(&null_mu);
     null_model = std::make_shared<const NullModel>(std::move(fitted));
     return absl::OkStatus();
@@ -339,7 +338,8 @@ absl::StatusOr<std::unique_ptr<Registry>> Registry::Open(const std::string& dir,
   }
 
   impl->set_null(std::make_shared<const NullModel>());
-  absl::StatusOr<std::optional<std::string>> calibration = impl->store->GetMeta(kCalibrationKey);
+  absl::StatusOr<std::optional<std::string>> calibration =
+      impl->store->GetMeta(kCalibrationMetaKey);
   if (!calibration.ok()) return calibration.status();
   if (calibration->has_value()) {
     absl::StatusOr<NullModel> parsed = NullModel::Parse(**calibration);

@@ -40,8 +40,6 @@ struct HashKey {
   size_t operator()(const Hash128& h) const { return h.high ^ (h.low * 0x9E3779B97F4A7C15ull); }
 };
 
-double ToP(double log_p) { return std::exp(log_p); }
-
 // The screen's bound on |float dot - exact dot| of two 256-float sketches, relative to the
 // product of their norms: any summation order of n products in float is within n·u·sum|a·b|
 // (u = 2^-24), and sum|a·b| <= |a|·|b|; twice that for margin. kDotFloor covers underflow.
@@ -141,7 +139,7 @@ absl::StatusOr<CandidateEvaluation> CandidateScorer::Evaluate(uint64_t model_id)
       out.match.pearson_estimate = best_r;
       out.match.z = best_j.z;
       out.match.null_sd = best_j.sd;
-      out.match.p_value = ToP(out.log_p);
+      out.match.p_value = std::exp(out.log_p);
       out.match.relation = out.log_p < kLogTensorAlpha ? Relation::kDerived : Relation::kUnrelated;
       continue;
     }
@@ -232,7 +230,7 @@ absl::StatusOr<CandidateEvaluation> CandidateScorer::Evaluate(uint64_t model_id)
     out.match.pearson_estimate = best_r;
     out.match.z = best_j.z;
     out.match.null_sd = best_j.sd;
-    out.match.p_value = ToP(out.log_p);
+    out.match.p_value = std::exp(out.log_p);
     out.match.relation = kind != HashMatch::kNone    ? Relation::kIdentical
                          : out.log_p < kLogTensorAlpha ? Relation::kDerived
                                                        : Relation::kUnrelated;

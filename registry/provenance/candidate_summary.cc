@@ -17,8 +17,6 @@ namespace {
 
 const double kLogModelAlpha = std::log(kModelAlpha);
 
-double ToP(double log_p) { return std::exp(log_p); }
-
 }  // namespace
 
 CandidateReport SummarizeCandidate(const QueryContext& context, const CandidateEvaluation& eval) {
@@ -84,7 +82,7 @@ CandidateReport SummarizeCandidate(const QueryContext& context, const CandidateE
   if (invariant.tensors > 0) {
     const double log_p_invariant = internal::LogCombinedP(invariant.log_ps);
     log_p = std::min(0.0, std::log(2.0) + std::min(log_p_positional, log_p_invariant));
-    report.invariant_p_value = ToP(log_p_invariant);
+    report.invariant_p_value = std::exp(log_p_invariant);
     report.invariant_z = internal::ClampedDeviate(log_p_invariant);
     report.invariants_compared = invariant.tensors;
     report.invariants_matched = invariant.matched;
@@ -102,7 +100,7 @@ CandidateReport SummarizeCandidate(const QueryContext& context, const CandidateE
   } else if (report.relation == Relation::kDerived) {
     report.evidence = log_p_positional < kLogModelAlpha ? "positional" : "coordinate-free";
   }
-  report.p_value = ToP(log_p);
+  report.p_value = std::exp(log_p);
   report.z = internal::ClampedDeviate(log_p);
   report.tensors_matched = all.matched;
   if (all.parameters > 0) {

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/share_text.h"
 
 namespace weightprint::registry {
 namespace {
@@ -16,8 +17,6 @@ struct Evidenced {
   Relation relation = Relation::kDerived;
   double share = 0;
 };
-
-std::string Percent(double share) { return absl::StrFormat("%.1f%%", 100.0 * share); }
 
 }  // namespace
 
@@ -78,7 +77,7 @@ absl::StatusOr<LineageCheck> CheckLineage(const QueryOptions& declared,
       flag.message = absl::StrCat("declared base ", name, " is supported: the weights are ",
                                   std::string(RelationName(it->second.relation)),
                                   it->second.relation == Relation::kIdentical ? " to " : " from ",
-                                  it->second.display, " (", Percent(it->second.share),
+                                  it->second.display, " (", base::FormatShare(it->second.share),
                                   " of informative parameters explained)");
     } else {
       absl::StatusOr<bool> registered = is_registered(name);
@@ -109,7 +108,7 @@ absl::StatusOr<LineageCheck> CheckLineage(const QueryOptions& declared,
     flag.message = absl::StrCat(
         "undeclared reuse: the weights are ", std::string(RelationName(e.relation)),
         e.relation == Relation::kIdentical ? " to " : " from ", e.display, " (",
-        Percent(e.share), " of informative parameters explained), but ",
+        base::FormatShare(e.share), " of informative parameters explained), but ",
         check.declared_base_models.empty()
             ? std::string("no base model is declared")
             : absl::StrCat("the ", check.declared_in.empty() ? "declaration" : check.declared_in,

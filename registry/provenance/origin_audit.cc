@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/share_text.h"
 #include "indexer/fingerprint/model_invariants.h"
 #include "registry/provenance/provenance_matcher.h"
 #include "registry/provenance/tensor_name.h"
@@ -52,8 +53,6 @@ OriginScope Finish(std::string component, const ScopeTally& tally) {
             });
   return scope;
 }
-
-std::string Percent(double share) { return absl::StrFormat("%.1f%%", 100.0 * share); }
 
 }  // namespace
 
@@ -143,19 +142,21 @@ OriginAudit BuildOriginAudit(const std::vector<const indexer::TensorFingerprint*
   } else {
     std::vector<std::string> names;
     for (const ModelOrigin& o : audit.total.origins) {
-      names.push_back(absl::StrCat(o.model_name, " (", Percent(o.share), ")"));
+      names.push_back(absl::StrCat(o.model_name, " (", base::FormatShare(o.share), ")"));
     }
     std::string joined;
     for (size_t k = 0; k < names.size(); ++k) absl::StrAppend(&joined, k ? ", " : "", names[k]);
-    found = absl::StrCat(Percent(audit.total.share_with_origin), " of the query's informative ",
+    found = absl::StrCat(base::FormatShare(audit.total.share_with_origin),
+                         " of the query's informative ",
                          "parameters have a registered origin: ", joined, "; ",
-                         Percent(audit.total.share_without_origin), " match none of the ",
+                         base::FormatShare(audit.total.share_without_origin), " match none of the ",
                          registered_models, " registered models.");
     if (total.coordinate_free > 0) {
-      absl::StrAppend(&found, " Of those with an origin, ",
-                      Percent(static_cast<double>(total.coordinate_free) / total.with_origin),
-                      " are matched only by coordinate-free features (their coordinates were ",
-                      "moved: rotated, permuted or rescaled).");
+      absl::StrAppend(
+          &found, " Of those with an origin, ",
+          base::FormatShare(static_cast<double>(total.coordinate_free) / total.with_origin),
+          " are matched only by coordinate-free features (their coordinates were ",
+          "moved: rotated, permuted or rescaled).");
     }
   }
   audit.statement = absl::StrCat(

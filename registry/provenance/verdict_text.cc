@@ -5,12 +5,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/p_value_text.h"
+#include "base/share_text.h"
 #include "indexer/fingerprint/model_invariants.h"
 
 namespace weightprint::registry {
 namespace {
-
-std::string Percent(double share) { return absl::StrFormat("%.1f%%", 100.0 * share); }
 
 // "; shares only common constants with A (2 tensors), B (1 tensor)", or "".
 std::string ConstantsClause(const ProvenanceReport& report) {
@@ -50,16 +49,14 @@ std::string ModelVerdict(const ProvenanceReport& report) {
         }
       }
       parts.push_back(absl::StrCat(
-          "derived from ", c.model.DisplayName(), " (coordinate-free evidence: ",
-          c.invariants_matched, "/", c.invariants_compared, " invariant features matched",
-          strongest, "; ", Percent(c.share_explained),
-          " of informative parameters matched by position; ",
-          base::FormatPValue(c.p_value), ")"));
+          "derived from ", c.model.DisplayName(),
+          " (coordinate-free evidence: ", c.invariants_matched, "/", c.invariants_compared,
+          " invariant features matched", strongest, "; ", base::FormatShare(c.share_explained),
+          " of informative parameters matched by position; ", base::FormatPValue(c.p_value), ")"));
     } else if (c.relation == Relation::kDerived) {
-      parts.push_back(absl::StrCat("derived from ", c.model.DisplayName(), " (",
-                                   Percent(c.share_explained),
-                                   " of informative parameters explained, ",
-                                   base::FormatPValue(c.p_value), ")"));
+      parts.push_back(absl::StrCat(
+          "derived from ", c.model.DisplayName(), " (", base::FormatShare(c.share_explained),
+          " of informative parameters explained, ", base::FormatPValue(c.p_value), ")"));
     }
   }
   if (parts.empty()) {

@@ -75,6 +75,10 @@ uint32_t StoreSchemaVersionWritten();
 // hold the same numbers.
 float StoredSketchValue(float value);
 
+// The meta key under which the registry keeps its fitted null model (NullModel::Serialize);
+// the consistency checker verifies the record under the same key.
+inline constexpr std::string_view kCalibrationMetaKey = "calibration";
+
 class FingerprintStore {
  public:
   // Opens (or, with create_if_missing, creates) the store in `dir`. Fails with

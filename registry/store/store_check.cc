@@ -29,7 +29,6 @@ namespace {
 namespace si = internal;
 using RecordEdit = FingerprintStore::RecordEdit;
 
-constexpr std::string_view kCalibrationKey = "calibration";  // as registry.cc stores it
 constexpr size_t kIndexRebuildBatch = 4096;
 
 std::string_view CfName(si::ColumnFamily cf) { return si::kColumnFamilyNames[cf]; }
@@ -153,12 +152,12 @@ class StoreChecker {
     } else {
       Problem("meta_missing", si::DescribeKey(si::kMetaCf, si::kMetaCounts), "absent", true);
     }
-    absl::StatusOr<std::optional<std::string>> calibration = store_.GetMeta(kCalibrationKey);
+    absl::StatusOr<std::optional<std::string>> calibration = store_.GetMeta(kCalibrationMetaKey);
     if (!calibration.ok()) return calibration.status();
     if (calibration->has_value()) {
       absl::StatusOr<NullModel> parsed = NullModel::Parse(**calibration);
       if (!parsed.ok()) {
-        Problem("calibration_corrupt", si::DescribeKey(si::kMetaCf, kCalibrationKey),
+        Problem("calibration_corrupt", si::DescribeKey(si::kMetaCf, kCalibrationMetaKey),
                 absl::StrCat("does not parse (queries fall back to the built-in null): ",
                              parsed.status().message()),
                 true);

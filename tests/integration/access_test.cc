@@ -16,15 +16,6 @@
 namespace weightprint::integration {
 namespace {
 
-constexpr char kReaderSecret[] = "reader-secret-0123456789";
-constexpr char kWriterSecret[] = "writer-secret-0123456789";
-constexpr char kAdminSecret[] = "admin-secret-01234567890";
-
-std::string TokensText() {
-  return std::string("# name role secret\n") + "ci-reader reader " + kReaderSecret + "\n" +
-         "ci-writer writer " + kWriterSecret + "\n" + "ci-admin admin " + kAdminSecret + "\n";
-}
-
 class AccessTest : public RemoteRegistryTest {
  protected:
   void TearDown() override {

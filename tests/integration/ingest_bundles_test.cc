@@ -20,14 +20,6 @@
 namespace weightprint::integration {
 namespace {
 
-constexpr char kReaderSecret[] = "reader-secret-0123456789";
-constexpr char kWriterSecret[] = "writer-secret-0123456789";
-
-std::string TokensText() {
-  return std::string("ci-reader reader ") + kReaderSecret + "\n" + "ci-writer writer " +
-         kWriterSecret + "\n";
-}
-
 // Three unrelated models and a fine-tune of the first, as four bundles would carry them.
 std::vector<registry::ModelToIngest> Batch() {
   std::vector<registry::ModelToIngest> batch;

@@ -28,6 +28,16 @@ namespace weightprint::integration {
 // Every RPC a test makes finishes (or fails) well within this.
 inline constexpr std::chrono::seconds kCallDeadline{20};
 
+// The bearer tokens of the access-controlled servers under test, one per role, and the tokens
+// file that names them (`name role secret` per line, docs/OPERATIONS.md).
+inline constexpr char kReaderSecret[] = "reader-secret-0123456789";
+inline constexpr char kWriterSecret[] = "writer-secret-0123456789";
+inline constexpr char kAdminSecret[] = "admin-secret-01234567890";
+inline std::string TokensText() {
+  return std::string("# name role secret\n") + "ci-reader reader " + kReaderSecret + "\n" +
+         "ci-writer writer " + kWriterSecret + "\n" + "ci-admin admin " + kAdminSecret + "\n";
+}
+
 struct SyntheticTensor {
   std::string name;
   std::vector<int64_t> shape;

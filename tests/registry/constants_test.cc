@@ -11,6 +11,7 @@
 #include "client/synthetic_model.h"
 #include "gtest/gtest.h"
 #include "registry/registry.h"
+#include "tests/registry/synthetic_fingerprints.h"
 #include "tests/testing/temp_dir.h"
 
 namespace weightprint::registry {
@@ -76,12 +77,7 @@ std::vector<SyntheticTensor> WithConstants(std::vector<SyntheticTensor> model, i
   return model;
 }
 
-std::vector<TensorFingerprint> Fingerprints(const std::vector<SyntheticTensor>& tensors) {
-  absl::StatusOr<std::vector<TensorFingerprint>> fps =
-      client::FingerprintSynthetic(tensors, DType::kF32);
-  EXPECT_TRUE(fps.ok()) << fps.status();
-  return fps.ok() ? *std::move(fps) : std::vector<TensorFingerprint>{};
-}
+using registry_test::Fingerprints;
 
 class ConstantsTest : public ::testing::Test {
  protected:

@@ -39,17 +39,6 @@ std::vector<float> RandomFloats(std::mt19937_64& rng, size_t n) {
   return v;
 }
 
-// `rows` random unit vectors of `dim` values, row-major.
-std::vector<float> RandomRows(std::mt19937_64& rng, size_t rows, int dim) {
-  std::vector<float> out;
-  out.reserve(rows * static_cast<size_t>(dim));
-  for (size_t i = 0; i < rows; ++i) {
-    const std::vector<float> v = store_test::RandomUnitVector(rng, dim);
-    out.insert(out.end(), v.begin(), v.end());
-  }
-  return out;
-}
-
 TEST(DotProductTest, MatchesDoubleReferenceAtEveryLengthAndTail) {
   const std::vector<internal::DotKernels> kernels = internal::SupportedDotKernels();
   ASSERT_FALSE(kernels.empty());
@@ -116,11 +105,12 @@ TEST(FastStorageTest, FlatSearchMatchesFaissForSingleAndBatchedQueries) {
   std::mt19937_64 rng(5);
   faiss::IndexFlatIP reference(kDim);
   internal::FastFlatIP fast(kDim);
-  const std::vector<float> base = RandomRows(rng, 500, kDim);
+  const std::vector<float> base = store_test::RandomUnitRows(rng, 500, kDim);
   reference.add(500, base.data());
   fast.add(500, base.data());
   for (idx_t n : {idx_t{1}, idx_t{7}, idx_t{25}}) {  // 25: FAISS's batched (BLAS) path
-    const std::vector<float> queries = RandomRows(rng, static_cast<size_t>(n), kDim);
+    const std::vector<float> queries =
+        store_test::RandomUnitRows(rng, static_cast<size_t>(n), kDim);
     constexpr idx_t k = 10;
     std::vector<float> want_d(n * k), got_d(n * k);
     std::vector<idx_t> want_i(n * k), got_i(n * k);
@@ -149,7 +139,7 @@ TEST(FastStorageTest, FlatSearchMatchesFaissForSingleAndBatchedQueries) {
 TEST(FastStorageTest, AdoptKeepsVectorsAndReplacesTheClass) {
   constexpr int kDim = 32;
   std::mt19937_64 rng(9);
-  const std::vector<float> base = RandomRows(rng, 40, kDim);
+  const std::vector<float> base = store_test::RandomUnitRows(rng, 40, kDim);
   std::vector<idx_t> ids(40);
   std::iota(ids.begin(), ids.end(), 100);
 
@@ -185,7 +175,7 @@ TEST(FastStorageTest, AdoptKeepsVectorsAndReplacesTheClass) {
 TEST(FastStorageTest, LoadsFloatHnswFilesFromEarlierVersions) {
   constexpr int kDim = 64;
   std::mt19937_64 rng(3);
-  const std::vector<float> base = RandomRows(rng, 300, kDim);
+  const std::vector<float> base = store_test::RandomUnitRows(rng, 300, kDim);
   std::vector<idx_t> ids(300);
   std::iota(ids.begin(), ids.end(), 1);
   auto* hnsw = new faiss::IndexHNSWFlat(kDim, 32, faiss::METRIC_INNER_PRODUCT);

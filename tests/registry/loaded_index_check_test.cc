@@ -22,22 +22,14 @@
 #include "gtest/gtest.h"
 #include "registry/index/sketch_index.h"
 #include "tests/registry/store_test_fingerprints.h"
+#include "tests/testing/file_bytes.h"
 #include "tests/testing/temp_dir.h"
 
 namespace weightprint::registry {
 namespace {
 
-constexpr int kDim = 32;
+constexpr int kCheckDim = 32;
 constexpr size_t kHeaderSize = 48;  // the file layout in registry/index/sketch_index.cc
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-void WriteFile(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
-}
 
 uint64_t GetLe(const std::string& bytes, size_t at) {
   uint64_t v = 0;
@@ -57,20 +49,20 @@ class LoadedIndexCheckTest : public ::testing::Test {
     options.exact_limit = 4;
     options.large_tier = SketchIndexOptions::LargeTier::kHnsw;
     options.hnsw_m = 4;
-    absl::StatusOr<std::unique_ptr<SketchIndex>> index = SketchIndex::Create(kDim, options);
+    absl::StatusOr<std::unique_ptr<SketchIndex>> index = SketchIndex::Create(kCheckDim, options);
     EXPECT_TRUE(index.ok()) << index.status();
     std::mt19937_64 rng(5);
     std::vector<uint64_t> ids;
     std::vector<float> vectors;
     for (size_t i = 0; i < n; ++i) {
       ids.push_back(100 + i);
-      const std::vector<float> v = store_test::RandomUnitVector(rng, kDim);
+      const std::vector<float> v = store_test::RandomUnitVector(rng, kCheckDim);
       vectors.insert(vectors.end(), v.begin(), v.end());
     }
     EXPECT_TRUE((*index)->Add(ids, vectors).ok());
     const std::string path = dir_.Join("good.idx");
     EXPECT_TRUE((*index)->Save(path, 7).ok());
-    return ReadFile(path);
+    return testing::ReadFileBytes(path);
   }
 
   // Reads the payload of `file` with FAISS, lets `damage` change it, and returns the file with
@@ -97,7 +89,7 @@ class LoadedIndexCheckTest : public ::testing::Test {
 
   absl::Status Load(const std::string& bytes) {
     const std::string path = dir_.Join("rewritten.idx");
-    WriteFile(path, bytes);
+    testing::WriteFileBytes(path, bytes);
     uint64_t epoch = 0;
     return SketchIndex::Load(path, &epoch).status();
   }

@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "indexer/fingerprint/fingerprinter.h"
 #include "indexer/formats/safetensors/safetensors_writer.h"
+#include "tests/registry/synthetic_fingerprints.h"
 #include "tests/testing/temp_dir.h"
 
 namespace weightprint::registry {
@@ -27,12 +28,7 @@ std::vector<SyntheticTensor> Model(uint64_t seed) {
   return MakeSyntheticModel(spec);
 }
 
-std::vector<TensorFingerprint> Fingerprints(const std::vector<SyntheticTensor>& tensors,
-                                            DType dtype = DType::kF32) {
-  absl::StatusOr<std::vector<TensorFingerprint>> fps = client::FingerprintSynthetic(tensors, dtype);
-  EXPECT_TRUE(fps.ok()) << fps.status();
-  return fps.ok() ? *std::move(fps) : std::vector<TensorFingerprint>{};
-}
+using registry_test::Fingerprints;
 
 class RegistryTest : public ::testing::Test {
  protected:

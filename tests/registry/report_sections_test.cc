@@ -14,8 +14,9 @@
 #include "registry/internal/normal_tail.h"
 #include "registry/provenance/layer_similarity.h"
 #include "registry/provenance/lineage_check.h"
-#include "registry/registry.h"
 #include "registry/provenance/report_codec.h"
+#include "registry/registry.h"
+#include "tests/registry/synthetic_fingerprints.h"
 #include "tests/testing/temp_dir.h"
 
 namespace weightprint::registry {
@@ -28,19 +29,14 @@ using client::SyntheticTensor;
 using indexer::DType;
 using indexer::TensorFingerprint;
 
-std::vector<SyntheticTensor> Model(uint64_t seed, int layers = 4) {
+std::vector<SyntheticTensor> LayeredModel(uint64_t seed, int layers = 4) {
   SyntheticModelSpec spec;
   spec.seed = seed;
   spec.layers = layers;
   return MakeSyntheticModel(spec);
 }
 
-std::vector<TensorFingerprint> Fingerprints(const std::vector<SyntheticTensor>& tensors) {
-  absl::StatusOr<std::vector<TensorFingerprint>> fps =
-      client::FingerprintSynthetic(tensors, DType::kF32);
-  EXPECT_TRUE(fps.ok()) << fps.status();
-  return fps.ok() ? *std::move(fps) : std::vector<TensorFingerprint>{};
-}
+using registry_test::Fingerprints;
 
 // "model.layers.3.x" -> "<prefix>.<layer>.x"
 std::string Relayer(const std::string& name, const std::string& prefix, int layer) {
@@ -90,12 +86,12 @@ TEST(LayerPositionTest, SplitsStackLayerAndSlot) {
 }
 
 TEST_F(ReportSectionsTest, HeatmapShowsDepthUpscaling) {
-  Register("org/base", Model(1));
-  Register("org/other", Model(2));
+  Register("org/base", LayeredModel(1));
+  Register("org/other", LayeredModel(2));
   // Six layers from four: 0 1 2 1 2 3, each lightly perturbed.
   const std::vector<int> plan = {0, 1, 2, 1, 2, 3};
   std::vector<SyntheticTensor> query;
-  for (const SyntheticTensor& t : Perturb(Model(1), 0.05, 9)) {
+  for (const SyntheticTensor& t : Perturb(LayeredModel(1), 0.05, 9)) {
     if (t.name.rfind("model.layers.", 0) != 0) {
       query.push_back(t);
       continue;
@@ -133,9 +129,9 @@ TEST_F(ReportSectionsTest, HeatmapShowsDepthUpscaling) {
 // of a registered model.
 std::vector<SyntheticTensor> CopiedEncoderModel(uint64_t own_seed, uint64_t copied_seed,
                                                 uint64_t* vision_params) {
-  std::vector<SyntheticTensor> query = Model(own_seed);
+  std::vector<SyntheticTensor> query = LayeredModel(own_seed);
   *vision_params = 0;
-  for (const SyntheticTensor& t : Perturb(Model(copied_seed), 0.02, 4)) {
+  for (const SyntheticTensor& t : Perturb(LayeredModel(copied_seed), 0.02, 4)) {
     if (t.name.rfind("model.layers.", 0) != 0) continue;
     SyntheticTensor v = t;
     v.name = Relayer(t.name, "vision_tower.layers", LayerOfName(t.name));
@@ -146,8 +142,8 @@ std::vector<SyntheticTensor> CopiedEncoderModel(uint64_t own_seed, uint64_t copi
 }
 
 TEST_F(ReportSectionsTest, HeatmapAndAuditShowACopiedEncoder) {
-  Register("org/base", Model(1));
-  const uint64_t other = Register("org/other", Model(2));
+  Register("org/base", LayeredModel(1));
+  const uint64_t other = Register("org/other", LayeredModel(2));
   uint64_t vision_params = 0;
   const ProvenanceReport report = Query(CopiedEncoderModel(3, 2, &vision_params));
   ASSERT_EQ(report.candidates.size(), 1u) << report.verdict;
@@ -185,15 +181,15 @@ TEST_F(ReportSectionsTest, HeatmapAndAuditShowACopiedEncoder) {
 }
 
 TEST_F(ReportSectionsTest, AuditIsTheUnionOverCandidates) {
-  const uint64_t a = Register("org/a", Model(1));
-  const uint64_t b = Register("org/b", Model(2));
-  Register("org/c", Model(3));
+  const uint64_t a = Register("org/a", LayeredModel(1));
+  const uint64_t b = Register("org/b", LayeredModel(2));
+  Register("org/c", LayeredModel(3));
   // Layers 0-1 from org/a, layers 2-3 from org/b, the rest new: no candidate explains it all,
   // together they explain every layer.
   std::vector<SyntheticTensor> query;
-  const std::vector<SyntheticTensor> from_a = Perturb(Model(1), 0.05, 1);
-  const std::vector<SyntheticTensor> from_b = Perturb(Model(2), 0.05, 2);
-  const std::vector<SyntheticTensor> own = Model(4);
+  const std::vector<SyntheticTensor> from_a = Perturb(LayeredModel(1), 0.05, 1);
+  const std::vector<SyntheticTensor> from_b = Perturb(LayeredModel(2), 0.05, 2);
+  const std::vector<SyntheticTensor> own = LayeredModel(4);
   uint64_t layer_params = 0, from_a_params = 0;
   for (size_t i = 0; i < own.size(); ++i) {
     if (own[i].name.rfind("model.layers.", 0) != 0) {
@@ -231,11 +227,11 @@ TEST_F(ReportSectionsTest, AuditIsTheUnionOverCandidates) {
 }
 
 TEST_F(ReportSectionsTest, IndependentModelHasNoRegisteredOrigin) {
-  Register("org/a", Model(1));
-  Register("org/b", Model(2));
+  Register("org/a", LayeredModel(1));
+  Register("org/b", LayeredModel(2));
   QueryOptions options;
   options.include_unrelated = true;
-  const ProvenanceReport report = Query(Model(5), options);
+  const ProvenanceReport report = Query(LayeredModel(5), options);
   EXPECT_EQ(report.origin_audit.total.parameters_with_origin, 0u);
   EXPECT_EQ(report.origin_audit.total.share_without_origin, 1.0);
   EXPECT_TRUE(report.origin_audit.total.origins.empty());
@@ -255,9 +251,9 @@ TEST(ClampedDeviateTest, IsFiniteForEveryP) {
 }
 
 TEST_F(ReportSectionsTest, LineageFlagsCompareDeclarationWithEvidence) {
-  Register("org/base", Model(1));
-  Register("org/other", Model(2));
-  const std::vector<SyntheticTensor> finetune = Perturb(Model(1), 0.05, 3);
+  Register("org/base", LayeredModel(1));
+  Register("org/other", LayeredModel(2));
+  const std::vector<SyntheticTensor> finetune = Perturb(LayeredModel(1), 0.05, 3);
 
   auto flags_of = [](const ProvenanceReport& r) {
     std::map<std::string, LineageFlag::Kind> out;
@@ -295,8 +291,8 @@ TEST_F(ReportSectionsTest, LineageFlagsCompareDeclarationWithEvidence) {
 }
 
 TEST_F(ReportSectionsTest, NewSectionsSurviveTheWire) {
-  Register("org/base", Model(1));
-  Register("org/other", Model(2));
+  Register("org/base", LayeredModel(1));
+  Register("org/other", LayeredModel(2));
   uint64_t vision_params = 0;
   QueryOptions options;
   options.declared_base_models = {"org/base"};
@@ -348,7 +344,7 @@ TEST_F(ReportSectionsTest, DeclaredLineageIsStoredWithTheModel) {
   info.base_model = "org/a";
   info.base_model_relation = "merge";
   info.base_model_declared_in = "model card";
-  ASSERT_TRUE(registry_->Register(info, Fingerprints(Model(1))).ok());
+  ASSERT_TRUE(registry_->Register(info, Fingerprints(LayeredModel(1))).ok());
   registry_.reset();
   absl::StatusOr<std::unique_ptr<Registry>> r = Registry::Open(dir_.Join("db"));
   ASSERT_TRUE(r.ok()) << r.status();

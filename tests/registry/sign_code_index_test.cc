@@ -17,12 +17,13 @@
 #include "registry/index/internal/sign_code_tier.h"
 #include "registry/index/sketch_index.h"
 #include "tests/registry/store_test_fingerprints.h"
+#include "tests/testing/file_bytes.h"
 #include "tests/testing/temp_dir.h"
 
 namespace weightprint::registry {
 namespace {
 
-constexpr int kDim = 256;  // the sketch dimension: 4 words per sign code
+constexpr int kCodeDim = 256;  // the sketch dimension: 4 words per sign code
 constexpr int kTopK = 32;  // what the matcher's first stage asks for
 
 SketchIndexOptions SignOptions() {
@@ -31,20 +32,10 @@ SketchIndexOptions SignOptions() {
   return options;
 }
 
-std::unique_ptr<SketchIndex> MustCreate(const SketchIndexOptions& options, int dim = kDim) {
+std::unique_ptr<SketchIndex> MustCreate(const SketchIndexOptions& options, int dim = kCodeDim) {
   absl::StatusOr<std::unique_ptr<SketchIndex>> index = SketchIndex::Create(dim, options);
   EXPECT_TRUE(index.ok()) << index.status();
   return *std::move(index);
-}
-
-std::vector<float> RandomRows(std::mt19937_64& rng, size_t n, int dim = kDim) {
-  std::vector<float> out;
-  out.reserve(n * dim);
-  for (size_t i = 0; i < n; ++i) {
-    const std::vector<float> v = store_test::RandomUnitVector(rng, dim);
-    out.insert(out.end(), v.begin(), v.end());
-  }
-  return out;
 }
 
 std::vector<uint64_t> Ids(uint64_t first, size_t n) {
@@ -55,32 +46,24 @@ std::vector<uint64_t> Ids(uint64_t first, size_t n) {
 
 // A unit vector at correlation `rho` with the unit vector `source`.
 std::vector<float> Planted(std::mt19937_64& rng, const float* source, double rho) {
-  const std::vector<float> noise = store_test::RandomUnitVector(rng, kDim);
+  const std::vector<float> noise = store_test::RandomUnitVector(rng, kCodeDim);
   // Remove the noise's component along the source, then mix.
   double along = 0;
-  for (int i = 0; i < kDim; ++i) along += double(noise[i]) * source[i];
-  std::vector<double> orth(kDim);
+  for (int i = 0; i < kCodeDim; ++i) along += double(noise[i]) * source[i];
+  std::vector<double> orth(kCodeDim);
   double norm = 0;
-  for (int i = 0; i < kDim; ++i) {
+  for (int i = 0; i < kCodeDim; ++i) {
     orth[i] = noise[i] - along * source[i];
     norm += orth[i] * orth[i];
   }
   norm = std::sqrt(norm);
-  std::vector<float> out(kDim);
-  for (int i = 0; i < kDim; ++i) {
+  std::vector<float> out(kCodeDim);
+  for (int i = 0; i < kCodeDim; ++i) {
     out[i] = static_cast<float>(rho * source[i] + std::sqrt(1 - rho * rho) * orth[i] / norm);
   }
   return out;
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-void WriteFile(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc)
-      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
 void PutLe(std::string& bytes, size_t offset, uint64_t value, int width) {
   for (int i = 0; i < width; ++i) bytes[offset + i] = static_cast<char>(value >> (8 * i));
 }
@@ -93,14 +76,15 @@ void Reseal(std::string& bytes) {
 TEST(SignCodeIndexTest, OutgrowsTheExactTierIntoSignCodes) {
   std::unique_ptr<SketchIndex> index = MustCreate(SignOptions());
   std::mt19937_64 rng(1);
-  ASSERT_TRUE(index->Add(Ids(1, 100), RandomRows(rng, 100)).ok());
+  ASSERT_TRUE(index->Add(Ids(1, 100), store_test::RandomUnitRows(rng, 100)).ok());
   EXPECT_EQ(index->description(), "IDMap2,Flat(IP)");
-  ASSERT_TRUE(index->Add(Ids(101, 1), RandomRows(rng, 1)).ok());
+  ASSERT_TRUE(index->Add(Ids(101, 1), store_test::RandomUnitRows(rng, 1)).ok());
   EXPECT_EQ(index->description(), "SignCode256,fp16(IP) C=4096 R=512");
   EXPECT_EQ(index->size(), 101u);
   EXPECT_EQ(index->tombstone_fraction(), 0.0);
   EXPECT_EQ(index->ids(), Ids(1, 101));
-  EXPECT_EQ(index->Add(Ids(5, 1), RandomRows(rng, 1)).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(index->Add(Ids(5, 1), store_test::RandomUnitRows(rng, 1)).code(),
+            absl::StatusCode::kAlreadyExists);
 }
 
 // Sources planted at correlation 0.5 and 0.3 among random sketches: the sign-code tier finds
@@ -111,7 +95,7 @@ TEST(SignCodeIndexTest, FindsPlantedSourcesLikeTheExactScan) {
   constexpr size_t kBase = 30000;
   constexpr int kQueries = 150;
   std::mt19937_64 rng(2);
-  const std::vector<float> base = RandomRows(rng, kBase);
+  const std::vector<float> base = store_test::RandomUnitRows(rng, kBase);
   SketchIndexOptions exact_options;
   exact_options.exact_limit = kBase;
   std::unique_ptr<SketchIndex> exact = MustCreate(exact_options);
@@ -126,7 +110,7 @@ TEST(SignCodeIndexTest, FindsPlantedSourcesLikeTheExactScan) {
     for (int q = 0; q < kQueries; ++q) {
       const uint64_t source = rng() % kBase;
       sources.push_back(source);
-      const std::vector<float> v = Planted(rng, base.data() + source * kDim, rho);
+      const std::vector<float> v = Planted(rng, base.data() + source * kCodeDim, rho);
       queries.insert(queries.end(), v.begin(), v.end());
     }
     auto recall = [&](const std::vector<std::vector<SearchHit>>& hits) {
@@ -174,7 +158,7 @@ TEST(SignCodeIndexTest, FindsPlantedSourcesLikeTheExactScan) {
 TEST(SignCodeIndexTest, RemovesAtOnceAndKeepsTheRestFindable) {
   constexpr size_t kBase = 2000;
   std::mt19937_64 rng(3);
-  const std::vector<float> base = RandomRows(rng, kBase);
+  const std::vector<float> base = store_test::RandomUnitRows(rng, kBase);
   std::unique_ptr<SketchIndex> index = MustCreate(SignOptions());
   ASSERT_TRUE(index->Add(Ids(10, kBase), base).ok());
   std::vector<uint64_t> removed;
@@ -204,9 +188,9 @@ TEST(SignCodeIndexTest, RemovesAtOnceAndKeepsTheRestFindable) {
     }
   }
   // A removed id's slot is reused by what is added next; a removed id may come back.
-  ASSERT_TRUE(index->Add({removed.data(), 1}, {base.data(), static_cast<size_t>(kDim)}).ok());
+  ASSERT_TRUE(index->Add({removed.data(), 1}, {base.data(), static_cast<size_t>(kCodeDim)}).ok());
   absl::StatusOr<std::vector<std::vector<SearchHit>>> back =
-      index->Search({base.data(), static_cast<size_t>(kDim)}, 1);
+      index->Search({base.data(), static_cast<size_t>(kCodeDim)}, 1);
   ASSERT_TRUE(back.ok());
   EXPECT_EQ((*back)[0][0].vector_id, removed[0]);
   // Removing everything leaves an empty, searchable index.
@@ -220,17 +204,17 @@ TEST(SignCodeIndexTest, RemovesAtOnceAndKeepsTheRestFindable) {
 TEST(SignCodeIndexTest, SavesAndLoadsTheSameIndex) {
   constexpr size_t kBase = 1500;
   std::mt19937_64 rng(4);
-  const std::vector<float> base = RandomRows(rng, kBase);
+  const std::vector<float> base = store_test::RandomUnitRows(rng, kBase);
   std::unique_ptr<SketchIndex> index = MustCreate(SignOptions());
   ASSERT_TRUE(index->Add(Ids(1, kBase), base).ok());
   ASSERT_TRUE(index->Remove(Ids(1, 100)).ok());
   weightprint::testing::TempDir dir;
   const std::string path = dir.Join("signs.idx");
   ASSERT_TRUE(index->Save(path, 33).ok());
-  const std::string bytes = ReadFile(path);
+  const std::string bytes = testing::ReadFileBytes(path);
   EXPECT_EQ(bytes.substr(0, 8), "WPSKIDX3");
   // Header, u64 count, then 8 bytes of id and 512 of values per vector.
-  EXPECT_EQ(bytes.size(), 48u + 8u + (kBase - 100) * (8u + 2u * kDim));
+  EXPECT_EQ(bytes.size(), 48u + 8u + (kBase - 100) * (8u + 2u * kCodeDim));
 
   uint64_t epoch = 0;
   absl::StatusOr<std::unique_ptr<SketchIndex>> loaded =
@@ -253,15 +237,15 @@ TEST(SignCodeIndexTest, SavesAndLoadsTheSameIndex) {
 
 TEST(SignCodeIndexTest, DamagedFilesAreDataLoss) {
   std::mt19937_64 rng(5);
-  const std::vector<float> base = RandomRows(rng, 300);
+  const std::vector<float> base = store_test::RandomUnitRows(rng, 300);
   std::unique_ptr<SketchIndex> index = MustCreate(SignOptions());
   ASSERT_TRUE(index->Add(Ids(1, 300), base).ok());
   weightprint::testing::TempDir dir;
   const std::string path = dir.Join("signs.idx");
   ASSERT_TRUE(index->Save(path, 1).ok());
-  const std::string good = ReadFile(path);
+  const std::string good = testing::ReadFileBytes(path);
   auto load = [&](const std::string& bytes) {
-    WriteFile(path, bytes);
+    testing::WriteFileBytes(path, bytes);
     return SketchIndex::Load(path, nullptr, SignOptions()).status();
   };
   ASSERT_TRUE(load(good).ok());
@@ -295,7 +279,7 @@ TEST(SignCodeIndexTest, DamagedFilesAreDataLoss) {
   expect_data_loss(wide, "out of range");
 
   std::string nan = good;  // value 3 of vector 2 becomes a NaN
-  PutLe(nan, 48 + 8 + 300 * 8 + (2 * kDim + 3) * 2, 0x7e00, 2);
+  PutLe(nan, 48 + 8 + 300 * 8 + (2 * kCodeDim + 3) * 2, 0x7e00, 2);
   Reseal(nan);
   expect_data_loss(nan, "value 3 of vector 2 is not finite");
 
@@ -316,7 +300,7 @@ TEST(SignCodeIndexTest, DamagedFilesAreDataLoss) {
 // options, without their tombstones, and keep their tier when the options ask for HNSW.
 TEST(SignCodeIndexTest, LoadsHnswFilesAsSignCodes) {
   std::mt19937_64 rng(6);
-  const std::vector<float> base = RandomRows(rng, 600);
+  const std::vector<float> base = store_test::RandomUnitRows(rng, 600);
   SketchIndexOptions hnsw_options = SignOptions();
   hnsw_options.large_tier = SketchIndexOptions::LargeTier::kHnsw;
   std::unique_ptr<SketchIndex> hnsw = MustCreate(hnsw_options);
@@ -350,7 +334,7 @@ TEST(SignCodeIndexTest, LoadsHnswFilesAsSignCodes) {
 TEST(SignCodeIndexTest, WorksAtOtherDimensions) {
   for (int dim : {8, 100, 300}) {
     std::mt19937_64 rng(7);
-    const std::vector<float> base = RandomRows(rng, 500, dim);
+    const std::vector<float> base = store_test::RandomUnitRows(rng, 500, dim);
     std::unique_ptr<SketchIndex> index = MustCreate(SignOptions(), dim);
     ASSERT_TRUE(index->Add(Ids(1, 500), base).ok());
     absl::StatusOr<std::vector<std::vector<SearchHit>>> hits = index->Search(base, 2);
@@ -366,15 +350,16 @@ TEST(SignCodeIndexTest, WorksAtOtherDimensions) {
 TEST(SignCodeIndexTest, ThreadsGiveTheOneThreadResult) {
   constexpr size_t kBase = 5000;
   std::mt19937_64 rng(9);
-  const std::vector<float> base = RandomRows(rng, kBase);
-  internal::SignCodeTier tier(kDim);
+  const std::vector<float> base = store_test::RandomUnitRows(rng, kBase);
+  internal::SignCodeTier tier(kCodeDim);
   tier.Add(Ids(1, kBase), base);
-  const std::vector<float> queries = RandomRows(rng, 7);
+  const std::vector<float> queries = store_test::RandomUnitRows(rng, 7);
   for (size_t candidates : {40u, 300u}) {
     const auto one = tier.Search(queries, 10, candidates, 20, 1, 1);
     for (size_t threads : {2u, 3u, 8u}) {
       for (size_t n : {1u, 7u}) {  // 1: split by codes; 7: by queries (or codes, at 8 threads)
-        const auto many = tier.Search({queries.data(), n * kDim}, 10, candidates, 20, threads, 1);
+        const auto many =
+            tier.Search({queries.data(), n * kCodeDim}, 10, candidates, 20, threads, 1);
         ASSERT_EQ(many.size(), n);
         for (size_t q = 0; q < n; ++q) {
           ASSERT_EQ(many[q].size(), one[q].size());
@@ -395,7 +380,7 @@ TEST(SignCodeIndexTest, ConcurrentSearchesWhileAdding) {
   constexpr int kSearchesPerThread = 200;
   constexpr int kAdds = 200;
   std::mt19937_64 rng(8);
-  const std::vector<float> base = RandomRows(rng, kBase);
+  const std::vector<float> base = store_test::RandomUnitRows(rng, kBase);
   std::unique_ptr<SketchIndex> index = MustCreate(SignOptions());
   ASSERT_TRUE(index->Add(Ids(1, kBase), base).ok());
   std::atomic<int> errors{0};
@@ -404,8 +389,8 @@ TEST(SignCodeIndexTest, ConcurrentSearchesWhileAdding) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kSearchesPerThread; ++i) {
         const size_t row = static_cast<size_t>(i * 7 + t) % kBase;
-        const std::vector<float> query(base.begin() + row * kDim,
-                                       base.begin() + (row + 1) * kDim);
+        const std::vector<float> query(base.begin() + row * kCodeDim,
+                                       base.begin() + (row + 1) * kCodeDim);
         absl::StatusOr<std::vector<std::vector<SearchHit>>> hits = index->Search(query, 3);
         if (!hits.ok() || hits->size() != 1 || (*hits)[0].size() != 3 ||
             (*hits)[0][0].vector_id != row + 1 || std::abs((*hits)[0][0].score - 1.0f) > 1e-3f) {
@@ -418,7 +403,7 @@ TEST(SignCodeIndexTest, ConcurrentSearchesWhileAdding) {
     std::mt19937_64 adds(99);
     for (uint64_t i = 0; i < kAdds; ++i) {
       // Adds and removes the one before: slots move while searches run.
-      if (!index->Add(Ids(10000 + i, 1), RandomRows(adds, 1)).ok()) ++errors;
+      if (!index->Add(Ids(10000 + i, 1), store_test::RandomUnitRows(adds, 1)).ok()) ++errors;
       if (i > 0 && !index->Remove(Ids(10000 + i - 1, 1)).ok()) ++errors;
       if (index->size() != kBase + 1) ++errors;
     }

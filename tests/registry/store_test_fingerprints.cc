@@ -33,6 +33,16 @@ std::vector<float> RandomUnitVector(std::mt19937_64& rng, int dim) {
   return v;
 }
 
+std::vector<float> RandomUnitRows(std::mt19937_64& rng, size_t rows, int dim) {
+  std::vector<float> out;
+  out.reserve(rows * static_cast<size_t>(dim));
+  for (size_t i = 0; i < rows; ++i) {
+    const std::vector<float> v = RandomUnitVector(rng, dim);
+    out.insert(out.end(), v.begin(), v.end());
+  }
+  return out;
+}
+
 indexer::TensorFingerprint RandomFingerprint(std::mt19937_64& rng, const std::string& name,
                                              int64_t rows, int64_t cols) {
   indexer::TensorFingerprint fp;

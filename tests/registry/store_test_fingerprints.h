@@ -16,6 +16,9 @@ namespace weightprint::registry::store_test {
 // A random direction of `dim` floats with unit L2 norm.
 std::vector<float> RandomUnitVector(std::mt19937_64& rng, int dim = indexer::kSketchDim);
 
+// `rows` random unit vectors of `dim` floats, row-major (an index's Add batch).
+std::vector<float> RandomUnitRows(std::mt19937_64& rng, size_t rows, int dim = indexer::kSketchDim);
+
 // An informative F32 fingerprint of shape {rows, cols} with random hashes and a random unit
 // sketch.
 indexer::TensorFingerprint RandomFingerprint(std::mt19937_64& rng, const std::string& name,

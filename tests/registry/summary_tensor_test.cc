@@ -11,6 +11,7 @@
 #include "client/synthetic_model.h"
 #include "gtest/gtest.h"
 #include "registry/registry.h"
+#include "tests/registry/synthetic_fingerprints.h"
 #include "tests/testing/temp_dir.h"
 
 namespace weightprint::registry {
@@ -46,12 +47,7 @@ std::vector<SyntheticTensor> LandmarkNet(uint64_t seed, const std::vector<float>
   return model;
 }
 
-std::vector<TensorFingerprint> Fingerprints(const std::vector<SyntheticTensor>& tensors) {
-  absl::StatusOr<std::vector<TensorFingerprint>> fps =
-      client::FingerprintSynthetic(tensors, indexer::DType::kF32);
-  EXPECT_TRUE(fps.ok()) << fps.status();
-  return fps.ok() ? *std::move(fps) : std::vector<TensorFingerprint>{};
-}
+using registry_test::Fingerprints;
 
 class SummaryEvidenceTest : public ::testing::Test {
  protected:

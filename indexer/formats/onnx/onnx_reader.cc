@@ -167,7 +167,7 @@ absl::Status ResolveExternal(const std::string& path, OnnxExternalFiles& files,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<ModelReader>> Open(const std::string& path) {
+absl::StatusOr<std::unique_ptr<ModelReader>> OpenOnnxFile(const std::string& path) {
   absl::StatusOr<std::unique_ptr<MappedFile>> mapped = MappedFile::Open(path);
   if (!mapped.ok()) return mapped.status();
   std::unique_ptr<MappedFile> file = *std::move(mapped);
@@ -205,7 +205,7 @@ absl::StatusOr<std::unique_ptr<ModelReader>> Open(const std::string& path) {
 absl::StatusOr<std::unique_ptr<ModelReader>> OpenOnnx(const std::string& path) {
   // Exception firewall: allocation failures and std::filesystem errors must not escape.
   try {
-    return Open(path);
+    return OpenOnnxFile(path);
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat(path, ": cannot read the ONNX model: ", e.what()));
   }

@@ -156,7 +156,7 @@ __attribute__((target("avx512f,avx512bw"))) size_t AtMostAvx512(const uint16_t* 
 #pragma GCC diagnostic pop
 #endif  // WP_X86_DISPATCH
 
-std::vector<HammingKernel> Supported() {
+std::vector<HammingKernel> HammingKernelsOfThisCpu() {
   std::vector<HammingKernel> out;
 #ifdef WP_X86_DISPATCH
   __builtin_cpu_init();
@@ -173,8 +173,8 @@ std::vector<HammingKernel> Supported() {
   return out;
 }
 
-const HammingKernel& Get() {
-  static const HammingKernel kernel = Supported().front();
+const HammingKernel& ChosenHammingKernel() {
+  static const HammingKernel kernel = HammingKernelsOfThisCpu().front();
   return kernel;
 }
 
@@ -182,12 +182,12 @@ const HammingKernel& Get() {
 
 void BlockHamming(const uint64_t* query, const uint64_t* blocks, size_t n_blocks, size_t words,
                   uint16_t* out) {
-  Get().block_hamming(query, blocks, n_blocks, words, out);
+  ChosenHammingKernel().block_hamming(query, blocks, n_blocks, words, out);
 }
 size_t AtMost(const uint16_t* distances, size_t n, uint16_t threshold, uint32_t* positions) {
-  return Get().at_most(distances, n, threshold, positions);
+  return ChosenHammingKernel().at_most(distances, n, threshold, positions);
 }
-const char* HammingPath() { return Get().path; }
-std::vector<HammingKernel> SupportedHammingKernels() { return Supported(); }
+const char* HammingPath() { return ChosenHammingKernel().path; }
+std::vector<HammingKernel> SupportedHammingKernels() { return HammingKernelsOfThisCpu(); }
 
 }  // namespace weightprint::registry::internal

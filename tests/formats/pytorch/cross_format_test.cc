@@ -34,13 +34,7 @@ std::string Bytes(const std::vector<std::byte>& v) {
   return std::string(reinterpret_cast<const char*>(v.data()), v.size());
 }
 
-std::string Swap(const std::string& bytes, size_t element_size) {
-  std::string out = bytes;
-  for (size_t i = 0; i + element_size <= out.size(); i += element_size) {
-    std::reverse(out.begin() + i, out.begin() + i + element_size);
-  }
-  return out;
-}
+using ::weightprint::testing::ByteSwapped;
 
 class CrossFormatTest : public ::testing::Test {
  protected:
@@ -125,7 +119,7 @@ TEST_F(CrossFormatTest, HandBuiltTorchCheckpoints) {
   const std::vector<TorchTensorSpec> strided = {
       {"w", "FloatStorage", "0", kRows * kCols, 0, {kRows, kCols}, {1, kRows}}};
   WriteBytes(dir_.Join("strided.pt"),
-             BuildTorchZip(strided, {{"0", Swap(AsBytes(transposed_), 4)}}, "big"));
+             BuildTorchZip(strided, {{"0", ByteSwapped(AsBytes(transposed_), 4)}}, "big"));
   ExpectSame(dir_.Join("strided.pt"), 1);
 }
 
@@ -134,8 +128,9 @@ TEST_F(CrossFormatTest, HandBuiltNumpyFiles) {
   ZipWriter stored, deflated;
   stored.Add("w.npy", BuildNpy("<f4", "False", shape, encoded_[DType::kF32]));
   stored.Add("h.npy", BuildNpy("<f2", "False", shape, encoded_[DType::kF16]));
-  deflated.Add("w.npy", BuildNpy(">f4", "True", shape, Swap(AsBytes(transposed_), 4)), true);
-  deflated.Add("h.npy", BuildNpy(">f2", "False", shape, Swap(encoded_[DType::kF16], 2)), true);
+  deflated.Add("w.npy", BuildNpy(">f4", "True", shape, ByteSwapped(AsBytes(transposed_), 4)), true);
+  deflated.Add("h.npy", BuildNpy(">f2", "False", shape, ByteSwapped(encoded_[DType::kF16], 2)),
+               true);
   WriteBytes(dir_.Join("stored.npz"), stored.Build());
   WriteBytes(dir_.Join("deflated.npz"), deflated.Build());
   ExpectSame(dir_.Join("stored.npz"), 2);

@@ -23,19 +23,13 @@ using ::weightprint::testing::ReadCanonical;
 using ::weightprint::testing::WriteBytes;
 using ::weightprint::testing::ZipWriter;
 
-std::string Pattern(size_t n, int seed) {
+std::string NumpyPattern(size_t n, int seed) {
   std::string s(n, '\0');
   for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 29 + seed * 13 + i / 5) & 0xFF);
   return s;
 }
 
-std::string Swap(const std::string& bytes, size_t element_size) {
-  std::string out = bytes;
-  for (size_t i = 0; i + element_size <= out.size(); i += element_size) {
-    std::reverse(out.begin() + i, out.begin() + i + element_size);
-  }
-  return out;
-}
+using ::weightprint::testing::ByteSwapped;
 
 class NumpyReaderTest : public ::testing::Test {
  protected:
@@ -69,9 +63,9 @@ TEST_F(NumpyReaderTest, NpyEveryDTypeVersionAndByteOrder) {
   for (int version = 1; version <= 3; ++version) {
     for (const Descr& d : kDescrs) {
       const std::string data = d.dtype == DType::kBool ? std::string("\x01\x00\x01\x01\x00\x00", 6)
-                                                       : Pattern(6 * d.size, version);
+                                                       : NumpyPattern(6 * d.size, version);
       for (const bool big : {false, true}) {
-        const std::string stored = big ? Swap(data, d.size) : data;
+        const std::string stored = big ? ByteSwapped(data, d.size) : data;
         const std::string path = Write(
             "weights.npy", BuildNpy(big ? d.big : d.little, "False", "(2, 3)", stored, version));
         std::unique_ptr<ModelReader> reader = Open(path);
@@ -95,7 +89,7 @@ TEST_F(NumpyReaderTest, FortranOrderAndScalars) {
       Open(Write("f.npy", BuildNpy("<f4", "True", "(2, 3)", fortran)));
   ASSERT_NE(reader, nullptr);
   EXPECT_EQ(*ReadCanonical(*reader, 0), AsBytes(std::vector<float>{0, 1, 2, 3, 4, 5}));
-  reader = Open(Write("fb.npy", BuildNpy(">f4", "True", "(2, 3)", Swap(fortran, 4))));
+  reader = Open(Write("fb.npy", BuildNpy(">f4", "True", "(2, 3)", ByteSwapped(fortran, 4))));
   ASSERT_NE(reader, nullptr);
   EXPECT_EQ(*ReadCanonical(*reader, 0), AsBytes(std::vector<float>{0, 1, 2, 3, 4, 5}));
   reader = Open(Write("s.npy", BuildNpy("<f8", "False", "()", AsBytes(std::vector<double>{2.5}))));
@@ -117,9 +111,10 @@ TEST_F(NumpyReaderTest, NpzStoredAndDeflatedMembers) {
   for (const bool deflate : {false, true}) {
     ZipWriter zip;
     zip.Add("a.npy", BuildNpy("<f4", "False", "(2, 3)", c_order), deflate);
-    zip.Add("nested/b.npy", BuildNpy(">f4", "False", "(6,)", Swap(c_order, 4)), deflate);
+    zip.Add("nested/b.npy", BuildNpy(">f4", "False", "(6,)", ByteSwapped(c_order, 4)), deflate);
     zip.Add("c.npy", BuildNpy("<f4", "True", "(2, 3)", fortran), deflate);
-    zip.Add("big.npy", BuildNpy(">f4", "False", "(100000,)", Swap(AsBytes(big), 4)), deflate);
+    zip.Add("big.npy", BuildNpy(">f4", "False", "(100000,)", ByteSwapped(AsBytes(big), 4)),
+            deflate);
     std::unique_ptr<ModelReader> reader = Open(Write("arrays.npz", zip.Build()));
     ASSERT_NE(reader, nullptr);
     ASSERT_EQ(reader->tensors().size(), 4u);
@@ -139,7 +134,7 @@ void ExpectError(const absl::Status& s, const std::string& what) {
 
 TEST_F(NumpyReaderTest, MalformedHeadersNameTheOffset) {
   auto open = [&](const std::string& bytes) { return OpenNumpy(Write("bad.npy", bytes)).status(); };
-  const std::string data = Pattern(24, 0);
+  const std::string data = NumpyPattern(24, 0);
   ExpectError(open(BuildNpy("|O", "False", "(3,)", data)), "unsupported dtype '|O'");
   ExpectError(open(BuildNpy("<U4", "False", "(3,)", data)), "unsupported dtype");
   ExpectError(open(BuildNpy("|f4", "False", "(6,)", data)), "unsupported dtype");
@@ -176,7 +171,7 @@ TEST_F(NumpyReaderTest, MalformedArchivesNameTheOffset) {
   EXPECT_THAT(s.message(), HasSubstr("bad.npz: offset "));
   EXPECT_THAT(s.message(), HasSubstr("NAME.npy"));
   ZipWriter mismatch;
-  mismatch.Add("a.npy", BuildNpy("<f4", "False", "(6,)", Pattern(24, 0)) + "xx", true);
+  mismatch.Add("a.npy", BuildNpy("<f4", "False", "(6,)", NumpyPattern(24, 0)) + "xx", true);
   s = OpenNumpy(Write("bad.npz", mismatch.Build())).status();
   EXPECT_THAT(s.message(), HasSubstr("bad.npz: offset "));
   EXPECT_THAT(s.message(), HasSubstr("the member holds"));

@@ -31,7 +31,7 @@ using ::weightprint::testing::TorchTensorSpec;
 using ::weightprint::testing::WriteBytes;
 using ::weightprint::testing::ZipWriter;
 
-std::string Pattern(size_t n, int seed) {
+std::string TorchPattern(size_t n, int seed) {
   std::string s(n, '\0');
   for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 31 + seed * 17 + i / 7) & 0xFF);
   return s;
@@ -63,13 +63,9 @@ const std::vector<TorchTensorSpec> kSpecs = {
 };
 
 std::vector<std::pair<std::string, std::string>> SpecStorages() {
-  return {{"0", Pattern(24, 0)},
-          {"1", Pattern(8, 1)},
-          {"2", Pattern(8, 2)},
-          {"3", Pattern(24, 3)},
-          {"4", std::string("\x01\x00", 2)},
-          {"5", Pattern(3, 5)},
-          {"6", Pattern(8, 6)}};
+  return {{"0", TorchPattern(24, 0)}, {"1", TorchPattern(8, 1)},         {"2", TorchPattern(8, 2)},
+          {"3", TorchPattern(24, 3)}, {"4", std::string("\x01\x00", 2)}, {"5", TorchPattern(3, 5)},
+          {"6", TorchPattern(8, 6)}};
 }
 
 void ExpectSpecTensors(const ModelReader& reader) {
@@ -96,10 +92,10 @@ TEST_F(PytorchReaderTest, ZipCheckpointReadsEveryDType) {
   ExpectSpecTensors(*reader);
   // Contiguous tensors are views of the file at their absolute offset.
   const TensorInfo& w = reader->tensors()[0];
-  EXPECT_EQ(bytes.substr(w.offset, w.size_bytes), Pattern(24, 0));
+  EXPECT_EQ(bytes.substr(w.offset, w.size_bytes), TorchPattern(24, 0));
   EXPECT_EQ(reader->TensorBytes(0).size(), 24u);
   reader->ReleaseTensor(0);
-  EXPECT_EQ(*ReadCanonical(*reader, 0), Pattern(24, 0));
+  EXPECT_EQ(*ReadCanonical(*reader, 0), TorchPattern(24, 0));
 }
 
 // A sharded Hugging Face directory: pytorch_model.bin.index.json maps tensors to shards.
@@ -138,20 +134,14 @@ TEST_F(PytorchReaderTest, LegacyCheckpointReadsEveryDType) {
   ExpectSpecTensors(*reader);
 }
 
-std::string Swap(const std::string& bytes, size_t element_size) {
-  std::string out = bytes;
-  for (size_t i = 0; i + element_size <= out.size(); i += element_size) {
-    std::reverse(out.begin() + i, out.begin() + i + element_size);
-  }
-  return out;
-}
+using ::weightprint::testing::ByteSwapped;
 
 TEST_F(PytorchReaderTest, BigEndianArchivesAreSwapped) {
   std::vector<std::pair<std::string, std::string>> big;
   const size_t sizes[] = {4, 2, 2, 8, 1, 1, 8};
   const auto storages = SpecStorages();
   for (size_t i = 0; i < storages.size(); ++i) {
-    big.emplace_back(storages[i].first, Swap(storages[i].second, sizes[i]));
+    big.emplace_back(storages[i].first, ByteSwapped(storages[i].second, sizes[i]));
   }
   std::unique_ptr<ModelReader> zip = Open(Write("big.pt", BuildTorchZip(kSpecs, big, "big")));
   ASSERT_NE(zip, nullptr);
@@ -232,7 +222,7 @@ TEST_F(PytorchReaderTest, LoneTensorIsNamedAfterTheFile) {
 }
 
 TEST_F(PytorchReaderTest, BadTensorsNameTheFileAndOffset) {
-  const auto storage = std::vector<std::pair<std::string, std::string>>{{"0", Pattern(24, 0)}};
+  const auto storage = std::vector<std::pair<std::string, std::string>>{{"0", TorchPattern(24, 0)}};
   auto open = [&](const std::vector<TorchTensorSpec>& specs,
                   const std::vector<std::pair<std::string, std::string>>& storages) {
     return OpenPytorch(Write("bad.pt", BuildTorchZip(specs, storages))).status();
@@ -255,7 +245,7 @@ TEST_F(PytorchReaderTest, BadTensorsNameTheFileAndOffset) {
   ZipWriter zip;
   zip.Add("a/data.pkl",
           weightprint::testing::StateDictPickle({{"w", "FloatStorage", "0", 6, 0, {6}, {1}}}));
-  zip.Add("a/data/0", Pattern(24, 0), /*deflate=*/true);
+  zip.Add("a/data/0", TorchPattern(24, 0), /*deflate=*/true);
   expect(OpenPytorch(Write("bad.pt", zip.Build())).status(), "stored uncompressed");
   ZipWriter none;
   none.Add("a/other.pkl", "x");
@@ -266,7 +256,7 @@ TEST_F(PytorchReaderTest, BadTensorsNameTheFileAndOffset) {
 
 TEST_F(PytorchReaderTest, LegacyDamageNamesTheOffset) {
   const std::vector<TorchTensorSpec> specs = {{"w", "FloatStorage", "0", 6, 0, {6}, {1}}};
-  const std::string good = BuildTorchLegacy(specs, {{"0", Pattern(24, 0)}});
+  const std::string good = BuildTorchLegacy(specs, {{"0", TorchPattern(24, 0)}});
   ASSERT_TRUE(OpenPytorch(Write("l.pt", good)).ok());
   for (const std::string& bad :
        {good.substr(0, good.size() - 1), good + "x", good.substr(0, good.size() - 30)}) {

@@ -1,9 +1,10 @@
-// Helpers shared by the PyTorch/NumPy reader tests: file I/O, reading a tensor's canonical
-// bytes through ReadTensor, and running the reference writers (/usr/bin/python3) in a bounded
-// subprocess. Not thread-safe.
+// Helpers shared by the PyTorch/NumPy reader tests: file I/O, byte-order swapping, reading a
+// tensor's canonical bytes through ReadTensor, and running the reference writers (/usr/bin/python3)
+// in a bounded subprocess. Not thread-safe.
 #ifndef WEIGHTPRINT_TESTS_FORMATS_PYTORCH_READER_TEST_UTIL_H_
 #define WEIGHTPRINT_TESTS_FORMATS_PYTORCH_READER_TEST_UTIL_H_
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -22,6 +23,16 @@ inline void WriteBytes(const std::string& path, const std::string& bytes) {
   std::remove(path.c_str());
   std::ofstream out(path, std::ios::binary);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// `bytes` with each `element_size`-byte element reversed: little-endian data as a big-endian
+// file stores it (and back).
+inline std::string ByteSwapped(const std::string& bytes, size_t element_size) {
+  std::string out = bytes;
+  for (size_t i = 0; i + element_size <= out.size(); i += element_size) {
+    std::reverse(out.begin() + i, out.begin() + i + element_size);
+  }
+  return out;
 }
 
 inline std::string ReadBytes(const std::string& path) {

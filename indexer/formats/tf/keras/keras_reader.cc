@@ -278,7 +278,7 @@ absl::StatusOr<std::shared_ptr<const MappedFile>> InflateToTemp(const ZipArchive
   return std::shared_ptr<const MappedFile>(*std::move(mapped));
 }
 
-absl::StatusOr<std::unique_ptr<ModelReader>> Open(const std::string& path) {
+absl::StatusOr<std::unique_ptr<ModelReader>> OpenKerasFile(const std::string& path) {
   absl::StatusOr<std::unique_ptr<MappedFile>> mapped = MappedFile::Open(path);
   if (!mapped.ok()) return mapped.status();
   Image image;
@@ -358,7 +358,7 @@ absl::StatusOr<std::unique_ptr<ModelReader>> Open(const std::string& path) {
 
 absl::StatusOr<std::unique_ptr<ModelReader>> OpenKeras(const std::string& path) {
   try {
-    return Open(path);
+    return OpenKerasFile(path);
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat(path, ": cannot read the Keras model: ", e.what()));
   }

@@ -65,7 +65,7 @@ class TfliteReader final : public internal::MappedModelReader {
   std::vector<TfliteTensorRecord> records_;  // parallel to tensors()
 };
 
-absl::StatusOr<std::unique_ptr<ModelReader>> Open(const std::string& path) {
+absl::StatusOr<std::unique_ptr<ModelReader>> OpenTfliteFile(const std::string& path) {
   absl::StatusOr<std::unique_ptr<MappedFile>> mapped = MappedFile::Open(path);
   if (!mapped.ok()) return mapped.status();
   absl::StatusOr<TfliteModelIndex> index = internal::IndexTfliteModel(path, (*mapped)->bytes());
@@ -83,7 +83,7 @@ absl::StatusOr<std::unique_ptr<ModelReader>> Open(const std::string& path) {
 absl::StatusOr<std::unique_ptr<ModelReader>> OpenTflite(const std::string& path) {
   // Exception firewall: allocation failures must not escape.
   try {
-    return Open(path);
+    return OpenTfliteFile(path);
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat(path, ": cannot read the TFLite model: ", e.what()));
   }

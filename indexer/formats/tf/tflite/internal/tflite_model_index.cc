@@ -231,7 +231,7 @@ absl::StatusOr<BufferRange> ResolveBuffer(const std::string& path, std::span<con
   return BufferRange{static_cast<uint64_t>(data->Data() - base), data->size()};
 }
 
-struct Use {
+struct OperatorUse {
   int32_t code = 0;
   int slot = 0;
   uint32_t op = 0;
@@ -318,7 +318,7 @@ absl::StatusOr<TfliteModelIndex> IndexTfliteModel(const std::string& path,
     const std::string where_graph = absl::StrCat("subgraph ", s);
 
     // Who reads each tensor, and what DEQUANTIZE ops produce.
-    std::vector<std::vector<Use>> consumers(tensor_count);
+    std::vector<std::vector<OperatorUse>> consumers(tensor_count);
     std::vector<int32_t> dequantize_output;  // per operator: its single output, or -1
     if (graph->operators() != nullptr) {
       dequantize_output.assign(graph->operators()->size(), -1);
@@ -354,7 +354,7 @@ absl::StatusOr<TfliteModelIndex> IndexTfliteModel(const std::string& path,
         if (op->inputs() != nullptr) {
           for (uint32_t i = 0; i < op->inputs()->size(); ++i) {
             const int32_t t = op->inputs()->Get(i);
-            if (t >= 0) consumers[t].push_back(Use{code, static_cast<int>(i), j});
+            if (t >= 0) consumers[t].push_back(OperatorUse{code, static_cast<int>(i), j});
           }
         }
         if (code == kTfliteDequantize && op->outputs() != nullptr && op->outputs()->size() == 1 &&
@@ -475,12 +475,12 @@ absl::StatusOr<TfliteModelIndex> IndexTfliteModel(const std::string& path,
       std::set<TfliteLayout> layouts;
       int32_t sole_dequantize_output =
           -1;  // the DEQUANTIZE output, when that op is the only reader
-      for (const Use& use : consumers[t]) {
+      for (const OperatorUse& use : consumers[t]) {
         if (use.code == kTfliteDequantize && use.slot == 0 && dequantize_output[use.op] >= 0) {
           const int32_t out = dequantize_output[use.op];
           if (consumers[t].size() == 1) sole_dequantize_output = out;
           if (consumers[out].empty()) layouts.insert(TfliteLayout::kAsStored);
-          for (const Use& next : consumers[out]) {
+          for (const OperatorUse& next : consumers[out]) {
             layouts.insert(TfliteLayoutForInput(next.code, next.slot));
           }
         } else {
