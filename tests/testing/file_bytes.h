@@ -10,7 +10,8 @@ namespace weightprint::testing {
 // The file's bytes; empty if it cannot be read (the caller's next expectation then fails).
 std::string ReadFileBytes(const std::string& path);
 
-// Replaces the file's contents with `bytes` (created if missing).
+// Replaces the file's contents with `bytes` (created if missing); throws std::runtime_error
+// if it cannot be written, which fails the calling test.
 void WriteFileBytes(const std::string& path, const std::string& bytes);
 
 }  // namespace weightprint::testing

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "tests/testing/file_bytes.h"  // the builders' callers write what they build
 namespace weightprint::testing {
 
 class SafetensorsBuilder {
@@ -62,9 +63,6 @@ class SafetensorsBuilder {
 std::string LittleEndian64(uint64_t value);
 std::string FloatBytes(const std::vector<float>& values);
 
-// Writes `bytes` to `path`, replacing it.
-void WriteFileBytes(const std::string& path, const std::string& bytes);
-std::string ReadFileBytes(const std::string& path);
 
 }  // namespace weightprint::testing
 
