@@ -62,6 +62,7 @@ class RpcMetricsInterceptor final : public grpc::experimental::Interceptor {
 
 grpc::experimental::Interceptor* RpcMetricsInterceptorFactory::CreateServerInterceptor(
     grpc::experimental::ServerRpcInfo* info) {
+  published_.TakeOver();
   return new RpcMetricsInterceptor(metrics_, info->method());
 }
 
