@@ -17,6 +17,7 @@
 #include "client/remote_query.h"
 #include "client/report_printer.h"
 #include "client/report_sections.h"
+#include "registry/provenance/verdict_text.h"
 
 namespace weightprint::client::cli {
 namespace {
@@ -81,12 +82,13 @@ int RunQuery(RegistryClient& c, QueryKind kind, const QueryArgs& a, int threads)
     if (a.json) {
       nlohmann::json out = {{"schema", "weightprint.report.v1"},
                             {"kind", "origin_audit"},
-                            {"verdict", report->verdict},
+                            {"verdict", registry::ModelVerdict(*report)},
                             {"origin_audit", AuditToJson(report->origin_audit)},
                             {"lineage", LineageToJson(report->lineage)}};
       std::cout << out.dump(2) << "\n";
     } else {
-      std::cout << "verdict: " << report->verdict << "\n" << FormatAudit(report->origin_audit);
+      std::cout << "verdict: " << registry::ModelVerdict(*report) << "\n"
+                << FormatAudit(report->origin_audit);
     }
   } else if (a.json) {
     nlohmann::json out = ReportToJson(*report);
