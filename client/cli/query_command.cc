@@ -17,6 +17,7 @@
 #include "client/remote_query.h"
 #include "client/report_printer.h"
 #include "client/report_sections.h"
+#include "indexer/model/model_card.h"
 #include "registry/provenance/verdict_text.h"
 
 namespace weightprint::client::cli {
@@ -122,7 +123,7 @@ void AddQueryOptions(CLI::App* cmd, QueryArgs& qc, bool tensor_and_verbose) {
                   "base_model in the model directory)");
   cmd->add_option("--base-model-relation", qc.relation,
                   "finetune, adapter, quantized or merge (default: the model card's)")
-      ->check(CLI::IsMember({"finetune", "adapter", "quantized", "merge"}));
+      ->check(CLI::IsMember(indexer::DeclaredRelations()));
   cmd->add_option("--fail-on", qc.fail_on,
                   "exit with a finding code when the condition holds: identical (10), "
                   "derived (11: identical or derived), undeclared (12); repeatable or "
