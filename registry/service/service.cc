@@ -105,29 +105,26 @@ grpc::ServerReadReactor<typename Stream::Request>* RegistryService::StartUpload(
       response, admitted, watchdog_.get(), TimeLimits());
 }
 
+template <typename Stream>
+grpc::ServerReadReactor<typename Stream::Request>* RegistryService::StartWrite(
+    const char* rpc, grpc::CallbackServerContext* context, typename Stream::Response* response) {
+  absl::StatusOr<grpc_edge::WriteGrant> grant = GrantWrite(*context);
+  return StartUpload<Stream>(
+      rpc, context, response, grant.status(), [&](grpc_edge::UploadAllowance allowance) {
+        return Stream(registry_, grant.ok() ? *std::move(grant) : grpc_edge::WriteGrant(),
+                      std::move(allowance));
+      });
+}
+
 grpc::ServerReadReactor<v1::RegisterModelRequest>* RegistryService::RegisterModel(
     grpc::CallbackServerContext* context, v1::RegisterModelResponse* response) {
-  absl::StatusOr<grpc_edge::WriteGrant> grant = GrantWrite(*context);
-  return StartUpload<grpc_edge::RegisterModelStream>(
-      "RegisterModel", context, response, grant.status(),
-      [&](grpc_edge::UploadAllowance allowance) {
-        return grpc_edge::RegisterModelStream(
-            registry_, grant.ok() ? *std::move(grant) : grpc_edge::WriteGrant(),
-            std::move(allowance));
-      });
+  return StartWrite<grpc_edge::RegisterModelStream>("RegisterModel", context, response);
 }
 
 grpc::ServerReadReactor<v1::IngestBundlesRequest>* RegistryService::IngestBundles(
     grpc::CallbackServerContext* context, v1::IngestBundlesResponse* response) {
   // An untrusted write exactly as RegisterModel: same roles, trust, limits and audit identity.
-  absl::StatusOr<grpc_edge::WriteGrant> grant = GrantWrite(*context);
-  return StartUpload<grpc_edge::IngestBundlesStream>(
-      "IngestBundles", context, response, grant.status(),
-      [&](grpc_edge::UploadAllowance allowance) {
-        return grpc_edge::IngestBundlesStream(
-            registry_, grant.ok() ? *std::move(grant) : grpc_edge::WriteGrant(),
-            std::move(allowance));
-      });
+  return StartWrite<grpc_edge::IngestBundlesStream>("IngestBundles", context, response);
 }
 
 grpc::ServerReadReactor<v1::QueryModelRequest>* RegistryService::QueryModel(

@@ -100,6 +100,11 @@ class RegistryService final : public v1::Registry::CallbackService {
   grpc::ServerReadReactor<typename Stream::Request>* StartUpload(
       const char* rpc, grpc::CallbackServerContext* context, typename Stream::Response* response,
       const absl::Status& authorized, MakeStream make_stream);
+  // StartUpload for a write stream (RegisterModel, IngestBundles): the caller needs the writer
+  // role, and the stream is made with the caller's grant.
+  template <typename Stream>
+  grpc::ServerReadReactor<typename Stream::Request>* StartWrite(
+      const char* rpc, grpc::CallbackServerContext* context, typename Stream::Response* response);
   grpc_edge::StreamTimeLimits TimeLimits() const {
     return {limits_.call_deadline, limits_.idle_timeout};
   }
