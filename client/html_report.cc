@@ -13,9 +13,11 @@
 #include "absl/strings/str_format.h"
 #include "base/normal_tail.h"
 #include "base/p_value_text.h"
+#include "base/share_text.h"
 #include "client/report_printer.h"
 #include "client/report_sections.h"
 #include "registry/provenance/provenance_report.h"
+#include "registry/provenance/verdict_text.h"
 
 namespace weightprint::client {
 namespace {
@@ -27,7 +29,8 @@ constexpr int kMaxHeatmapsPerCandidate = 4;
 constexpr double kHeatmapPixels = 560;  // the longer side of the cell grid
 
 std::string Esc(std::string_view s) { return HtmlEscape(s); }
-std::string Pct(double share) { return absl::StrFormat("%.1f%%", 100.0 * share); }
+// Shares are written as everywhere else (base/share_text.h).
+constexpr auto* Pct = &base::FormatShare;
 std::string Rel(registry::Relation r) { return std::string(registry::RelationName(r)); }
 
 std::string Mix(double t, int r0, int g0, int b0, int r1, int g1, int b1) {
@@ -357,8 +360,8 @@ std::string RenderHtmlReport(const registry::ProvenanceReport& report,
                              const HtmlReportContext& context) {
   int heatmaps = 0;
   std::ostringstream body;
-  body << "<section id=\"verdict\"><h2>Verdict</h2><p class=\"verdict\">" << Esc(report.verdict)
-       << "</p>";
+  body << "<section id=\"verdict\"><h2>Verdict</h2><p class=\"verdict\">"
+       << Esc(registry::ModelVerdict(report)) << "</p>";
   body << absl::StrFormat(
       "<p>The query has %d tensors (%d carry evidence) and %d parameters (%d informative); %d "
       "registered tensors were searched. Every score is a centred (Pearson) correlation "

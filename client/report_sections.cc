@@ -4,11 +4,13 @@
 
 #include "absl/strings/str_format.h"
 #include "base/normal_tail.h"
+#include "base/share_text.h"
 
 namespace weightprint::client {
 namespace {
 
-std::string Pct(double share) { return absl::StrFormat("%.1f%%", 100.0 * share); }
+// Shares are written as everywhere else (base/share_text.h).
+constexpr auto* Pct = &base::FormatShare;
 
 nlohmann::json ScopeToJson(const registry::OriginScope& s) {
   nlohmann::json origins = nlohmann::json::array();

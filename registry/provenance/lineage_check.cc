@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/share_text.h"
 
 namespace weightprint::registry {
 namespace {
@@ -17,7 +18,8 @@ struct Evidenced {
   double share = 0;
 };
 
-std::string Percent(double share) { return absl::StrFormat("%.1f%%", 100.0 * share); }
+// Shares are written as everywhere else (base/share_text.h).
+constexpr auto* Percent = &base::FormatShare;
 
 }  // namespace
 

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/share_text.h"
 #include "indexer/fingerprint/model_invariants.h"
 #include "registry/provenance/provenance_matcher.h"
 #include "registry/provenance/tensor_name.h"
@@ -53,7 +54,8 @@ OriginScope Finish(std::string component, const ScopeTally& tally) {
   return scope;
 }
 
-std::string Percent(double share) { return absl::StrFormat("%.1f%%", 100.0 * share); }
+// Shares are written as everywhere else (base/share_text.h).
+constexpr auto* Percent = &base::FormatShare;
 
 }  // namespace
 
