@@ -1,7 +1,7 @@
-// How a share of parameters (a fraction in [0, 1]) is written for people: in the verdict
-// sentences, the origin audit, the lineage check and the client's text, JSON-side notes and
-// HTML reports, so that every place prints the same share the same way. Pure function;
-// thread-safe.
+// How a share (a fraction of parameters, tensors or pairs) is written for people, in the
+// verdict sentences, lineage messages and audit statements the registry composes and in the
+// client's text and HTML reports, so every printer writes the same share the same way.
+// Pure function; thread-safe.
 #ifndef WEIGHTPRINT_BASE_SHARE_TEXT_H_
 #define WEIGHTPRINT_BASE_SHARE_TEXT_H_
 
@@ -9,7 +9,7 @@
 
 namespace weightprint::base {
 
-// A percentage with one decimal: 0.4567 -> "45.7%".
+// The share as a percentage with one decimal: 0.625 -> "62.5%", 1 -> "100.0%".
 std::string FormatShare(double share);
 
 }  // namespace weightprint::base

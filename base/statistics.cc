@@ -17,4 +17,11 @@ double Median(std::vector<double> values) {
   return 0.5 * (lower + upper);
 }
 
+double UpperMedian(std::vector<double> values) {
+  if (values.empty()) return 0;
+  const size_t mid = values.size() / 2;
+  std::nth_element(values.begin(), values.begin() + mid, values.end());
+  return values[mid];
+}
+
 }  // namespace weightprint::base

@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "base/statistics.h"
 #include "bundle/bundle_codec.h"
 #include "client/ingest_command.h"
 #include "registry/fingerprint_codec.h"
@@ -43,11 +44,6 @@ using weightprint::indexer::TensorFingerprint;
 
 double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
 }
 
 // The process's peak resident set so far, in MiB (VmHWM in /proc/self/status); 0 if unreadable.
@@ -191,7 +187,8 @@ int main(int argc, char** argv) {
     fs::remove_all(one_db);
     fs::remove_all(bulk_db);
   }
-  const double a = Median(register_tps), b = Median(ingest_tps);
+  const double a = weightprint::base::Median(register_tps),
+               b = weightprint::base::Median(ingest_tps);
   std::printf("register_tps=%.0f ingest_tps=%.0f speedup=%.1f\n", a, b, b / a);
   return 0;
 }

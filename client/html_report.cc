@@ -17,6 +17,7 @@
 #include "client/report_printer.h"
 #include "client/report_sections.h"
 #include "registry/provenance/provenance_report.h"
+#include "registry/provenance/verdict_text.h"
 
 namespace weightprint::client {
 namespace {
@@ -359,8 +360,8 @@ std::string RenderHtmlReport(const registry::ProvenanceReport& report,
                              const HtmlReportContext& context) {
   int heatmaps = 0;
   std::ostringstream body;
-  body << "<section id=\"verdict\"><h2>Verdict</h2><p class=\"verdict\">" << Esc(report.verdict)
-       << "</p>";
+  body << "<section id=\"verdict\"><h2>Verdict</h2><p class=\"verdict\">"
+       << Esc(registry::ModelVerdict(report)) << "</p>";
   body << absl::StrFormat(
       "<p>The query has %d tensors (%d carry evidence) and %d parameters (%d informative); %d "
       "registered tensors were searched. Every score is a centred (Pearson) correlation "

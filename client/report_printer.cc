@@ -8,6 +8,7 @@
 #include "base/p_value_text.h"
 #include "base/share_text.h"
 #include "client/report_sections.h"
+#include "registry/provenance/verdict_text.h"
 
 namespace weightprint::client {
 namespace {
@@ -71,7 +72,7 @@ nlohmann::json SharedToJson(const std::vector<registry::SharedConstant>& shared)
 
 std::string FormatReport(const registry::ProvenanceReport& report, bool verbose) {
   std::ostringstream out;
-  out << "verdict: " << report.verdict << "\n";
+  out << "verdict: " << registry::ModelVerdict(report) << "\n";
   out << absl::StrFormat(
       "query: %d tensors (%d informative), %d parameters (%d informative); %d registered "
       "tensors searched\n",
@@ -140,7 +141,7 @@ std::string FormatReport(const registry::ProvenanceReport& report, bool verbose)
 
 std::string FormatTensorResult(const registry::TensorQueryResult& result) {
   std::ostringstream out;
-  out << "verdict: " << result.verdict << "\n";
+  out << "verdict: " << registry::TensorVerdict(result) << "\n";
   out << absl::StrFormat("query: %s %s [", result.query.name,
                          indexer::DTypeName(result.query.dtype));
   for (size_t i = 0; i < result.query.shape.size(); ++i) {
@@ -271,7 +272,7 @@ nlohmann::json ReportToJson(const registry::ProvenanceReport& r) {
   for (const TensorMatch& m : r.tensor_matches) matches.push_back(MatchToJson(m));
   return {{"schema", kSchema},
           {"kind", "model_query"},
-          {"verdict", r.verdict},
+          {"verdict", registry::ModelVerdict(r)},
           {"query",
            {{"tensors", r.query_tensors},
             {"informative_tensors", r.informative_tensors},
@@ -291,7 +292,7 @@ nlohmann::json TensorResultToJson(const registry::TensorQueryResult& r) {
   for (const TensorMatch& m : r.matches) matches.push_back(MatchToJson(m));
   return {{"schema", kSchema},
           {"kind", "tensor_query"},
-          {"verdict", r.verdict},
+          {"verdict", registry::TensorVerdict(r)},
           {"query",
            {{"name", r.query.name},
             {"dtype", std::string(indexer::DTypeName(r.query.dtype))},

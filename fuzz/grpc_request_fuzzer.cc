@@ -19,6 +19,7 @@
 #include "registry/service/grpc/ingest_stream.h"
 #include "registry/service/grpc/status_edge.h"
 #include "registry/service/grpc/upload_streams.h"
+#include "registry/service/grpc/write_stream.h"
 #include "registry/registry.h"
 #include "weightprint/v1/registry.pb.h"
 
@@ -92,9 +93,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 0:
     case 1: {
       // Bit 3: the caller's role may replace; bit 4: the caller is trusted.
-      edge::RegisterModelStream stream(registry, reg::WriteIdentity{"fuzz", "writer", "fuzz"},
-                                       (selector & 8) != 0, (selector & 16) != 0,
-                                       edge::UploadAllowance());
+      edge::RegisterModelStream stream(
+          registry, edge::WriteGrant{reg::WriteIdentity{"fuzz", "writer", "fuzz"},
+                                     (selector & 8) != 0, (selector & 16) != 0},
+          edge::UploadAllowance());
       RunStream(stream, data, size);
       break;
     }
@@ -116,9 +118,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 7:
       if ((selector & 8) != 0) {
         // Bit 4: the caller's role may replace; bit 5: the caller is trusted.
-        edge::IngestBundlesStream stream(registry, reg::WriteIdentity{"fuzz", "writer", "fuzz"},
-                                         (selector & 16) != 0, (selector & 32) != 0,
-                                         edge::UploadAllowance());
+        edge::IngestBundlesStream stream(
+            registry, edge::WriteGrant{reg::WriteIdentity{"fuzz", "writer", "fuzz"},
+                                       (selector & 16) != 0, (selector & 32) != 0},
+            edge::UploadAllowance());
         RunStream(stream, data, size);
         break;
       }

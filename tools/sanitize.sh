@@ -42,10 +42,15 @@ if [ "$mode" = asan ]; then
   ctest --output-on-failure -j"$jobs" --timeout 900
 else
   build=${TSAN_BUILD_DIR:-build-tsan}
-  CXX=clang++ CC=clang cmake -S . -B "$build" "${common[@]}" -DWITH_TSAN=ON >/dev/null
+  # -fdebug-info-for-profiling keeps the qualified name of every inlined function in the line
+  # tables, so a TSan stack names grpcpp's inlined frames in full (grpc::internal::
+  # CallbackWithSuccessTag::Set, not just Set) and tsan.supp can match them exactly.
+  CXX=clang++ CC=clang cmake -S . -B "$build" "${common[@]}" -DWITH_TSAN=ON \
+    "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only -fdebug-info-for-profiling -DNDEBUG" \
+    >/dev/null
   # Only the executables that hold concurrent tests.
   cmake --build "$build" -j"$jobs" --target store_tests indexer_tests integration_tests \
-    registry_concurrency_tests
+    metrics_tests registry_concurrency_tests
   # ignore_noninstrumented_modules: Debian's abseil, RocksDB and gRPC are not built with TSan;
   # accesses made inside them (abseil's deadlock graph, memtable memory read through pinned
   # slices) are invisible synchronisation to TSan and would be reported as races (docs/CI.md).

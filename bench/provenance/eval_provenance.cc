@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "base/statistics.h"
 #include "bench/provenance/transforms.h"
 #include "indexer/fingerprint/fingerprinter.h"
 #include "indexer/fingerprint/model_invariants.h"
@@ -236,12 +237,6 @@ struct Row {
   std::vector<double> invariant_z;      // the parent's invariant-only z
 };
 
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 // A private database directory, removed when the harness ends.
 class ScratchDir {
  public:
@@ -374,7 +369,7 @@ int Run(const Corpus& corpus) {
                   name.c_str(), r.pairs, r.detected,
                   r.pairs, static_cast<double>(r.detected_at_zero_fp) / r.pairs,
                   z_text(r.min_parent_z).c_str(), z_text(r.max_other_z).c_str(),
-                  Median(r.shares));
+                  base::UpperMedian(r.shares));
     }
   }
   // What the parent was found by, for the transforms that move coordinates.

@@ -6,6 +6,7 @@
 
 #include "client/cli/command.h"
 #include "client/fingerprint_command.h"
+#include "indexer/model/model_card.h"
 
 namespace weightprint::client::cli {
 
@@ -29,7 +30,7 @@ Command AddFingerprintCommand(CLI::App& app, const GlobalOptions& g) {
                   "base_model)");
   cmd->add_option("--base-model-relation", args->base_model_relation,
                   "finetune, adapter, quantized or merge (default: the model card's)")
-      ->check(CLI::IsMember({"finetune", "adapter", "quantized", "merge"}));
+      ->check(CLI::IsMember(indexer::DeclaredRelations()));
 
   // No registry: the command writes the bundle and never opens --db.
   Command command;

@@ -17,6 +17,8 @@
 #include "client/remote_query.h"
 #include "client/report_printer.h"
 #include "client/report_sections.h"
+#include "indexer/model/model_card.h"
+#include "registry/provenance/verdict_text.h"
 
 namespace weightprint::client::cli {
 namespace {
@@ -81,12 +83,13 @@ int RunQuery(RegistryClient& c, QueryKind kind, const QueryArgs& a, int threads)
     if (a.json) {
       nlohmann::json out = {{"schema", "weightprint.report.v1"},
                             {"kind", "origin_audit"},
-                            {"verdict", report->verdict},
+                            {"verdict", registry::ModelVerdict(*report)},
                             {"origin_audit", AuditToJson(report->origin_audit)},
                             {"lineage", LineageToJson(report->lineage)}};
       std::cout << out.dump(2) << "\n";
     } else {
-      std::cout << "verdict: " << report->verdict << "\n" << FormatAudit(report->origin_audit);
+      std::cout << "verdict: " << registry::ModelVerdict(*report) << "\n"
+                << FormatAudit(report->origin_audit);
     }
   } else if (a.json) {
     nlohmann::json out = ReportToJson(*report);
@@ -120,7 +123,7 @@ void AddQueryOptions(CLI::App* cmd, QueryArgs& qc, bool tensor_and_verbose) {
                   "base_model in the model directory)");
   cmd->add_option("--base-model-relation", qc.relation,
                   "finetune, adapter, quantized or merge (default: the model card's)")
-      ->check(CLI::IsMember({"finetune", "adapter", "quantized", "merge"}));
+      ->check(CLI::IsMember(indexer::DeclaredRelations()));
   cmd->add_option("--fail-on", qc.fail_on,
                   "exit with a finding code when the condition holds: identical (10), "
                   "derived (11: identical or derived), undeclared (12); repeatable or "

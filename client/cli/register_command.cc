@@ -10,6 +10,7 @@
 #include "client/exit_codes.h"
 #include "client/hf_cache.h"
 #include "client/report_printer.h"
+#include "indexer/model/model_card.h"
 
 namespace weightprint::client::cli {
 namespace {
@@ -138,7 +139,7 @@ Command AddRegisterCommand(CLI::App& app, const GlobalOptions& g) {
                   "base_model)");
   reg->add_option("--base-model-relation", a->relation,
                   "finetune, adapter, quantized or merge (default: the model card's)")
-      ->check(CLI::IsMember({"finetune", "adapter", "quantized", "merge"}));
+      ->check(CLI::IsMember(indexer::DeclaredRelations()));
   reg->add_flag("--json", a->json, "print the stored model as JSON");
   reg->add_flag("--replace", a->replace,
                 "replace a registration of the same NAME@REVISION whose weights differ (the old "

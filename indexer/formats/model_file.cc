@@ -1,4 +1,4 @@
-// Opens a model file with the reader its content calls for (indexer/model_format.h).
+// Opens a model file with the reader its content calls for (indexer/formats/model_format.h).
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"

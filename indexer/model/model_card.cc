@@ -70,6 +70,12 @@ std::vector<std::string_view> Lines(std::string_view text) {
 
 }  // namespace
 
+const std::vector<std::string>& DeclaredRelations() {
+  static const std::vector<std::string>* const relations =
+      new std::vector<std::string>{"finetune", "adapter", "quantized", "merge"};
+  return *relations;
+}
+
 ModelCard ParseModelCard(std::string_view text) {
   ModelCard card;
   if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);  // UTF-8 byte order mark
@@ -125,8 +131,8 @@ ModelCard ParseModelCard(std::string_view text) {
       std::string relation = Scalar(value);
       std::transform(relation.begin(), relation.end(), relation.begin(),
                      [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-      if (relation == "finetune" || relation == "adapter" || relation == "quantized" ||
-          relation == "merge") {
+      const std::vector<std::string>& known = DeclaredRelations();
+      if (std::find(known.begin(), known.end(), relation) != known.end()) {
         card.base_model_relation = relation;
       } else if (!relation.empty()) {
         card.warnings.push_back(

@@ -27,6 +27,11 @@ struct ModelCard {
   std::vector<std::string> warnings;      // what was present but not understood
 };
 
+// The relations a base model may be declared with: "finetune", "adapter", "quantized" and
+// "merge". A model card's base_model_relation and the command line's --base-model-relation
+// accept exactly these.
+const std::vector<std::string>& DeclaredRelations();
+
 // Parses the front matter of a model card's text.
 ModelCard ParseModelCard(std::string_view text);
 

@@ -12,7 +12,6 @@
 #include "registry/provenance/candidate_summary.h"
 #include "registry/provenance/known_constants.h"
 #include "registry/provenance/origin_audit.h"
-#include "registry/provenance/verdict_text.h"
 
 namespace weightprint::registry {
 namespace {
@@ -178,7 +177,6 @@ absl::StatusOr<ProvenanceReport> ProvenanceMatcher::QueryModel(
       if (best != nullptr) report.tensor_matches.push_back(*best);
     }
   }
-  report.verdict = ModelVerdict(report);
   return report;
 }
 
@@ -188,7 +186,6 @@ absl::StatusOr<TensorQueryResult> ProvenanceMatcher::QueryTensor(
   result.query = query;
   result.registry_tensors = index_.size();
   if (!indexer::HasUsableSketch(query)) {
-    result.verdict = NoEvidenceTensorVerdict(query);
     if (!query.fixed_family.empty()) {
       result.constant_reason = absl::StrCat("fixed_content:", query.fixed_family);
     }
@@ -200,8 +197,7 @@ absl::StatusOr<TensorQueryResult> ProvenanceMatcher::QueryTensor(
     if (!constant.ok()) return constant.status();
     if (constant->has_value()) {
       result.constant_reason = (*constant)->reason;
-      result.verdict =
-          KnownConstantTensorVerdict(query, (*constant)->reason, (*constant)->models);
+      result.constant_models = (*constant)->models;
       return result;
     }
   }
@@ -222,7 +218,6 @@ absl::StatusOr<TensorQueryResult> ProvenanceMatcher::QueryTensor(
   }
   std::sort(result.matches.begin(), result.matches.end(), BetterMatch);
   if (result.matches.size() > top) result.matches.resize(top);
-  result.verdict = TensorMatchVerdict(result);
   return result;
 }
 

@@ -5,10 +5,10 @@
 // (2) each candidate is re-scored exhaustively — every query tensor against every informative
 // tensor of the candidate — which yields the best match per tensor (candidate_rescoring.h);
 // each re-scored candidate is then summarised into its report, with the layer map and the
-// components (candidate_summary.h), and the verdict sentence is composed from the report
-// (verdict_text.h). This class sorts out the constants, runs the stages and assembles the
-// report. Statistics are defined in docs/VERDICTS.md. Stateless apart from the references it holds;
-// safe to use from several threads when the store and index are.
+// components (candidate_summary.h). The report holds fields only; whoever prints it composes
+// the verdict sentence from them (verdict_text.h). This class sorts out the constants, runs the
+// stages and assembles the report. Statistics are defined in docs/VERDICTS.md. Stateless apart
+// from the references it holds; safe to use from several threads when the store and index are.
 #ifndef WEIGHTPRINT_REGISTRY_PROVENANCE_PROVENANCE_MATCHER_H_
 #define WEIGHTPRINT_REGISTRY_PROVENANCE_PROVENANCE_MATCHER_H_
 

@@ -188,7 +188,8 @@ struct ProvenanceReport {
   std::vector<CandidateReport> candidates;   // best first
   std::vector<TensorMatch> tensor_matches;   // per query tensor, when asked
   uint64_t registry_tensors = 0;
-  std::string verdict;                       // one line a person can read
+  // The sentence a person reads is not stored here: ModelVerdict (verdict_text.h) composes it
+  // from these fields wherever it is printed.
   OriginAudit origin_audit;                  // the from-scratch audit
   LineageCheck lineage;                      // declared vs evidenced lineage
   std::vector<ConstantLink> constant_links;  // models sharing only constants with the query
@@ -199,8 +200,10 @@ struct TensorQueryResult {
   indexer::TensorFingerprint query;
   std::vector<TensorMatch> matches;          // best first
   uint64_t registry_tensors = 0;
-  std::string verdict;
   std::string constant_reason;               // non-empty: the tensor is a known constant
+  // For a common constant: the unrelated registered models it is identical in.
+  std::vector<std::string> constant_models;
+  // As for ProvenanceReport: TensorVerdict (verdict_text.h) composes the sentence.
 };
 
 struct QueryOptions {

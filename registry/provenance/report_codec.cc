@@ -6,6 +6,7 @@
 #include "registry/constant_codec.h"
 #include "registry/fingerprint_codec.h"
 #include "registry/provenance/report_sections_codec.h"
+#include "registry/provenance/verdict_text.h"
 
 namespace weightprint::registry {
 namespace {
@@ -179,7 +180,8 @@ void ToProto(const ProvenanceReport& in, v1::ProvenanceReport* out) {
     CandidateToProto(candidate, out->add_candidates());
   for (const TensorMatch& match : in.tensor_matches) ToProto(match, out->add_tensor_matches());
   out->set_registry_tensors(in.registry_tensors);
-  out->set_verdict(in.verdict);
+  // A rendering for clients without the library; C++ decoders never read it back.
+  out->set_verdict(ModelVerdict(in));
   ToProto(in.origin_audit, out->mutable_origin_audit());
   ToProto(in.lineage, out->mutable_lineage());
   for (const ConstantLink& l : in.constant_links) ToProto(l, out->add_constant_links());
@@ -201,7 +203,7 @@ ProvenanceReport FromProto(const v1::ProvenanceReport& in) {
     out.tensor_matches.push_back(FromProto(match));
   }
   out.registry_tensors = in.registry_tensors();
-  out.verdict = in.verdict();
+  // `verdict` is not read: printers compose the sentence from the fields (verdict_text.h).
   out.origin_audit = FromProto(in.origin_audit());
   out.lineage = FromProto(in.lineage());
   for (const v1::ConstantLink& l : in.constant_links()) out.constant_links.push_back(FromProto(l));
@@ -213,8 +215,9 @@ void ToProto(const TensorQueryResult& in, v1::TensorQueryResponse* out) {
   ToProto(in.query, /*include_sketch=*/true, out->mutable_query());
   for (const TensorMatch& match : in.matches) ToProto(match, out->add_matches());
   out->set_registry_tensors(in.registry_tensors);
-  out->set_verdict(in.verdict);
+  out->set_verdict(TensorVerdict(in));  // as for the model report
   out->set_constant_reason(in.constant_reason);
+  for (const std::string& model : in.constant_models) out->add_constant_models(model);
 }
 
 absl::StatusOr<TensorQueryResult> FromProto(const v1::TensorQueryResponse& in) {
@@ -228,8 +231,8 @@ absl::StatusOr<TensorQueryResult> FromProto(const v1::TensorQueryResponse& in) {
   out.matches.reserve(in.matches_size());
   for (const v1::TensorMatch& match : in.matches()) out.matches.push_back(FromProto(match));
   out.registry_tensors = in.registry_tensors();
-  out.verdict = in.verdict();
   out.constant_reason = in.constant_reason();
+  out.constant_models.assign(in.constant_models().begin(), in.constant_models().end());
   return out;
 }
 

@@ -1,12 +1,15 @@
 #include "registry/provenance/verdict_text.h"
 
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/p_value_text.h"
 #include "base/share_text.h"
 #include "indexer/fingerprint/model_invariants.h"
+#include "indexer/fingerprint/tensor_fingerprint.h"
 
 namespace weightprint::registry {
 namespace {
@@ -21,6 +24,45 @@ std::string ConstantsClause(const ProvenanceReport& report) {
                     l.shared.size() == 1 ? " tensor" : " tensors", ")");
   }
   return out;
+}
+
+// A query tensor that carries no evidence (constant, tiny, integer, fixed).
+std::string NoEvidenceTensorVerdict(const indexer::TensorFingerprint& query) {
+  return absl::StrCat(
+      "no verdict: tensor ", query.name, " carries no evidence (",
+      std::string(indexer::EvidenceName(query.evidence)),
+      query.fixed_family.empty() ? "" : absl::StrCat(": ", query.fixed_family), ")");
+}
+
+// A query tensor that is a known or common constant (`reason`), identical in the unrelated
+// `models` when that is why.
+std::string KnownConstantTensorVerdict(const indexer::TensorFingerprint& query,
+                                       const std::string& reason,
+                                       const std::vector<std::string>& models) {
+  std::string listed;
+  for (const std::string& m : models) {
+    absl::StrAppend(&listed, listed.empty() ? "" : ", ", m);
+  }
+  return absl::StrCat(
+      "no verdict: tensor ", query.name, " is a known constant (", reason,
+      listed.empty() ? "" : absl::StrCat(": identical in unrelated models ", listed), ")");
+}
+
+// The tensor's best match, or that nothing passed the null.
+std::string TensorMatchVerdict(const TensorQueryResult& result) {
+  if (result.matches.empty()) {
+    return absl::StrCat("no registered source: nothing beyond the null of unrelated ",
+                        "tensors (", result.registry_tensors, " registered tensors searched)");
+  }
+  const TensorMatch& m = result.matches.front();
+  return absl::StrCat(
+      std::string(RelationName(m.relation)), " ",
+      m.relation == Relation::kIdentical ? "to " : "from ", m.model_name, " tensor ", m.tensor,
+      m.hash_match != HashMatch::kNone
+          ? absl::StrCat(" (", std::string(HashMatchName(m.hash_match)), " hash)")
+          : "",
+      absl::StrFormat(" (Pearson estimate %.4f, z = %.1f, ", m.pearson_estimate, m.z),
+      base::FormatPValue(m.p_value), ")");
 }
 
 }  // namespace
@@ -69,39 +111,13 @@ std::string ModelVerdict(const ProvenanceReport& report) {
   return out + ConstantsClause(report);
 }
 
-std::string NoEvidenceTensorVerdict(const indexer::TensorFingerprint& query) {
-  return absl::StrCat(
-      "no verdict: tensor ", query.name, " carries no evidence (",
-      std::string(indexer::EvidenceName(query.evidence)),
-      query.fixed_family.empty() ? "" : absl::StrCat(": ", query.fixed_family), ")");
-}
-
-std::string KnownConstantTensorVerdict(const indexer::TensorFingerprint& query,
-                                       const std::string& reason,
-                                       const std::vector<std::string>& models) {
-  std::string listed;
-  for (const std::string& m : models) {
-    absl::StrAppend(&listed, listed.empty() ? "" : ", ", m);
+std::string TensorVerdict(const TensorQueryResult& result) {
+  if (!indexer::HasUsableSketch(result.query)) return NoEvidenceTensorVerdict(result.query);
+  if (!result.constant_reason.empty()) {
+    return KnownConstantTensorVerdict(result.query, result.constant_reason,
+                                      result.constant_models);
   }
-  return absl::StrCat(
-      "no verdict: tensor ", query.name, " is a known constant (", reason,
-      listed.empty() ? "" : absl::StrCat(": identical in unrelated models ", listed), ")");
-}
-
-std::string TensorMatchVerdict(const TensorQueryResult& result) {
-  if (result.matches.empty()) {
-    return absl::StrCat("no registered source: nothing beyond the null of unrelated ",
-                        "tensors (", result.registry_tensors, " registered tensors searched)");
-  }
-  const TensorMatch& m = result.matches.front();
-  return absl::StrCat(
-      std::string(RelationName(m.relation)), " ",
-      m.relation == Relation::kIdentical ? "to " : "from ", m.model_name, " tensor ", m.tensor,
-      m.hash_match != HashMatch::kNone
-          ? absl::StrCat(" (", std::string(HashMatchName(m.hash_match)), " hash)")
-          : "",
-      absl::StrFormat(" (Pearson estimate %.4f, z = %.1f, ", m.pearson_estimate, m.z),
-      base::FormatPValue(m.p_value), ")");
+  return TensorMatchVerdict(result);
 }
 
 }  // namespace weightprint::registry

@@ -1,14 +1,15 @@
 // The verdict sentence of a report: one line a person can read, composed from the structured
 // fields of a ProvenanceReport or TensorQueryResult (relation, evidence, share of parameters,
-// p-value, constants shared) and nothing else, so every printer and both ends of the wire can
-// compose the same sentence from the same values. Pure functions; thread-safe.
+// p-value, constants shared) and nothing else. This is its only home: the reports carry no
+// sentence, every C++ printer composes it here from the fields it prints, whether the report was
+// computed in process or decoded from the wire, and the server renders the proto's `verdict`
+// string with the same functions for clients without the library (docs/API.md). Pure
+// functions; thread-safe.
 #ifndef WEIGHTPRINT_REGISTRY_PROVENANCE_VERDICT_TEXT_H_
 #define WEIGHTPRINT_REGISTRY_PROVENANCE_VERDICT_TEXT_H_
 
 #include <string>
-#include <vector>
 
-#include "indexer/fingerprint/tensor_fingerprint.h"
 #include "registry/provenance/provenance_report.h"
 
 namespace weightprint::registry {
@@ -17,16 +18,13 @@ namespace weightprint::registry {
 // none, followed by the models that share only common constants with the query.
 std::string ModelVerdict(const ProvenanceReport& report);
 
-// A single-tensor query whose tensor carries no evidence (constant, tiny, integer, fixed).
-std::string NoEvidenceTensorVerdict(const indexer::TensorFingerprint& query);
-// A single-tensor query whose tensor is a known or common constant (`reason`), identical in
-// the unrelated `models` when that is why.
-std::string KnownConstantTensorVerdict(const indexer::TensorFingerprint& query,
-                                       const std::string& reason,
-                                       const std::vector<std::string>& models);
-// A single-tensor query after matching: its best match (result.matches, best first), or that
+// The single-tensor verdict, by the same rules the matcher answered with: no verdict when the
+// query tensor carries no evidence (constant, tiny, integer, fixed: no usable sketch, the rule
+// of indexer::HasUsableSketch); no verdict when it is a known or common constant
+// (result.constant_reason, with the unrelated models it is identical in,
+// result.constant_models); otherwise its best match (result.matches, best first), or that
 // nothing passed the null.
-std::string TensorMatchVerdict(const TensorQueryResult& result);
+std::string TensorVerdict(const TensorQueryResult& result);
 
 }  // namespace weightprint::registry
 

@@ -81,60 +81,71 @@ absl::StatusOr<grpc_edge::UploadAllowance> RegistryService::Admit(const char* rp
   return grpc_edge::UploadAllowance(limits_.max_tensors_per_model, *std::move(ticket));
 }
 
+absl::StatusOr<grpc_edge::WriteGrant> RegistryService::GrantWrite(
+    const grpc::CallbackServerContext& context) const {
+  absl::StatusOr<WriteIdentity> who = policy_.Authorize(context, AccessRole::kWriter);
+  if (!who.ok()) return who.status();
+  grpc_edge::WriteGrant grant;
+  grant.may_replace = policy_.Authorize(context, AccessRole::kAdmin).ok();
+  grant.trusted = trust_remote_writers_ || who->role == "admin";
+  grant.identity = *std::move(who);
+  return grant;
+}
+
+template <typename Stream, typename MakeStream>
+grpc::ServerReadReactor<typename Stream::Request>* RegistryService::StartUpload(
+    const char* rpc, grpc::CallbackServerContext* context, typename Stream::Response* response,
+    const absl::Status& authorized, MakeStream make_stream) {
+  absl::StatusOr<grpc_edge::UploadAllowance> allowance =
+      authorized.ok() ? Admit(rpc) : absl::StatusOr<grpc_edge::UploadAllowance>(authorized);
+  const absl::Status admitted = allowance.status();
+  return new ClientStreamReactor<Stream>(
+      rpc, context,
+      make_stream(allowance.ok() ? *std::move(allowance) : grpc_edge::UploadAllowance()),
+      response, admitted, watchdog_.get(), TimeLimits());
+}
+
+template <typename Stream>
+grpc::ServerReadReactor<typename Stream::Request>* RegistryService::StartWrite(
+    const char* rpc, grpc::CallbackServerContext* context, typename Stream::Response* response) {
+  absl::StatusOr<grpc_edge::WriteGrant> grant = GrantWrite(*context);
+  return StartUpload<Stream>(
+      rpc, context, response, grant.status(), [&](grpc_edge::UploadAllowance allowance) {
+        return Stream(registry_, grant.ok() ? *std::move(grant) : grpc_edge::WriteGrant(),
+                      std::move(allowance));
+      });
+}
+
 grpc::ServerReadReactor<v1::RegisterModelRequest>* RegistryService::RegisterModel(
     grpc::CallbackServerContext* context, v1::RegisterModelResponse* response) {
-  absl::StatusOr<WriteIdentity> who = policy_.Authorize(*context, AccessRole::kWriter);
-  const bool may_replace = who.ok() && policy_.Authorize(*context, AccessRole::kAdmin).ok();
-  absl::StatusOr<grpc_edge::UploadAllowance> allowance =
-      who.ok() ? Admit("RegisterModel") : absl::StatusOr<grpc_edge::UploadAllowance>(who.status());
-  return new ClientStreamReactor<grpc_edge::RegisterModelStream>(
-      "RegisterModel", context,
-      grpc_edge::RegisterModelStream(registry_, who.ok() ? *who : WriteIdentity{}, may_replace,
-                                     trust_remote_writers_ || (who.ok() && who->role == "admin"),
-                                     allowance.ok() ? *std::move(allowance)
-                                                    : grpc_edge::UploadAllowance()),
-      response, allowance.status(), watchdog_.get(), TimeLimits());
+  return StartWrite<grpc_edge::RegisterModelStream>("RegisterModel", context, response);
 }
 
 grpc::ServerReadReactor<v1::IngestBundlesRequest>* RegistryService::IngestBundles(
     grpc::CallbackServerContext* context, v1::IngestBundlesResponse* response) {
   // An untrusted write exactly as RegisterModel: same roles, trust, limits and audit identity.
-  absl::StatusOr<WriteIdentity> who = policy_.Authorize(*context, AccessRole::kWriter);
-  const bool may_replace = who.ok() && policy_.Authorize(*context, AccessRole::kAdmin).ok();
-  absl::StatusOr<grpc_edge::UploadAllowance> allowance =
-      who.ok() ? Admit("IngestBundles") : absl::StatusOr<grpc_edge::UploadAllowance>(who.status());
-  return new ClientStreamReactor<grpc_edge::IngestBundlesStream>(
-      "IngestBundles", context,
-      grpc_edge::IngestBundlesStream(registry_, who.ok() ? *who : WriteIdentity{}, may_replace,
-                                     trust_remote_writers_ || (who.ok() && who->role == "admin"),
-                                     allowance.ok() ? *std::move(allowance)
-                                                    : grpc_edge::UploadAllowance()),
-      response, allowance.status(), watchdog_.get(), TimeLimits());
+  return StartWrite<grpc_edge::IngestBundlesStream>("IngestBundles", context, response);
 }
 
 grpc::ServerReadReactor<v1::QueryModelRequest>* RegistryService::QueryModel(
     grpc::CallbackServerContext* context, v1::ProvenanceReport* response) {
-  absl::Status who = policy_.Authorize(*context, AccessRole::kReader).status();
-  absl::StatusOr<grpc_edge::UploadAllowance> allowance =
-      who.ok() ? Admit("QueryModel") : absl::StatusOr<grpc_edge::UploadAllowance>(who);
-  return new ClientStreamReactor<grpc_edge::QueryModelStream>(
-      "QueryModel", context,
-      grpc_edge::QueryModelStream(
-          registry_, allowance.ok() ? *std::move(allowance) : grpc_edge::UploadAllowance()),
-      response, allowance.status(), watchdog_.get(), TimeLimits());
+  return StartUpload<grpc_edge::QueryModelStream>(
+      "QueryModel", context, response,
+      policy_.Authorize(*context, AccessRole::kReader).status(),
+      [&](grpc_edge::UploadAllowance allowance) {
+        return grpc_edge::QueryModelStream(registry_, std::move(allowance));
+      });
 }
 
 grpc::ServerReadReactor<v1::QueryTensorRequest>* RegistryService::QueryTensor(
     grpc::CallbackServerContext* context, v1::TensorQueryResponse* response) {
-  absl::Status who = policy_.Authorize(*context, AccessRole::kReader).status();
-  absl::StatusOr<grpc_edge::UploadAllowance> allowance =
-      who.ok() ? Admit("QueryTensor") : absl::StatusOr<grpc_edge::UploadAllowance>(who);
-  return new ClientStreamReactor<grpc_edge::QueryTensorStream>(
-      "QueryTensor", context,
-      grpc_edge::QueryTensorStream(
-          registry_, max_raw_tensor_bytes_,
-          allowance.ok() ? *std::move(allowance) : grpc_edge::UploadAllowance()),
-      response, allowance.status(), watchdog_.get(), TimeLimits());
+  return StartUpload<grpc_edge::QueryTensorStream>(
+      "QueryTensor", context, response,
+      policy_.Authorize(*context, AccessRole::kReader).status(),
+      [&](grpc_edge::UploadAllowance allowance) {
+        return grpc_edge::QueryTensorStream(registry_, max_raw_tensor_bytes_,
+                                            std::move(allowance));
+      });
 }
 
 grpc::ServerUnaryReactor* RegistryService::GetModel(grpc::CallbackServerContext* context,

@@ -21,6 +21,7 @@
 #include "registry/service/grpc/stream_watchdog.h"
 #include "registry/service/grpc/upload_budget.h"
 #include "registry/service/grpc/upload_streams.h"
+#include "registry/service/grpc/write_stream.h"
 #include "registry/registry.h"
 #include "registry/service/server_limits.h"
 #include "weightprint/v1/registry.grpc.pb.h"
@@ -88,6 +89,22 @@ class RegistryService final : public v1::Registry::CallbackService {
   const bool trust_remote_writers_;
   // Admission of one streaming call under the limits: its allowance, or why it is refused.
   absl::StatusOr<grpc_edge::UploadAllowance> Admit(const char* rpc);
+  // What the caller of a write stream (RegisterModel, IngestBundles) may do, or why it may not
+  // write at all.
+  absl::StatusOr<grpc_edge::WriteGrant> GrantWrite(
+      const grpc::CallbackServerContext& context) const;
+  // Starts the reactor of one upload stream: admitted under the limits when `authorized` is
+  // OK (otherwise the call finishes with `authorized` before reading anything), the stream made
+  // by `make_stream` from the allowance it holds (an empty one for a refused call).
+  template <typename Stream, typename MakeStream>
+  grpc::ServerReadReactor<typename Stream::Request>* StartUpload(
+      const char* rpc, grpc::CallbackServerContext* context, typename Stream::Response* response,
+      const absl::Status& authorized, MakeStream make_stream);
+  // StartUpload for a write stream (RegisterModel, IngestBundles): the caller needs the writer
+  // role, and the stream is made with the caller's grant.
+  template <typename Stream>
+  grpc::ServerReadReactor<typename Stream::Request>* StartWrite(
+      const char* rpc, grpc::CallbackServerContext* context, typename Stream::Response* response);
   grpc_edge::StreamTimeLimits TimeLimits() const {
     return {limits_.call_deadline, limits_.idle_timeout};
   }

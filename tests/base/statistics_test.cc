@@ -34,5 +34,29 @@ TEST(MedianTest, AgreesWithSortingOnUnorderedSamplesWithTies) {
   }
 }
 
+TEST(UpperMedianTest, EmptySampleIsZero) { EXPECT_EQ(UpperMedian({}), 0.0); }
+
+TEST(UpperMedianTest, OddCountAgreesWithMedian) {
+  EXPECT_EQ(UpperMedian({5.0}), 5.0);
+  EXPECT_EQ(UpperMedian({9.0, -1.0, 3.0}), 3.0);
+  EXPECT_EQ(UpperMedian({7.0, 1.0, 4.0, 2.0, 100.0}), Median({7.0, 1.0, 4.0, 2.0, 100.0}));
+}
+
+TEST(UpperMedianTest, EvenCountIsTheLargerMiddleValue) {
+  EXPECT_EQ(UpperMedian({1.0, 2.0}), 2.0);
+  EXPECT_EQ(UpperMedian({10.0, -4.0, 3.0, 8.0}), 8.0);
+  EXPECT_EQ(UpperMedian({0.86, 0.78, 0.93, 0.82}), 0.86);
+}
+
+TEST(UpperMedianTest, AgreesWithSortingOnUnorderedSamplesWithTies) {
+  const std::vector<double> sample = {0.3, -2.0, 0.3, 7.5, 1e-9, 0.3, -2.0, 4.0, 4.0, -0.0};
+  for (size_t n = 1; n <= sample.size(); ++n) {
+    std::vector<double> v(sample.begin(), sample.begin() + n);
+    std::vector<double> sorted = v;
+    std::sort(sorted.begin(), sorted.end());
+    EXPECT_EQ(UpperMedian(v), sorted[n / 2]) << "first " << n << " values";
+  }
+}
+
 }  // namespace
 }  // namespace weightprint::base

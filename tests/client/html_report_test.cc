@@ -27,7 +27,6 @@ size_t Count(const std::string& haystack, const std::string& needle) {
 
 ProvenanceReport HostileReport() {
   ProvenanceReport report;
-  report.verdict = "derived from <script>alert(1)</script>";
   report.query_tensors = report.informative_tensors = 10;
   CandidateReport c;
   c.model.name = "evil/<img src=x onerror=alert(2)>";
@@ -68,6 +67,12 @@ ProvenanceReport HostileReport() {
                                   "evil/<x>", Relation::kDerived, 0.5, "undeclared <reuse>"});
   report.origin_audit.statement = "absence <of> evidence";
   report.origin_audit.components.push_back({"comp<&>", 10, 5, 0.5, 0.5, {}});
+  // The verdict sentence is composed from the fields, so hostile names reach it through them:
+  // the derived candidate's above, and this model that shares only a constant with the query.
+  registry::ConstantLink link;
+  link.model.name = "<script>alert(1)</script>";
+  link.shared.push_back({"norm.weight", "norm.weight", "common", std::string(32, '0')});
+  report.constant_links.push_back(link);
   return report;
 }
 
@@ -81,6 +86,13 @@ TEST(HtmlReportTest, EscapesEveryUntrustedText) {
   EXPECT_EQ(html.find("vision_tower<b>"), std::string::npos);
   EXPECT_EQ(html.find("<reuse>"), std::string::npos);
   EXPECT_NE(html.find("&lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos);
+  // The verdict paragraph holds the sentence composed from those fields, escaped.
+  EXPECT_NE(html.find("<p class=\"verdict\">derived from evil/&lt;img src=x onerror=alert(2)&gt; "
+                      "(50.0% of informative parameters explained"),
+            std::string::npos);
+  EXPECT_NE(html.find("shares only common constants with &lt;script&gt;alert(1)&lt;/script&gt; "
+                      "(1 tensor)</p>"),
+            std::string::npos);
   EXPECT_NE(html.find("&quot;quoted&quot; &amp; &#39;single&#39;"), std::string::npos);
   // The page's own script is the only one.
   EXPECT_EQ(Count(html, "<script"), 1u);

@@ -51,6 +51,18 @@ TEST(ModelCardTest, IgnoresNestedKeysAndUnknownRelations) {
   EXPECT_EQ(card.warnings.size(), 1u);
 }
 
+TEST(ModelCardTest, AcceptsExactlyTheDeclaredRelations) {
+  EXPECT_EQ(DeclaredRelations(),
+            (std::vector<std::string>{"finetune", "adapter", "quantized", "merge"}));
+  for (const std::string& relation : DeclaredRelations()) {
+    EXPECT_EQ(ParseModelCard("---\nbase_model_relation: " + relation + "\n---\n")
+                  .base_model_relation,
+              relation);
+  }
+  EXPECT_EQ(ParseModelCard("---\nbase_model_relation: distilled\n---\n").base_model_relation,
+            "");
+}
+
 TEST(ModelCardTest, DoesNotFollowYamlIndirection) {
   const ModelCard card =
       ParseModelCard("---\nbase_model: *anchor\nother: &anchor org/x\n---\n");

@@ -11,6 +11,7 @@
 #include "indexer/dtype.h"
 #include "indexer/fingerprint/fingerprinter.h"
 #include "registry/provenance/provenance_report.h"
+#include "registry/provenance/verdict_text.h"
 #include "tests/integration/remote_fixture.h"
 
 namespace weightprint::integration {
@@ -126,8 +127,8 @@ TEST_F(RemoteRegistryTest, QueryOfTheSameTensorsIsIdentical) {
   EXPECT_EQ(report->query_parameters, ParameterCount(model));
   EXPECT_GT(report->informative_tensors, 0u);
   EXPECT_GT(report->registry_tensors, 0u);
-  EXPECT_FALSE(report->verdict.empty());
-  ASSERT_FALSE(report->candidates.empty()) << report->verdict;
+  EXPECT_FALSE(registry::ModelVerdict(*report).empty());
+  ASSERT_FALSE(report->candidates.empty()) << registry::ModelVerdict(*report);
 
   const registry::CandidateReport& best = report->candidates.front();
   EXPECT_EQ(best.model.id, alpha.id);
@@ -155,10 +156,10 @@ TEST_F(RemoteRegistryTest, PerturbedCopyIsDerivedFromTheRightModel) {
   absl::StatusOr<registry::ProvenanceReport> report = client_->QueryModel(
       FingerprintOf(Perturb(alpha_weights, 0.05, /*seed=*/77)), registry::QueryOptions{});
   ASSERT_TRUE(report.ok()) << report.status();
-  ASSERT_FALSE(report->candidates.empty()) << report->verdict;
+  ASSERT_FALSE(report->candidates.empty()) << registry::ModelVerdict(*report);
   const registry::CandidateReport& best = report->candidates.front();
-  EXPECT_EQ(best.model.id, alpha.id) << report->verdict;
-  EXPECT_EQ(best.relation, Relation::kDerived) << report->verdict;
+  EXPECT_EQ(best.model.id, alpha.id) << registry::ModelVerdict(*report);
+  EXPECT_EQ(best.relation, Relation::kDerived) << registry::ModelVerdict(*report);
   EXPECT_GT(best.share_explained, 0.5);
   EXPECT_GT(best.median_pearson, 0.9);
   EXPECT_LT(best.p_value, 1e-3);
@@ -172,8 +173,8 @@ TEST_F(RemoteRegistryTest, UnrelatedModelHasNoSource) {
   absl::StatusOr<registry::ProvenanceReport> report =
       client_->QueryModel(FingerprintOf(MakeModel(3)), registry::QueryOptions{});
   ASSERT_TRUE(report.ok()) << report.status();
-  EXPECT_FALSE(AnyClaimExcept(*report, /*allowed_id=*/0)) << report->verdict;
-  EXPECT_FALSE(report->verdict.empty());
+  EXPECT_FALSE(AnyClaimExcept(*report, /*allowed_id=*/0)) << registry::ModelVerdict(*report);
+  EXPECT_FALSE(registry::ModelVerdict(*report).empty());
 }
 
 TEST_F(RemoteRegistryTest, QueryTensorByFingerprint) {
@@ -187,7 +188,7 @@ TEST_F(RemoteRegistryTest, QueryTensorByFingerprint) {
   absl::StatusOr<registry::TensorQueryResult> result =
       client_->QueryTensor(FingerprintOf(q), options);
   ASSERT_TRUE(result.ok()) << result.status();
-  ASSERT_FALSE(result->matches.empty()) << result->verdict;
+  ASSERT_FALSE(result->matches.empty()) << registry::TensorVerdict(*result);
   EXPECT_LE(result->matches.size(), 3u);
   const registry::TensorMatch& best = result->matches.front();
   EXPECT_EQ(best.model_id, alpha.id);
@@ -196,7 +197,7 @@ TEST_F(RemoteRegistryTest, QueryTensorByFingerprint) {
   EXPECT_EQ(best.hash_match, registry::HashMatch::kExact);
   EXPECT_EQ(result->query.exact_hash, FingerprintOf(q).exact_hash);
   EXPECT_GT(result->registry_tensors, 0u);
-  EXPECT_FALSE(result->verdict.empty());
+  EXPECT_FALSE(registry::TensorVerdict(*result).empty());
 }
 
 TEST_F(RemoteRegistryTest, RawUploadFingerprintsLikeTheClientAndMatches) {
@@ -214,7 +215,7 @@ TEST_F(RemoteRegistryTest, RawUploadFingerprintsLikeTheClientAndMatches) {
   EXPECT_EQ(result->query.bf16_hash, local.bf16_hash);
   EXPECT_EQ(result->query.f16_hash, local.f16_hash);
   EXPECT_EQ(result->query.stats.count, local.stats.count);
-  ASSERT_FALSE(result->matches.empty()) << result->verdict;
+  ASSERT_FALSE(result->matches.empty()) << registry::TensorVerdict(*result);
   EXPECT_EQ(result->matches.front().model_id, alpha.id);
   EXPECT_EQ(result->matches.front().tensor, q.name);
   EXPECT_EQ(result->matches.front().relation, Relation::kIdentical);
@@ -336,7 +337,7 @@ TEST_F(RemoteRegistryTest, DeleteThenNotFound) {
   absl::StatusOr<registry::ProvenanceReport> report =
       client_->QueryModel(FingerprintOf(MakeModel(1)), registry::QueryOptions{});
   ASSERT_TRUE(report.ok()) << report.status();
-  EXPECT_FALSE(AnyClaimExcept(*report, /*allowed_id=*/0)) << report->verdict;
+  EXPECT_FALSE(AnyClaimExcept(*report, /*allowed_id=*/0)) << registry::ModelVerdict(*report);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include "client/synthetic_model.h"
 #include "gtest/gtest.h"
+#include "registry/provenance/verdict_text.h"
 #include "registry/registry.h"
 #include "tests/registry/synthetic_fingerprints.h"
 #include "tests/testing/temp_dir.h"
@@ -128,13 +129,14 @@ TEST_F(ConstantsTest, SharedFixedBuffersNeverLinkIndependentModels) {
   for (const TensorFingerprint& t : query) fixed += !t.fixed_family.empty();
   EXPECT_EQ(fixed, 2);
   const ProvenanceReport report = Query(query);
-  EXPECT_TRUE(report.candidates.empty()) << report.verdict;
-  EXPECT_EQ(report.constant_links.size(), 4u) << report.verdict;
+  EXPECT_TRUE(report.candidates.empty()) << ModelVerdict(report);
+  EXPECT_EQ(report.constant_links.size(), 4u) << ModelVerdict(report);
   EXPECT_EQ(report.constant_tensors, 1u);  // the seeded projection: common, not by content
-  EXPECT_NE(report.verdict.find("no registered source"), std::string::npos) << report.verdict;
-  EXPECT_NE(report.verdict.find("shares only common constants with org/retrain-0"),
+  EXPECT_NE(ModelVerdict(report).find("no registered source"), std::string::npos)
+      << ModelVerdict(report);
+  EXPECT_NE(ModelVerdict(report).find("shares only common constants with org/retrain-0"),
             std::string::npos)
-      << report.verdict;
+      << ModelVerdict(report);
   for (const ConstantLink& l : report.constant_links) {
     EXPECT_EQ(l.shared.size(), 3u) << l.model.DisplayName();
   }
@@ -161,12 +163,12 @@ TEST_F(ConstantsTest, CopiedLearnedEncoderStaysEvidence) {
   Register("org/other", Fingerprints(WithConstants(Learned(23, "decoder."), 3)));
   const std::vector<TensorFingerprint> query = Fingerprints(with_encoder(30, 4));
   const ProvenanceReport report = Query(query);
-  ASSERT_FALSE(report.candidates.empty()) << report.verdict;
+  ASSERT_FALSE(report.candidates.empty()) << ModelVerdict(report);
   const CandidateReport& best = report.candidates.front();
-  EXPECT_EQ(best.relation, Relation::kDerived) << report.verdict;
+  EXPECT_EQ(best.relation, Relation::kDerived) << ModelVerdict(report);
   EXPECT_EQ(best.link, "derived");
   // The encoder is half of the informative parameters (the decoder is the same size).
-  EXPECT_NEAR(best.share_explained, 0.5, 0.05) << report.verdict;
+  EXPECT_NEAR(best.share_explained, 0.5, 0.05) << ModelVerdict(report);
   bool encoder_derived = false, decoder_unrelated = false;
   for (const ComponentAttribution& c : best.components) {
     if (c.component == "encoder") encoder_derived = c.relation != Relation::kUnrelated;
@@ -195,7 +197,7 @@ TEST_F(ConstantsTest, CommonnessFollowsRegistrationDeletionAndTrust) {
   Register("org/b", model(302, 2));
   // Two models share the seeded projection: not common; the query's copy of it is evidence.
   EXPECT_FALSE(projection_is_constant());
-  EXPECT_FALSE(Query(query).candidates.empty()) << Query(query).verdict;
+  EXPECT_FALSE(Query(query).candidates.empty()) << ModelVerdict(Query(query));
   // Untrusted registrations (remote writers) do not make it common.
   Register("mallory/fake-1", model(303, 3), /*trusted=*/false);
   Register("mallory/fake-2", model(304, 4), /*trusted=*/false);
@@ -210,7 +212,7 @@ TEST_F(ConstantsTest, CommonnessFollowsRegistrationDeletionAndTrust) {
   const uint64_t c = Register("org/c", model(305, 6));
   EXPECT_TRUE(projection_is_constant());
   ProvenanceReport report = Query(query);
-  EXPECT_TRUE(report.candidates.empty()) << report.verdict;
+  EXPECT_TRUE(report.candidates.empty()) << ModelVerdict(report);
   // Deleting it restores the pair: evidence again.
   ASSERT_TRUE(registry_->DeleteModel(ModelKey{c, ""}).ok());
   EXPECT_FALSE(projection_is_constant());
@@ -229,7 +231,7 @@ TEST_F(ConstantsTest, CuratedAndPinnedConstants) {
   ASSERT_TRUE(added.ok()) << added.status();
   ProvenanceReport report = Query(query);
   EXPECT_EQ(report.constant_tensors, 1u);
-  EXPECT_TRUE(report.candidates.empty()) << report.verdict;
+  EXPECT_TRUE(report.candidates.empty()) << ModelVerdict(report);
   absl::StatusOr<std::vector<KnownConstant>> listed = registry_->ListConstants();
   ASSERT_TRUE(listed.ok());
   ASSERT_EQ(listed->size(), 1u);
@@ -272,12 +274,12 @@ TEST_F(ConstantsTest, RecordsFromBeforeContentRules) {
   Register("org/old", as_old(model(501, 1)));
   // A new query of an independent model with the same basis: no relation.
   ProvenanceReport report = Query(model(502, 2));
-  EXPECT_TRUE(report.candidates.empty()) << report.verdict;
-  EXPECT_TRUE(LinksOnlyByConstants(report, "org/old")) << report.verdict;
+  EXPECT_TRUE(report.candidates.empty()) << ModelVerdict(report);
+  EXPECT_TRUE(LinksOnlyByConstants(report, "org/old")) << ModelVerdict(report);
   // Once a content-classified twin is registered, old-style queries are judged by it.
   Register("org/new", model(503, 3));
   report = Query(as_old(model(504, 4)));
-  EXPECT_TRUE(report.candidates.empty()) << report.verdict;
+  EXPECT_TRUE(report.candidates.empty()) << ModelVerdict(report);
   EXPECT_EQ(report.constant_tensors, 1u);
 }
 
@@ -298,13 +300,13 @@ TEST_F(ConstantsTest, UntrustedContentClaimsNeverMakeALearnedTensorConstant) {
   Register("mallory/claims", claims, /*trusted=*/false);
 
   ProvenanceReport report = Query(original);
-  EXPECT_EQ(report.constant_tensors, 0u) << report.verdict;
-  ASSERT_FALSE(report.candidates.empty()) << report.verdict;
+  EXPECT_EQ(report.constant_tensors, 0u) << ModelVerdict(report);
+  ASSERT_FALSE(report.candidates.empty()) << ModelVerdict(report);
   EXPECT_EQ(report.candidates.front().model.name, "org/original");
 
   Register("org/claims", claims, /*trusted=*/true);
   report = Query(original);
-  EXPECT_EQ(report.constant_tensors, 1u) << report.verdict;
+  EXPECT_EQ(report.constant_tensors, 1u) << ModelVerdict(report);
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "registry/provenance/null_model.h"
 #include "registry/registry.h"
 #include "registry/provenance/report_codec.h"
+#include "registry/provenance/verdict_text.h"
 #include "tests/testing/temp_dir.h"
 #include "weightprint/v1/registry.pb.h"
 
@@ -217,8 +218,8 @@ TEST_F(InvariantRegistryTest, EveryTransformIsDerivedFromTheRightParentOnly) {
       if (t.name == "residual rotation (gains folded)" || t.name == "all together") {
         // Nothing is left in place: the evidence is coordinate-free only, and says so.
         EXPECT_EQ(top.evidence, "coordinate-free") << t.name;
-        EXPECT_NE(report.verdict.find("coordinate-free evidence"), std::string::npos)
-            << report.verdict;
+        EXPECT_NE(ModelVerdict(report).find("coordinate-free evidence"), std::string::npos)
+            << ModelVerdict(report);
       }
       // The from-scratch audit agrees with the verdict: the projections and the embedding the
       // matched features read have the parent as their origin, moved coordinates or not.
@@ -239,7 +240,7 @@ TEST_F(InvariantRegistryTest, IndependentModelsAreNeverLinked) {
   for (uint64_t s = 0; s < 8; ++s) {
     for (const Model& m : {Base(500 + s), bench::RotateResidual(Base(600 + s), s)}) {
       const ProvenanceReport report = Query(Full(m));
-      EXPECT_TRUE(report.candidates.empty()) << "seed " << s << ": " << report.verdict;
+      EXPECT_TRUE(report.candidates.empty()) << "seed " << s << ": " << ModelVerdict(report);
       EXPECT_EQ(report.origin_audit.total.parameters_with_origin, 0u)
           << "seed " << s << ": " << report.origin_audit.statement;
     }

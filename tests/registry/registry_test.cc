@@ -10,6 +10,7 @@
 #include "indexer/fingerprint/fingerprinter.h"
 #include "indexer/formats/safetensors/safetensors_writer.h"
 #include "tests/registry/synthetic_fingerprints.h"
+#include "registry/provenance/verdict_text.h"
 #include "tests/testing/temp_dir.h"
 
 namespace weightprint::registry {
@@ -127,8 +128,8 @@ TEST_F(RegistryTest, LayerNormTrapNeverFires) {
   ASSERT_EQ(norms, 9);
 
   const ProvenanceReport report = Query(Fingerprints(independent));
-  EXPECT_TRUE(report.candidates.empty()) << report.verdict;
-  EXPECT_NE(report.verdict.find("no registered source"), std::string::npos);
+  EXPECT_TRUE(report.candidates.empty()) << ModelVerdict(report);
+  EXPECT_NE(ModelVerdict(report).find("no registered source"), std::string::npos);
   for (const TensorMatch& m : report.tensor_matches) {
     EXPECT_EQ(m.relation, Relation::kUnrelated) << m.query_tensor << " <- " << m.tensor;
   }
@@ -137,7 +138,7 @@ TEST_F(RegistryTest, LayerNormTrapNeverFires) {
     if (t.name != "model.layers.0.input_layernorm.weight") continue;
     absl::StatusOr<TensorQueryResult> r = registry_->QueryTensor(t, {});
     ASSERT_TRUE(r.ok());
-    EXPECT_TRUE(r->matches.empty()) << r->verdict;
+    EXPECT_TRUE(r->matches.empty()) << TensorVerdict(*r);
   }
 }
 
@@ -145,7 +146,7 @@ TEST_F(RegistryTest, FineTuneIsDerivedFromTheRightParent) {
   const uint64_t a = Register("org/a", Model(1));
   Register("org/b", Model(2));
   const ProvenanceReport report = Query(Fingerprints(Perturb(Model(1), 0.05, 99), DType::kBF16));
-  ASSERT_EQ(report.candidates.size(), 1u) << report.verdict;
+  ASSERT_EQ(report.candidates.size(), 1u) << ModelVerdict(report);
   const CandidateReport& c = report.candidates[0];
   EXPECT_EQ(c.model.id, a);
   EXPECT_EQ(c.relation, Relation::kDerived);
@@ -165,7 +166,8 @@ TEST_F(RegistryTest, FineTuneIsDerivedFromTheRightParent) {
     ++norm_matches;
   }
   EXPECT_EQ(norm_matches, 9);
-  EXPECT_NE(report.verdict.find("derived from org/a"), std::string::npos) << report.verdict;
+  EXPECT_NE(ModelVerdict(report).find("derived from org/a"), std::string::npos)
+      << ModelVerdict(report);
 }
 
 TEST_F(RegistryTest, CastsAreTheSameWeights) {
@@ -195,7 +197,7 @@ TEST_F(RegistryTest, MergeNamesBothParents) {
     }
   }
   const ProvenanceReport report = Query(Fingerprints(merged));
-  ASSERT_EQ(report.candidates.size(), 2u) << report.verdict;
+  ASSERT_EQ(report.candidates.size(), 2u) << ModelVerdict(report);
   std::set<uint64_t> parents;
   for (const CandidateReport& c : report.candidates) {
     EXPECT_EQ(c.relation, Relation::kDerived);
@@ -225,7 +227,7 @@ TEST_F(RegistryTest, ComponentReuseIsAttributed) {
   query.insert(query.end(), copied.begin(), copied.end());
 
   const ProvenanceReport report = Query(Fingerprints(query));
-  ASSERT_EQ(report.candidates.size(), 1u) << report.verdict;
+  ASSERT_EQ(report.candidates.size(), 1u) << ModelVerdict(report);
   const CandidateReport& c = report.candidates[0];
   EXPECT_EQ(c.model.id, id);
   EXPECT_EQ(c.relation, Relation::kDerived);
@@ -260,7 +262,7 @@ TEST_F(RegistryTest, UntrainedGainsAreNotEvidence) {
   };
   Register("org/a", with_init_gains(Model(1)));
   const ProvenanceReport report = Query(Fingerprints(with_init_gains(Model(2))));
-  EXPECT_TRUE(report.candidates.empty()) << report.verdict;
+  EXPECT_TRUE(report.candidates.empty()) << ModelVerdict(report);
   EXPECT_EQ(report.query_tensors, report.informative_tensors + 10);
 }
 
@@ -270,7 +272,7 @@ TEST_F(RegistryTest, NothingInformativeGetsNoVerdict) {
   const ProvenanceReport report = Query(Fingerprints(constant));
   EXPECT_TRUE(report.candidates.empty());
   EXPECT_EQ(report.informative_tensors, 0u);
-  EXPECT_NE(report.verdict.find("no verdict"), std::string::npos);
+  EXPECT_NE(ModelVerdict(report).find("no verdict"), std::string::npos);
 }
 
 TEST_F(RegistryTest, IndependentModelsAreNeverLinked) {

@@ -17,6 +17,7 @@
 #include "registry/provenance/report_codec.h"
 #include "registry/registry.h"
 #include "tests/registry/synthetic_fingerprints.h"
+#include "registry/provenance/verdict_text.h"
 #include "tests/testing/temp_dir.h"
 
 namespace weightprint::registry {
@@ -104,7 +105,7 @@ TEST_F(ReportSectionsTest, HeatmapShowsDepthUpscaling) {
     }
   }
   const ProvenanceReport report = Query(query);
-  ASSERT_FALSE(report.candidates.empty()) << report.verdict;
+  ASSERT_FALSE(report.candidates.empty()) << ModelVerdict(report);
   const CandidateReport& c = report.candidates[0];
   EXPECT_EQ(c.model.name, "org/base");
   // 6 query layers x 4 source layers, every pair shares all 9 slots of a layer.
@@ -146,7 +147,7 @@ TEST_F(ReportSectionsTest, HeatmapAndAuditShowACopiedEncoder) {
   const uint64_t other = Register("org/other", LayeredModel(2));
   uint64_t vision_params = 0;
   const ProvenanceReport report = Query(CopiedEncoderModel(3, 2, &vision_params));
-  ASSERT_EQ(report.candidates.size(), 1u) << report.verdict;
+  ASSERT_EQ(report.candidates.size(), 1u) << ModelVerdict(report);
   const CandidateReport& c = report.candidates[0];
   EXPECT_EQ(c.model.id, other);
   int lit = 0;

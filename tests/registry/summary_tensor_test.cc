@@ -10,6 +10,7 @@
 
 #include "client/synthetic_model.h"
 #include "gtest/gtest.h"
+#include "registry/provenance/verdict_text.h"
 #include "registry/registry.h"
 #include "tests/registry/synthetic_fingerprints.h"
 #include "tests/testing/temp_dir.h"
@@ -80,8 +81,8 @@ class SummaryEvidenceTest : public ::testing::Test {
 TEST_F(SummaryEvidenceTest, SameTaskBiasAloneIsNoLink) {
   const ProvenanceReport report = Query(LandmarkNet(2, mean_target_));
   for (const CandidateReport& c : report.candidates) {
-    EXPECT_EQ(c.relation, Relation::kUnrelated) << report.verdict;
-    EXPECT_EQ(c.share_explained, 0.0) << report.verdict;
+    EXPECT_EQ(c.relation, Relation::kUnrelated) << ModelVerdict(report);
+    EXPECT_EQ(c.share_explained, 0.0) << ModelVerdict(report);
   }
   // The bias itself is far beyond the null of random tensors: only the rule keeps it out.
   bool bias_scored = false;
@@ -92,20 +93,20 @@ TEST_F(SummaryEvidenceTest, SameTaskBiasAloneIsNoLink) {
     EXPECT_GT(m.z, 6.0);
     EXPECT_EQ(m.relation, Relation::kUnrelated);
   }
-  EXPECT_TRUE(bias_scored) << report.verdict;
+  EXPECT_TRUE(bias_scored) << ModelVerdict(report);
 }
 
 TEST_F(SummaryEvidenceTest, BiasCountsBesideAMatchedMatrix) {
   const std::vector<SyntheticTensor> tuned =
       client::Perturb(LandmarkNet(1, mean_target_), 0.1, 5);
   const ProvenanceReport report = Query(tuned);
-  ASSERT_FALSE(report.candidates.empty()) << report.verdict;
-  EXPECT_EQ(report.candidates.front().relation, Relation::kDerived) << report.verdict;
+  ASSERT_FALSE(report.candidates.empty()) << ModelVerdict(report);
+  EXPECT_EQ(report.candidates.front().relation, Relation::kDerived) << ModelVerdict(report);
   bool bias_derived = false;
   for (const TensorMatch& m : report.tensor_matches) {
     if (m.query_tensor == "head.fc.bias") bias_derived = m.relation == Relation::kDerived;
   }
-  EXPECT_TRUE(bias_derived) << report.verdict;
+  EXPECT_TRUE(bias_derived) << ModelVerdict(report);
 }
 
 }  // namespace

@@ -19,7 +19,7 @@ from weightprint.report import ModelInfo, Report, Stats, TensorReport
 
 pb = _stubs.registry_pb2
 
-# Largest request message written: as the C++ client (client/grpc_client.cc).
+# Largest request message written: as the C++ client (client/remote/grpc_client.cc).
 MAX_MESSAGE_BYTES = 1 << 20
 _BATCH_BUDGET = MAX_MESSAGE_BYTES - 8  # room for the request's own framing of the batch
 MAX_RECEIVE_BYTES = 64 << 20           # GetModel responses can list every tensor

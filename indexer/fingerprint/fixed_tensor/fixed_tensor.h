@@ -5,10 +5,10 @@
 // from, whatever it is called, so the fingerprint marks it as a fixed buffer (docs/FINGERPRINT.md,
 // "Fixed tensors by content").
 //
-// Each family has its own detector (indexer/fixed_tensor/internal/); every detector demands the
-// closed form to hold on every element of the tensor, to within the rounding of a 16-bit cast,
-// so that a learned tensor cannot pass by resembling a family in part. Pure functions;
-// thread-safe.
+// Each family has its own detector (indexer/fingerprint/fixed_tensor/internal/); every detector
+// demands the closed form to hold on every element of the tensor, to within the rounding of a
+// 16-bit cast, so that a learned tensor cannot pass by resembling a family in part. Pure
+// functions; thread-safe.
 #ifndef WEIGHTPRINT_INDEXER_FINGERPRINT_FIXED_TENSOR_FIXED_TENSOR_H_
 #define WEIGHTPRINT_INDEXER_FINGERPRINT_FIXED_TENSOR_FIXED_TENSOR_H_
 

@@ -2,7 +2,7 @@
 // initializers, Constant node values and the same inside subgraphs (If branches, Loop and Scan
 // bodies), stored as raw_data (little-endian bytes), as typed repeated fields (float_data,
 // int32_data, ...) or in external files next to the model. The model file is mapped read-only
-// and walked at the wire level (indexer/internal/onnx_model_index.h), so raw_data is never copied:
+// and walked at the wire level (internal/onnx_model_index.h), so raw_data is never copied:
 // TensorBytes is a view into the mapping. Typed fields are converted chunk by chunk in
 // ReadTensor. External files are resolved inside the model's directory and mapped once each.
 // Everything is validated at open. docs/formats/ONNX.md describes the rules and errors.

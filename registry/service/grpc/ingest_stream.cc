@@ -27,11 +27,7 @@ absl::Status IngestBundlesStream::Add(const Request& message) {
   switch (message.part_case()) {
     case Request::kModel: {
       if (!started_) {
-        if (message.replace() && !may_replace_) {
-          return absl::PermissionDeniedError(
-              "IngestBundles: replacing a registration needs a token with role admin");
-        }
-        options_.replace = message.replace();
+        if (absl::Status s = AcceptReplace(kRpc, message.replace()); !s.ok()) return s;
         started_ = true;
       }
       if (absl::Status s = CloseModel(); !s.ok()) return s;
@@ -43,8 +39,7 @@ absl::Status IngestBundlesStream::Add(const Request& message) {
         return absl::InvalidArgumentError(
             absl::StrCat(kRpc, ": ", next.origin, ": info.name is required"));
       }
-      next.info = FromProto(start.info());
-      next.info.trusted = trusted_;  // the writer's claim is never taken
+      next.info = DecodeInfo(start.info());
       if (!models_.empty()) tensors_before_last_ += models_.back().tensors.size();
       models_.push_back(std::move(next));
       return absl::OkStatus();
@@ -72,7 +67,7 @@ absl::Status IngestBundlesStream::Finish(Response* response) {
   }
   if (absl::Status s = CloseModel(); !s.ok()) return s;
   absl::StatusOr<std::vector<IngestOutcome>> outcomes =
-      registry_->Ingest(std::move(models_), options_);
+      registry()->Ingest(std::move(models_), options());
   models_.clear();
   if (!outcomes.ok()) return outcomes.status();
   for (const IngestOutcome& outcome : *outcomes) {

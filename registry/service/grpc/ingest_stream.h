@@ -19,27 +19,21 @@
 #include "absl/status/status.h"
 #include "registry/bulk_ingest.h"
 #include "registry/service/grpc/upload_streams.h"
+#include "registry/service/grpc/write_stream.h"
 #include "registry/registry.h"
 #include "weightprint/v1/registry.pb.h"
 
 namespace weightprint::registry::grpc_edge {
 
-class IngestBundlesStream : public UploadStream {
+class IngestBundlesStream : public WriteStream {
  public:
   using Request = v1::IngestBundlesRequest;
   using Response = v1::IngestBundlesResponse;
 
-  // As RegisterModelStream: `identity` is the authenticated caller (named in every audit
-  // entry), `may_replace` whether its role allows `replace`, `trusted` whether its models count
-  // as the operators' own.
-  IngestBundlesStream(Registry* registry, WriteIdentity identity, bool may_replace, bool trusted,
-                      UploadAllowance allowance)
-      : UploadStream(std::move(allowance)),
-        registry_(registry),
-        may_replace_(may_replace),
-        trusted_(trusted) {
-    options_.identity = std::move(identity);
-  }
+  // As RegisterModelStream: the identity named in every audit entry, the right to `replace`
+  // and the trust of its models come from `grant` (write_stream.h).
+  IngestBundlesStream(Registry* registry, WriteGrant grant, UploadAllowance allowance)
+      : WriteStream(registry, std::move(grant), std::move(allowance)) {}
 
   absl::Status Add(const Request& message);
   absl::Status Finish(Response* response);
@@ -48,10 +42,6 @@ class IngestBundlesStream : public UploadStream {
   // Runs the whole-model checks on the model last started.
   absl::Status CloseModel();
 
-  Registry* registry_;
-  bool may_replace_;
-  bool trusted_;
-  RegisterOptions options_;
   bool started_ = false;
   std::vector<ModelToIngest> models_;  // the last one is being received
   uint64_t tensors_before_last_ = 0;   // tensors held by every model but the last

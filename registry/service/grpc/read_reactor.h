@@ -17,7 +17,9 @@
 // library call on the reactor's callback thread; that is accepted in v1 (the library is itself
 // thread-safe and calls are short) and documented in docs/API.md.
 // The reactor deletes itself after OnDone (when the watchdog holds no reference), as the
-// callback API requires.
+// callback API requires. gRPC's ordering of the reactions is told to ThreadSanitizer through
+// a ReactionOrder (reaction_order.h): HandOff before each StartRead and Finish from a reaction
+// or the constructor, TakeOver first in each reaction; the watchdog does neither.
 #ifndef WEIGHTPRINT_REGISTRY_SERVICE_GRPC_READ_REACTOR_H_
 #define WEIGHTPRINT_REGISTRY_SERVICE_GRPC_READ_REACTOR_H_
 
@@ -31,6 +33,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "registry/service/grpc/reaction_order.h"
 #include "registry/service/grpc/status_edge.h"
 #include "registry/service/grpc/stream_watchdog.h"
 
@@ -72,10 +75,12 @@ class ClientStreamReactor final : public grpc::ServerReadReactor<typename Stream
       watchdog_ = watchdog;
       watchdog_->Add(this);
     }
+    order_.HandOff();
     this->StartRead(&request_);
   }
 
   void OnReadDone(bool ok) override {
+    order_.TakeOver();
     if (!ok) {  // the client half-closed, the call was cancelled, or a time limit ended it
       EndOfStream();
       return;
@@ -88,10 +93,14 @@ class ClientStreamReactor final : public grpc::ServerReadReactor<typename Stream
     }
     request_.Clear();
     std::lock_guard lock(finish_mu_);
-    if (!finished_) this->StartRead(&request_);  // never read after a time limit finished us
+    if (!finished_) {  // never read after a time limit finished us
+      order_.HandOff();
+      this->StartRead(&request_);
+    }
   }
 
   void OnDone() override {
+    order_.TakeOver();
     if (watchdog_ != nullptr) watchdog_->Remove(this);
     Unref();
   }
@@ -137,7 +146,10 @@ class ClientStreamReactor final : public grpc::ServerReadReactor<typename Stream
     // moment the status arrives is admitted against what is really held. Only from the
     // reactor's own reactions: the watchdog (only_while_reading) may run while Add is still
     // using the allowance, and that stream is released when the reactor is deleted.
-    if (!only_while_reading) stream_.Release();
+    if (!only_while_reading) {
+      stream_.Release();
+      order_.HandOff();
+    }
     this->Finish(status);
     return true;
   }
@@ -158,6 +170,7 @@ class ClientStreamReactor final : public grpc::ServerReadReactor<typename Stream
       if (finished_) return;
       if (absl::Status expired = Expired(Clock::now()); !expired.ok()) {
         finished_ = true;
+        order_.HandOff();
         this->Finish(ToGrpcStatus(expired));
         return;
       }
@@ -177,6 +190,7 @@ class ClientStreamReactor final : public grpc::ServerReadReactor<typename Stream
   std::atomic<Clock::rep> last_message_ns_;
   StreamWatchdog* watchdog_ = nullptr;
   std::atomic<int> refs_{1};  // gRPC's, until OnDone; the watchdog's while it checks
+  ReactionOrder order_;
   std::mutex finish_mu_;
   bool finished_ = false;     // GUARDED_BY(finish_mu_)
   bool working_ = false;      // GUARDED_BY(finish_mu_): the library call has begun

@@ -8,8 +8,9 @@
 // nothing and never fails.
 //
 // UploadStream is the base of the per-call stream classes (upload_streams.h,
-// ingest_stream.h): it holds the allowance and gives the reactor (read_reactor.h) its
-// Release(), called before the status is sent.
+// ingest_stream.h; the write streams through WriteStream, write_stream.h): it holds the
+// allowance and gives the reactor (read_reactor.h) its Release(), called before the status is
+// sent.
 //
 // Not thread-safe: an allowance belongs to one stream, driven one message at a time. The budget
 // its ticket came from must outlive it.

@@ -61,13 +61,8 @@ absl::Status RegisterModelStream::Add(const Request& message) {
       if (message.info().name().empty()) {
         return absl::InvalidArgumentError("RegisterModel: info.name is required");
       }
-      if (message.replace() && !may_replace_) {
-        return absl::PermissionDeniedError(
-            "RegisterModel: replacing a registration needs a token with role admin");
-      }
-      options_.replace = message.replace();
-      info_ = FromProto(message.info());
-      info_.trusted = trusted_;  // the writer's claim is never taken
+      if (absl::Status s = AcceptReplace(kRpc, message.replace()); !s.ok()) return s;
+      info_ = DecodeInfo(message.info());
       have_info_ = true;
       return absl::OkStatus();
     case Request::kTensors:
@@ -89,7 +84,7 @@ absl::Status RegisterModelStream::Finish(Response* response) {
   if (absl::Status s = CheckModelFingerprints(tensors_); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat("RegisterModel: ", s.message()));
   }
-  absl::StatusOr<ModelInfo> stored = registry_->Register(std::move(info_), tensors_, options_);
+  absl::StatusOr<ModelInfo> stored = registry()->Register(std::move(info_), tensors_, options());
   if (!stored.ok()) return stored.status();
   ToProto(*stored, response->mutable_model());
   return absl::OkStatus();

@@ -3,7 +3,8 @@
 // needs, and makes that call at end of stream. They plug into ClientStreamReactor
 // (read_reactor.h) and know nothing of gRPC beyond the generated message types, so they hold no
 // business logic either: matching and storage stay in Registry. Each holds its share of the
-// server's upload budget through its base, UploadStream (upload_allowance.h).
+// server's upload budget through its base, UploadStream (upload_allowance.h); the write streams
+// through WriteStream (write_stream.h), which adds the writer's grant.
 //
 // Each instance serves one call and is driven by one reactor, one message at a time: not
 // thread-safe, and needs not be. The Registry must outlive the instance.
@@ -20,6 +21,7 @@
 #include "indexer/fingerprint/fingerprinter.h"
 #include "indexer/fingerprint/tensor_fingerprint.h"
 #include "registry/service/grpc/upload_allowance.h"
+#include "registry/service/grpc/write_stream.h"
 #include "registry/model_info.h"
 #include "registry/provenance/provenance_report.h"
 #include "registry/registry.h"
@@ -37,32 +39,20 @@ absl::Status AppendBatch(const char* rpc, const v1::TensorBatch& batch, UploadAl
 // RegisterModel: first message `info` (name required), then only `tensors` batches, each
 // fingerprint with a full sketch where it is informative. Every fingerprint is cross-checked
 // and its evidence class re-derived (fingerprint_check.h) as it arrives; names must be unique.
-class RegisterModelStream : public UploadStream {
+// The caller's identity, its right to `replace` and its trust come from `grant`
+// (write_stream.h); whatever the request says about either is ignored.
+class RegisterModelStream : public WriteStream {
  public:
   using Request = v1::RegisterModelRequest;
   using Response = v1::RegisterModelResponse;
 
-  // `identity` is the authenticated caller; `may_replace` says whether its role allows
-  // replacing a registration (the `replace` flag of the first message); `trusted` whether the
-  // writer counts as one of the registry's operators (an admin token, or a server that trusts
-  // every writer). Whatever the request says about either is ignored.
-  RegisterModelStream(Registry* registry, WriteIdentity identity, bool may_replace, bool trusted,
-                      UploadAllowance allowance)
-      : UploadStream(std::move(allowance)),
-        registry_(registry),
-        may_replace_(may_replace),
-        trusted_(trusted) {
-    options_.identity = std::move(identity);
-  }
+  RegisterModelStream(Registry* registry, WriteGrant grant, UploadAllowance allowance)
+      : WriteStream(registry, std::move(grant), std::move(allowance)) {}
 
   absl::Status Add(const Request& message);
   absl::Status Finish(Response* response);
 
  private:
-  Registry* registry_;
-  bool may_replace_;
-  bool trusted_ = false;
-  RegisterOptions options_;
   bool have_info_ = false;
   ModelInfo info_;
   std::vector<indexer::TensorFingerprint> tensors_;

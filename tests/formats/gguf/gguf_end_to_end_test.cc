@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "indexer/model/model_fingerprint.h"
 #include "indexer/model_reader.h"
+#include "registry/provenance/verdict_text.h"
 #include "registry/registry.h"
 #include "tests/formats/gguf/block_packer.h"
 #include "tests/formats/gguf/gguf_builder.h"
@@ -85,13 +86,13 @@ TEST_F(GgufEndToEndTest, GgufCopiesAreTracedToTheOriginal) {
     absl::StatusOr<registry::ProvenanceReport> report = registry_->QueryModel(query->tensors,
                                                                               options);
     ASSERT_TRUE(report.ok()) << report.status();
-    ASSERT_EQ(report->candidates.size(), 1u) << report->verdict;
+    ASSERT_EQ(report->candidates.size(), 1u) << registry::ModelVerdict(*report);
     const registry::CandidateReport& c = report->candidates[0];
-    EXPECT_EQ(c.model.id, original_id_) << report->verdict;
+    EXPECT_EQ(c.model.id, original_id_) << registry::ModelVerdict(*report);
     // An F16 copy of F32 weights is the same weights: every 2-D tensor shares its f16 cast hash
     // with the original, and the F32 norms are byte-identical. Quantized copies are derived.
     EXPECT_EQ(c.relation, dtype == DType::kF16 ? Relation::kIdentical : Relation::kDerived)
-        << report->verdict;
+        << registry::ModelVerdict(*report);
     EXPECT_GT(c.share_explained, 0.99);
     EXPECT_EQ(c.tensors_matched, c.tensors_compared);
     ASSERT_EQ(c.layer_map.size(), 3u);

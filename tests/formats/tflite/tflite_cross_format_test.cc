@@ -18,6 +18,7 @@
 #include "indexer/model/model_fingerprint.h"
 #include "indexer/model_reader.h"
 #include "indexer/formats/safetensors/safetensors_writer.h"
+#include "registry/provenance/verdict_text.h"
 #include "registry/registry.h"
 #include "tests/formats/tflite/tflite_builder.h"
 #include "tests/testing/temp_dir.h"
@@ -349,13 +350,14 @@ TEST_F(TfliteCrossFormatTest, RegistryCallsTheFp16TfliteIdenticalToTheSafetensor
     absl::StatusOr<registry::ProvenanceReport> report =
         reg.QueryModel(query->tensors, registry::QueryOptions());
     ASSERT_TRUE(report.ok()) << report.status();
-    ASSERT_GE(report->candidates.size(), 1u) << report->verdict;
+    ASSERT_GE(report->candidates.size(), 1u) << registry::ModelVerdict(*report);
     const registry::CandidateReport& c = report->candidates[0];
-    EXPECT_EQ(c.model.name, "org/net") << report->verdict;
-    EXPECT_EQ(c.relation, registry::Relation::kIdentical) << report->verdict;
+    EXPECT_EQ(c.model.name, "org/net") << registry::ModelVerdict(*report);
+    EXPECT_EQ(c.relation, registry::Relation::kIdentical) << registry::ModelVerdict(*report);
     for (const registry::CandidateReport& other : report->candidates) {
       if (other.model.name == "org/other") {
-        EXPECT_EQ(other.relation, registry::Relation::kUnrelated) << report->verdict;
+        EXPECT_EQ(other.relation, registry::Relation::kUnrelated)
+            << registry::ModelVerdict(*report);
       }
     }
   }

@@ -1,4 +1,4 @@
-// One detector per fixed-tensor family (indexer/fixed_tensor/fixed_tensor.h). Each takes the
+// One detector per fixed-tensor family (fixed_tensor.h, one folder up). Each takes the
 // squeezed tensor and returns true only when the family's closed form holds on every element,
 // within the tolerances of value_grid.h. Each lives in its own .cc file next to this header.
 // Pure functions; thread-safe.

@@ -1,7 +1,7 @@
 // The layout of a GGUF file (llama.cpp's model format, versions 2 and 3), parsed and validated
 // from the bytes of a mapped file: header, metadata key/value pairs, tensor infos and the
 // placement of every tensor's data. No names are changed and no bytes are decoded here; the
-// reader (indexer/gguf_reader.cc) maps names and layouts to Hugging Face's.
+// reader (indexer/formats/gguf/gguf_reader.cc) maps names and layouts to Hugging Face's.
 //
 // Layout (all integers little-endian):
 //   u32 magic "GGUF" | u32 version | u64 tensor_count | u64 kv_count

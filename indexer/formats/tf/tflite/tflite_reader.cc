@@ -1,7 +1,7 @@
 // The TFLite reader. A .tflite file is one flatbuffer (schema "TFL3"); constant tensors keep
 // their bytes in the model's buffers, inline or, in models over 2 GB, past the flatbuffer at an
 // offset/size. The file is mapped read-only, verified and indexed at open
-// (indexer/internal/tflite_model_index.h); ReadTensor then streams each constant in canonical
+// (internal/tflite_model_index.h); ReadTensor then streams each constant in canonical
 // form: permuted from TFLite's layouts into PyTorch's (tflite_layout.h) and, when quantized,
 // dequantized to F32, a bounded chunk at a time (tflite_tensor_stream.h). docs/formats/TFLITE.md
 // describes the rules and errors.

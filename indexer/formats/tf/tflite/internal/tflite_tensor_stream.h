@@ -1,9 +1,9 @@
 // Streams one TFLite constant in canonical form: its elements permuted into PyTorch's layout
-// (indexer/internal/tflite_layout.h) and, for a quantized integer tensor, dequantized to F32 as
-// real = scale[c] * (q - zero_point[c]), c being the element's channel along the quantized
-// dimension (one scale for the whole tensor when per-tensor). Memory is bounded by a 64 KiB
-// staging buffer whatever the tensor size; a tensor with nothing to convert is handed to the
-// sink as one view of the stored bytes, without a copy.
+// (indexer/formats/tf/internal/tflite_layout.h) and, for a quantized integer tensor,
+// dequantized to F32 as real = scale[c] * (q - zero_point[c]), c being the element's channel
+// along the quantized dimension (one scale for the whole tensor when per-tensor). Memory is
+// bounded by a 64 KiB staging buffer whatever the tensor size; a tensor with nothing to convert
+// is handed to the sink as one view of the stored bytes, without a copy.
 //
 // Pure functions over caller-owned memory; thread-safe.
 #ifndef WEIGHTPRINT_INDEXER_FORMATS_TF_TFLITE_INTERNAL_TFLITE_TENSOR_STREAM_H_
