@@ -1,6 +1,7 @@
 // Bulk ingest against one-at-a-time registration, same run, same machine (docs/PERFORMANCE.md,
 // "Bulk ingest"):
 //   bundle_ingest [TENSORS=50000] [TENSORS_PER_MODEL=100] [REPS=3] [SCRATCH=/tmp/wpbundle]
+//                 [PHASES=both|ingest|ingest-full-scan]
 // Builds TENSORS/TENSORS_PER_MODEL models of random informative fingerprints (128x128 tensors:
 // a sketch and a long sketch each, as real large tensors carry), writes one bundle per model,
 // then per repetition (fresh databases each time), ingest first so that a long register phase
@@ -11,7 +12,11 @@
 //             fingerprints are in memory at a time, so the peak is the ingest batch's;
 //   ingest:   read and decode every bundle file, then Registry::Ingest once (SST files,
 //             IngestExternalFiles, one index extension, one calibration).
-// Both end with the registry flushed (index saved). Prints each repetition and the medians as
+// Both end with the registry flushed (index saved). After the ingest phase, outside its
+// figure, one more Registry::Calibrate on the ingested registry is timed alone (calibrate_s,
+// with the models and vectors it read: a sample of models beyond 50,000 vectors). PHASES=ingest
+// skips the register phase; ingest-full-scan skips it too, and times a full-scan calibration
+// of the same registry after the sampled one, for comparison. Prints each repetition and the medians as
 // key=value pairs: register_tps, ingest_tps, speedup, plus each phase's wall and CPU seconds
 // (CPU: user + system of every thread, which on a shared machine says what the work cost when
 // the wall clock mostly says how long it waited for a core) and the process's peak RSS after it
@@ -91,10 +96,15 @@ int main(int argc, char** argv) {
   const uint64_t per_model = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 100;
   const int reps = argc > 3 ? std::atoi(argv[3]) : 3;
   const fs::path scratch = argc > 4 ? argv[4] : "/tmp/wpbundle";
-  if (tensors == 0 || per_model == 0 || reps <= 0) {
-    std::fprintf(stderr, "usage: bundle_ingest [TENSORS] [TENSORS_PER_MODEL] [REPS] [SCRATCH]\n");
+  const std::string phases = argc > 5 ? argv[5] : "both";
+  if (tensors == 0 || per_model == 0 || reps <= 0 ||
+      (phases != "both" && phases != "ingest" && phases != "ingest-full-scan")) {
+    std::fprintf(stderr,
+                 "usage: bundle_ingest [TENSORS] [TENSORS_PER_MODEL] [REPS] [SCRATCH] "
+                 "[both|ingest|ingest-full-scan]\n");
     return 2;
   }
+  const bool register_phase = phases == "both";
   const uint64_t models = (tensors + per_model - 1) / per_model;
   fs::remove_all(scratch);
   fs::create_directories(scratch / "bundles");
@@ -153,6 +163,46 @@ int main(int argc, char** argv) {
                   CpuSeconds() - cpu_start, PeakRssMiB(),
                   static_cast<unsigned long long>(DirBytes(bulk_db)));
       std::fflush(stdout);
+      // The calibration Ingest ended with, once more and alone.
+      const auto calibrate_start = std::chrono::steady_clock::now();
+      const double calibrate_cpu = CpuSeconds();
+      if (absl::Status s = (*r)->Calibrate(); !s.ok()) return Fail(s);
+      const double calibrate_s = Seconds(calibrate_start);
+      auto stats = (*r)->Stats();
+      if (!stats.ok()) return Fail(stats.status());
+      std::printf("rep=%d calibrate_s=%.1f cpu_s=%.1f models_read=%llu of %llu vectors_read=%llu "
+                  "of %llu\n",
+                  rep, calibrate_s, CpuSeconds() - calibrate_cpu,
+                  static_cast<unsigned long long>(stats->calibration_models_read),
+                  static_cast<unsigned long long>(stats->models),
+                  static_cast<unsigned long long>(stats->calibration_vectors_read),
+                  static_cast<unsigned long long>(stats->vectors));
+      std::fflush(stdout);
+      if (phases == "ingest-full-scan") {
+        const std::string sampled_null = (*r)->null_model().Serialize();
+        r->reset();  // one process opens a registry once
+        reg::RegistryOptions full_scan;
+        full_scan.calibration_scan_max_vectors = 0;
+        auto full = reg::Registry::Open(bulk_db.string(), full_scan);
+        if (!full.ok()) return Fail(full.status());
+        const auto full_start = std::chrono::steady_clock::now();
+        const double full_cpu = CpuSeconds();
+        if (absl::Status s = (*full)->Calibrate(); !s.ok()) return Fail(s);
+        const double full_s = Seconds(full_start);
+        auto full_stats = (*full)->Stats();
+        if (!full_stats.ok()) return Fail(full_stats.status());
+        std::printf("rep=%d full_scan_calibrate_s=%.1f cpu_s=%.1f models_read=%llu "
+                    "vectors_read=%llu\nsampled_null=%s\nfull_scan_null=%s\n",
+                    rep, full_s, CpuSeconds() - full_cpu,
+                    static_cast<unsigned long long>(full_stats->calibration_models_read),
+                    static_cast<unsigned long long>(full_stats->calibration_vectors_read),
+                    sampled_null.c_str(), (*full)->null_model().Serialize().c_str());
+        std::fflush(stdout);
+      }
+    }
+    if (!register_phase) {
+      fs::remove_all(bulk_db);
+      continue;
     }
     {
       auto start = std::chrono::steady_clock::now();
@@ -186,6 +236,10 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     fs::remove_all(one_db);
     fs::remove_all(bulk_db);
+  }
+  if (!register_phase) {
+    std::printf("ingest_tps=%.0f\n", weightprint::base::Median(ingest_tps));
+    return 0;
   }
   const double a = weightprint::base::Median(register_tps),
                b = weightprint::base::Median(ingest_tps);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -40,9 +41,10 @@ AuditEntry AuditOf(const WriteIdentity& who, std::string action, std::string det
 
 using indexer::TensorFingerprint;
 
-// Calibration rescans the registry; beyond this many vectors it runs only when asked.
-constexpr uint64_t kAutoCalibrateMaxVectors = 50'000;
 constexpr size_t kSamplePerRole = 256;
+// Seeds the order in which a calibration above RegistryOptions::calibration_scan_max_vectors
+// visits the models; fixed, so that a sampled calibration is reproducible too.
+constexpr uint64_t kCalibrationSampleSeed = 0x5752534D504Cull;
 constexpr size_t kPairsPerRole = 4000;
 constexpr double kMaxTombstoneFraction = 0.1;
 
@@ -96,6 +98,9 @@ struct Registry::Impl {
   internal::Mutex write_mu;  // serialises registrations, deletions, calibration and flushes
   mutable internal::SharedMutex null_mu;
   std::shared_ptr<const NullModel> null_model ABSL_GUARDED_BY(null_mu);  // swapped whole
+  // What the latest calibration in this process read (Stats); written under write_mu.
+  std::atomic<uint64_t> last_calibration_models_read{0};
+  std::atomic<uint64_t> last_calibration_vectors_read{0};
 
   std::string IndexPath() const { return IndexFilePath(dir); }
 
@@ -184,11 +189,28 @@ struct Registry::Impl {
     std::mt19937_64 long_rng(0x57524C4F4E47ull);
     absl::StatusOr<std::vector<ModelInfo>> models = store->ListModels("", 0);
     if (!models.ok()) return models.status();
+    // Within the scan limit every model is read, in the store's order. Beyond it, whole models
+    // are read in a seeded random order until about `limit` vectors have been fed to the
+    // reservoirs: a uniform sample of models, so pairs of different models stay as they are in
+    // a full scan, and the cost stays bounded however large the registry grows.
+    const uint64_t limit = options.calibration_scan_max_vectors;
+    const bool sampled = limit > 0 && store->counts().vectors > limit;
+    if (sampled) {
+      std::mt19937_64 order_rng(kCalibrationSampleSeed);
+      for (size_t i = models->size(); i > 1; --i) {
+        std::swap((*models)[i - 1], (*models)[order_rng() % i]);
+      }
+    }
+    uint64_t models_read = 0;
+    uint64_t vectors_read = 0;
     for (const ModelInfo& m : *models) {
+      if (sampled && vectors_read >= limit) break;
       absl::StatusOr<std::vector<StoredTensor>> tensors = store->GetTensors(m.id, true);
       if (!tensors.ok()) return tensors.status();
+      ++models_read;
       for (StoredTensor& t : *tensors) {
         if (!indexer::HasUsableSketch(t.fingerprint)) continue;
+        ++vectors_read;
         const int role = static_cast<int>(RoleOf(t.fingerprint.name, t.fingerprint.shape));
         if (t.fingerprint.long_sketch.size() == static_cast<size_t>(indexer::kLongSketchDim)) {
           const uint64_t k = long_seen[role]++;
@@ -242,13 +264,17 @@ struct Registry::Impl {
     }
     NullModel fitted = NullModel::Fit(standardized, long_standardized);
     if (absl::Status s = store->PutMeta(kCalibrationMetaKey, fitted.Serialize()); !s.ok()) return s;
+    last_calibration_models_read.store(models_read, std::memory_order_relaxed);
+    last_calibration_vectors_read.store(vectors_read, std::memory_order_relaxed);
     internal::WriterLock lock(&null_mu);
     null_model = std::make_shared<const NullModel>(std::move(fitted));
     return absl::OkStatus();
   }
 
+  // Calibration after a registration or deletion, while a calibration still reads everything.
   absl::Status MaybeCalibrateLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu) {
-    if (store->counts().vectors > kAutoCalibrateMaxVectors) return absl::OkStatus();
+    const uint64_t limit = options.calibration_scan_max_vectors;
+    if (limit > 0 && store->counts().vectors > limit) return absl::OkStatus();
     return CalibrateLocked();
   }
 
@@ -547,8 +573,8 @@ absl::StatusOr<std::vector<IngestOutcome>> Registry::Ingest(std::vector<ModelToI
     outcomes[i].model = outcomes[first].model;
   }
   // Calibration once for the whole batch, where Register runs it after every model while the
-  // registry is small (and never beyond kAutoCalibrateMaxVectors): a bulk load calibrates on
-  // everything it leaves, whatever the size.
+  // registry is small (never beyond calibration_scan_max_vectors): a bulk load calibrates on
+  // what it leaves, whatever the size (beyond that limit, on a seeded sample of its models).
   if (vectors_added > 0) {
     if (absl::Status s = impl_->CalibrateLocked(); !s.ok()) return s;
   }
@@ -651,6 +677,10 @@ absl::StatusOr<RegistryStats> Registry::Stats() const {
   stats.schema_version = StoreSchemaVersionWritten();
   stats.fingerprint_version = indexer::kFingerprintVersion;
   stats.calibration_pairs = impl_->null()->total_pairs();
+  stats.calibration_models_read =
+      impl_->last_calibration_models_read.load(std::memory_order_relaxed);
+  stats.calibration_vectors_read =
+      impl_->last_calibration_vectors_read.load(std::memory_order_relaxed);
   stats.db_path = impl_->dir;
   return stats;
 }

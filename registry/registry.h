@@ -41,6 +41,14 @@ struct RegistryOptions {
   uint64_t index_save_every_vectors = 20'000;
   uint64_t index_save_every_seconds = 600;
 
+  // Calibration's reach (docs/VERDICTS.md §2). While the registry holds at most this many
+  // sketch vectors, a calibration reads every model, and one runs after every registration or
+  // deletion. Beyond it, calibration runs only at the end of an Ingest and on Calibrate(), and
+  // reads whole models in a fixed-seed random order until about this many vectors have been
+  // sampled, so its cost stays bounded as the registry grows. 0: no limit (every calibration
+  // reads everything, and every registration calibrates). Default: 50,000.
+  uint64_t calibration_scan_max_vectors = 50'000;
+
   // Failure-injection seams (tests): the file system RocksDB writes through, and the one the
   // index file is written through. Default (null): the real ones.
   std::shared_ptr<rocksdb::FileSystem> store_file_system;

@@ -18,6 +18,11 @@ struct RegistryStats {
   uint32_t schema_version = 0;
   uint32_t fingerprint_version = 0;
   uint64_t calibration_pairs = 0;
+  // What the latest calibration run by this process read: the models whose tensors it fed to
+  // the null, and their sketch vectors (fewer than the registry's beyond
+  // RegistryOptions::calibration_scan_max_vectors). 0: none has run since Open.
+  uint64_t calibration_models_read = 0;
+  uint64_t calibration_vectors_read = 0;
   std::string db_path;
 };
 

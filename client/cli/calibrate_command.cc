@@ -21,7 +21,9 @@ Command AddCalibrateCommand(CLI::App& app, const GlobalOptions& g) {
     if (absl::Status s = (*r)->Calibrate(); !s.ok()) return Fail(s);
     absl::StatusOr<registry::RegistryStats> st = (*r)->Stats();
     if (!st.ok()) return Fail(st.status());
-    std::cout << "calibrated from " << st->calibration_pairs << " pairs of unrelated tensors\n";
+    std::cout << "calibrated from " << st->calibration_pairs << " pairs of unrelated tensors ("
+              << "read " << st->calibration_models_read << " of " << st->models << " models, "
+              << st->calibration_vectors_read << " of " << st->vectors << " sketch vectors)\n";
     return 0;
   };
   return command;
