@@ -146,6 +146,17 @@ struct Registry::Impl {
     return absl::OkStatus();
   }
 
+  // How many changed vectors call for a save: the fixed count, or the growth share of the
+  // index, whichever is larger (RegistryOptions::index_save_growth).
+  // REQUIRES: write_mu held.
+  uint64_t SaveCountThresholdLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu) {
+    const double growth = std::max(0.0, options.index_save_growth);
+    const double share = growth * static_cast<double>(current_index()->size());
+    const uint64_t by_share =
+        share >= 1.8e19 ? UINT64_MAX : static_cast<uint64_t>(share);  // no overflow on cast
+    return std::max(options.index_save_every_vectors, by_share);
+  }
+
   // Counts `changed` vectors and saves the index when the cadence says so. A failed save does
   // not fail the write that triggered it (the store holds it, and a restart catches the index
   // up from the log); it is reported on stderr and retried at the next write.
@@ -154,7 +165,7 @@ struct Registry::Impl {
     if (changed == 0) return;
     vectors_changed_since_save += changed;
     const bool by_count = options.index_save_every_vectors > 0 &&
-                          vectors_changed_since_save >= options.index_save_every_vectors;
+                          vectors_changed_since_save >= SaveCountThresholdLocked();
     const bool by_time =
         options.index_save_every_seconds > 0 &&
         std::chrono::steady_clock::now() - last_save >=

@@ -34,11 +34,16 @@ struct RegistryOptions {
   bool create_if_missing = true;  // Default: true
 
   // Index save cadence (docs/STORAGE.md, "Index epoch, change log and recovery"). The sketch
-  // index is saved at Flush and, after a registration or deletion, once this many vectors were
-  // added or removed since the last save (0: never), or once this many seconds passed since
-  // the last save with any vector changed (0: never). A restart after a crash replays only the
-  // store's changes since the last save. Defaults: 20,000 vectors, 600 s.
+  // index is saved at Flush and, after a registration or deletion, once the vectors added or
+  // removed since the last save reach index_save_every_vectors or index_save_growth times the
+  // index's size, whichever is larger (index_save_every_vectors 0: never by count), or once
+  // index_save_every_seconds passed since the last save with any vector changed (0: never).
+  // Every save rewrites the whole file, so a fixed count alone would write a quantity
+  // quadratic in the registry's size over its growth; the growth term keeps the total
+  // written within (1 + 1/growth) times the final file. A restart after a crash replays only
+  // the store's changes since the last save. Defaults: 20,000 vectors, 0.25, 600 s.
   uint64_t index_save_every_vectors = 20'000;
+  double index_save_growth = 0.25;
   uint64_t index_save_every_seconds = 600;
 
   // Calibration's reach (docs/VERDICTS.md §2). While the registry holds at most this many

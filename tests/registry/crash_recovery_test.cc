@@ -268,6 +268,46 @@ TEST_F(CrashRecoveryTest, PeriodicSaveBoundsTheReplay) {
   ExpectRecovered(models, Path::kLoaded);
 }
 
+// The count that calls for a save grows with the index (index_save_growth), so saves come at
+// geometrically spaced sizes and the bytes written over a registry's growth stay linear in
+// its final size; the replay after a crash is then bounded by that share of the index.
+TEST_F(CrashRecoveryTest, PeriodicSaveCountGrowsWithTheIndex) {
+  for (const double growth : {0.0, 0.5}) {
+    SCOPED_TRACE(growth);
+    std::filesystem::remove_all(db());
+    RegistryOptions options;
+    options.index_save_every_vectors = 12;  // one model (12 vectors)
+    options.index_save_growth = growth;
+    options.index_save_every_seconds = 0;
+    auto faults = FaultInjector::Create();
+    options.store_file_system = faults->store_file_system();
+    options.index_file_system = faults->index_file_system();
+    std::map<std::string, uint64_t> models;
+    {
+      std::unique_ptr<Registry> r = OpenOrDie(db(), options);
+      for (uint64_t i = 1; i <= 10; ++i) {
+        const std::string name = "org/m" + std::to_string(i);
+        models[name] = i;
+        ASSERT_TRUE(Register(*r, name, i).ok());
+      }
+      faults->Crash();
+    }
+    faults->DropUnsyncedData();
+    std::unique_ptr<Registry> r = OpenOrDie(db());
+    if (growth == 0) {
+      // A save after every model: the last one covers everything.
+      EXPECT_EQ(r->index_recovery().path, Path::kLoaded) << r->index_recovery().rebuild_reason;
+    } else {
+      // Saved after models 1, 2, 4 and 8 (the threshold is max(12, half the index)): the
+      // ninth and tenth are replayed.
+      EXPECT_EQ(r->index_recovery().path, Path::kReplayed) << r->index_recovery().rebuild_reason;
+      EXPECT_EQ(r->index_recovery().replayed_changes, 2u);
+    }
+    r.reset();
+    ExpectRecovered(models, Path::kLoaded);
+  }
+}
+
 TEST_F(CrashRecoveryTest, StoreFsyncFailureLeavesNoPartialModel) {
   auto faults = FaultInjector::Create();
   std::map<std::string, uint64_t> models = {{"org/a", 1}, {"org/b", 2}};
