@@ -40,6 +40,11 @@ constexpr unsigned kShortBucketShift = 56;
 constexpr unsigned kLongBucketShift = 52;
 constexpr int kLongPerShort = kLongSketchDim / kSketchDim;
 constexpr uint32_t kLongFoldBlocks = 8;
+static_assert(internal::kSampleThreshold == (~uint64_t{0} / kSampleAxisRate) + 1,
+              "a sampled axis keeps 1 in kSampleAxisRate of its indices");
+// Version 2 lists a row's sampled columns once per tensor when rows are at most this long
+// (at most about 2 MiB of column indices); longer rows test each column as they pass.
+constexpr uint64_t kMaxListedRowLength = uint64_t{1} << 20;
 
 // Elements decoded per block: large enough to amortise per-block work, small enough that the
 // float block and its 16-bit re-encodings stay in L1. A multiple of every quantization block
@@ -149,15 +154,35 @@ WP_HOT_LOOP void SketchTermsPortable(uint64_t row_key, uint64_t first_column, co
   }
 }
 
+// The same for listed columns (version 2's sampled columns of one row, their values gathered
+// into `x`).
+WP_HOT_LOOP void SketchTermsListedPortable(uint64_t row_key, const uint64_t* columns,
+                                           const float* x, size_t n, float centre, unsigned shift,
+                                           uint32_t* bucket, SketchTerm* term) {
+#pragma omp simd
+  for (size_t j = 0; j < n; ++j) {
+    const uint64_t h = Mix64(row_key ^ columns[j]);
+    bucket[j] = static_cast<uint32_t>(h >> shift);
+    const uint32_t negative = static_cast<uint32_t>(h & 1) << 31;
+    const bool finite = IsFiniteBits(x[j]);
+    term[j].value = finite ? std::bit_cast<float>(std::bit_cast<uint32_t>(x[j] - centre) ^ negative)
+                           : 0.0f;
+    term[j].sign = finite ? std::bit_cast<float>(0x3F800000u | negative) : 0.0f;
+  }
+}
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 // GCC 12's AVX-512 intrinsic headers trip -Wmaybe-uninitialized on their own placeholders.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 // The same with AVX-512 written out: eight coordinates per 512-bit vector of 64-bit lanes
 // (the compiler's own vectorization of the loop above settles for 128-bit vectors).
+// With kListed, the columns are read from `columns` (version 2's sampled columns, the values
+// gathered into `x`) instead of counting up from `first_column`.
+template <bool kListed>
 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl"))) void SketchTermsAvx512(
-    uint64_t row_key, uint64_t first_column, const float* x, size_t n, float centre,
-    unsigned shift, uint32_t* bucket, SketchTerm* term) {
+    uint64_t row_key, uint64_t first_column, const uint64_t* columns, const float* x, size_t n,
+    float centre, unsigned shift, uint32_t* bucket, SketchTerm* term) {
   const __m512i key = _mm512_set1_epi64(static_cast<long long>(row_key));
   const __m512i mul1 = _mm512_set1_epi64(static_cast<long long>(0xbf58476d1ce4e5b9ull));
   const __m512i mul2 = _mm512_set1_epi64(static_cast<long long>(0x94d049bb133111ebull));
@@ -172,8 +197,9 @@ __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl"))) void SketchTermsAv
   __m512i column = _mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(first_column)), lane);
   size_t j = 0;
   for (; j + 8 <= n; j += 8) {
+    if constexpr (kListed) column = _mm512_loadu_si512(columns + j);
     __m512i z = _mm512_xor_si512(key, column);
-    column = _mm512_add_epi64(column, eight);
+    if constexpr (!kListed) column = _mm512_add_epi64(column, eight);
     z = _mm512_xor_si512(z, _mm512_srli_epi64(z, 30));
     z = _mm512_mullo_epi64(z, mul1);
     z = _mm512_xor_si512(z, _mm512_srli_epi64(z, 27));
@@ -201,8 +227,13 @@ __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl"))) void SketchTermsAv
                         _mm256_permute2x128_si256(lo, hi, 0x31));
   }
   if (j < n) {
-    SketchTermsPortable(row_key, first_column + j, x + j, n - j, centre, shift, bucket + j,
-                        term + j);
+    if constexpr (kListed) {
+      SketchTermsListedPortable(row_key, columns + j, x + j, n - j, centre, shift, bucket + j,
+                                term + j);
+    } else {
+      SketchTermsPortable(row_key, first_column + j, x + j, n - j, centre, shift, bucket + j,
+                          term + j);
+    }
   }
 }
 
@@ -219,10 +250,21 @@ void SketchTerms(uint64_t row_key, uint64_t first_column, const float* x, size_t
                  unsigned shift, uint32_t* bucket, SketchTerm* term) {
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
   if (kHasAvx512) {
-    return SketchTermsAvx512(row_key, first_column, x, n, centre, shift, bucket, term);
+    return SketchTermsAvx512<false>(row_key, first_column, nullptr, x, n, centre, shift, bucket,
+                                    term);
   }
 #endif
   SketchTermsPortable(row_key, first_column, x, n, centre, shift, bucket, term);
+}
+
+void SketchTermsListed(uint64_t row_key, const uint64_t* columns, const float* x, size_t n,
+                       float centre, unsigned shift, uint32_t* bucket, SketchTerm* term) {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+  if (kHasAvx512) {
+    return SketchTermsAvx512<true>(row_key, 0, columns, x, n, centre, shift, bucket, term);
+  }
+#endif
+  SketchTermsListedPortable(row_key, columns, x, n, centre, shift, bucket, term);
 }
 
 // Folds one block's float bucket pairs (sum of sign * (x - c), sum of sign) into the tensor's
@@ -313,6 +355,21 @@ struct TensorFingerprinter::State {
   uint64_t column = 0;
   uint64_t row_key = 0;
 
+  uint32_t version = kFingerprintVersion;
+  // Version 2's coordinate sample (all false for version 1 and for small tensors): whether the
+  // row and column axes are sampled, and whether the current row is kept.
+  bool sample_rows = false;
+  bool sample_columns = false;
+  bool row_kept = true;
+  // The kept columns in increasing order, when sample_columns and rows are at most
+  // kMaxListedRowLength long; the next entry not yet passed in the current row.
+  bool columns_listed = false;
+  std::vector<uint64_t> kept_columns;
+  size_t kept_cursor = 0;
+  // A kept row's sampled columns of one segment and their values.
+  std::vector<uint64_t> gathered_columns;
+  std::vector<float> gathered_values;
+
   // The decoded values of a floating-point tensor small enough to be examined for fixed
   // content (RecognizeFixedTensor) at Finish(); empty otherwise. At most
   // kMaxRecognizedElements floats (16 MiB), reserved once.
@@ -359,7 +416,12 @@ struct TensorFingerprinter::State {
     ++row;
     column = 0;
     row_key = SketchRowKey(row);
+    row_kept = !sample_rows || internal::SampleKeepsRow(row);
+    kept_cursor = 0;
   }
+  // The sketch terms of the kept columns of row segment [column, column + n) of a kept row
+  // (x holds the segment), into term_bucket and terms; returns how many.
+  size_t SampledTerms(const float* x, size_t n, float centre);
 };
 
 void TensorFingerprinter::State::AddDecoded(const std::byte* src, size_t units) {
@@ -379,6 +441,31 @@ void TensorFingerprinter::State::AddDecoded(const std::byte* src, size_t units) 
   }
 }
 
+size_t TensorFingerprinter::State::SampledTerms(const float* x, size_t n, float centre) {
+  const uint64_t end = column + n;
+  size_t m = 0;
+  const uint64_t* columns;
+  if (columns_listed) {
+    // Listed: the kept columns of this segment are the next entries of the list.
+    const size_t first = kept_cursor;
+    while (kept_cursor < kept_columns.size() && kept_columns[kept_cursor] < end) ++kept_cursor;
+    m = kept_cursor - first;
+    columns = kept_columns.data() + first;
+    for (size_t j = 0; j < m; ++j) gathered_values[j] = x[columns[j] - column];
+  } else {
+    for (uint64_t c = column; c < end; ++c) {
+      if (!internal::SampleKeepsColumn(c)) continue;
+      gathered_columns[m] = c;
+      gathered_values[m] = x[c - column];
+      ++m;
+    }
+    columns = gathered_columns.data();
+  }
+  SketchTermsListed(row_key, columns, gathered_values.data(), m, centre, bucket_shift,
+                    term_bucket.data(), terms.data());
+  return m;
+}
+
 void TensorFingerprinter::State::SketchBlock(const float* x, size_t n, float centre) {
   // Walk the block one row segment at a time so the row key is hashed once per row. The
   // vector pass computes every element's bucket and signed term; the scatter into the 256 (or
@@ -388,11 +475,20 @@ void TensorFingerprinter::State::SketchBlock(const float* x, size_t n, float cen
   while (i < n) {
     const uint64_t room = inner - column;
     const size_t segment = static_cast<size_t>(std::min<uint64_t>(room, n - i));
-    SketchTerms(row_key, column, x + i, segment, centre, bucket_shift, term_bucket.data(),
-                terms.data());
+    // Version 2 skips the rows and columns outside its sample: they cost no hash and no add.
+    size_t count = 0;
+    if (!row_kept) {
+      count = 0;
+    } else if (sample_columns) {
+      count = SampledTerms(x + i, segment, centre);
+    } else {
+      SketchTerms(row_key, column, x + i, segment, centre, bucket_shift, term_bucket.data(),
+                  terms.data());
+      count = segment;
+    }
     const uint32_t* bucket = term_bucket.data();
     const SketchTerm* term = terms.data();
-    for (size_t j = 0; j < segment; ++j) {
+    for (size_t j = 0; j < count; ++j) {
       FloatPair t;
       std::memcpy(&t, &term[j], sizeof(t));
       sums[bucket[j]] += t;
@@ -467,12 +563,20 @@ void TensorFingerprinter::State::ProcessBlock() {
   block_size = 0;
 }
 
-TensorFingerprinter::TensorFingerprinter(std::string name, DType dtype, std::vector<int64_t> shape)
+TensorFingerprinter::TensorFingerprinter(std::string name, DType dtype, std::vector<int64_t> shape,
+                                         const FingerprinterOptions& options)
     : state_(std::make_unique<State>()) {
   State& s = *state_;
   s.name = std::move(name);
   s.dtype = dtype;
   s.shape = std::move(shape);
+  s.version = options.version;
+  if (!IsSupportedFingerprintVersion(s.version)) {
+    s.status = absl::InvalidArgumentError(absl::StrCat(
+        "tensor ", s.name, ": fingerprint version ", s.version, " is not supported (this build ",
+        "computes versions ", kOldestFingerprintVersion, " to ", kFingerprintVersion, ")"));
+    return;
+  }
   s.unit_bytes = DTypeSize(dtype);
   s.unit_elements = DTypeBlockElements(dtype);
   if (s.unit_bytes == 0 || s.unit_elements == 0 || s.unit_bytes > kMaxStoredBlockBytes ||
@@ -515,6 +619,25 @@ TensorFingerprinter::TensorFingerprinter(std::string name, DType dtype, std::vec
     s.inner = std::max<uint64_t>(inner, 1);
   }
   s.row_key = SketchRowKey(0);
+  if (s.version >= 2 && elements >= kSampleMinElements) {
+    // Version 2 sketches a fixed sample of a large tensor's coordinates (docs/FINGERPRINT.md,
+    // "Version 2"). Rows are the first dimension, columns the flat index within a row.
+    const uint64_t rows = s.shape.size() >= 2 ? static_cast<uint64_t>(s.shape[0]) : 1;
+    const uint64_t columns = s.shape.size() >= 2 ? s.inner : elements;
+    s.sample_rows = rows >= kSampleMinAxis;
+    s.sample_columns = columns >= kSampleMinAxis;
+    s.row_kept = !s.sample_rows || internal::SampleKeepsRow(0);
+    if (s.sample_columns) {
+      if (columns <= kMaxListedRowLength) {
+        s.columns_listed = true;
+        for (uint64_t c = 0; c < columns; ++c) {
+          if (internal::SampleKeepsColumn(c)) s.kept_columns.push_back(c);
+        }
+      }
+      s.gathered_columns.resize(kBlockElements);
+      s.gathered_values.resize(kBlockElements);
+    }
+  }
   if (elements >= kLongSketchMinElements) {
     s.bucket_shift = kLongBucketShift;
     s.buckets = kLongSketchDim;
@@ -671,13 +794,14 @@ absl::StatusOr<TensorFingerprint> TensorFingerprinter::Finish() {
   fp.evidence =
       ClassifyEvidence(fp.name, fp.dtype, fp.stats, s.num_elements, fp.fixed_family);
   fp.evidence_rules = kEvidenceRules;
-  fp.version = kFingerprintVersion;
+  fp.version = s.version;
   return fp;
 }
 
 absl::StatusOr<TensorFingerprint> FingerprintTensor(const TensorInfo& info,
-                                                    std::span<const std::byte> bytes) {
-  TensorFingerprinter fingerprinter(info.name, info.dtype, info.shape);
+                                                    std::span<const std::byte> bytes,
+                                                    const FingerprinterOptions& options) {
+  TensorFingerprinter fingerprinter(info.name, info.dtype, info.shape, options);
   if (absl::Status status = fingerprinter.Update(bytes); !status.ok()) return status;
   return fingerprinter.Finish();
 }

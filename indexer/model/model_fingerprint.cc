@@ -34,9 +34,11 @@ using internal::Shards;
 constexpr size_t kStreamPiece = size_t{8} << 20;
 
 // Streams one tensor's canonical bytes through a fingerprinter.
-absl::StatusOr<TensorFingerprint> Fingerprint(const ModelReader& reader, size_t index) {
+absl::StatusOr<TensorFingerprint> Fingerprint(const ModelReader& reader, size_t index,
+                                              uint32_t version) {
   const TensorInfo& info = reader.tensors()[index];
-  TensorFingerprinter fingerprinter(info.name, info.dtype, info.shape);
+  TensorFingerprinter fingerprinter(info.name, info.dtype, info.shape,
+                                    FingerprinterOptions{.version = version});
   absl::Status streamed =
       reader.ReadTensor(index, [&](std::span<const std::byte> chunk) -> absl::Status {
         while (!chunk.empty()) {
@@ -116,6 +118,11 @@ uint64_t ModelFingerprint::parameter_count() const {
 
 absl::StatusOr<ModelFingerprint> FingerprintModel(const std::string& path,
                                                   const FingerprintOptions& options) {
+  if (!IsSupportedFingerprintVersion(options.fingerprint_version)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "fingerprint version ", options.fingerprint_version, " is not supported (this build ",
+        "computes versions ", kOldestFingerprintVersion, " to ", kFingerprintVersion, ")"));
+  }
   const fs::path root(path);
   std::error_code ec;
   const fs::file_status status = fs::status(root, ec);
@@ -217,7 +224,8 @@ absl::StatusOr<ModelFingerprint> FingerprintModel(const std::string& path,
     for (size_t k = next.fetch_add(1); k < items.size() && !failed.load();
          k = next.fetch_add(1)) {
       const Item& item = items[k];
-      absl::StatusOr<TensorFingerprint> fp = Fingerprint(*item.reader, item.index);
+      absl::StatusOr<TensorFingerprint> fp =
+          Fingerprint(*item.reader, item.index, options.fingerprint_version);
       if (!fp.ok()) failed.store(true);
       results[k].emplace(std::move(fp));
       if (options.progress) {
@@ -270,7 +278,12 @@ absl::StatusOr<ModelFingerprint> FingerprintModel(const std::string& path,
     // A layout the features cannot read (integer or oddly quantized matrices) leaves the model
     // without them; anything else is an error of the file and was already caught above.
     if (invariants.ok()) {
-      for (TensorFingerprint& t : *invariants) model.tensors.push_back(std::move(t));
+      for (TensorFingerprint& t : *invariants) {
+        // Features are far smaller than kSampleMinElements, where every version computes the
+        // same fingerprint; they carry the version the model was asked for.
+        t.version = options.fingerprint_version;
+        model.tensors.push_back(std::move(t));
+      }
     } else if (!absl::IsFailedPrecondition(invariants.status())) {
       return invariants.status();
     }
