@@ -47,7 +47,9 @@ std::string DefaultDbDir() {
 
 std::string VersionText() {
   return absl::StrCat("weightprint ", WEIGHTPRINT_VERSION, "\nfingerprint version ",
-                      indexer::kFingerprintVersion, "\nstore schema version ",
+                      indexer::kFingerprintVersion, " (reads versions ",
+                      indexer::kOldestFingerprintVersion, " to ", indexer::kFingerprintVersion,
+                      ")\nstore schema version ",
                       registry::StoreSchemaVersion(), "\nreport schema weightprint.report.v1");
 }
 

@@ -312,6 +312,127 @@ WP_HOT_LOOP CentralMoments BlockMoments(const float* x, size_t n, float* min_out
   return m;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// GCC 12's AVX-512 intrinsic headers trip -Wmaybe-uninitialized on their own placeholders.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+// The block's scan and moments with AVX-512 written out: one pass counts non-finite values and
+// zeros and takes the minimum, maximum and sum (in double); a second, only for an all-finite
+// block, sums the centred powers in double with fused multiply-adds. Each sum runs in two or
+// four independent vector accumulators, so the additions' latency does not serialise the loop
+// (the compiler's reductions keep one accumulator each). Same quantities as ScanBlock and
+// BlockMoments, summed in another order.
+struct BlockScan {
+  uint32_t non_finite = 0;
+  uint32_t zeros = 0;
+  double sum = 0;
+  float min = 0;
+  float max = 0;
+};
+
+__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl"))) BlockScan ScanSumAvx512(
+    const float* x, size_t n) {
+  const __m512i exponent = _mm512_set1_epi32(0x7F800000);
+  const __m512i magnitude = _mm512_set1_epi32(0x7FFFFFFF);
+  __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
+  __m512d s2 = _mm512_setzero_pd(), s3 = _mm512_setzero_pd();
+  __m512 lo = _mm512_set1_ps(std::numeric_limits<float>::infinity());
+  __m512 hi = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  uint32_t bad = 0, zero = 0;
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m512 a = _mm512_loadu_ps(x + i);
+    const __m512 b = _mm512_loadu_ps(x + i + 16);
+    const __m512i ab = _mm512_castps_si512(a), bb = _mm512_castps_si512(b);
+    bad += __builtin_popcount(
+        _mm512_cmpeq_epi32_mask(_mm512_and_si512(ab, exponent), exponent));
+    bad += __builtin_popcount(
+        _mm512_cmpeq_epi32_mask(_mm512_and_si512(bb, exponent), exponent));
+    zero += __builtin_popcount(_mm512_testn_epi32_mask(ab, magnitude));
+    zero += __builtin_popcount(_mm512_testn_epi32_mask(bb, magnitude));
+    lo = _mm512_min_ps(lo, _mm512_min_ps(a, b));
+    hi = _mm512_max_ps(hi, _mm512_max_ps(a, b));
+    s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm512_castps512_ps256(a)));
+    s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1)));
+    s2 = _mm512_add_pd(s2, _mm512_cvtps_pd(_mm512_castps512_ps256(b)));
+    s3 = _mm512_add_pd(s3, _mm512_cvtps_pd(_mm512_extractf32x8_ps(b, 1)));
+  }
+  BlockScan out;
+  double sum = _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(s0, s1), _mm512_add_pd(s2, s3)));
+  float min = _mm512_reduce_min_ps(lo), max = _mm512_reduce_max_ps(hi);
+  for (; i < n; ++i) {
+    const uint32_t bits = std::bit_cast<uint32_t>(x[i]);
+    bad += (bits & 0x7F800000u) == 0x7F800000u;
+    zero += (bits & 0x7FFFFFFFu) == 0;
+    sum += static_cast<double>(x[i]);
+    min = x[i] < min ? x[i] : min;
+    max = x[i] > max ? x[i] : max;
+  }
+  out.non_finite = bad;
+  out.zeros = zero;
+  out.sum = sum;
+  out.min = min;
+  out.max = max;
+  return out;
+}
+
+// Counts 16-bit values whose magnitude bits exceed `infinity` (NaNs of bf16 or f16).
+__attribute__((target("avx512f,avx512bw"))) uint32_t CountNaN16Avx512(const std::byte* src,
+                                                                       size_t n,
+                                                                       uint16_t infinity) {
+  const __m512i magnitude = _mm512_set1_epi16(0x7FFF);
+  const __m512i limit = _mm512_set1_epi16(static_cast<short>(infinity));
+  uint32_t nan = 0;
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m512i v = _mm512_and_si512(_mm512_loadu_si512(src + 2 * i), magnitude);
+    nan += __builtin_popcount(_mm512_cmpgt_epu16_mask(v, limit));
+  }
+  for (; i < n; ++i) {
+    uint16_t bits;
+    std::memcpy(&bits, src + 2 * i, 2);
+    nan += (bits & 0x7FFF) > infinity;
+  }
+  return nan;
+}
+
+// Sums of (x - mean)^2, ^3, ^4 in double. REQUIRES: every x[i] finite.
+__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl"))) void CentredPowersAvx512(
+    const float* x, size_t n, double mean, double* m2_out, double* m3_out, double* m4_out) {
+  const __m512d c = _mm512_set1_pd(mean);
+  __m512d a2 = _mm512_setzero_pd(), a3 = _mm512_setzero_pd(), a4 = _mm512_setzero_pd();
+  __m512d b2 = _mm512_setzero_pd(), b3 = _mm512_setzero_pd(), b4 = _mm512_setzero_pd();
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 v = _mm512_loadu_ps(x + i);
+    const __m512d da = _mm512_sub_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)), c);
+    const __m512d db = _mm512_sub_pd(_mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)), c);
+    const __m512d qa = _mm512_mul_pd(da, da), qb = _mm512_mul_pd(db, db);
+    a2 = _mm512_add_pd(a2, qa);
+    b2 = _mm512_add_pd(b2, qb);
+    a3 = _mm512_fmadd_pd(qa, da, a3);
+    b3 = _mm512_fmadd_pd(qb, db, b3);
+    a4 = _mm512_fmadd_pd(qa, qa, a4);
+    b4 = _mm512_fmadd_pd(qb, qb, b4);
+  }
+  double m2 = _mm512_reduce_add_pd(_mm512_add_pd(a2, b2));
+  double m3 = _mm512_reduce_add_pd(_mm512_add_pd(a3, b3));
+  double m4 = _mm512_reduce_add_pd(_mm512_add_pd(a4, b4));
+  for (; i < n; ++i) {
+    const double d = static_cast<double>(x[i]) - mean;
+    const double q = d * d;
+    m2 += q;
+    m3 += q * d;
+    m4 += q * q;
+  }
+  *m2_out = m2;
+  *m3_out = m3;
+  *m4_out = m4;
+}
+#pragma GCC diagnostic pop
+#endif
+
 }  // namespace
 
 struct TensorFingerprinter::State {
@@ -342,8 +463,8 @@ struct TensorFingerprinter::State {
   // Decoded values waiting to be folded into the fingerprint.
   std::vector<float> block;
   size_t block_size = 0;
-  std::vector<uint16_t> raw16;  // the stored bits of `block`, when keep_raw16
   std::vector<uint16_t> half_bits;
+  std::vector<uint16_t> stored_halves;  // HashStoredHalves' canonicalised copy
   std::vector<float> finite_scratch;
   // SketchTerms output for one row segment.
   std::vector<uint32_t> term_bucket;
@@ -399,6 +520,9 @@ struct TensorFingerprinter::State {
   // Hashes and decodes `units` whole units.
   void AddDecoded(const std::byte* src, size_t units);
   void ProcessBlock();
+  // For BF16 (F16) storage, adds `n` stored values to the bf16 (f16) hash stream: the stored
+  // bits are the rounded values, NaN aside, which the definition maps to one canonical NaN.
+  void HashStoredHalves(const std::byte* src, size_t n);
   void SketchBlock(const float* x, size_t n, float centre);
   // Adds the float bucket pairs into the double sums (S += S_float + c * T_float).
   void FoldSums() {
@@ -412,6 +536,9 @@ struct TensorFingerprinter::State {
   // float sums still add only a handful of terms.
   float fold_centre = 0;
   uint32_t blocks_unfolded = 0;
+  // Version 2's sample adds a quarter (a sixteenth) of the terms per block when one axis (both)
+  // is sampled, so its groups are that many times longer for the same terms per float sum.
+  uint32_t fold_blocks = kLongFoldBlocks;
   void NextRow() {
     ++row;
     column = 0;
@@ -431,9 +558,14 @@ void TensorFingerprinter::State::AddDecoded(const std::byte* src, size_t units) 
     // The raw bytes are hashed here, a block at a time, rather than once per Update(): the
     // decode that follows then reads them from cache. Only whole units arrive here, in
     // stream order, which hashes the same as the stream itself.
-    HashBytes(exact.get(), src, take * unit_bytes);
+    // Ask for the next block's bytes now, so that they arrive from memory while this block is
+    // processed rather than stalling the hash that reads them first.
+    const size_t bytes = take * unit_bytes;
+    const size_t ahead = std::min(units * unit_bytes, 2 * bytes);
+    for (size_t offset = bytes; offset < ahead; offset += 64) __builtin_prefetch(src + offset);
+    HashBytes(exact.get(), src, bytes);
     DecodeToFloat(dtype, src, take, block.data() + block_size);
-    if (keep_raw16) std::memcpy(raw16.data() + block_size, src, take * unit_bytes);
+    if (keep_raw16) HashStoredHalves(src, take);
     block_size += take * unit_elements;
     src += take * unit_bytes;
     units -= take;
@@ -464,6 +596,37 @@ size_t TensorFingerprinter::State::SampledTerms(const float* x, size_t n, float 
   SketchTermsListed(row_key, columns, gathered_values.data(), m, centre, bucket_shift,
                     term_bucket.data(), terms.data());
   return m;
+}
+
+void TensorFingerprinter::State::HashStoredHalves(const std::byte* src, size_t n) {
+  const bool bf16_storage = dtype == DType::kBF16;
+  // A NaN has all exponent bits set and a non-zero significand; infinities stay as they are.
+  const uint16_t infinity = bf16_storage ? 0x7F80 : 0x7C00;
+  const uint16_t canonical_nan = bf16_storage ? 0x7FC0 : 0x7E00;
+  XXH3_state_t* stream = bf16_storage ? bf16.get() : f16.get();
+  uint32_t nan = 0;
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+  if (kHasAvx512) {
+    nan = CountNaN16Avx512(src, n, infinity);
+  } else
+#endif
+  {
+    for (size_t i = 0; i < n; ++i) {
+      uint16_t bits;
+      std::memcpy(&bits, src + 2 * i, 2);
+      nan += (bits & 0x7FFF) > infinity;
+    }
+  }
+  if (nan == 0) {
+    HashBytes(stream, src, 2 * n);
+    return;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    uint16_t bits;
+    std::memcpy(&bits, src + 2 * i, 2);
+    stored_halves[i] = (bits & 0x7FFF) > infinity ? canonical_nan : bits;
+  }
+  HashBytes(stream, stored_halves.data(), 2 * n);
 }
 
 void TensorFingerprinter::State::SketchBlock(const float* x, size_t n, float centre) {
@@ -498,7 +661,7 @@ void TensorFingerprinter::State::SketchBlock(const float* x, size_t n, float cen
     if (column == inner) NextRow();
   }
   ++blocks_unfolded;
-  if (buckets == static_cast<size_t>(kSketchDim) || blocks_unfolded == kLongFoldBlocks) {
+  if (buckets == static_cast<size_t>(kSketchDim) || blocks_unfolded == fold_blocks) {
     FoldSums();
   }
 }
@@ -517,19 +680,40 @@ void TensorFingerprinter::State::ProcessBlock() {
     }
   }
 
-  const uint64_t non_finite_before = non_finite;
-  ScanBlock(x, n, &non_finite, &zeros);
-  const bool all_finite = non_finite == non_finite_before;
+  // Scan for non-finite values and zeros, and the block's moments (of finite values only).
+  bool all_finite;
+  bool have_moments = false;
+  CentralMoments block_moments;
+  float lo = 0, hi = 0;
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+  if (kHasAvx512) {
+    const BlockScan scan = ScanSumAvx512(x, n);
+    non_finite += scan.non_finite;
+    zeros += scan.zeros;
+    all_finite = scan.non_finite == 0;
+    if (all_finite) {
+      block_moments.count = n;
+      block_moments.mean = scan.sum / static_cast<double>(n);
+      CentredPowersAvx512(x, n, block_moments.mean, &block_moments.m2, &block_moments.m3,
+                          &block_moments.m4);
+      lo = scan.min;
+      hi = scan.max;
+      have_moments = true;
+    }
+  } else
+#endif
+  {
+    const uint64_t non_finite_before = non_finite;
+    ScanBlock(x, n, &non_finite, &zeros);
+    all_finite = non_finite == non_finite_before;
+  }
 
-  if (all_finite && dtype == DType::kBF16) {
-    HashBytes(bf16.get(), raw16.data(), n * sizeof(uint16_t));
-  } else {
+  // BF16 (F16) storage hashed its own cast stream from the stored bits (HashStoredHalves).
+  if (dtype != DType::kBF16) {
     internal::FloatsToBF16(x, n, half_bits.data());
     HashBytes(bf16.get(), half_bits.data(), n * sizeof(uint16_t));
   }
-  if (all_finite && dtype == DType::kF16) {
-    HashBytes(f16.get(), raw16.data(), n * sizeof(uint16_t));
-  } else {
+  if (dtype != DType::kF16) {
     internal::FloatsToF16(x, n, all_finite, half_bits.data());
     HashBytes(f16.get(), half_bits.data(), n * sizeof(uint16_t));
   }
@@ -546,8 +730,7 @@ void TensorFingerprinter::State::ProcessBlock() {
   }
   float centre = 0;
   if (finite_count > 0) {
-    float lo, hi;
-    const CentralMoments block_moments = BlockMoments(finite, finite_count, &lo, &hi);
+    if (!have_moments) block_moments = BlockMoments(finite, finite_count, &lo, &hi);
     if (moments.count == 0) {
       min = lo;
       max = hi;
@@ -627,6 +810,8 @@ TensorFingerprinter::TensorFingerprinter(std::string name, DType dtype, std::vec
     s.sample_rows = rows >= kSampleMinAxis;
     s.sample_columns = columns >= kSampleMinAxis;
     s.row_kept = !s.sample_rows || internal::SampleKeepsRow(0);
+    s.fold_blocks = kLongFoldBlocks * (s.sample_rows ? kSampleAxisRate : 1) *
+                    (s.sample_columns ? kSampleAxisRate : 1);
     if (s.sample_columns) {
       if (columns <= kMaxListedRowLength) {
         s.columns_listed = true;
@@ -667,7 +852,7 @@ TensorFingerprinter::TensorFingerprinter(std::string name, DType dtype, std::vec
                   elements <= kMaxRecognizedElements;
   if (s.keep_values) s.values.reserve(std::min<uint64_t>(elements, kBlockElements));
   s.block.resize(kBlockElements);
-  if (s.keep_raw16) s.raw16.resize(kBlockElements);
+  if (s.keep_raw16) s.stored_halves.resize(kBlockElements);
   s.half_bits.resize(kBlockElements);
   s.finite_scratch.resize(kBlockElements);
   s.term_bucket.resize(kBlockElements);

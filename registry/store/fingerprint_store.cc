@@ -495,7 +495,7 @@ std::vector<uint64_t> FingerprintStore::Impl::PutModelRecords(
   info.tensor_count = tensors.size();
   info.parameter_count = parameters;
   if (info.created_unix == 0) info.created_unix = static_cast<int64_t>(std::time(nullptr));
-  if (info.fingerprint_version == 0) info.fingerprint_version = indexer::kOldestFingerprintVersion;
+  if (info.fingerprint_version == 0) info.fingerprint_version = indexer::kFingerprintVersion;
 
   sink(si::kModelsCf, si::ModelKey(info.id), si::EncodeModelRecord(info));
   sink(si::kModelNamesCf, name_key, si::EncodeU64(info.id));
