@@ -561,8 +561,8 @@ void TensorFingerprinter::State::AddDecoded(const std::byte* src, size_t units) 
     // Ask for the next block's bytes now, so that they arrive from memory while this block is
     // processed rather than stalling the hash that reads them first.
     const size_t bytes = take * unit_bytes;
-    const size_t ahead = std::min(units * unit_bytes, 3 * bytes);
-    for (size_t offset = 2 * bytes; offset < ahead; offset += 64) __builtin_prefetch(src + offset);
+    const size_t ahead = std::min(units * unit_bytes, 2 * bytes);
+    for (size_t offset = bytes; offset < ahead; offset += 64) __builtin_prefetch(src + offset);
     HashBytes(exact.get(), src, bytes);
     DecodeToFloat(dtype, src, take, block.data() + block_size);
     if (keep_raw16) HashStoredHalves(src, take);
