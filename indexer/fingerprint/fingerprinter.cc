@@ -154,18 +154,18 @@ WP_HOT_LOOP void SketchTermsPortable(uint64_t row_key, uint64_t first_column, co
   }
 }
 
-// The same for listed columns (version 2's sampled columns of one row, their values gathered
-// into `x`).
+// The same for listed columns (version 2's sampled columns of one row): the value of column
+// columns[j] is x[columns[j] - first], x holding the row segment that starts at column `first`.
 WP_HOT_LOOP void SketchTermsListedPortable(uint64_t row_key, const uint64_t* columns,
-                                           const float* x, size_t n, float centre, unsigned shift,
-                                           uint32_t* bucket, SketchTerm* term) {
-#pragma omp simd
+                                           uint64_t first, const float* x, size_t n, float centre,
+                                           unsigned shift, uint32_t* bucket, SketchTerm* term) {
   for (size_t j = 0; j < n; ++j) {
     const uint64_t h = Mix64(row_key ^ columns[j]);
     bucket[j] = static_cast<uint32_t>(h >> shift);
     const uint32_t negative = static_cast<uint32_t>(h & 1) << 31;
-    const bool finite = IsFiniteBits(x[j]);
-    term[j].value = finite ? std::bit_cast<float>(std::bit_cast<uint32_t>(x[j] - centre) ^ negative)
+    const float v = x[columns[j] - first];
+    const bool finite = IsFiniteBits(v);
+    term[j].value = finite ? std::bit_cast<float>(std::bit_cast<uint32_t>(v - centre) ^ negative)
                            : 0.0f;
     term[j].sign = finite ? std::bit_cast<float>(0x3F800000u | negative) : 0.0f;
   }
@@ -177,8 +177,9 @@ WP_HOT_LOOP void SketchTermsListedPortable(uint64_t row_key, const uint64_t* col
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 // The same with AVX-512 written out: eight coordinates per 512-bit vector of 64-bit lanes
 // (the compiler's own vectorization of the loop above settles for 128-bit vectors).
-// With kListed, the columns are read from `columns` (version 2's sampled columns, the values
-// gathered into `x`) instead of counting up from `first_column`.
+// With kListed, the columns are read from `columns` (version 2's sampled columns of one row) and
+// each value gathered from x[column - first_column], instead of counting up from `first_column`
+// over consecutive values.
 template <bool kListed>
 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl"))) void SketchTermsAvx512(
     uint64_t row_key, uint64_t first_column, const uint64_t* columns, const float* x, size_t n,
@@ -196,8 +197,15 @@ __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl"))) void SketchTermsAv
   const __m128i high_shift = _mm_cvtsi32_si128(static_cast<int>(shift - 32));
   __m512i column = _mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(first_column)), lane);
   size_t j = 0;
+  const __m512i first = _mm512_set1_epi64(static_cast<long long>(first_column));
   for (; j + 8 <= n; j += 8) {
-    if constexpr (kListed) column = _mm512_loadu_si512(columns + j);
+    __m256 v;
+    if constexpr (kListed) {
+      column = _mm512_loadu_si512(columns + j);
+      v = _mm512_i64gather_ps(_mm512_sub_epi64(column, first), x, 4);
+    } else {
+      v = _mm256_loadu_ps(x + j);
+    }
     __m512i z = _mm512_xor_si512(key, column);
     if constexpr (!kListed) column = _mm512_add_epi64(column, eight);
     z = _mm512_xor_si512(z, _mm512_srli_epi64(z, 30));
@@ -212,7 +220,6 @@ __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl"))) void SketchTermsAv
     const __m256i high = _mm512_extracti64x4_epi64(halves, 1);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(bucket + j), _mm256_srl_epi32(high, high_shift));
     const __m256i negative = _mm256_slli_epi32(low, 31);
-    const __m256 v = _mm256_loadu_ps(x + j);
     const __mmask8 finite = _mm256_cmpneq_epi32_mask(
         _mm256_and_si256(_mm256_castps_si256(v), exponent), exponent);
     const __m256i value = _mm256_maskz_xor_epi32(
@@ -228,8 +235,8 @@ __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl"))) void SketchTermsAv
   }
   if (j < n) {
     if constexpr (kListed) {
-      SketchTermsListedPortable(row_key, columns + j, x + j, n - j, centre, shift, bucket + j,
-                                term + j);
+      SketchTermsListedPortable(row_key, columns + j, first_column, x, n - j, centre, shift,
+                                bucket + j, term + j);
     } else {
       SketchTermsPortable(row_key, first_column + j, x + j, n - j, centre, shift, bucket + j,
                           term + j);
@@ -257,14 +264,16 @@ void SketchTerms(uint64_t row_key, uint64_t first_column, const float* x, size_t
   SketchTermsPortable(row_key, first_column, x, n, centre, shift, bucket, term);
 }
 
-void SketchTermsListed(uint64_t row_key, const uint64_t* columns, const float* x, size_t n,
-                       float centre, unsigned shift, uint32_t* bucket, SketchTerm* term) {
+// Listed columns of the row segment `x` that starts at column `first`.
+void SketchTermsListed(uint64_t row_key, const uint64_t* columns, uint64_t first, const float* x,
+                       size_t n, float centre, unsigned shift, uint32_t* bucket,
+                       SketchTerm* term) {
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
   if (kHasAvx512) {
-    return SketchTermsAvx512<true>(row_key, 0, columns, x, n, centre, shift, bucket, term);
+    return SketchTermsAvx512<true>(row_key, first, columns, x, n, centre, shift, bucket, term);
   }
 #endif
-  SketchTermsListedPortable(row_key, columns, x, n, centre, shift, bucket, term);
+  SketchTermsListedPortable(row_key, columns, first, x, n, centre, shift, bucket, term);
 }
 
 // Folds one block's float bucket pairs (sum of sign * (x - c), sum of sign) into the tensor's
@@ -487,9 +496,8 @@ struct TensorFingerprinter::State {
   bool columns_listed = false;
   std::vector<uint64_t> kept_columns;
   size_t kept_cursor = 0;
-  // A kept row's sampled columns of one segment and their values.
+  // A kept row's sampled columns of one segment, when they are not listed.
   std::vector<uint64_t> gathered_columns;
-  std::vector<float> gathered_values;
 
   // The decoded values of a floating-point tensor small enough to be examined for fixed
   // content (RecognizeFixedTensor) at Finish(); empty otherwise. At most
@@ -580,21 +588,21 @@ size_t TensorFingerprinter::State::SampledTerms(const float* x, size_t n, float 
   if (columns_listed) {
     // Listed: the kept columns of this segment are the next entries of the list.
     const size_t first = kept_cursor;
-    while (kept_cursor < kept_columns.size() && kept_columns[kept_cursor] < end) ++kept_cursor;
+    kept_cursor = static_cast<size_t>(
+        std::lower_bound(kept_columns.begin() + static_cast<std::ptrdiff_t>(first),
+                         kept_columns.end(), end) -
+        kept_columns.begin());
     m = kept_cursor - first;
     columns = kept_columns.data() + first;
-    for (size_t j = 0; j < m; ++j) gathered_values[j] = x[columns[j] - column];
   } else {
     for (uint64_t c = column; c < end; ++c) {
-      if (!internal::SampleKeepsColumn(c)) continue;
-      gathered_columns[m] = c;
-      gathered_values[m] = x[c - column];
-      ++m;
+      if (internal::SampleKeepsColumn(c)) gathered_columns[m++] = c;
     }
     columns = gathered_columns.data();
   }
-  SketchTermsListed(row_key, columns, gathered_values.data(), m, centre, bucket_shift,
-                    term_bucket.data(), terms.data());
+  // The kernel reads each kept column's value from the segment itself.
+  SketchTermsListed(row_key, columns, column, x, m, centre, bucket_shift, term_bucket.data(),
+                    terms.data());
   return m;
 }
 
@@ -819,8 +827,7 @@ TensorFingerprinter::TensorFingerprinter(std::string name, DType dtype, std::vec
           if (internal::SampleKeepsColumn(c)) s.kept_columns.push_back(c);
         }
       }
-      s.gathered_columns.resize(kBlockElements);
-      s.gathered_values.resize(kBlockElements);
+      if (!s.columns_listed) s.gathered_columns.resize(kBlockElements);
     }
   }
   if (elements >= kLongSketchMinElements) {
