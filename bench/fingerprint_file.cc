@@ -1,8 +1,10 @@
 // Fingerprints one model file or directory with FingerprintModel and reports wall time,
 // throughput and the process's peak resident memory.
 //
-// Usage: fingerprint_file PATH [THREADS [REPEATS]]
-// Prints one line: "threads=T repeats=R median_s=... gbps=... max_rss_mb=... tensors=N".
+// Usage: fingerprint_file PATH [THREADS [REPEATS [VERSION]]]
+// VERSION is the fingerprint definition (default: the current one, docs/FINGERPRINT.md).
+// Prints one line: "version=V threads=T repeats=R median_s=... gbps=... max_rss_mb=...
+// tensors=N".
 // Run it once per thread count: peak RSS is a per-process figure.
 #include <sys/resource.h>
 
@@ -18,7 +20,7 @@
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: fingerprint_file PATH [THREADS [REPEATS]]\n");
+    std::fprintf(stderr, "usage: fingerprint_file PATH [THREADS [REPEATS [VERSION]]]\n");
     return 2;
   }
   const std::string path = argv[1];
@@ -26,6 +28,7 @@ int main(int argc, char** argv) {
   const int repeats = argc > 3 ? std::max(1, std::atoi(argv[3])) : 3;
   weightprint::indexer::FingerprintOptions options;
   options.threads = threads;
+  if (argc > 4) options.fingerprint_version = static_cast<uint32_t>(std::atoi(argv[4]));
 
   uint64_t bytes = 0;
   size_t tensors = 0;
@@ -50,8 +53,8 @@ int main(int argc, char** argv) {
   const double median = seconds[seconds.size() / 2];
   struct rusage usage {};
   getrusage(RUSAGE_SELF, &usage);
-  std::printf("threads=%d repeats=%d median_s=%.3f gbps=%.3f max_rss_mb=%.1f tensors=%zu\n",
-              threads, repeats, median, static_cast<double>(bytes) / median / 1e9,
+  std::printf("version=%u threads=%d repeats=%d median_s=%.3f gbps=%.3f max_rss_mb=%.1f tensors=%zu\n",
+              options.fingerprint_version, threads, repeats, median, static_cast<double>(bytes) / median / 1e9,
               static_cast<double>(usage.ru_maxrss) / 1024.0, tensors);
   return 0;
 }

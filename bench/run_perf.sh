@@ -3,7 +3,8 @@
 #   bash bench/run_perf.sh
 # Builds (tools/build.sh, so dependencies are installed too), then runs
 #   1. fingerprint throughput on a 2.1 GB bf16 safetensors file from page cache: xxhsum -H2,
-#      weightprint with 1 thread and with every core, and the numpy baseline;
+#      weightprint (fingerprint version 2, and version 1 for comparison) with 1 thread and with
+#      every core, and the numpy baseline;
 #   2. peak resident memory of `weightprint register` on a 10.2 GB model;
 #   3. registry scale at 10k, 100k and 1M tensors (bench/registry_scale), and on the largest
 #      registry, recall against HNSW search breadth (bench/hnsw_breadth);
@@ -46,21 +47,28 @@ XXH=$(for i in 1 2 3; do
   /usr/bin/time -f "%e" xxhsum -H2 "$M2G" 2>&1 >/dev/null | tr '\r' '\n' |
     grep -E '^[0-9.]+$' | tail -1; done | median3)
 XXH_GBPS=$(python3 -c "print(f'{$BYTES/$XXH/1e9:.3f}')")
-"$BIN/bench/fingerprint_file" "$M2G" 1 3 >"$SCRATCH/fp1.txt"
-"$BIN/bench/fingerprint_file" "$M2G" 0 3 >"$SCRATCH/fpall.txt"
+# Fingerprint version 2 (the default) and version 1, each with 1 thread and every core.
+"$BIN/bench/fingerprint_file" "$M2G" 1 3 2 >"$SCRATCH/fp1.txt"
+"$BIN/bench/fingerprint_file" "$M2G" 0 3 2 >"$SCRATCH/fpall.txt"
+"$BIN/bench/fingerprint_file" "$M2G" 1 3 1 >"$SCRATCH/fp1_v1.txt"
+"$BIN/bench/fingerprint_file" "$M2G" 0 3 1 >"$SCRATCH/fpall_v1.txt"
 /usr/bin/python3 bench/numpy_stats.py "$M2G" >"$SCRATCH/numpy.txt"
 FP1=$(value gbps "$SCRATCH/fp1.txt"); FPALL=$(value gbps "$SCRATCH/fpall.txt")
+FP1V1=$(value gbps "$SCRATCH/fp1_v1.txt"); FPALLV1=$(value gbps "$SCRATCH/fpall_v1.txt")
 NP=$(value numpy_gbps "$SCRATCH/numpy.txt"); CORES=$(nproc)
-python3 - "$XXH_GBPS" "$FP1" "$FPALL" "$NP" "$CORES" <<'PY'
+python3 - "$XXH_GBPS" "$FP1" "$FPALL" "$FP1V1" "$FPALLV1" "$NP" "$CORES" <<'PY'
 import sys
-xxh, one, full, np_, cores = map(float, sys.argv[1:])
-print(f"{'':34}{'GB/s':>8}{'vs xxhsum':>11}")
-print(f"{'xxhsum -H2 (1 thread)':34}{xxh:8.2f}{1:11.2f}")
-print(f"{'weightprint, 1 thread':34}{one:8.2f}{one/xxh:11.2f}")
-print(f"{'weightprint, %d threads' % cores:34}{full:8.2f}{full/xxh:11.2f}")
-print(f"{'numpy baseline (no hashes)':34}{np_:8.3f}{np_/xxh:11.3f}")
-print(f"weightprint / numpy: {one/np_:.1f}x (1 thread), per-core target 1 GB/s: "
-      f"{'met' if one >= 1 else 'NOT met'}; half of xxhsum: {'met' if full >= xxh/2 else 'NOT met'}")
+xxh, one, full, one_v1, full_v1, np_, cores = map(float, sys.argv[1:])
+print(f"{'':40}{'GB/s':>8}{'vs xxhsum':>11}")
+print(f"{'xxhsum -H2 (1 thread)':40}{xxh:8.2f}{1:11.2f}")
+print(f"{'weightprint v2, 1 thread':40}{one:8.2f}{one/xxh:11.2f}")
+print(f"{'weightprint v2, %d threads' % cores:40}{full:8.2f}{full/xxh:11.2f}")
+print(f"{'weightprint v1, 1 thread':40}{one_v1:8.2f}{one_v1/xxh:11.2f}")
+print(f"{'weightprint v1, %d threads' % cores:40}{full_v1:8.2f}{full_v1/xxh:11.2f}")
+print(f"{'numpy baseline (no hashes)':40}{np_:8.3f}{np_/xxh:11.3f}")
+print(f"weightprint v2 / numpy: {one/np_:.1f}x (1 thread), per-core target 1 GB/s: "
+      f"{'met' if one >= 1 else 'NOT met'}; half of xxhsum (v2, all cores): "
+      f"{full/xxh:.2f}, {'met' if full >= xxh/2 else 'NOT met'}")
 PY
 
 if [ "${WP_BENCH_SKIP_10G:-0}" != 1 ]; then

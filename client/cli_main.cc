@@ -25,6 +25,11 @@ void AddGlobalOptions(CLI::App& app, GlobalOptions& g) {
   app.add_option("--threads", g.threads,
                  "tensors fingerprinted in parallel (default 0: one per hardware thread)")
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--fingerprint-version", g.fingerprint_version,
+                 "fingerprint definition that register, query and fingerprint compute: 2 "
+                 "(default: a fixed coordinate sample of tensors of 4M elements or more) or 1 "
+                 "(every element; full power against large tensors registered at version 1)")
+      ->check(CLI::Range(1, 2));
   app.add_option("--server", g.server,
                  "HOST:PORT of a weightprint server; when given, talk to it instead of --db");
   app.add_option("--token-file", g.token_file,

@@ -22,6 +22,7 @@ absl::Status RunFingerprintCommand(const FingerprintCommandArgs& args, int threa
     indexer::FingerprintOptions options;
     options.invariants = true;  // as `register` sends them
     options.threads = threads;
+    options.fingerprint_version = args.fingerprint_version;
     options.progress = [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); };
     fingerprint = indexer::FingerprintModel(args.path, options);
   }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "indexer/fingerprint/tensor_fingerprint.h"
 #include "registry/model_info.h"
 
 namespace weightprint::client {
@@ -21,6 +22,8 @@ struct FingerprintCommandArgs {
   registry::ModelInfo info;             // name, revision, license, source
   std::vector<std::string> base_models; // --base-model (else the model card's)
   std::string base_model_relation;
+  // The fingerprint definition to compute (docs/FINGERPRINT.md).
+  uint32_t fingerprint_version = indexer::kFingerprintVersion;
 };
 
 // Fingerprints args.path with `threads` workers (0: one per hardware thread) and writes the

@@ -1,5 +1,6 @@
 #include "client/model_bundle.h"
 
+#include <algorithm>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -18,7 +19,11 @@ weightprint::v1::ModelBundle MakeModelBundle(const registry::ModelInfo& info,
   sent.tensor_count = fingerprint.tensors.size();
   sent.parameter_count = fingerprint.parameter_count();
   sent.created_unix = 0;
-  sent.fingerprint_version = indexer::kFingerprintVersion;
+  // The version the tensors were computed at (the newest, should they differ).
+  sent.fingerprint_version = indexer::kOldestFingerprintVersion;
+  for (const indexer::TensorFingerprint& tensor : fingerprint.tensors) {
+    sent.fingerprint_version = std::max(sent.fingerprint_version, tensor.version);
+  }
   sent.trusted = false;
   registry::ToProto(sent, bundle.mutable_info());
   bundle.mutable_tensors()->Reserve(static_cast<int>(fingerprint.tensors.size()));
@@ -26,7 +31,7 @@ weightprint::v1::ModelBundle MakeModelBundle(const registry::ModelInfo& info,
     registry::ToProto(tensor, /*include_sketch=*/true, bundle.add_tensors());
   }
   bundle.set_fingerprinter_version(
-      absl::StrCat("weightprint fingerprint version ", indexer::kFingerprintVersion));
+      absl::StrCat("weightprint fingerprint version ", sent.fingerprint_version));
   bundle.set_source(std::string(source));
   bundle.set_created_unix(created_unix);
   return bundle;

@@ -406,6 +406,7 @@ absl::StatusOr<RemoteFingerprint> FingerprintRemoteModel(const std::string& url,
 
   indexer::FingerprintOptions fp_options;
   fp_options.threads = options.threads;
+  fp_options.fingerprint_version = options.fingerprint_version;
   fp_options.select = [&chosen_names](const indexer::TensorInfo& t) {
     return chosen_names.contains(t.name);
   };

@@ -27,6 +27,9 @@ struct RemoteFetchOptions {
   HttpOptions http;
   // Share of the model's bytes the chosen tensors may take. Default: 0.04
   double byte_budget = 0.04;
+  // The fingerprint definition computed for the fetched tensors (docs/FINGERPRINT.md).
+  // Default: indexer::kFingerprintVersion
+  uint32_t fingerprint_version = indexer::kFingerprintVersion;
   // Tensors at most this large are always fetched (norm gains, biases: cheap and numerous).
   uint64_t small_tensor_bytes = 64 << 10;
   // Ranges closer than this are fetched as one request (the gap is read and discarded).

@@ -8,17 +8,21 @@
 
 namespace weightprint::client {
 
-absl::StatusOr<RemoteFingerprint> FingerprintRemoteForQuery(const std::string& url, int threads) {
+absl::StatusOr<RemoteFingerprint> FingerprintRemoteForQuery(const std::string& url, int threads,
+                                                             uint32_t fingerprint_version) {
   ProgressBar bar("fetching");
   RemoteFetchOptions options;
   options.threads = threads;
+  options.fingerprint_version = fingerprint_version;
   options.progress = [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); };
   return FingerprintRemoteModel(url, options);
 }
 
 absl::StatusOr<indexer::ModelFingerprint> FingerprintUrl(const std::string& url, int threads,
-                                                         RemoteFingerprint* summary) {
-  absl::StatusOr<RemoteFingerprint> remote = FingerprintRemoteForQuery(url, threads);
+                                                         RemoteFingerprint* summary,
+                                                         uint32_t fingerprint_version) {
+  absl::StatusOr<RemoteFingerprint> remote =
+      FingerprintRemoteForQuery(url, threads, fingerprint_version);
   if (!remote.ok()) return remote.status();
   indexer::ModelFingerprint model = std::move(remote->model);
   *summary = *std::move(remote);

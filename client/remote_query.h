@@ -4,6 +4,7 @@
 #ifndef WEIGHTPRINT_CLIENT_REMOTE_QUERY_H_
 #define WEIGHTPRINT_CLIENT_REMOTE_QUERY_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -13,12 +14,15 @@
 namespace weightprint::client {
 
 // FingerprintRemoteModel with the CLI's defaults and a progress bar on stderr.
-absl::StatusOr<RemoteFingerprint> FingerprintRemoteForQuery(const std::string& url, int threads);
+absl::StatusOr<RemoteFingerprint> FingerprintRemoteForQuery(
+    const std::string& url, int threads,
+    uint32_t fingerprint_version = indexer::kFingerprintVersion);
 
 // For a query command: the model fingerprint of `url`; `summary` (not null) receives the transfer
 // figures, its `model` left empty.
-absl::StatusOr<indexer::ModelFingerprint> FingerprintUrl(const std::string& url, int threads,
-                                                         RemoteFingerprint* summary);
+absl::StatusOr<indexer::ModelFingerprint> FingerprintUrl(
+    const std::string& url, int threads, RemoteFingerprint* summary,
+    uint32_t fingerprint_version = indexer::kFingerprintVersion);
 
 // "fetched 1234567 bytes of 2147483648 (0.06%) in 41 requests; 120 of 291 tensors
 // fingerprinted (the others were not read; exact hashes cover the fetched tensors only)\n"

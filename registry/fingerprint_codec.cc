@@ -74,10 +74,11 @@ absl::StatusOr<indexer::TensorFingerprint> FromProto(const v1::TensorFingerprint
   if (in.name().empty()) {
     return absl::InvalidArgumentError("tensor fingerprint: field name: must not be empty");
   }
-  if (in.fingerprint_version() != indexer::kFingerprintVersion) {
+  if (!indexer::IsSupportedFingerprintVersion(in.fingerprint_version())) {
     return absl::FailedPreconditionError(ErrorText(
         "tensor '", in.name(), "': field fingerprint_version: ", in.fingerprint_version(),
-        " is not supported (this build reads version ", indexer::kFingerprintVersion, ")"));
+        " is not supported (this build reads versions ", indexer::kOldestFingerprintVersion,
+        " to ", indexer::kFingerprintVersion, ")"));
   }
   if (in.dtype() == v1::DTYPE_UNSPECIFIED || !v1::DType_IsValid(in.dtype())) {
     return Invalid(in, "dtype", ErrorText("unknown value ", in.dtype()));

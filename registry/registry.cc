@@ -48,13 +48,21 @@ constexpr uint64_t kCalibrationSampleSeed = 0x5752534D504Cull;
 constexpr size_t kPairsPerRole = 4000;
 constexpr double kMaxTombstoneFraction = 0.1;
 
+// A model's fingerprint version is the newest of its tensors' (they normally share one: the
+// fingerprinter computes a whole model at one version).
+uint32_t ModelFingerprintVersion(const std::vector<TensorFingerprint>& tensors) {
+  uint32_t version = indexer::kOldestFingerprintVersion;
+  for (const TensorFingerprint& t : tensors) version = std::max(version, t.version);
+  return version;
+}
+
 absl::Status ValidateTensors(const std::vector<TensorFingerprint>& tensors) {
   for (const TensorFingerprint& t : tensors) {
     if (t.name.empty()) return absl::InvalidArgumentError("a tensor has an empty name");
-    if (t.version != indexer::kFingerprintVersion) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("tensor ", t.name, ": fingerprint version ", t.version,
-                       " (this registry speaks version ", indexer::kFingerprintVersion, ")"));
+    if (!indexer::IsSupportedFingerprintVersion(t.version)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "tensor ", t.name, ": fingerprint version ", t.version, " (this registry speaks versions ",
+          indexer::kOldestFingerprintVersion, " to ", indexer::kFingerprintVersion, ")"));
     }
     if (!t.sketch.empty() && t.sketch.size() != static_cast<size_t>(indexer::kSketchDim)) {
       return absl::InvalidArgumentError(absl::StrCat("tensor ", t.name, ": sketch has ",
@@ -393,7 +401,7 @@ absl::StatusOr<ModelInfo> Registry::Register(ModelInfo info,
         absl::StrCat("model ", info.name, " has no tensors to register"));
   }
   if (absl::Status s = ValidateTensors(tensors); !s.ok()) return s;
-  info.fingerprint_version = indexer::kFingerprintVersion;
+  info.fingerprint_version = ModelFingerprintVersion(tensors);
   info.created_unix = 0;  // the store stamps its own clock
 
   AuditEntry audit =
@@ -471,7 +479,7 @@ absl::StatusOr<std::vector<IngestOutcome>> Registry::Ingest(std::vector<ModelToI
       return refuse(m, absl::InvalidArgumentError("the model has no tensors to register"));
     }
     if (absl::Status s = ValidateTensors(m.tensors); !s.ok()) return refuse(m, s);
-    m.info.fingerprint_version = indexer::kFingerprintVersion;
+    m.info.fingerprint_version = ModelFingerprintVersion(m.tensors);
     m.info.created_unix = 0;  // the store stamps its own clock
     m.info.id = 0;
     digests[i] = WeightsDigest(m.tensors);

@@ -47,7 +47,9 @@ std::string DefaultDbDir() {
 
 std::string VersionText() {
   return absl::StrCat("weightprint ", WEIGHTPRINT_VERSION, "\nfingerprint version ",
-                      indexer::kFingerprintVersion, "\nstore schema version ",
+                      indexer::kFingerprintVersion, " (reads versions ",
+                      indexer::kOldestFingerprintVersion, " to ", indexer::kFingerprintVersion,
+                      ")\nstore schema version ",
                       registry::StoreSchemaVersion(), "\nreport schema weightprint.report.v1");
 }
 
@@ -88,12 +90,14 @@ absl::StatusOr<std::unique_ptr<RegistryClient>> Connect(const GlobalOptions& g) 
 
 absl::StatusOr<indexer::ModelFingerprint> FingerprintWithProgress(const std::string& path,
                                                                   int threads,
-                                                                  const std::string& only_tensor) {
+                                                                  const std::string& only_tensor,
+                                                                  uint32_t fingerprint_version) {
   ProgressBar bar("fingerprinting");
   indexer::FingerprintOptions options;
   options.invariants = true;  // coordinate-free features travel with the tensors
   options.threads = threads;
   options.only_tensor = only_tensor;
+  options.fingerprint_version = fingerprint_version;
   options.progress = [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); };
   return indexer::FingerprintModel(path, options);
 }

@@ -27,6 +27,8 @@ struct GlobalOptions {
   std::string db = DefaultDbDir();
   std::string server;
   int threads = 0;
+  // --fingerprint-version: the fingerprint definition register, query and fingerprint compute.
+  uint32_t fingerprint_version = indexer::kFingerprintVersion;
   std::string token_file;  // bearer token for --server; else $WEIGHTPRINT_TOKEN
   RemoteOptions remote;    // TLS files
 };
@@ -47,9 +49,11 @@ int Fail(const absl::Status& status);
 absl::StatusOr<std::unique_ptr<RegistryClient>> Connect(const GlobalOptions& g);
 
 // Fingerprints a model file or directory (invariant features included), showing progress on a
-// terminal. `only_tensor`: fingerprint that tensor alone.
+// terminal. `only_tensor`: fingerprint that tensor alone. `fingerprint_version`: the definition
+// to compute (docs/FINGERPRINT.md).
 absl::StatusOr<indexer::ModelFingerprint> FingerprintWithProgress(
-    const std::string& path, int threads, const std::string& only_tensor = "");
+    const std::string& path, int threads, const std::string& only_tensor = "",
+    uint32_t fingerprint_version = indexer::kFingerprintVersion);
 
 // The lineage a model declares: --base-model (and --base-model-relation) when given, else the
 // model card (README.md front matter) in the model directory.

@@ -41,6 +41,7 @@ Command AddFingerprintCommand(CLI::App& app, const GlobalOptions& g) {
         DeclaredLineageOf(a.path, a.base_models, a.base_model_relation);
     if (!declared.ok()) return Fail(declared.status());
     ApplyDeclared(*declared, a.info);
+    a.fingerprint_version = g.fingerprint_version;
     absl::Status s = RunFingerprintCommand(a, g.threads);
     return s.ok() ? 0 : Fail(s);
   };

@@ -33,7 +33,8 @@ struct QueryArgs {
   bool json = false, verbose = false;
 };
 
-int RunQuery(RegistryClient& c, QueryKind kind, const QueryArgs& a, int threads) {
+int RunQuery(RegistryClient& c, QueryKind kind, const QueryArgs& a, int threads,
+             uint32_t fingerprint_version) {
   registry::QueryOptions options = a.options;
   absl::StatusOr<std::vector<FailOn>> fail_on = ParseFailOn(a.fail_on);
   if (!fail_on.ok()) return FailWith(kExitUsage, "USAGE", std::string(fail_on.status().message()));
@@ -44,7 +45,7 @@ int RunQuery(RegistryClient& c, QueryKind kind, const QueryArgs& a, int threads)
     }
     if (IsHttpUrl(a.path)) return FailWith(kExitUsage, "USAGE", "--tensor reads a local file");
     absl::StatusOr<indexer::ModelFingerprint> fp =
-        FingerprintWithProgress(a.path, threads, a.tensor);
+        FingerprintWithProgress(a.path, threads, a.tensor, fingerprint_version);
     if (!fp.ok()) return Fail(fp.status());
     absl::StatusOr<registry::TensorQueryResult> result = c.QueryTensor(fp->tensors.front(), options);
     if (!result.ok()) return Fail(result.status());
@@ -60,7 +61,8 @@ int RunQuery(RegistryClient& c, QueryKind kind, const QueryArgs& a, int threads)
   std::optional<RemoteFingerprint> remote;  // set for an http(s) URL: only ranges are read
   if (IsHttpUrl(a.path)) remote.emplace();
   absl::StatusOr<indexer::ModelFingerprint> fp =
-      remote ? FingerprintUrl(a.path, threads, &*remote) : FingerprintWithProgress(a.path, threads);
+      remote ? FingerprintUrl(a.path, threads, &*remote, fingerprint_version)
+             : FingerprintWithProgress(a.path, threads, "", fingerprint_version);
   if (!fp.ok()) return Fail(fp.status());
   options.include_tensor_matches = a.verbose || a.json;
   absl::StatusOr<registry::ProvenanceReport> report = c.QueryModel(fp->tensors, options);
@@ -139,7 +141,7 @@ Command QueryCommand(CLI::App* cmd, QueryKind kind, std::shared_ptr<QueryArgs> a
   Command command;
   command.app = cmd;
   command.run_with_client = [kind, a, &g](RegistryClient& c) {
-    return RunQuery(c, kind, *a, g.threads);
+    return RunQuery(c, kind, *a, g.threads, g.fingerprint_version);
   };
   return command;
 }

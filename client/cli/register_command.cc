@@ -19,7 +19,7 @@ namespace {
 // the same name and commit is skipped; any other failure stops with its error.
 int RegisterHubCache(RegistryClient& c, const std::string& path, const registry::ModelInfo& given,
                      const std::vector<std::string>& bases, const std::string& relation,
-                     int threads, bool json) {
+                     int threads, uint32_t fingerprint_version, bool json) {
   absl::StatusOr<std::vector<HubSnapshot>> snapshots = FindHubSnapshots(path);
   if (!snapshots.ok()) return Fail(snapshots.status());
   if (!given.name.empty() && snapshots->front().name != snapshots->back().name) {
@@ -51,7 +51,8 @@ int RegisterHubCache(RegistryClient& c, const std::string& path, const registry:
       ++skipped;
       continue;
     }
-    absl::StatusOr<indexer::ModelFingerprint> fp = FingerprintWithProgress(snap.path, threads);
+    absl::StatusOr<indexer::ModelFingerprint> fp =
+        FingerprintWithProgress(snap.path, threads, "", fingerprint_version);
     if (!fp.ok()) return Fail(fp.status());
     info.format = fp->format;
     info.architecture = fp->architecture;
@@ -90,10 +91,11 @@ struct RegisterArgs {
   bool replace = false;
 };
 
-int RunRegister(RegistryClient& c, RegisterArgs& a, int threads) {
+int RunRegister(RegistryClient& c, RegisterArgs& a, int threads, uint32_t fingerprint_version) {
   registry::ModelInfo& info = a.info;
   if (IsHubCache(a.path)) {
-    return RegisterHubCache(c, a.path, info, a.bases, a.relation, threads, a.json);
+    return RegisterHubCache(c, a.path, info, a.bases, a.relation, threads, fingerprint_version,
+                            a.json);
   }
   if (info.name.empty()) {
     return FailWith(kExitUsage, "USAGE",
@@ -102,7 +104,8 @@ int RunRegister(RegistryClient& c, RegisterArgs& a, int threads) {
   absl::StatusOr<DeclaredLineage> declared = DeclaredLineageOf(a.path, a.bases, a.relation);
   if (!declared.ok()) return Fail(declared.status());
   ApplyDeclared(*declared, info);
-  absl::StatusOr<indexer::ModelFingerprint> fp = FingerprintWithProgress(a.path, threads);
+  absl::StatusOr<indexer::ModelFingerprint> fp =
+      FingerprintWithProgress(a.path, threads, "", fingerprint_version);
   if (!fp.ok()) return Fail(fp.status());
   info.format = fp->format;
   info.architecture = fp->architecture;
@@ -146,7 +149,9 @@ Command AddRegisterCommand(CLI::App& app, const GlobalOptions& g) {
                 "record's hashes stay in the audit trail); same weights always succeed");
   Command command;
   command.app = reg;
-  command.run_with_client = [a, &g](RegistryClient& c) { return RunRegister(c, *a, g.threads); };
+  command.run_with_client = [a, &g](RegistryClient& c) {
+    return RunRegister(c, *a, g.threads, g.fingerprint_version);
+  };
   return command;
 }
 

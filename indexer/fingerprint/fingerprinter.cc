@@ -40,6 +40,11 @@ constexpr unsigned kShortBucketShift = 56;
 constexpr unsigned kLongBucketShift = 52;
 constexpr int kLongPerShort = kLongSketchDim / kSketchDim;
 constexpr uint32_t kLongFoldBlocks = 8;
+static_assert(internal::kSampleThreshold == (~uint64_t{0} / kSampleAxisRate) + 1,
+              "a sampled axis keeps 1 in kSampleAxisRate of its indices");
+// Version 2 lists a row's sampled columns once per tensor when rows are at most this long
+// (at most about 2 MiB of column indices); longer rows test each column as they pass.
+constexpr uint64_t kMaxListedRowLength = uint64_t{1} << 20;
 
 // Elements decoded per block: large enough to amortise per-block work, small enough that the
 // float block and its 16-bit re-encodings stay in L1. A multiple of every quantization block
@@ -149,15 +154,36 @@ WP_HOT_LOOP void SketchTermsPortable(uint64_t row_key, uint64_t first_column, co
   }
 }
 
+// The same for listed columns (version 2's sampled columns of one row): the value of column
+// columns[j] is x[columns[j] - first], x holding the row segment that starts at column `first`.
+WP_HOT_LOOP void SketchTermsListedPortable(uint64_t row_key, const uint64_t* columns,
+                                           uint64_t first, const float* x, size_t n, float centre,
+                                           unsigned shift, uint32_t* bucket, SketchTerm* term) {
+  for (size_t j = 0; j < n; ++j) {
+    const uint64_t h = Mix64(row_key ^ columns[j]);
+    bucket[j] = static_cast<uint32_t>(h >> shift);
+    const uint32_t negative = static_cast<uint32_t>(h & 1) << 31;
+    const float v = x[columns[j] - first];
+    const bool finite = IsFiniteBits(v);
+    term[j].value = finite ? std::bit_cast<float>(std::bit_cast<uint32_t>(v - centre) ^ negative)
+                           : 0.0f;
+    term[j].sign = finite ? std::bit_cast<float>(0x3F800000u | negative) : 0.0f;
+  }
+}
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 // GCC 12's AVX-512 intrinsic headers trip -Wmaybe-uninitialized on their own placeholders.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 // The same with AVX-512 written out: eight coordinates per 512-bit vector of 64-bit lanes
 // (the compiler's own vectorization of the loop above settles for 128-bit vectors).
+// With kListed, the columns are read from `columns` (version 2's sampled columns of one row) and
+// each value gathered from x[column - first_column], instead of counting up from `first_column`
+// over consecutive values.
+template <bool kListed>
 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl"))) void SketchTermsAvx512(
-    uint64_t row_key, uint64_t first_column, const float* x, size_t n, float centre,
-    unsigned shift, uint32_t* bucket, SketchTerm* term) {
+    uint64_t row_key, uint64_t first_column, const uint64_t* columns, const float* x, size_t n,
+    float centre, unsigned shift, uint32_t* bucket, SketchTerm* term) {
   const __m512i key = _mm512_set1_epi64(static_cast<long long>(row_key));
   const __m512i mul1 = _mm512_set1_epi64(static_cast<long long>(0xbf58476d1ce4e5b9ull));
   const __m512i mul2 = _mm512_set1_epi64(static_cast<long long>(0x94d049bb133111ebull));
@@ -171,9 +197,17 @@ __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl"))) void SketchTermsAv
   const __m128i high_shift = _mm_cvtsi32_si128(static_cast<int>(shift - 32));
   __m512i column = _mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(first_column)), lane);
   size_t j = 0;
+  const __m512i first = _mm512_set1_epi64(static_cast<long long>(first_column));
   for (; j + 8 <= n; j += 8) {
+    __m256 v;
+    if constexpr (kListed) {
+      column = _mm512_loadu_si512(columns + j);
+      v = _mm512_i64gather_ps(_mm512_sub_epi64(column, first), x, 4);
+    } else {
+      v = _mm256_loadu_ps(x + j);
+    }
     __m512i z = _mm512_xor_si512(key, column);
-    column = _mm512_add_epi64(column, eight);
+    if constexpr (!kListed) column = _mm512_add_epi64(column, eight);
     z = _mm512_xor_si512(z, _mm512_srli_epi64(z, 30));
     z = _mm512_mullo_epi64(z, mul1);
     z = _mm512_xor_si512(z, _mm512_srli_epi64(z, 27));
@@ -186,7 +220,6 @@ __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl"))) void SketchTermsAv
     const __m256i high = _mm512_extracti64x4_epi64(halves, 1);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(bucket + j), _mm256_srl_epi32(high, high_shift));
     const __m256i negative = _mm256_slli_epi32(low, 31);
-    const __m256 v = _mm256_loadu_ps(x + j);
     const __mmask8 finite = _mm256_cmpneq_epi32_mask(
         _mm256_and_si256(_mm256_castps_si256(v), exponent), exponent);
     const __m256i value = _mm256_maskz_xor_epi32(
@@ -201,8 +234,13 @@ __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl"))) void SketchTermsAv
                         _mm256_permute2x128_si256(lo, hi, 0x31));
   }
   if (j < n) {
-    SketchTermsPortable(row_key, first_column + j, x + j, n - j, centre, shift, bucket + j,
-                        term + j);
+    if constexpr (kListed) {
+      SketchTermsListedPortable(row_key, columns + j, first_column, x, n - j, centre, shift,
+                                bucket + j, term + j);
+    } else {
+      SketchTermsPortable(row_key, first_column + j, x + j, n - j, centre, shift, bucket + j,
+                          term + j);
+    }
   }
 }
 
@@ -219,10 +257,23 @@ void SketchTerms(uint64_t row_key, uint64_t first_column, const float* x, size_t
                  unsigned shift, uint32_t* bucket, SketchTerm* term) {
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
   if (kHasAvx512) {
-    return SketchTermsAvx512(row_key, first_column, x, n, centre, shift, bucket, term);
+    return SketchTermsAvx512<false>(row_key, first_column, nullptr, x, n, centre, shift, bucket,
+                                    term);
   }
 #endif
   SketchTermsPortable(row_key, first_column, x, n, centre, shift, bucket, term);
+}
+
+// Listed columns of the row segment `x` that starts at column `first`.
+void SketchTermsListed(uint64_t row_key, const uint64_t* columns, uint64_t first, const float* x,
+                       size_t n, float centre, unsigned shift, uint32_t* bucket,
+                       SketchTerm* term) {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+  if (kHasAvx512) {
+    return SketchTermsAvx512<true>(row_key, first, columns, x, n, centre, shift, bucket, term);
+  }
+#endif
+  SketchTermsListedPortable(row_key, columns, first, x, n, centre, shift, bucket, term);
 }
 
 // Folds one block's float bucket pairs (sum of sign * (x - c), sum of sign) into the tensor's
@@ -270,6 +321,127 @@ WP_HOT_LOOP CentralMoments BlockMoments(const float* x, size_t n, float* min_out
   return m;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// GCC 12's AVX-512 intrinsic headers trip -Wmaybe-uninitialized on their own placeholders.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+// The block's scan and moments with AVX-512 written out: one pass counts non-finite values and
+// zeros and takes the minimum, maximum and sum (in double); a second, only for an all-finite
+// block, sums the centred powers in double with fused multiply-adds. Each sum runs in two or
+// four independent vector accumulators, so the additions' latency does not serialise the loop
+// (the compiler's reductions keep one accumulator each). Same quantities as ScanBlock and
+// BlockMoments, summed in another order.
+struct BlockScan {
+  uint32_t non_finite = 0;
+  uint32_t zeros = 0;
+  double sum = 0;
+  float min = 0;
+  float max = 0;
+};
+
+__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl"))) BlockScan ScanSumAvx512(
+    const float* x, size_t n) {
+  const __m512i exponent = _mm512_set1_epi32(0x7F800000);
+  const __m512i magnitude = _mm512_set1_epi32(0x7FFFFFFF);
+  __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
+  __m512d s2 = _mm512_setzero_pd(), s3 = _mm512_setzero_pd();
+  __m512 lo = _mm512_set1_ps(std::numeric_limits<float>::infinity());
+  __m512 hi = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  uint32_t bad = 0, zero = 0;
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m512 a = _mm512_loadu_ps(x + i);
+    const __m512 b = _mm512_loadu_ps(x + i + 16);
+    const __m512i ab = _mm512_castps_si512(a), bb = _mm512_castps_si512(b);
+    bad += __builtin_popcount(
+        _mm512_cmpeq_epi32_mask(_mm512_and_si512(ab, exponent), exponent));
+    bad += __builtin_popcount(
+        _mm512_cmpeq_epi32_mask(_mm512_and_si512(bb, exponent), exponent));
+    zero += __builtin_popcount(_mm512_testn_epi32_mask(ab, magnitude));
+    zero += __builtin_popcount(_mm512_testn_epi32_mask(bb, magnitude));
+    lo = _mm512_min_ps(lo, _mm512_min_ps(a, b));
+    hi = _mm512_max_ps(hi, _mm512_max_ps(a, b));
+    s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm512_castps512_ps256(a)));
+    s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1)));
+    s2 = _mm512_add_pd(s2, _mm512_cvtps_pd(_mm512_castps512_ps256(b)));
+    s3 = _mm512_add_pd(s3, _mm512_cvtps_pd(_mm512_extractf32x8_ps(b, 1)));
+  }
+  BlockScan out;
+  double sum = _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(s0, s1), _mm512_add_pd(s2, s3)));
+  float min = _mm512_reduce_min_ps(lo), max = _mm512_reduce_max_ps(hi);
+  for (; i < n; ++i) {
+    const uint32_t bits = std::bit_cast<uint32_t>(x[i]);
+    bad += (bits & 0x7F800000u) == 0x7F800000u;
+    zero += (bits & 0x7FFFFFFFu) == 0;
+    sum += static_cast<double>(x[i]);
+    min = x[i] < min ? x[i] : min;
+    max = x[i] > max ? x[i] : max;
+  }
+  out.non_finite = bad;
+  out.zeros = zero;
+  out.sum = sum;
+  out.min = min;
+  out.max = max;
+  return out;
+}
+
+// Counts 16-bit values whose magnitude bits exceed `infinity` (NaNs of bf16 or f16).
+__attribute__((target("avx512f,avx512bw"))) uint32_t CountNaN16Avx512(const std::byte* src,
+                                                                       size_t n,
+                                                                       uint16_t infinity) {
+  const __m512i magnitude = _mm512_set1_epi16(0x7FFF);
+  const __m512i limit = _mm512_set1_epi16(static_cast<short>(infinity));
+  uint32_t nan = 0;
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m512i v = _mm512_and_si512(_mm512_loadu_si512(src + 2 * i), magnitude);
+    nan += __builtin_popcount(_mm512_cmpgt_epu16_mask(v, limit));
+  }
+  for (; i < n; ++i) {
+    uint16_t bits;
+    std::memcpy(&bits, src + 2 * i, 2);
+    nan += (bits & 0x7FFF) > infinity;
+  }
+  return nan;
+}
+
+// Sums of (x - mean)^2, ^3, ^4 in double. REQUIRES: every x[i] finite.
+__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl"))) void CentredPowersAvx512(
+    const float* x, size_t n, double mean, double* m2_out, double* m3_out, double* m4_out) {
+  const __m512d c = _mm512_set1_pd(mean);
+  __m512d a2 = _mm512_setzero_pd(), a3 = _mm512_setzero_pd(), a4 = _mm512_setzero_pd();
+  __m512d b2 = _mm512_setzero_pd(), b3 = _mm512_setzero_pd(), b4 = _mm512_setzero_pd();
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 v = _mm512_loadu_ps(x + i);
+    const __m512d da = _mm512_sub_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)), c);
+    const __m512d db = _mm512_sub_pd(_mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)), c);
+    const __m512d qa = _mm512_mul_pd(da, da), qb = _mm512_mul_pd(db, db);
+    a2 = _mm512_add_pd(a2, qa);
+    b2 = _mm512_add_pd(b2, qb);
+    a3 = _mm512_fmadd_pd(qa, da, a3);
+    b3 = _mm512_fmadd_pd(qb, db, b3);
+    a4 = _mm512_fmadd_pd(qa, qa, a4);
+    b4 = _mm512_fmadd_pd(qb, qb, b4);
+  }
+  double m2 = _mm512_reduce_add_pd(_mm512_add_pd(a2, b2));
+  double m3 = _mm512_reduce_add_pd(_mm512_add_pd(a3, b3));
+  double m4 = _mm512_reduce_add_pd(_mm512_add_pd(a4, b4));
+  for (; i < n; ++i) {
+    const double d = static_cast<double>(x[i]) - mean;
+    const double q = d * d;
+    m2 += q;
+    m3 += q * d;
+    m4 += q * q;
+  }
+  *m2_out = m2;
+  *m3_out = m3;
+  *m4_out = m4;
+}
+#pragma GCC diagnostic pop
+#endif
+
 }  // namespace
 
 struct TensorFingerprinter::State {
@@ -300,8 +472,8 @@ struct TensorFingerprinter::State {
   // Decoded values waiting to be folded into the fingerprint.
   std::vector<float> block;
   size_t block_size = 0;
-  std::vector<uint16_t> raw16;  // the stored bits of `block`, when keep_raw16
   std::vector<uint16_t> half_bits;
+  std::vector<uint16_t> stored_halves;  // HashStoredHalves' canonicalised copy
   std::vector<float> finite_scratch;
   // SketchTerms output for one row segment.
   std::vector<uint32_t> term_bucket;
@@ -312,6 +484,20 @@ struct TensorFingerprinter::State {
   uint64_t row = 0;
   uint64_t column = 0;
   uint64_t row_key = 0;
+
+  uint32_t version = kFingerprintVersion;
+  // Version 2's coordinate sample (all false for version 1 and for small tensors): whether the
+  // row and column axes are sampled, and whether the current row is kept.
+  bool sample_rows = false;
+  bool sample_columns = false;
+  bool row_kept = true;
+  // The kept columns in increasing order, when sample_columns and rows are at most
+  // kMaxListedRowLength long; the next entry not yet passed in the current row.
+  bool columns_listed = false;
+  std::vector<uint64_t> kept_columns;
+  size_t kept_cursor = 0;
+  // A kept row's sampled columns of one segment, when they are not listed.
+  std::vector<uint64_t> gathered_columns;
 
   // The decoded values of a floating-point tensor small enough to be examined for fixed
   // content (RecognizeFixedTensor) at Finish(); empty otherwise. At most
@@ -342,6 +528,9 @@ struct TensorFingerprinter::State {
   // Hashes and decodes `units` whole units.
   void AddDecoded(const std::byte* src, size_t units);
   void ProcessBlock();
+  // For BF16 (F16) storage, adds `n` stored values to the bf16 (f16) hash stream: the stored
+  // bits are the rounded values, NaN aside, which the definition maps to one canonical NaN.
+  void HashStoredHalves(const std::byte* src, size_t n);
   void SketchBlock(const float* x, size_t n, float centre);
   // Adds the float bucket pairs into the double sums (S += S_float + c * T_float).
   void FoldSums() {
@@ -355,11 +544,19 @@ struct TensorFingerprinter::State {
   // float sums still add only a handful of terms.
   float fold_centre = 0;
   uint32_t blocks_unfolded = 0;
+  // Version 2's sample adds a quarter (a sixteenth) of the terms per block when one axis (both)
+  // is sampled, so its groups are that many times longer for the same terms per float sum.
+  uint32_t fold_blocks = kLongFoldBlocks;
   void NextRow() {
     ++row;
     column = 0;
     row_key = SketchRowKey(row);
+    row_kept = !sample_rows || internal::SampleKeepsRow(row);
+    kept_cursor = 0;
   }
+  // The sketch terms of the kept columns of row segment [column, column + n) of a kept row
+  // (x holds the segment), into term_bucket and terms; returns how many.
+  size_t SampledTerms(const float* x, size_t n, float centre);
 };
 
 void TensorFingerprinter::State::AddDecoded(const std::byte* src, size_t units) {
@@ -369,14 +566,75 @@ void TensorFingerprinter::State::AddDecoded(const std::byte* src, size_t units) 
     // The raw bytes are hashed here, a block at a time, rather than once per Update(): the
     // decode that follows then reads them from cache. Only whole units arrive here, in
     // stream order, which hashes the same as the stream itself.
-    HashBytes(exact.get(), src, take * unit_bytes);
+    // Ask for the next block's bytes now, so that they arrive from memory while this block is
+    // processed rather than stalling the hash that reads them first.
+    const size_t bytes = take * unit_bytes;
+    const size_t ahead = std::min(units * unit_bytes, 2 * bytes);
+    for (size_t offset = bytes; offset < ahead; offset += 64) __builtin_prefetch(src + offset);
+    HashBytes(exact.get(), src, bytes);
     DecodeToFloat(dtype, src, take, block.data() + block_size);
-    if (keep_raw16) std::memcpy(raw16.data() + block_size, src, take * unit_bytes);
+    if (keep_raw16) HashStoredHalves(src, take);
     block_size += take * unit_elements;
     src += take * unit_bytes;
     units -= take;
     if (block_size == kBlockElements) ProcessBlock();
   }
+}
+
+size_t TensorFingerprinter::State::SampledTerms(const float* x, size_t n, float centre) {
+  const uint64_t end = column + n;
+  size_t m = 0;
+  const uint64_t* columns;
+  if (columns_listed) {
+    // Listed: the kept columns of this segment are the next entries of the list.
+    const size_t first = kept_cursor;
+    kept_cursor = static_cast<size_t>(
+        std::lower_bound(kept_columns.begin() + static_cast<std::ptrdiff_t>(first),
+                         kept_columns.end(), end) -
+        kept_columns.begin());
+    m = kept_cursor - first;
+    columns = kept_columns.data() + first;
+  } else {
+    for (uint64_t c = column; c < end; ++c) {
+      if (internal::SampleKeepsColumn(c)) gathered_columns[m++] = c;
+    }
+    columns = gathered_columns.data();
+  }
+  // The kernel reads each kept column's value from the segment itself.
+  SketchTermsListed(row_key, columns, column, x, m, centre, bucket_shift, term_bucket.data(),
+                    terms.data());
+  return m;
+}
+
+void TensorFingerprinter::State::HashStoredHalves(const std::byte* src, size_t n) {
+  const bool bf16_storage = dtype == DType::kBF16;
+  // A NaN has all exponent bits set and a non-zero significand; infinities stay as they are.
+  const uint16_t infinity = bf16_storage ? 0x7F80 : 0x7C00;
+  const uint16_t canonical_nan = bf16_storage ? 0x7FC0 : 0x7E00;
+  XXH3_state_t* stream = bf16_storage ? bf16.get() : f16.get();
+  uint32_t nan = 0;
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+  if (kHasAvx512) {
+    nan = CountNaN16Avx512(src, n, infinity);
+  } else
+#endif
+  {
+    for (size_t i = 0; i < n; ++i) {
+      uint16_t bits;
+      std::memcpy(&bits, src + 2 * i, 2);
+      nan += (bits & 0x7FFF) > infinity;
+    }
+  }
+  if (nan == 0) {
+    HashBytes(stream, src, 2 * n);
+    return;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    uint16_t bits;
+    std::memcpy(&bits, src + 2 * i, 2);
+    stored_halves[i] = (bits & 0x7FFF) > infinity ? canonical_nan : bits;
+  }
+  HashBytes(stream, stored_halves.data(), 2 * n);
 }
 
 void TensorFingerprinter::State::SketchBlock(const float* x, size_t n, float centre) {
@@ -388,11 +646,20 @@ void TensorFingerprinter::State::SketchBlock(const float* x, size_t n, float cen
   while (i < n) {
     const uint64_t room = inner - column;
     const size_t segment = static_cast<size_t>(std::min<uint64_t>(room, n - i));
-    SketchTerms(row_key, column, x + i, segment, centre, bucket_shift, term_bucket.data(),
-                terms.data());
+    // Version 2 skips the rows and columns outside its sample: they cost no hash and no add.
+    size_t count = 0;
+    if (!row_kept) {
+      count = 0;
+    } else if (sample_columns) {
+      count = SampledTerms(x + i, segment, centre);
+    } else {
+      SketchTerms(row_key, column, x + i, segment, centre, bucket_shift, term_bucket.data(),
+                  terms.data());
+      count = segment;
+    }
     const uint32_t* bucket = term_bucket.data();
     const SketchTerm* term = terms.data();
-    for (size_t j = 0; j < segment; ++j) {
+    for (size_t j = 0; j < count; ++j) {
       FloatPair t;
       std::memcpy(&t, &term[j], sizeof(t));
       sums[bucket[j]] += t;
@@ -402,7 +669,7 @@ void TensorFingerprinter::State::SketchBlock(const float* x, size_t n, float cen
     if (column == inner) NextRow();
   }
   ++blocks_unfolded;
-  if (buckets == static_cast<size_t>(kSketchDim) || blocks_unfolded == kLongFoldBlocks) {
+  if (buckets == static_cast<size_t>(kSketchDim) || blocks_unfolded == fold_blocks) {
     FoldSums();
   }
 }
@@ -421,19 +688,40 @@ void TensorFingerprinter::State::ProcessBlock() {
     }
   }
 
-  const uint64_t non_finite_before = non_finite;
-  ScanBlock(x, n, &non_finite, &zeros);
-  const bool all_finite = non_finite == non_finite_before;
+  // Scan for non-finite values and zeros, and the block's moments (of finite values only).
+  bool all_finite;
+  bool have_moments = false;
+  CentralMoments block_moments;
+  float lo = 0, hi = 0;
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+  if (kHasAvx512) {
+    const BlockScan scan = ScanSumAvx512(x, n);
+    non_finite += scan.non_finite;
+    zeros += scan.zeros;
+    all_finite = scan.non_finite == 0;
+    if (all_finite) {
+      block_moments.count = n;
+      block_moments.mean = scan.sum / static_cast<double>(n);
+      CentredPowersAvx512(x, n, block_moments.mean, &block_moments.m2, &block_moments.m3,
+                          &block_moments.m4);
+      lo = scan.min;
+      hi = scan.max;
+      have_moments = true;
+    }
+  } else
+#endif
+  {
+    const uint64_t non_finite_before = non_finite;
+    ScanBlock(x, n, &non_finite, &zeros);
+    all_finite = non_finite == non_finite_before;
+  }
 
-  if (all_finite && dtype == DType::kBF16) {
-    HashBytes(bf16.get(), raw16.data(), n * sizeof(uint16_t));
-  } else {
+  // BF16 (F16) storage hashed its own cast stream from the stored bits (HashStoredHalves).
+  if (dtype != DType::kBF16) {
     internal::FloatsToBF16(x, n, half_bits.data());
     HashBytes(bf16.get(), half_bits.data(), n * sizeof(uint16_t));
   }
-  if (all_finite && dtype == DType::kF16) {
-    HashBytes(f16.get(), raw16.data(), n * sizeof(uint16_t));
-  } else {
+  if (dtype != DType::kF16) {
     internal::FloatsToF16(x, n, all_finite, half_bits.data());
     HashBytes(f16.get(), half_bits.data(), n * sizeof(uint16_t));
   }
@@ -450,8 +738,7 @@ void TensorFingerprinter::State::ProcessBlock() {
   }
   float centre = 0;
   if (finite_count > 0) {
-    float lo, hi;
-    const CentralMoments block_moments = BlockMoments(finite, finite_count, &lo, &hi);
+    if (!have_moments) block_moments = BlockMoments(finite, finite_count, &lo, &hi);
     if (moments.count == 0) {
       min = lo;
       max = hi;
@@ -467,12 +754,20 @@ void TensorFingerprinter::State::ProcessBlock() {
   block_size = 0;
 }
 
-TensorFingerprinter::TensorFingerprinter(std::string name, DType dtype, std::vector<int64_t> shape)
+TensorFingerprinter::TensorFingerprinter(std::string name, DType dtype, std::vector<int64_t> shape,
+                                         const FingerprinterOptions& options)
     : state_(std::make_unique<State>()) {
   State& s = *state_;
   s.name = std::move(name);
   s.dtype = dtype;
   s.shape = std::move(shape);
+  s.version = options.version;
+  if (!IsSupportedFingerprintVersion(s.version)) {
+    s.status = absl::InvalidArgumentError(absl::StrCat(
+        "tensor ", s.name, ": fingerprint version ", s.version, " is not supported (this build ",
+        "computes versions ", kOldestFingerprintVersion, " to ", kFingerprintVersion, ")"));
+    return;
+  }
   s.unit_bytes = DTypeSize(dtype);
   s.unit_elements = DTypeBlockElements(dtype);
   if (s.unit_bytes == 0 || s.unit_elements == 0 || s.unit_bytes > kMaxStoredBlockBytes ||
@@ -515,6 +810,26 @@ TensorFingerprinter::TensorFingerprinter(std::string name, DType dtype, std::vec
     s.inner = std::max<uint64_t>(inner, 1);
   }
   s.row_key = SketchRowKey(0);
+  if (s.version >= 2 && elements >= kSampleMinElements) {
+    // Version 2 sketches a fixed sample of a large tensor's coordinates (docs/FINGERPRINT.md,
+    // "Version 2"). Rows are the first dimension, columns the flat index within a row.
+    const uint64_t rows = s.shape.size() >= 2 ? static_cast<uint64_t>(s.shape[0]) : 1;
+    const uint64_t columns = s.shape.size() >= 2 ? s.inner : elements;
+    s.sample_rows = rows >= kSampleMinAxis;
+    s.sample_columns = columns >= kSampleMinAxis;
+    s.row_kept = !s.sample_rows || internal::SampleKeepsRow(0);
+    s.fold_blocks = kLongFoldBlocks * (s.sample_rows ? kSampleAxisRate : 1) *
+                    (s.sample_columns ? kSampleAxisRate : 1);
+    if (s.sample_columns) {
+      if (columns <= kMaxListedRowLength) {
+        s.columns_listed = true;
+        for (uint64_t c = 0; c < columns; ++c) {
+          if (internal::SampleKeepsColumn(c)) s.kept_columns.push_back(c);
+        }
+      }
+      if (!s.columns_listed) s.gathered_columns.resize(kBlockElements);
+    }
+  }
   if (elements >= kLongSketchMinElements) {
     s.bucket_shift = kLongBucketShift;
     s.buckets = kLongSketchDim;
@@ -544,7 +859,7 @@ TensorFingerprinter::TensorFingerprinter(std::string name, DType dtype, std::vec
                   elements <= kMaxRecognizedElements;
   if (s.keep_values) s.values.reserve(std::min<uint64_t>(elements, kBlockElements));
   s.block.resize(kBlockElements);
-  if (s.keep_raw16) s.raw16.resize(kBlockElements);
+  if (s.keep_raw16) s.stored_halves.resize(kBlockElements);
   s.half_bits.resize(kBlockElements);
   s.finite_scratch.resize(kBlockElements);
   s.term_bucket.resize(kBlockElements);
@@ -671,13 +986,14 @@ absl::StatusOr<TensorFingerprint> TensorFingerprinter::Finish() {
   fp.evidence =
       ClassifyEvidence(fp.name, fp.dtype, fp.stats, s.num_elements, fp.fixed_family);
   fp.evidence_rules = kEvidenceRules;
-  fp.version = kFingerprintVersion;
+  fp.version = s.version;
   return fp;
 }
 
 absl::StatusOr<TensorFingerprint> FingerprintTensor(const TensorInfo& info,
-                                                    std::span<const std::byte> bytes) {
-  TensorFingerprinter fingerprinter(info.name, info.dtype, info.shape);
+                                                    std::span<const std::byte> bytes,
+                                                    const FingerprinterOptions& options) {
+  TensorFingerprinter fingerprinter(info.name, info.dtype, info.shape, options);
   if (absl::Status status = fingerprinter.Update(bytes); !status.ok()) return status;
   return fingerprinter.Finish();
 }

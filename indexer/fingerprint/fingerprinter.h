@@ -22,10 +22,19 @@
 
 namespace weightprint::indexer {
 
+// Which fingerprint definition to compute (docs/FINGERPRINT.md).
+struct FingerprinterOptions {
+  // kOldestFingerprintVersion .. kFingerprintVersion; any other value makes Update() and
+  // Finish() fail with INVALID_ARGUMENT. Version 2 differs from 1 only in the sketches of
+  // tensors with at least kSampleMinElements elements. Default: kFingerprintVersion
+  uint32_t version = kFingerprintVersion;
+};
+
 class TensorFingerprinter {
  public:
   // `name` and `shape` are the canonical ones; `dtype` is the stored element type.
-  TensorFingerprinter(std::string name, DType dtype, std::vector<int64_t> shape);
+  TensorFingerprinter(std::string name, DType dtype, std::vector<int64_t> shape,
+                      const FingerprinterOptions& options = {});
   ~TensorFingerprinter();
   TensorFingerprinter(const TensorFingerprinter&) = delete;
   TensorFingerprinter& operator=(const TensorFingerprinter&) = delete;
@@ -49,7 +58,8 @@ class TensorFingerprinter {
 
 // Convenience: fingerprints a whole tensor held in memory (e.g. a view into a mapped file).
 absl::StatusOr<TensorFingerprint> FingerprintTensor(const TensorInfo& info,
-                                                    std::span<const std::byte> bytes);
+                                                    std::span<const std::byte> bytes,
+                                                    const FingerprinterOptions& options = {});
 
 }  // namespace weightprint::indexer
 

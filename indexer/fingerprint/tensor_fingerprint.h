@@ -1,4 +1,4 @@
-// The fingerprint of one tensor (version 1): exact and cast-invariant hashes, statistics, and a
+// The fingerprint of one tensor (versions 1 and 2): exact and cast-invariant hashes, statistics, and a
 // centred sketch vector whose inner product with another sketch estimates the Pearson
 // correlation of the two tensors. Definition: docs/FINGERPRINT.md. Plain value type.
 #ifndef WEIGHTPRINT_INDEXER_FINGERPRINT_TENSOR_FINGERPRINT_H_
@@ -14,7 +14,15 @@
 
 namespace weightprint::indexer {
 
-inline constexpr uint32_t kFingerprintVersion = 1;
+// The version new fingerprints get by default (docs/FINGERPRINT.md). Version 2 equals version 1
+// for tensors under kSampleMinElements and sketches a fixed coordinate sample of larger ones;
+// both stay computable and comparable.
+inline constexpr uint32_t kFingerprintVersion = 2;
+// The oldest version this build still computes, reads and compares.
+inline constexpr uint32_t kOldestFingerprintVersion = 1;
+inline constexpr bool IsSupportedFingerprintVersion(uint32_t version) {
+  return version >= kOldestFingerprintVersion && version <= kFingerprintVersion;
+}
 // Version of the evidence rules a fingerprint was classified by (docs/FINGERPRINT.md,
 // "Evidence"): 1 = names and statistics only (records written before the rules were versioned
 // read as 0 and mean the same); 2 = fixed tensors also recognised by content.
@@ -26,6 +34,13 @@ inline constexpr int kSketchDim = 256;
 // sampling noise 1/n, not the sketch's 1/D, dominates the null spread.
 inline constexpr int kLongSketchDim = 4096;
 inline constexpr uint64_t kLongSketchMinElements = 4 * kLongSketchDim;
+// Version 2's sampled sketch (docs/FINGERPRINT.md, "Version 2"): tensors with at least
+// kSampleMinElements elements sketch only the coordinates whose row and column pass a salted
+// hash test at a rate of 1 in kSampleAxisRate per axis; an axis shorter than kSampleMinAxis is
+// kept whole. Smaller tensors are fingerprinted exactly as in version 1.
+inline constexpr uint64_t kSampleMinElements = uint64_t{1} << 22;
+inline constexpr uint64_t kSampleMinAxis = 2048;
+inline constexpr uint64_t kSampleAxisRate = 4;
 
 struct Hash128 {
   uint64_t high = 0;

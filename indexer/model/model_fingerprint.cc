@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "indexer/fingerprint/fingerprinter.h"
 #include "indexer/fingerprint/model_invariants.h"
+#include "indexer/model/internal/file_range_stream.h"
 #include "indexer/formats/model_format.h"
 #include "indexer/model/internal/model_directory.h"
 #include "indexer/model_reader.h"
@@ -33,10 +34,21 @@ using internal::Shards;
 // worker holds at most one piece of the mapped file resident, however large the tensor.
 constexpr size_t kStreamPiece = size_t{8} << 20;
 
-// Streams one tensor's canonical bytes through a fingerprinter.
-absl::StatusOr<TensorFingerprint> Fingerprint(const ModelReader& reader, size_t index) {
+// Streams one tensor's canonical bytes through a fingerprinter. A safetensors tensor's stored
+// bytes are its canonical bytes, one range of the file: they are read with pread into a buffer
+// that stays in cache (internal/file_range_stream.h says why), the others through the reader.
+absl::StatusOr<TensorFingerprint> Fingerprint(const ModelReader& reader, size_t index,
+                                              uint32_t version, internal::FileRangeStream& file) {
   const TensorInfo& info = reader.tensors()[index];
-  TensorFingerprinter fingerprinter(info.name, info.dtype, info.shape);
+  TensorFingerprinter fingerprinter(info.name, info.dtype, info.shape,
+                                    FingerprinterOptions{.version = version});
+  if (reader.format() == "safetensors") {
+    absl::Status streamed = file.Stream(
+        reader.path(), info.offset, info.size_bytes,
+        [&](std::span<const std::byte> piece) { return fingerprinter.Update(piece); });
+    if (!streamed.ok()) return streamed;
+    return fingerprinter.Finish();
+  }
   absl::Status streamed =
       reader.ReadTensor(index, [&](std::span<const std::byte> chunk) -> absl::Status {
         while (!chunk.empty()) {
@@ -116,6 +128,11 @@ uint64_t ModelFingerprint::parameter_count() const {
 
 absl::StatusOr<ModelFingerprint> FingerprintModel(const std::string& path,
                                                   const FingerprintOptions& options) {
+  if (!IsSupportedFingerprintVersion(options.fingerprint_version)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "fingerprint version ", options.fingerprint_version, " is not supported (this build ",
+        "computes versions ", kOldestFingerprintVersion, " to ", kFingerprintVersion, ")"));
+  }
   const fs::path root(path);
   std::error_code ec;
   const fs::file_status status = fs::status(root, ec);
@@ -214,10 +231,12 @@ absl::StatusOr<ModelFingerprint> FingerprintModel(const std::string& path,
   std::mutex progress_mu;
   uint64_t done_bytes = 0;
   auto work = [&] {
+    internal::FileRangeStream file;  // this worker's read buffer
     for (size_t k = next.fetch_add(1); k < items.size() && !failed.load();
          k = next.fetch_add(1)) {
       const Item& item = items[k];
-      absl::StatusOr<TensorFingerprint> fp = Fingerprint(*item.reader, item.index);
+      absl::StatusOr<TensorFingerprint> fp =
+          Fingerprint(*item.reader, item.index, options.fingerprint_version, file);
       if (!fp.ok()) failed.store(true);
       results[k].emplace(std::move(fp));
       if (options.progress) {
@@ -270,7 +289,12 @@ absl::StatusOr<ModelFingerprint> FingerprintModel(const std::string& path,
     // A layout the features cannot read (integer or oddly quantized matrices) leaves the model
     // without them; anything else is an error of the file and was already caught above.
     if (invariants.ok()) {
-      for (TensorFingerprint& t : *invariants) model.tensors.push_back(std::move(t));
+      for (TensorFingerprint& t : *invariants) {
+        // Features are far smaller than kSampleMinElements, where every version computes the
+        // same fingerprint; they carry the version the model was asked for.
+        t.version = options.fingerprint_version;
+        model.tensors.push_back(std::move(t));
+      }
     } else if (!absl::IsFailedPrecondition(invariants.status())) {
       return invariants.status();
     }

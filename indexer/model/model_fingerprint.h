@@ -51,6 +51,11 @@ struct FingerprintOptions {
   // opened and validated); the others are left out of the result. Used by the remote query,
   // which holds the bytes of a chosen subset only. Default: none (every tensor)
   std::function<bool(const TensorInfo&)> select;
+  // The fingerprint definition to compute (docs/FINGERPRINT.md): kOldestFingerprintVersion ..
+  // kFingerprintVersion; another value fails with INVALID_ARGUMENT. Version 1 gives full
+  // power against a registry whose large tensors were registered at version 1.
+  // Default: kFingerprintVersion
+  uint32_t fingerprint_version = kFingerprintVersion;
 };
 
 // `path` is a weights file or a directory. Fails with a message naming the file and offset for

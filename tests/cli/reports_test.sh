@@ -23,7 +23,7 @@ expect_ok "register base" "registered org/base" \
 expect_ok "register other" "registered org/other" \
   "$WP" --db "$DB" register "$M/other.safetensors" --name org/other
 
-expect_ok "version" "weightprint [0-9]+\.[0-9]+\.[0-9]+.*fingerprint version 1.*store schema version [0-9]+" \
+expect_ok "version" "weightprint [0-9]+\.[0-9]+\.[0-9]+.*fingerprint version 2 \(reads versions 1 to 2\).*store schema version [0-9]+" \
   bash -c "'$WP' --version | tr '\n' ' '"
 expect_ok "help lists exit codes" "Exit codes:.* 12 +query --fail-on undeclared" \
   bash -c "'$WP' --help | tr '\n' ' '"

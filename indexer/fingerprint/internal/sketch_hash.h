@@ -1,4 +1,4 @@
-// The coordinate hash of the v1 sketch (docs/FINGERPRINT.md, "Sketch"): every element's
+// The coordinate hash of the sketch (v1, and v2's sample of coordinates) (docs/FINGERPRINT.md, "Sketch"): every element's
 // (row, column) in the canonical shape picks one of kSketchDim buckets and a sign. Changing any
 // constant here changes every stored sketch, so this file is part of the persistent format.
 // Pure functions; thread-safe.
@@ -32,6 +32,16 @@ constexpr uint32_t SketchBucket(uint64_t h) { return static_cast<uint32_t>(h >> 
 // bucket, so short bucket b is the union of long buckets 16b .. 16b + 15.
 constexpr uint32_t LongSketchBucket(uint64_t h) { return static_cast<uint32_t>(h >> 52); }
 constexpr bool SketchNegative(uint64_t h) { return (h & 1) != 0; }
+
+// Version 2's coordinate sample: "WR2ROWS1" and "WR2COLS1" in ASCII. A row (column) of a sampled
+// axis is kept when the salted hash of its index falls in the lowest 1/4 of the 64-bit range.
+inline constexpr uint64_t kSampleRowSalt = 0x575232524F575331ull;
+inline constexpr uint64_t kSampleColumnSalt = 0x575232434F4C5331ull;
+inline constexpr uint64_t kSampleThreshold = uint64_t{1} << 62;
+constexpr bool SampleKeepsRow(uint64_t row) { return Mix64(row ^ kSampleRowSalt) < kSampleThreshold; }
+constexpr bool SampleKeepsColumn(uint64_t column) {
+  return Mix64(column ^ kSampleColumnSalt) < kSampleThreshold;
+}
 
 }  // namespace weightprint::indexer::internal
 
