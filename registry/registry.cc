@@ -575,7 +575,8 @@ absl::StatusOr<std::vector<IngestOutcome>> Registry::Ingest(std::vector<ModelToI
   // Calibration once for the whole batch, where Register runs it after every model while the
   // registry is small (never beyond calibration_scan_max_vectors): a bulk load calibrates on
   // what it leaves, whatever the size (beyond that limit, on a seeded sample of its models).
-  if (vectors_added > 0) {
+  // A caller loading in parts defers it to one Calibrate() after the last part.
+  if (vectors_added > 0 && !options.defer_calibration) {
     if (absl::Status s = impl_->CalibrateLocked(); !s.ok()) return s;
   }
   return outcomes;
