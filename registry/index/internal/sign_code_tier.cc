@@ -204,11 +204,19 @@ std::vector<SearchHit> SignCodeTier::Rank(const float* query, std::vector<Near> 
   if (exact < near.size()) {
     // The Hamming candidates, ranked by the asymmetric score; the best `exact` go on.
     const AsymmetricScorer scorer(query, dim_, words_);
-    for (const Near& c : near) {
-      const size_t block = c.slot / kCodesPerBlock, lane = c.slot % kCodesPerBlock;
-      scored.push_back({scorer.Score(blocks_.data() + block * words_ * kCodesPerBlock + lane,
-                                     kCodesPerBlock),
-                        c.slot});
+    auto code_of = [&](uint32_t slot) {
+      const size_t block = slot / kCodesPerBlock, lane = slot % kCodesPerBlock;
+      return blocks_.data() + block * words_ * kCodesPerBlock + lane;
+    };
+    // The candidates' codes are scattered over the whole tier (one cache line per word):
+    // fetch a few candidates ahead so that the misses overlap instead of queueing.
+    constexpr size_t kAhead = 16;
+    for (size_t i = 0; i < near.size(); ++i) {
+      if (i + kAhead < near.size()) {
+        const uint64_t* ahead = code_of(near[i + kAhead].slot);
+        for (size_t w = 0; w < words_; ++w) __builtin_prefetch(ahead + w * kCodesPerBlock);
+      }
+      scored.push_back({scorer.Score(code_of(near[i].slot), kCodesPerBlock), near[i].slot});
     }
     std::nth_element(scored.begin(), scored.begin() + (exact - 1), scored.end(),
                      [](const Scored& a, const Scored& b) {
@@ -220,7 +228,14 @@ std::vector<SearchHit> SignCodeTier::Rank(const float* query, std::vector<Near> 
   }
   std::vector<SearchHit> hits;
   hits.reserve(scored.size());
-  for (const Scored& c : scored) {
+  const size_t row_bytes = sizeof(uint16_t) * static_cast<size_t>(dim_);
+  for (size_t i = 0; i < scored.size(); ++i) {
+    if (i + 4 < scored.size()) {  // as above, for the half-precision rows of the re-ranking
+      const char* ahead =
+          reinterpret_cast<const char*>(halves_.data() + size_t{scored[i + 4].slot} * dim_);
+      for (size_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(ahead + b);
+    }
+    const Scored& c = scored[i];
     hits.push_back({ids_[c.slot], DotF16(query, halves_.data() + size_t{c.slot} * dim_,
                                          static_cast<size_t>(dim_))});
   }
