@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -227,12 +228,7 @@ void SketchIndex::Impl::LoadSignCodes(std::span<const uint8_t> payload) {
   auto tier = std::make_unique<internal::SignCodeTier>(dim);
   tier->Reserve(static_cast<size_t>(n));
   const uint8_t* ids = payload.data() + 8;
-  const uint8_t* values = ids + 8 * n;
-  std::vector<uint16_t> halves(static_cast<size_t>(dim));
-  for (uint64_t i = 0; i < n; ++i) {
-    std::memcpy(halves.data(), values + i * 2 * dim, 2 * static_cast<size_t>(dim));
-    tier->AddHalves(GetLe(ids + 8 * i, 8), halves.data());
-  }
+  tier->AddStored(ids, ids + 8 * n, static_cast<size_t>(n));
   signs = std::move(tier);
 }
 
@@ -593,7 +589,13 @@ absl::Status SketchIndex::Save(const std::string& path, uint64_t epoch, FileSyst
       body.reserve(8 + signs->size() * (8 + 2 * static_cast<size_t>(impl_->dim)));
       PutLe(&body, signs->size(), 8);
       for (uint64_t id : signs->ids()) PutLe(&body, id, 8);
-      for (uint16_t h : signs->halves()) PutLe(&body, h, 2);
+      const std::span<const uint16_t> halves = signs->halves();
+      if constexpr (std::endian::native == std::endian::little) {
+        // The same bytes as the loop below, as one block (billions of values at 10M vectors).
+        body.append(reinterpret_cast<const char*>(halves.data()), halves.size_bytes());
+      } else {
+        for (uint16_t h : halves) PutLe(&body, h, 2);
+      }
       header.payload_size = body.size();
     } else {
       faiss::VectorIOWriter writer;

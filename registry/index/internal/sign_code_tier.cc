@@ -5,6 +5,13 @@
 #include <limits>
 #include <thread>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "base/half_float.h"
 #include "registry/internal/dot_product.h"
 #include "registry/index/internal/hamming.h"
@@ -15,6 +22,44 @@ namespace {
 // Codes scanned per step: 4096 codes of 256 bits are 128 KiB, which stays in the L2 cache while
 // every query of a batch scans it.
 constexpr size_t kBlocksPerChunk = 512;
+
+// Asks the kernel to back [data, data + bytes) with huge pages where it can: a tier of
+// millions of vectors then costs hundreds of page faults to fill instead of millions. Advice
+// only; nothing depends on it being taken.
+void AdviseHugePages(const void* data, size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + kHuge - 1) & ~(kHuge - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + bytes) & ~(kHuge - 1);
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+#else
+  (void)data;
+  (void)bytes;
+#endif
+}
+
+// 64 sign bits of 64 binary16 values: bit i set when value i is positive, that is sign clear
+// and not zero, which is exactly "greater than zero" read as a signed 16-bit integer.
+uint64_t SignWord(const uint16_t* v) {
+#if defined(__SSE2__)
+  const __m128i zero = _mm_setzero_si128();
+  uint64_t bits = 0;
+  for (int j = 0; j < 4; ++j) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(v + 16 * j));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(v + 16 * j + 8));
+    const __m128i positive = _mm_packs_epi16(_mm_cmpgt_epi16(a, zero), _mm_cmpgt_epi16(b, zero));
+    bits |= static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(positive)) & 0xffffu)
+            << (16 * j);
+  }
+  return bits;
+#else
+  uint64_t bits = 0;
+  for (int i = 0; i < 64; ++i) {
+    bits |= static_cast<uint64_t>(static_cast<int16_t>(v[i]) > 0) << i;
+  }
+  return bits;
+#endif
+}
 
 }  // namespace
 
@@ -112,6 +157,14 @@ void SignCodeTier::Reserve(size_t n) {
   ids_.reserve(n);
   blocks_.reserve((n + kCodesPerBlock - 1) / kCodesPerBlock * kCodesPerBlock * words_);
   position_.reserve(n);
+  AdviseHugePages(halves_.data(), halves_.capacity() * sizeof(uint16_t));
+  AdviseHugePages(blocks_.data(), blocks_.capacity() * sizeof(uint64_t));
+}
+
+void SignCodeTier::Grow(size_t more) {
+  const size_t needed = ids_.size() + more;
+  if (needed <= ids_.capacity()) return;
+  Reserve(std::max(needed, ids_.capacity() + ids_.capacity() / 4));
 }
 
 void SignCodeTier::EncodeSlot(size_t slot) {
@@ -120,12 +173,29 @@ void SignCodeTier::EncodeSlot(size_t slot) {
   if (blocks_.size() < needed) blocks_.resize(needed, 0);
   const uint16_t* v = halves_.data() + slot * dim_;
   uint64_t* base = blocks_.data() + block * words_ * kCodesPerBlock + lane;
-  for (size_t w = 0; w < words_; ++w) base[w * kCodesPerBlock] = 0;
-  for (int i = 0; i < dim_; ++i) {
+  const size_t full_words = static_cast<size_t>(dim_) / 64;
+  for (size_t w = 0; w < full_words; ++w) base[w * kCodesPerBlock] = SignWord(v + 64 * w);
+  for (size_t w = full_words; w < words_; ++w) base[w * kCodesPerBlock] = 0;
+  for (int i = static_cast<int>(full_words) * 64; i < dim_; ++i) {
     // Positive: sign bit clear and not zero (a half's magnitude is its low 15 bits).
     if ((v[i] & 0x8000u) == 0 && (v[i] & 0x7fffu) != 0) {
       base[(i / 64) * kCodesPerBlock] |= uint64_t{1} << (i % 64);
     }
+  }
+}
+
+void SignCodeTier::AddStored(const uint8_t* ids_le, const uint8_t* halves, size_t n) {
+  const size_t first = ids_.size();
+  Reserve(first + n);
+  halves_.resize((first + n) * dim_);
+  std::memcpy(halves_.data() + first * dim_, halves, n * dim_ * sizeof(uint16_t));
+  blocks_.resize((first + n + kCodesPerBlock - 1) / kCodesPerBlock * words_ * kCodesPerBlock, 0);
+  for (size_t i = 0; i < n; ++i) {
+    uint64_t id = 0;
+    for (int b = 7; b >= 0; --b) id = (id << 8) | ids_le[8 * i + b];
+    ids_.push_back(id);
+    position_.emplace(id, static_cast<uint32_t>(first + i));
+    EncodeSlot(first + i);
   }
 }
 
@@ -138,7 +208,7 @@ void SignCodeTier::AddHalves(uint64_t id, const uint16_t* halves) {
 }
 
 void SignCodeTier::Add(std::span<const uint64_t> ids, std::span<const float> vectors) {
-  Reserve(ids_.size() + ids.size());
+  Grow(ids.size());
   std::vector<uint16_t> halves(dim_);
   for (size_t i = 0; i < ids.size(); ++i) {
     const float* v = vectors.data() + i * dim_;
