@@ -33,6 +33,7 @@
 #include "registry/index/internal/fast_storage.h"
 #include "registry/index/internal/index_file.h"
 #include "registry/index/internal/loaded_index_check.h"
+#include "registry/index/internal/search_coalescer.h"
 #include "registry/index/internal/sign_code_tier.h"
 
 namespace weightprint::registry {
@@ -149,6 +150,8 @@ struct SketchIndex::Impl {
   std::unique_ptr<faiss::IndexIDMap2> index ABSL_GUARDED_BY(mu);  // owns its inner index
   std::unique_ptr<internal::SignCodeTier> signs ABSL_GUARDED_BY(mu);
   std::unordered_set<IdT> tombstones ABSL_GUARDED_BY(mu);          // HNSW tier only
+  // Concurrent sign-code searches share scans through it (each caller holds `mu` shared).
+  mutable internal::SearchCoalescer coalescer;
 
   faiss::IndexHNSW* hnsw() const ABSL_SHARED_LOCKS_REQUIRED(mu) {
     return index == nullptr ? nullptr : dynamic_cast<faiss::IndexHNSW*>(index->index);
@@ -526,10 +529,16 @@ absl::StatusOr<std::vector<std::vector<SearchHit>>> SketchIndex::Search(
   if (impl_->signs != nullptr) {
     const int candidates = effort == Effort::kThorough ? impl_->options.sign_candidates
                                                        : impl_->options.sign_candidates_broad;
-    return impl_->signs->Search(queries, static_cast<size_t>(k),
-                                static_cast<size_t>(std::max(candidates, 0)),
-                                static_cast<size_t>(std::max(impl_->options.sign_rerank, 0)),
-                                SignThreads(impl_->options));
+    const internal::SignCodeTier* signs = impl_->signs.get();
+    const internal::CoalesceKey key{signs, static_cast<size_t>(k),
+                                    static_cast<size_t>(std::max(candidates, 0)),
+                                    static_cast<size_t>(std::max(impl_->options.sign_rerank, 0))};
+    const size_t threads = SignThreads(impl_->options);
+    auto search = [&](std::span<const float> batch) {
+      return signs->Search(batch, key.k, key.candidates, key.rerank, threads);
+    };
+    if (!impl_->options.coalesce_sign_searches) return search(queries);
+    return impl_->coalescer.Search(key, queries, dim, search);
   }
   const IdT live = impl_->index->ntotal - static_cast<IdT>(impl_->tombstones.size());
   const IdT k_want = std::min<IdT>(k, live);
