@@ -248,6 +248,46 @@ void MeasureQueries(const char* where, Target& target, const std::vector<TensorQ
   std::printf("%s_model_query_source_found=%d/%zu\n", where, found, model_queries.size());
 }
 
+// `clients` threads issue `queries` in turn for `seconds`, each through the query function
+// `connect` makes for it; prints PREFIX_qps, latencies, errors and the process CPU per query.
+// Returns the errors.
+template <typename Connect>
+uint64_t RunLoad(const char* prefix, int clients, double seconds,
+                 const std::vector<TensorFingerprint>& queries, Connect connect) {
+  if (seconds <= 0 || clients <= 0) return 0;
+  reg::QueryOptions options;
+  options.top = 32;
+  std::atomic<uint64_t> errors{0};
+  std::vector<std::vector<double>> latencies(clients);
+  std::vector<std::thread> threads;
+  const double cpu = ProcessCpuSeconds();
+  const auto start = Clock::now();
+  const auto stop = start + std::chrono::duration_cast<Clock::duration>(
+                                std::chrono::duration<double>(seconds));
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      auto query = connect();
+      for (size_t i = c; Clock::now() < stop; i += clients) {
+        const auto t0 = Clock::now();
+        auto r = query(queries[i % queries.size()], options);
+        latencies[c].push_back(Seconds(t0, Clock::now()) * 1e3);
+        if (!r.ok()) errors.fetch_add(1);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  const double elapsed = Seconds(start, Clock::now());
+  std::vector<double> all;
+  for (const auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+  std::printf("%s_clients=%d\n%s_requests=%zu\n%s_qps=%.0f\n%s_p50_ms=%.2f\n%s_p99_ms=%.2f\n"
+              "%s_errors=%llu\n%s_process_cpu_per_query_ms=%.3f\n",
+              prefix, clients, prefix, all.size(), prefix,
+              static_cast<double>(all.size()) / elapsed, prefix, Percentile(all, 0.5), prefix,
+              Percentile(all, 0.99), prefix, static_cast<unsigned long long>(errors.load()),
+              prefix, (ProcessCpuSeconds() - cpu) / std::max<double>(1, all.size()) * 1e3);
+  return errors.load();
+}
+
 int Fail(const char* what, const absl::Status& s) {
   std::fprintf(stderr, "registry_scale: %s: %s\n", what, std::string(s.message()).c_str());
   return 1;
@@ -427,7 +467,18 @@ int main(int argc, char** argv) {
     }
   }
   MeasureQueries("inprocess", *registry, sets, model_queries, model_sources);
-  if (!grpc) return 0;
+
+  // Single-tensor queries (rho 0.9 and 0.5 in turn, top 32) from `clients` threads at once:
+  // in process (the library's throughput), then over gRPC (the service's).
+  std::vector<TensorFingerprint> load_queries = sets[0].queries;
+  load_queries.insert(load_queries.end(), sets[1].queries.begin(), sets[1].queries.end());
+  const uint64_t inprocess_errors =
+      RunLoad("inprocess_load", clients, load_seconds, load_queries, [&] {
+        return [registry](const TensorFingerprint& q, const reg::QueryOptions& o) {
+          return registry->QueryTensor(q, o);
+        };
+      });
+  if (!grpc) return inprocess_errors == 0 ? 0 : 1;
 
   // Over gRPC on loopback.
   auto server = reg::StartServer(registry, reg::ServerOptions{});
@@ -437,48 +488,20 @@ int main(int argc, char** argv) {
   if (!remote.ok()) return Fail("connect", remote.status());
   MeasureQueries("grpc", **remote, sets, model_queries, model_sources);
 
-  // Load test: `clients` threads, each with its own channel, issuing single-tensor queries
-  // (rho 0.9 and 0.5 in turn, top 32).
-  std::vector<TensorFingerprint> load_queries = sets[0].queries;
-  load_queries.insert(load_queries.end(), sets[1].queries.begin(), sets[1].queries.end());
-  reg::QueryOptions load_options;
-  load_options.top = 32;
-  std::atomic<uint64_t> errors{0};
-  std::vector<std::vector<double>> latencies(clients);
-  std::vector<std::thread> threads;
-  const double load_cpu = ProcessCpuSeconds();
-  const auto start = Clock::now();
-  const auto stop = start + std::chrono::duration_cast<Clock::duration>(
-                                std::chrono::duration<double>(load_seconds));
-  for (int c = 0; c < clients && load_seconds > 0; ++c) {
-    threads.emplace_back([&, c] {
-      auto client = weightprint::client::ConnectRemote(address);
-      if (!client.ok()) {
-        errors.fetch_add(1);
-        return;
-      }
-      for (size_t i = c; Clock::now() < stop; i += clients) {
-        const auto t0 = Clock::now();
-        auto r = (*client)->QueryTensor(load_queries[i % load_queries.size()], load_options);
-        latencies[c].push_back(Seconds(t0, Clock::now()) * 1e3);
-        if (!r.ok()) errors.fetch_add(1);
-      }
-    });
-  }
-  for (std::thread& t : threads) t.join();
-  if (load_seconds > 0) {
-    const double elapsed = Seconds(start, Clock::now());
-    std::vector<double> all;
-    for (const auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
-    std::printf("load_clients=%d\nload_requests=%zu\nload_qps=%.0f\nload_p50_ms=%.2f\n"
-                "load_p99_ms=%.2f\nload_errors=%llu\nload_process_cpu_per_query_ms=%.3f\n",
-                clients, all.size(), static_cast<double>(all.size()) / elapsed,
-                Percentile(all, 0.5), Percentile(all, 0.99),
-                static_cast<unsigned long long>(errors.load()),
-                (ProcessCpuSeconds() - load_cpu) / std::max<double>(1, all.size()) * 1e3);
-  }
+  // Load test over gRPC: `clients` threads, each with its own channel.
+  const uint64_t errors = RunLoad("load", clients, load_seconds, load_queries, [&] {
+    auto client = weightprint::client::ConnectRemote(address);
+    std::shared_ptr<weightprint::client::RegistryClient> shared =
+        client.ok() ? std::shared_ptr<weightprint::client::RegistryClient>(std::move(*client))
+                    : nullptr;
+    return [shared](const TensorFingerprint& q,
+                    const reg::QueryOptions& o) -> absl::StatusOr<reg::TensorQueryResult> {
+      if (shared == nullptr) return absl::UnavailableError("no channel");
+      return shared->QueryTensor(q, o);
+    };
+  });
   server->reset();
   opened->reset();
   std::printf("bytes_per_tensor_at_rest=%.0f\n", static_cast<double>(DirBytes(dir)) / tensors_total);
-  return errors.load() == 0 ? 0 : 1;
+  return errors + inprocess_errors == 0 ? 0 : 1;
 }
