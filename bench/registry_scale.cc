@@ -158,15 +158,19 @@ double ThreadCpuSeconds() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
-// Peak resident set of this process so far, in MB (VmHWM).
-double PeakRssMb() {
+// A memory figure of this process from /proc/self/status, in MB: "VmHWM" (the peak resident
+// set so far) or "VmRSS" (now).
+double StatusMb(const std::string& key) {
   std::ifstream status("/proc/self/status");
   std::string line;
   while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::strtod(line.c_str() + 6, nullptr) / 1024.0;
+    if (line.rfind(key + ":", 0) == 0) {
+      return std::strtod(line.c_str() + key.size() + 1, nullptr) / 1024.0;
+    }
   }
   return 0;
 }
+double PeakRssMb() { return StatusMb("VmHWM"); }
 
 // Single-tensor queries derived at one correlation, with the model each came from.
 struct TensorQuerySet {
@@ -442,8 +446,8 @@ int main(int argc, char** argv) {
   std::printf("open_s=%.2f\nopen_cpu_s=%.2f\n", Seconds(a, Clock::now()),
               ProcessCpuSeconds() - open_cpu);
   reg::Registry* registry = opened->get();
-  std::printf("index_type_after_open=%s\nopen_peak_rss_mb=%.0f\n",
-              registry->Stats()->index_type.c_str(), PeakRssMb());
+  std::printf("index_type_after_open=%s\nopen_peak_rss_mb=%.0f\nrss_after_open_mb=%.0f\n",
+              registry->Stats()->index_type.c_str(), PeakRssMb(), StatusMb("VmRSS"));
 
   // Queries derived from kept models.
   std::mt19937_64 rng(2024);
