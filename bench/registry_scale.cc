@@ -1,18 +1,30 @@
-// How the registry's cost grows: registers synthetic models until the registry holds N tensor
-// fingerprints, then measures storage, start-up, single-tensor and whole-model query latency
-// (in process and over gRPC on loopback) and a concurrent-client load test.
+// How the registry's cost grows: builds a registry of N synthetic tensor fingerprints, then
+// measures storage, start-up, single-tensor and whole-model query latency (in process and over
+// gRPC on loopback) and a concurrent-client load test.
 //
-// Usage: registry_scale DB_DIR N [CLIENTS] [LOAD_SECONDS] [reuse]
-// DB_DIR must not exist (it is created), unless the fifth argument is "reuse": then it must
-// hold the registry an earlier run with the same N built, and only the measurements after
-// registration are repeated (the same synthetic models are generated again to derive the
-// queries). Prints "key=value" lines, one per measurement.
+// Usage: registry_scale DB_DIR N [CLIENTS] [LOAD_SECONDS] [MODE]
+// MODE is how the registry is built:
+//   register (default) one model at a time through Registry::Register;
+//   ingest   the bulk path: Registry::Ingest in batches of WP_INGEST_BATCH_TENSORS tensors
+//            (default 100,000, so memory stays bounded whatever N), each batch one atomic
+//            store write (SST files and one IngestExternalFiles) with its calibration deferred,
+//            the index saved only at the end, then one Registry::Calibrate();
+//   reuse    DB_DIR holds the registry an earlier run with the same N built: only the
+//            measurements after the build are repeated.
+// Except for reuse, DB_DIR must not exist (it is created). LOAD_SECONDS 0 skips the load test;
+// WP_SCALE_NO_GRPC=1 skips every gRPC measurement (for profiling the library alone). Prints
+// "key=value" lines, one per measurement; progress goes to stderr.
 //
 // The synthetic models have 300 tensors each, Llama-like names and shapes, random sketches
 // (unrelated tensors have sketches that behave like independent random unit vectors) and
-// random hashes. Queries are derivatives of registered tensors: their sketch is the source's
-// plus noise at Pearson correlation about 0.9, the case the index must find.
+// random hashes; model m is generated from its own seed, so any model can be generated again
+// without the others. Queries are derivatives of registered tensors: their sketch is the
+// source's plus noise at Pearson correlation rho. Single-tensor queries are asked at rho = 0.9,
+// 0.5 and 0.3 with top = 32 (recall@32: the source model is among the reported matches);
+// whole-model queries (300 tensors) at 0.9 with top = 5.
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -21,6 +33,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <random>
 #include <string>
@@ -97,14 +110,14 @@ TensorFingerprint MakeTensor(int t, std::mt19937_64& rng) {
   return fp;
 }
 
-// A derivative: same name and shape, new hashes, sketch at correlation ~0.9 with the source.
-TensorFingerprint Derive(const TensorFingerprint& source, std::mt19937_64& rng) {
+// A derivative: same name and shape, new hashes, sketch at correlation ~rho with the source.
+TensorFingerprint Derive(const TensorFingerprint& source, float rho, std::mt19937_64& rng) {
   TensorFingerprint q = source;
   q.exact_hash = {rng(), rng()};
   q.bf16_hash = {rng(), rng()};
   q.f16_hash = {rng(), rng()};
   const std::vector<float> noise = RandomUnit(rng);
-  const float rho = 0.9f, s = std::sqrt(1 - rho * rho);
+  const float s = std::sqrt(1 - rho * rho);
   for (size_t i = 0; i < q.sketch.size(); ++i) q.sketch[i] = rho * source.sketch[i] + s * noise[i];
   Normalize(q.sketch);
   return q;
@@ -121,57 +134,193 @@ uint64_t DirBytes(const std::string& dir) {
   return total;
 }
 
-// What a query should find: the model the derived tensors came from.
-struct Expected {
-  std::vector<std::string> tensor_sources;
-  std::vector<std::string> model_sources;
+// Model m of the synthetic registry, from its own seed.
+std::vector<TensorFingerprint> MakeModel(uint64_t m) {
+  std::mt19937_64 rng(0x5CA1E000ull + m * 0x9E3779B97F4A7C15ull);
+  std::vector<TensorFingerprint> tensors;
+  tensors.reserve(kTensorsPerModel);
+  for (int t = 0; t < kTensorsPerModel; ++t) tensors.push_back(MakeTensor(t, rng));
+  return tensors;
+}
+
+std::string ModelName(uint64_t m) { return "synthetic/model-" + std::to_string(m); }
+
+// CPU seconds of the whole process (every thread, user + system) and of the calling thread.
+double ProcessCpuSeconds() {
+  rusage u {};
+  ::getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
+}
+double ThreadCpuSeconds() {
+  timespec ts {};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// A memory figure of this process from /proc/self/status, in MB: "VmHWM" (the peak resident
+// set so far) or "VmRSS" (now).
+double StatusMb(const std::string& key) {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind(key + ":", 0) == 0) {
+      return std::strtod(line.c_str() + key.size() + 1, nullptr) / 1024.0;
+    }
+  }
+  return 0;
+}
+double PeakRssMb() { return StatusMb("VmHWM"); }
+
+// Single-tensor queries derived at one correlation, with the model each came from.
+struct TensorQuerySet {
+  float rho = 0;
+  std::string label;  // "0.9"
+  std::vector<TensorFingerprint> queries;
+  std::vector<std::string> sources;
 };
 
-// Times every tensor query and every model query against `target` (a Registry in process or a
-// RegistryClient over gRPC: both have the same QueryTensor/QueryModel signatures).
+// Times the single-tensor queries of every set and the whole-model queries against `target` (a
+// Registry in process or a RegistryClient over gRPC: both have the same QueryTensor/QueryModel
+// signatures). In process, the CPU time is the querying thread's (the query runs on it, and the
+// index scan on it and the index's worker threads: see cpu_per_query, the whole process's);
+// over gRPC only the whole process's (client and server) is meaningful.
 template <typename Target>
-void MeasureQueries(const char* where, Target& target, const reg::QueryOptions& options,
-                    const std::vector<TensorFingerprint>& tensor_queries,
+void MeasureQueries(const char* where, Target& target, const std::vector<TensorQuerySet>& sets,
                     const std::vector<std::vector<TensorFingerprint>>& model_queries,
-                    const Expected& expected) {
-  std::vector<double> ms;
-  int found = 0;
-  for (size_t i = 0; i < tensor_queries.size(); ++i) {
-    const auto a = Clock::now();
-    auto r = target.QueryTensor(tensor_queries[i], options);
-    ms.push_back(Seconds(a, Clock::now()) * 1e3);
-    found += r.ok() && !r->matches.empty() &&
-             r->matches[0].model_name == expected.tensor_sources[i];
+                    const std::vector<std::string>& model_sources) {
+  reg::QueryOptions tensor_options;
+  tensor_options.top = 32;
+  for (const TensorQuerySet& set : sets) {
+    std::vector<double> ms, cpu_ms;
+    int top1 = 0, recalled = 0;
+    const double process_cpu = ProcessCpuSeconds();
+    for (size_t i = 0; i < set.queries.size(); ++i) {
+      const double c = ThreadCpuSeconds();
+      const auto a = Clock::now();
+      auto r = target.QueryTensor(set.queries[i], tensor_options);
+      ms.push_back(Seconds(a, Clock::now()) * 1e3);
+      cpu_ms.push_back((ThreadCpuSeconds() - c) * 1e3);
+      if (!r.ok()) continue;
+      top1 += !r->matches.empty() && r->matches[0].model_name == set.sources[i];
+      recalled += std::any_of(r->matches.begin(), r->matches.end(), [&](const auto& m) {
+        return m.model_name == set.sources[i];
+      });
+    }
+    const double n = static_cast<double>(set.queries.size());
+    const char* l = set.label.c_str();
+    std::printf("%s_tensor_rho%s_p50_ms=%.3f\n%s_tensor_rho%s_p99_ms=%.3f\n", where, l,
+                Percentile(ms, 0.5), where, l, Percentile(ms, 0.99));
+    std::printf("%s_tensor_rho%s_thread_cpu_p50_ms=%.3f\n%s_tensor_rho%s_thread_cpu_p99_ms=%.3f\n",
+                where, l, Percentile(cpu_ms, 0.5), where, l, Percentile(cpu_ms, 0.99));
+    std::printf("%s_tensor_rho%s_process_cpu_per_query_ms=%.3f\n", where, l,
+                (ProcessCpuSeconds() - process_cpu) / n * 1e3);
+    std::printf("%s_tensor_rho%s_top1=%d/%zu\n%s_tensor_rho%s_recall32=%.3f\n", where, l, top1,
+                set.queries.size(), where, l, recalled / n);
+    if (set.label == "0.9") {  // the keys of earlier runs
+      std::printf("%s_tensor_query_p50_ms=%.3f\n%s_tensor_query_p99_ms=%.3f\n", where,
+                  Percentile(ms, 0.5), where, Percentile(ms, 0.99));
+      std::printf("%s_tensor_query_source_found=%d/%zu\n", where, top1, set.queries.size());
+    }
   }
-  std::printf("%s_tensor_query_p50_ms=%.3f\n%s_tensor_query_p99_ms=%.3f\n", where,
-              Percentile(ms, 0.5), where, Percentile(ms, 0.99));
-  std::printf("%s_tensor_query_source_found=%d/%zu\n", where, found, tensor_queries.size());
-  ms.clear();
-  found = 0;
+  reg::QueryOptions model_options;
+  model_options.top = 5;
+  std::vector<double> ms, cpu_ms;
+  int found = 0;
+  const double process_cpu = ProcessCpuSeconds();
   for (size_t i = 0; i < model_queries.size(); ++i) {
+    const double c = ThreadCpuSeconds();
     const auto a = Clock::now();
-    auto r = target.QueryModel(model_queries[i], options);
+    auto r = target.QueryModel(model_queries[i], model_options);
     ms.push_back(Seconds(a, Clock::now()) * 1e3);
-    found += r.ok() && !r->candidates.empty() &&
-             r->candidates[0].model.name == expected.model_sources[i];
+    cpu_ms.push_back((ThreadCpuSeconds() - c) * 1e3);
+    found += r.ok() && !r->candidates.empty() && r->candidates[0].model.name == model_sources[i];
+    if (r.ok() && !r->candidates.empty()) {
+      // What the query reports, to compare runs of different builds on the same registry.
+      const reg::CandidateReport& top = r->candidates[0];
+      std::printf("%s_model_query_%zu_top=%s share=%.6f z=%.6f matched=%u/%u candidates=%zu\n",
+                  where, i, top.model.name.c_str(), top.share_explained, top.z,
+                  top.tensors_matched, top.tensors_compared, r->candidates.size());
+    }
   }
   std::printf("%s_model_query_p50_ms=%.1f\n%s_model_query_max_ms=%.1f\n", where,
               Percentile(ms, 0.5), where, Percentile(ms, 1.0));
+  std::printf("%s_model_query_thread_cpu_p50_ms=%.1f\n", where, Percentile(cpu_ms, 0.5));
+  std::printf("%s_model_query_process_cpu_per_query_ms=%.1f\n", where,
+              (ProcessCpuSeconds() - process_cpu) / static_cast<double>(model_queries.size()) *
+                  1e3);
   std::printf("%s_model_query_source_found=%d/%zu\n", where, found, model_queries.size());
+}
+
+// `clients` threads issue `queries` in turn for `seconds`, each through the query function
+// `connect` makes for it; prints PREFIX_qps, latencies, errors and the process CPU per query.
+// Returns the errors.
+template <typename Connect>
+uint64_t RunLoad(const char* prefix, int clients, double seconds,
+                 const std::vector<TensorFingerprint>& queries, Connect connect) {
+  if (seconds <= 0 || clients <= 0) return 0;
+  reg::QueryOptions options;
+  options.top = 32;
+  std::atomic<uint64_t> errors{0};
+  std::vector<std::vector<double>> latencies(clients);
+  std::vector<std::thread> threads;
+  const double cpu = ProcessCpuSeconds();
+  const auto start = Clock::now();
+  const auto stop = start + std::chrono::duration_cast<Clock::duration>(
+                                std::chrono::duration<double>(seconds));
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      auto query = connect();
+      for (size_t i = c; Clock::now() < stop; i += clients) {
+        const auto t0 = Clock::now();
+        auto r = query(queries[i % queries.size()], options);
+        latencies[c].push_back(Seconds(t0, Clock::now()) * 1e3);
+        if (!r.ok()) errors.fetch_add(1);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  const double elapsed = Seconds(start, Clock::now());
+  std::vector<double> all;
+  for (const auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+  std::printf("%s_clients=%d\n%s_requests=%zu\n%s_qps=%.0f\n%s_p50_ms=%.2f\n%s_p99_ms=%.2f\n"
+              "%s_errors=%llu\n%s_process_cpu_per_query_ms=%.3f\n",
+              prefix, clients, prefix, all.size(), prefix,
+              static_cast<double>(all.size()) / elapsed, prefix, Percentile(all, 0.5), prefix,
+              Percentile(all, 0.99), prefix, static_cast<unsigned long long>(errors.load()),
+              prefix, (ProcessCpuSeconds() - cpu) / std::max<double>(1, all.size()) * 1e3);
+  return errors.load();
+}
+
+int Fail(const char* what, const absl::Status& s) {
+  std::fprintf(stderr, "registry_scale: %s: %s\n", what, std::string(s.message()).c_str());
+  return 1;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: registry_scale DB_DIR N [CLIENTS] [LOAD_SECONDS]\n");
+    std::fprintf(stderr,
+                 "usage: registry_scale DB_DIR N [CLIENTS] [LOAD_SECONDS] "
+                 "[register|ingest|reuse]\n");
     return 2;
   }
   const std::string dir = argv[1];
   const uint64_t n = std::strtoull(argv[2], nullptr, 10);
   const int clients = argc > 3 ? std::atoi(argv[3]) : 32;
   const double load_seconds = argc > 4 ? std::atof(argv[4]) : 10;
-  const bool reuse = argc > 5 && std::string(argv[5]) == "reuse";
+  const std::string mode = argc > 5 ? argv[5] : "register";
+  if (mode != "register" && mode != "ingest" && mode != "reuse") {
+    std::fprintf(stderr, "registry_scale: unknown mode %s\n", mode.c_str());
+    return 2;
+  }
+  const bool reuse = mode == "reuse";
+  const bool grpc = std::getenv("WP_SCALE_NO_GRPC") == nullptr;
+  const char* batch_env = std::getenv("WP_INGEST_BATCH_TENSORS");
+  const uint64_t batch_tensors =
+      std::max<uint64_t>(kTensorsPerModel, batch_env ? std::strtoull(batch_env, nullptr, 10)
+                                                     : 100'000);
   if (std::filesystem::exists(dir) != reuse) {
     std::fprintf(stderr, "registry_scale: %s %s\n", dir.c_str(),
                  reuse ? "does not exist; nothing to reuse" : "exists; give a new directory");
@@ -179,33 +328,25 @@ int main(int argc, char** argv) {
   }
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // results appear as they are measured
   const uint64_t models = std::max<uint64_t>(1, n / kTensorsPerModel);
-  std::printf("tensors=%llu\nmodels=%llu\n", static_cast<unsigned long long>(models * kTensorsPerModel),
-              static_cast<unsigned long long>(models));
+  const double tensors_total = static_cast<double>(models * kTensorsPerModel);
+  std::printf("tensors=%llu\nmodels=%llu\nmode=%s\n",
+              static_cast<unsigned long long>(models * kTensorsPerModel),
+              static_cast<unsigned long long>(models), mode.c_str());
 
-  // Register (or, when reusing, only generate the same models again). Keep a sample of models
-  // to derive queries from.
-  std::mt19937_64 rng(2024);
-  std::vector<std::pair<std::string, std::vector<TensorFingerprint>>> kept;
+  // Models to derive queries from: every models/20-th.
   const uint64_t keep_every = std::max<uint64_t>(1, models / 20);
-  double register_s = 0;
-  double last_tenth_s = 0;  // registration time of the last 10% of models: the marginal rate
-  const uint64_t last_tenth_from = models - std::max<uint64_t>(1, models / 10);
-  std::unique_ptr<reg::Registry> building;
-  if (!reuse) {
+
+  if (mode == "register") {
+    double register_s = 0;
+    double last_tenth_s = 0;  // registration time of the last 10% of models: the marginal rate
+    const uint64_t last_tenth_from = models - std::max<uint64_t>(1, models / 10);
     auto opened = reg::Registry::Open(dir);
-    if (!opened.ok()) {
-      std::fprintf(stderr, "open: %s\n", std::string(opened.status().message()).c_str());
-      return 1;
-    }
-    building = *std::move(opened);
-  }
-  for (uint64_t m = 0; m < models; ++m) {
-    std::vector<TensorFingerprint> tensors;
-    tensors.reserve(kTensorsPerModel);
-    for (int t = 0; t < kTensorsPerModel; ++t) tensors.push_back(MakeTensor(t, rng));
-    reg::ModelInfo info;
-    info.name = "synthetic/model-" + std::to_string(m);
-    if (building != nullptr) {
+    if (!opened.ok()) return Fail("open", opened.status());
+    std::unique_ptr<reg::Registry> building = *std::move(opened);
+    for (uint64_t m = 0; m < models; ++m) {
+      std::vector<TensorFingerprint> tensors = MakeModel(m);
+      reg::ModelInfo info;
+      info.name = ModelName(m);
       const auto a = Clock::now();
       auto stored = building->Register(info, tensors);
       const double took = Seconds(a, Clock::now());
@@ -216,103 +357,155 @@ int main(int argc, char** argv) {
                      static_cast<unsigned long long>((m + 1) * kTensorsPerModel),
                      static_cast<double>((m + 1) * kTensorsPerModel) / register_s);
       }
-      if (!stored.ok()) {
-        std::fprintf(stderr, "register: %s\n", std::string(stored.status().message()).c_str());
-        return 1;
-      }
+      if (!stored.ok()) return Fail("register", stored.status());
     }
-    if (m % keep_every == 0) kept.emplace_back(info.name, std::move(tensors));
-  }
-  if (building != nullptr) {
     const auto a = Clock::now();
-    if (absl::Status s = building->Flush(); !s.ok()) return 1;
+    if (absl::Status s = building->Flush(); !s.ok()) return Fail("flush", s);
     std::printf("flush_s=%.2f\n", Seconds(a, Clock::now()));
     std::printf("index_type=%s\n", building->Stats()->index_type.c_str());
     std::printf("register_s=%.1f\nregister_tensors_per_s=%.0f\n", register_s,
-                static_cast<double>(models * kTensorsPerModel) / register_s);
+                tensors_total / register_s);
     std::printf("register_last_tenth_tensors_per_s=%.0f\n",
                 static_cast<double>((models - last_tenth_from) * kTensorsPerModel) /
                     last_tenth_s);
+    std::printf("build_peak_rss_mb=%.0f\n", PeakRssMb());
     building.reset();
+  } else if (mode == "ingest") {
+    // The bulk path. The index is saved once, at the end (the periodic saves rewrite the whole
+    // file, which a bulk load of N tensors would turn into O(N^2) bytes written).
+    reg::RegistryOptions registry_options;
+    registry_options.index_save_every_vectors = 0;
+    registry_options.index_save_every_seconds = 0;
+    const auto start = Clock::now();
+    const double cpu_start = ProcessCpuSeconds();
+    auto opened = reg::Registry::Open(dir, registry_options);
+    if (!opened.ok()) return Fail("open", opened.status());
+    std::unique_ptr<reg::Registry> building = *std::move(opened);
+    reg::RegisterOptions defer;
+    defer.defer_calibration = true;
+    double generate_s = 0, ingest_s = 0;
+    const uint64_t models_per_batch = std::max<uint64_t>(1, batch_tensors / kTensorsPerModel);
+    for (uint64_t first = 0; first < models; first += models_per_batch) {
+      const uint64_t last = std::min(models, first + models_per_batch);
+      auto g = Clock::now();
+      std::vector<reg::ModelToIngest> batch(last - first);
+      for (uint64_t m = first; m < last; ++m) {
+        reg::ModelToIngest& model = batch[m - first];
+        model.origin = "registry_scale";
+        model.info.name = ModelName(m);
+        model.tensors = MakeModel(m);
+      }
+      auto i = Clock::now();
+      generate_s += Seconds(g, i);
+      auto ingested = building->Ingest(std::move(batch), defer);
+      if (!ingested.ok()) return Fail("ingest", ingested.status());
+      ingest_s += Seconds(i, Clock::now());
+      std::fprintf(stderr,
+                   "ingested %llu tensors: %.0f s (%.0f s in Ingest), %.0f CPU s, peak RSS "
+                   "%.0f MB\n",
+                   static_cast<unsigned long long>(last * kTensorsPerModel),
+                   Seconds(start, Clock::now()), ingest_s, ProcessCpuSeconds() - cpu_start,
+                   PeakRssMb());
+    }
+    auto a = Clock::now();
+    if (absl::Status s = building->Calibrate(); !s.ok()) return Fail("calibrate", s);
+    const double calibrate_s = Seconds(a, Clock::now());
+    a = Clock::now();
+    if (absl::Status s = building->Flush(); !s.ok()) return Fail("flush", s);
+    const double flush_s = Seconds(a, Clock::now());
+    std::printf("index_type=%s\n", building->Stats()->index_type.c_str());
+    a = Clock::now();
+    building.reset();
+    const double close_s = Seconds(a, Clock::now());
+    const double build_s = Seconds(start, Clock::now());
+    const double build_cpu_s = ProcessCpuSeconds() - cpu_start;
+    std::printf("ingest_batch_tensors=%llu\n",
+                static_cast<unsigned long long>(models_per_batch * kTensorsPerModel));
+    std::printf("build_s=%.1f\nbuild_cpu_s=%.1f\nbuild_tensors_per_s=%.0f\n", build_s,
+                build_cpu_s, tensors_total / build_s);
+    std::printf("build_generate_s=%.1f\nbuild_ingest_s=%.1f\nbuild_calibrate_s=%.1f\n"
+                "build_flush_s=%.1f\nbuild_close_s=%.1f\n",
+                generate_s, ingest_s, calibrate_s, flush_s, close_s);
+    std::printf("build_peak_rss_mb=%.0f\n", PeakRssMb());
   }
-  const double tensors_total = static_cast<double>(models * kTensorsPerModel);
-  // Right after registration the directory also holds the write-ahead log and level-0 files
-  // that RocksDB has not compacted yet; bytes_per_tensor_at_rest (at the end) is the steady
-  // state.
-  std::printf("bytes_per_tensor_after_registration=%.0f\nindex_bytes_per_tensor=%.0f\n",
-              static_cast<double>(DirBytes(dir)) / tensors_total,
+  if (!reuse) {
+    // Right after the build the directory also holds the write-ahead log and level-0 files
+    // that RocksDB has not compacted yet; bytes_per_tensor_at_rest (at the end) is the steady
+    // state.
+    std::printf("bytes_per_tensor_after_build=%.0f\n",
+                static_cast<double>(DirBytes(dir)) / tensors_total);
+  }
+  std::printf("index_bytes_per_tensor=%.0f\n",
               static_cast<double>(DirBytes(dir + "/index")) / tensors_total);
 
   // Start-up: open the existing registry (the persisted index is loaded, not rebuilt).
   auto a = Clock::now();
+  const double open_cpu = ProcessCpuSeconds();
   auto opened = reg::Registry::Open(dir);
-  if (!opened.ok()) return 1;
-  std::printf("open_s=%.2f\n", Seconds(a, Clock::now()));
+  if (!opened.ok()) return Fail("open", opened.status());
+  std::printf("open_s=%.2f\nopen_cpu_s=%.2f\n", Seconds(a, Clock::now()),
+              ProcessCpuSeconds() - open_cpu);
   reg::Registry* registry = opened->get();
-  std::printf("index_type_after_open=%s\n", registry->Stats()->index_type.c_str());
+  std::printf("index_type_after_open=%s\nopen_peak_rss_mb=%.0f\nrss_after_open_mb=%.0f\n",
+              registry->Stats()->index_type.c_str(), PeakRssMb(), StatusMb("VmRSS"));
 
   // Queries derived from kept models.
-  std::vector<TensorFingerprint> tensor_queries;
+  std::mt19937_64 rng(2024);
+  std::vector<TensorQuerySet> sets = {{0.9f, "0.9", {}, {}}, {0.5f, "0.5", {}, {}},
+                                      {0.3f, "0.3", {}, {}}};
   std::vector<std::vector<TensorFingerprint>> model_queries;
-  Expected expected;
-  for (size_t k = 0; k < kept.size(); ++k) {
-    for (int j = 0; j < 10; ++j) {
-      const auto& src = kept[k].second[(k * 37 + j * 29) % 288];
-      tensor_queries.push_back(Derive(src, rng));
-      expected.tensor_sources.push_back(kept[k].first);
+  std::vector<std::string> model_sources;
+  for (uint64_t m = 0, k = 0; m < models; m += keep_every, ++k) {
+    const std::vector<TensorFingerprint> source = MakeModel(m);
+    for (TensorQuerySet& set : sets) {
+      for (int j = 0; j < 10; ++j) {
+        set.queries.push_back(Derive(source[(k * 37 + j * 29) % 288], set.rho, rng));
+        set.sources.push_back(ModelName(m));
+      }
     }
     if (model_queries.size() < 5) {
       std::vector<TensorFingerprint> derived;
-      for (const auto& t : kept[k].second) derived.push_back(Derive(t, rng));
+      for (const auto& t : source) derived.push_back(Derive(t, 0.9f, rng));
       model_queries.push_back(std::move(derived));
-      expected.model_sources.push_back(kept[k].first);
+      model_sources.push_back(ModelName(m));
     }
   }
-  reg::QueryOptions options;
-  options.top = 5;
-  MeasureQueries("inprocess", *registry, options, tensor_queries, model_queries, expected);
+  MeasureQueries("inprocess", *registry, sets, model_queries, model_sources);
+
+  // Single-tensor queries (rho 0.9 and 0.5 in turn, top 32) from `clients` threads at once:
+  // in process (the library's throughput), then over gRPC (the service's).
+  std::vector<TensorFingerprint> load_queries = sets[0].queries;
+  load_queries.insert(load_queries.end(), sets[1].queries.begin(), sets[1].queries.end());
+  const uint64_t inprocess_errors =
+      RunLoad("inprocess_load", clients, load_seconds, load_queries, [&] {
+        return [registry](const TensorFingerprint& q, const reg::QueryOptions& o) {
+          return registry->QueryTensor(q, o);
+        };
+      });
+  if (!grpc) return inprocess_errors == 0 ? 0 : 1;
 
   // Over gRPC on loopback.
   auto server = reg::StartServer(registry, reg::ServerOptions{});
-  if (!server.ok()) return 1;
+  if (!server.ok()) return Fail("server", server.status());
   const std::string address = "127.0.0.1:" + std::to_string((*server)->port());
   auto remote = weightprint::client::ConnectRemote(address);
-  if (!remote.ok()) return 1;
-  MeasureQueries("grpc", **remote, options, tensor_queries, model_queries, expected);
+  if (!remote.ok()) return Fail("connect", remote.status());
+  MeasureQueries("grpc", **remote, sets, model_queries, model_sources);
 
-  // Load test: `clients` threads, each with its own channel, issuing single-tensor queries.
-  std::atomic<uint64_t> errors{0};
-  std::vector<std::vector<double>> latencies(clients);
-  std::vector<std::thread> threads;
-  const auto start = Clock::now();
-  const auto stop = start + std::chrono::duration_cast<Clock::duration>(
-                                std::chrono::duration<double>(load_seconds));
-  for (int c = 0; c < clients; ++c) {
-    threads.emplace_back([&, c] {
-      auto client = weightprint::client::ConnectRemote(address);
-      if (!client.ok()) {
-        errors.fetch_add(1);
-        return;
-      }
-      for (size_t i = c; Clock::now() < stop; i += clients) {
-        const auto t0 = Clock::now();
-        auto r = (*client)->QueryTensor(tensor_queries[i % tensor_queries.size()], options);
-        latencies[c].push_back(Seconds(t0, Clock::now()) * 1e3);
-        if (!r.ok()) errors.fetch_add(1);
-      }
-    });
-  }
-  for (std::thread& t : threads) t.join();
-  const double elapsed = Seconds(start, Clock::now());
-  std::vector<double> all;
-  for (const auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
-  std::printf("load_clients=%d\nload_requests=%zu\nload_qps=%.0f\nload_p50_ms=%.2f\n"
-              "load_p99_ms=%.2f\nload_errors=%llu\n",
-              clients, all.size(), static_cast<double>(all.size()) / elapsed,
-              Percentile(all, 0.5), Percentile(all, 0.99),
-              static_cast<unsigned long long>(errors.load()));
+  // Load test over gRPC: `clients` threads, each with its own channel.
+  const uint64_t errors = RunLoad("load", clients, load_seconds, load_queries, [&] {
+    auto client = weightprint::client::ConnectRemote(address);
+    std::shared_ptr<weightprint::client::RegistryClient> shared =
+        client.ok() ? std::shared_ptr<weightprint::client::RegistryClient>(std::move(*client))
+                    : nullptr;
+    return [shared](const TensorFingerprint& q,
+                    const reg::QueryOptions& o) -> absl::StatusOr<reg::TensorQueryResult> {
+      if (shared == nullptr) return absl::UnavailableError("no channel");
+      return shared->QueryTensor(q, o);
+    };
+  });
   server->reset();
   opened->reset();
   std::printf("bytes_per_tensor_at_rest=%.0f\n", static_cast<double>(DirBytes(dir)) / tensors_total);
-  return errors.load() == 0 ? 0 : 1;
+  return errors + inprocess_errors == 0 ? 0 : 1;
 }

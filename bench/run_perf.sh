@@ -6,8 +6,9 @@
 #      weightprint (fingerprint version 2, and version 1 for comparison) with 1 thread and with
 #      every core, and the numpy baseline;
 #   2. peak resident memory of `weightprint register` on a 10.2 GB model;
-#   3. registry scale at 10k, 100k and 1M tensors (bench/registry_scale), and on the largest
-#      registry, recall against HNSW search breadth (bench/hnsw_breadth);
+#   3. registry scale at 10k, 100k and 1M tensors (bench/registry_scale, built through the bulk
+#      path; WP_BENCH_10M=1 adds 10M), and on the largest registry, recall against HNSW search
+#      breadth (bench/hnsw_breadth, when its index is HNSW);
 #   4. load and soak of a `weightprint serve` process: 32 clients, 60 s of mixed queries,
 #      registrations and deletions (bench/soak; fails on any error or on server memory over
 #      its bound);
@@ -16,8 +17,8 @@
 #      6.4 GB of scratch disk);
 #   6. bulk ingest from bundles against registration one model at a time (bench/bundle_ingest);
 # and prints one table. Scratch files go to $WP_BENCH_DIR (default /tmp/wpbench; about 13 GB
-# of disk plus 3 GB for the 1M registry). Knobs: WP_BENCH_SKIP_10G=1 skips step 2,
-# WP_BENCH_SIZES="10000 100000" limits step 3, WP_BENCH_SKIP_SOAK=1 skips step 4,
+# of disk plus 1.3 GB for the 1M registry, 13 GB more for 10M). Knobs: WP_BENCH_SKIP_10G=1
+# skips step 2, WP_BENCH_SIZES="10000 100000" limits step 3, WP_BENCH_10M=1 adds 10M to it, WP_BENCH_SKIP_SOAK=1 skips step 4,
 # WP_BENCH_INGEST_TENSORS (default 20000; 0 skips) sizes step 6 (bulk ingest), BUILD_DIR
 # picks the build directory.
 set -euo pipefail
@@ -26,6 +27,8 @@ ROOT=$(pwd)
 BUILD_DIR=${BUILD_DIR:-build}
 SCRATCH=${WP_BENCH_DIR:-/tmp/wpbench}
 SIZES=${WP_BENCH_SIZES:-"10000 100000 1000000"}
+# The 10M step: about 13 GB of disk and 15 GB of memory at its peak (docs/PERFORMANCE.md).
+if [ "${WP_BENCH_10M:-0}" = 1 ]; then SIZES="$SIZES 10000000"; fi
 BUILD_DIR=$BUILD_DIR BUILD_TYPE=Release bash tools/build.sh >/dev/null
 BIN="$ROOT/$BUILD_DIR"
 mkdir -p "$SCRATCH"
@@ -83,22 +86,30 @@ if [ "${WP_BENCH_SKIP_10G:-0}" != 1 ]; then
   echo "register 10.2 GB: wall $WALL, peak RSS $((RSS / 1024)) MB (target < 300 MB)"
 fi
 
-echo "== 3. registry scale"
-# reg/s: registration rate over the last tenth of the models (the marginal cost at that size).
-printf "%-9s %9s %8s %8s %7s %8s %8s %9s %8s %8s %8s %7s\n" tensors reg/s B/tensor open_s \
-  p50_ms p99_ms model_ms grpc_p50 grpc_p99 grpc_mdl load_qps ld_p99
+echo "== 3. registry scale (bulk build: Registry::Ingest in batches of 100,000 tensors)"
+# build/s: tensors per second of the whole build (generation, ingest, one calibration, index
+# save); q50/q99: single-tensor query at rho 0.5, top 32, p50/p99 ms; r.5/r.3: recall@32 at
+# rho 0.5 / 0.3; model: 300-tensor model query p50 ms; ld_*: 32-client load test qps.
+printf "%-9s %7s %7s %6s %6s %6s %6s %5s %5s %7s %6s %6s %7s %6s %6s %4s\n" tensors build/s \
+  build_s B/tens open_s q50 q99 r.5 r.3 model g_q50 g_q99 g_model ld_in ld_rpc errs
 for N in $SIZES; do
   OUT="$SCRATCH/scale_$N.txt"
   rm -rf "$SCRATCH/reg_$N"
-  "$BIN/bench/registry_scale" "$SCRATCH/reg_$N" "$N" 32 10 >"$OUT" 2>"$SCRATCH/scale_$N.err"
+  "$BIN/bench/registry_scale" "$SCRATCH/reg_$N" "$N" 32 10 ingest >"$OUT" 2>"$SCRATCH/scale_$N.err" ||
+    echo "  registry_scale $N failed: $(tail -1 "$SCRATCH/scale_$N.err")"
   v() { sed -n "s/^$1=//p" "$OUT"; }
-  printf "%-9s %9s %8s %8s %7s %8s %8s %9s %8s %8s %8s %7s\n" "$(v tensors)" \
-    "$(v register_last_tenth_tensors_per_s)" "$(v bytes_per_tensor_at_rest)" "$(v open_s)" \
-    "$(v inprocess_tensor_query_p50_ms)" "$(v inprocess_tensor_query_p99_ms)" \
-    "$(v inprocess_model_query_max_ms)" "$(v grpc_tensor_query_p50_ms)" \
-    "$(v grpc_tensor_query_p99_ms)" "$(v grpc_model_query_max_ms)" "$(v load_qps)" \
-    "$(v load_p99_ms)"
-  echo "  index: $(v index_type_after_open); sources found: $(v inprocess_tensor_query_source_found) tensors, $(v inprocess_model_query_source_found) models; load errors: $(v load_errors)"
+  printf "%-9s %7s %7s %6s %6s %6s %6s %5s %5s %7s %6s %6s %7s %6s %6s %4s\n" "$(v tensors)" \
+    "$(v build_tensors_per_s)" "$(v build_s)" "$(v bytes_per_tensor_at_rest)" "$(v open_s)" \
+    "$(v inprocess_tensor_rho0.5_p50_ms)" "$(v inprocess_tensor_rho0.5_p99_ms)" \
+    "$(v inprocess_tensor_rho0.5_recall32)" "$(v inprocess_tensor_rho0.3_recall32)" \
+    "$(v inprocess_model_query_p50_ms)" "$(v grpc_tensor_rho0.5_p50_ms)" \
+    "$(v grpc_tensor_rho0.5_p99_ms)" "$(v grpc_model_query_p50_ms)" "$(v inprocess_load_qps)" \
+    "$(v load_qps)" "$(v load_errors)"
+  echo "  index: $(v index_type_after_open); build: $(v build_cpu_s) CPU s, peak RSS $(v build_peak_rss_mb) MB;" \
+    "rho 0.9: p50 $(v inprocess_tensor_rho0.9_p50_ms) ms, top-1 $(v inprocess_tensor_rho0.9_top1);" \
+    "CPU per query: tensor $(v inprocess_tensor_rho0.5_process_cpu_per_query_ms) ms," \
+    "model $(v inprocess_model_query_process_cpu_per_query_ms) ms, under load $(v inprocess_load_process_cpu_per_query_ms) ms" \
+    "(gRPC $(v load_process_cpu_per_query_ms) ms); models found $(v inprocess_model_query_source_found)"
   LAST="$SCRATCH/reg_$N"
 done
 # The large tier against the exact scan (and HNSW at its widest breadth) on the same random

@@ -25,6 +25,11 @@ struct RegisterOptions {
   // which refuses such a registration (ALREADY_EXISTS). The same weights are always an
   // idempotent success.
   bool replace = false;
+  // Ingest only: skip the calibration an ingest ends with. A bulk load split into several
+  // Ingest calls (to bound its memory) sets it on every call and runs Registry::Calibrate()
+  // once after the last: until then queries are judged against the null the registry had
+  // before. Register ignores it. Default: false.
+  bool defer_calibration = false;
 };
 
 struct AuditEntry {

@@ -98,6 +98,8 @@ struct Registry::Impl {
   IndexRecoveryReport recovery;
   // Save bookkeeping. REQUIRES: write_mu held.
   uint64_t vectors_changed_since_save = 0;
+  // The store epoch of the last save in this process, if any (see ~Registry).
+  std::optional<uint64_t> saved_epoch;
   std::chrono::steady_clock::time_point last_save = std::chrono::steady_clock::now();
   std::unique_ptr<FingerprintStore> store;
   // Swapped whole when a compaction rebuilds it; queries hold their own reference.
@@ -148,6 +150,7 @@ struct Registry::Impl {
     const uint64_t epoch = store->index_epoch();
     if (absl::Status s = current_index()->Save(IndexPath(), epoch, index_fs()); !s.ok()) return s;
     vectors_changed_since_save = 0;
+    saved_epoch = epoch;
     last_save = std::chrono::steady_clock::now();
     // A failed trim only leaves records the next save trims.
     (void)store->TrimIndexLog(epoch);
@@ -343,7 +346,15 @@ struct Registry::Impl {
 Registry::Registry(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Registry::~Registry() {
-  if (impl_ && impl_->store && impl_->current_index()) (void)Flush();
+  if (!impl_ || !impl_->store || !impl_->current_index()) return;
+  internal::MutexLock lock(&impl_->write_mu);
+  // Nothing to write when this process saved the index at the store's current epoch and no
+  // vector changed since: a large index (5 GB at 10M vectors) would be rewritten unchanged.
+  if (impl_->saved_epoch == impl_->store->index_epoch() &&
+      impl_->vectors_changed_since_save == 0) {
+    return;
+  }
+  (void)impl_->SaveIndexLocked();
 }
 
 absl::StatusOr<std::unique_ptr<Registry>> Registry::Open(const std::string& dir,
@@ -594,7 +605,8 @@ absl::StatusOr<std::vector<IngestOutcome>> Registry::Ingest(std::vector<ModelToI
   // Calibration once for the whole batch, where Register runs it after every model while the
   // registry is small (never beyond calibration_scan_max_vectors): a bulk load calibrates on
   // what it leaves, whatever the size (beyond that limit, on a seeded sample of its models).
-  if (vectors_added > 0) {
+  // A caller loading in parts defers it to one Calibrate() after the last part.
+  if (vectors_added > 0 && !options.defer_calibration) {
     if (absl::Status s = impl_->CalibrateLocked(); !s.ok()) return s;
   }
   return outcomes;

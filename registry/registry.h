@@ -91,6 +91,8 @@ class Registry {
   // fails the whole call before anything is written; the error names the model's origin.
   // With options.replace, the registrations being replaced are deleted first, each in its own
   // atomic write, then the batch is stored.
+  // With options.defer_calibration the closing calibration is skipped (call Calibrate() after
+  // the last of several Ingest calls).
   absl::StatusOr<std::vector<IngestOutcome>> Ingest(std::vector<ModelToIngest> models,
                                                     const RegisterOptions& options = {});
 

@@ -55,6 +55,10 @@ struct SketchIndexOptions {
   // Threads one sign-code search may use (a batch is shared by queries, a single query by
   // ranges of codes); 0: one per core. Default: 0.
   int sign_threads = 0;
+  // Sign-code tier: searches that arrive while another scan runs wait for it and then share
+  // one scan of the codes (internal/search_coalescer.h); the hits are those each would have
+  // got alone. Default: true.
+  bool coalesce_sign_searches = true;
   int hnsw_m = 32;         // graph degree. Default: 32
   // HNSW search breadth: one per `vectors_per_ef` stored vectors, but at least ef_search and at
   // most ef_search_max (and never below k). Sketches of unrelated tensors are like random

@@ -80,20 +80,22 @@ absl::StatusOr<std::vector<uint64_t>> ProposeCandidates(const QueryContext& cont
       const Role role = RoleOf(q.name, q.shape);
       std::map<uint64_t, double> best_per_model;
       for (const SearchHit& hit : (*hits)[i]) {
-        absl::StatusOr<uint64_t> model = owners.OwnerOf(hit.vector_id);
-        if (absl::IsNotFound(model.status())) continue;  // deleted since the search
-        if (!model.ok()) return model.status();
         const NullJudgement j =
             context.null.Judge(hit.score, role, q.num_elements(), q.num_elements());
         const double log_p = std::min(0.0, j.log_p + context.log_m);
+        // Only a model whose best hit passes the proposal threshold gets a vote, and its best
+        // hit is then among the hits that pass: the owners of the others (most of the k, all
+        // of them for an unrelated query) need not be read.
+        if (log_p >= kLogProposal) continue;
+        absl::StatusOr<uint64_t> model = owners.OwnerOf(hit.vector_id);
+        if (absl::IsNotFound(model.status())) continue;  // deleted since the search
+        if (!model.ok()) return model.status();
         auto [it, inserted] = best_per_model.emplace(*model, log_p);
         if (!inserted) it->second = std::min(it->second, log_p);
       }
       for (auto [model, log_p] : best_per_model) {
-        if (log_p < kLogProposal) {
-          votes[model].hits += 1;
-          votes[model].score += -log_p;
-        }
+        votes[model].hits += 1;
+        votes[model].score += -log_p;
       }
     }
   }

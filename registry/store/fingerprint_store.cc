@@ -83,8 +83,12 @@ rocksdb::ColumnFamilyOptions OptionsFor(std::string_view cf_name,
   rocksdb::ColumnFamilyOptions options;
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = cache;
-  table.cache_index_and_filter_blocks = true;
-  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  // Index and filter blocks live with each open table, outside the block cache: a bulk load
+  // leaves one SST file per ingest call in each family, whose whole-file filters (hundreds of
+  // KB each) would evict one another from the cache's shards, so that every hash lookup read
+  // and checksummed filter blocks from disk again. Held outside, they cost about 10 bits per
+  // key of memory (docs/DEPLOY.md) and a lookup never reads a filter from disk.
+  table.cache_index_and_filter_blocks = false;
   bool filtered = true;
   if (cf_name == si::kColumnFamilyNames[si::kTensorsCf]) {
     options.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(si::kIdSize));

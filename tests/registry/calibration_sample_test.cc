@@ -187,5 +187,45 @@ TEST(CalibrationSampleTest, RegistrationStopsCalibratingBeyondTheLimit) {
   EXPECT_EQ(stats->calibration_models_read, 3u);
 }
 
+TEST(CalibrationSampleTest, IngestInPartsCanDeferCalibrationToOneCalibrateAtTheEnd) {
+  // The same 120 models, once in one Ingest (which calibrates at its end) and once in three
+  // parts with the calibration deferred, then one Calibrate(): until that call the registry
+  // keeps the null it had, and afterwards both registries hold the same null bit for bit.
+  testing::TempDir whole_dir, parts_dir;
+  std::vector<ModelToIngest> models = UnrelatedModels(41);
+  std::string whole_null;
+  {
+    std::unique_ptr<Registry> r = OpenWithLimit(whole_dir.path(), 0);
+    ASSERT_NE(r, nullptr);
+    ASSERT_TRUE(r->Ingest(models).ok());
+    absl::StatusOr<RegistryStats> stats = r->Stats();
+    ASSERT_TRUE(stats.ok());
+    EXPECT_EQ(stats->calibration_models_read, uint64_t{kModels});
+    whole_null = r->null_model().Serialize();
+  }
+  std::unique_ptr<Registry> r = OpenWithLimit(parts_dir.path(), 0);
+  ASSERT_NE(r, nullptr);
+  const std::string before = r->null_model().Serialize();
+  ASSERT_NE(before, whole_null);  // the comparison below is not of two untouched nulls
+  RegisterOptions defer;
+  defer.defer_calibration = true;
+  for (int part = 0; part < 3; ++part) {
+    std::vector<ModelToIngest> slice(models.begin() + part * kModels / 3,
+                                     models.begin() + (part + 1) * kModels / 3);
+    absl::StatusOr<std::vector<IngestOutcome>> ingested = r->Ingest(std::move(slice), defer);
+    ASSERT_TRUE(ingested.ok()) << ingested.status();
+    absl::StatusOr<RegistryStats> stats = r->Stats();
+    ASSERT_TRUE(stats.ok());
+    EXPECT_EQ(stats->vectors, kVectors / 3 * (part + 1));
+    EXPECT_EQ(stats->calibration_models_read, 0u);
+    EXPECT_EQ(r->null_model().Serialize(), before);
+  }
+  ASSERT_TRUE(r->Calibrate().ok());
+  absl::StatusOr<RegistryStats> stats = r->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->calibration_models_read, uint64_t{kModels});
+  EXPECT_EQ(r->null_model().Serialize(), whole_null);
+}
+
 }  // namespace
 }  // namespace weightprint::registry

@@ -374,6 +374,49 @@ TEST(SignCodeIndexTest, ThreadsGiveTheOneThreadResult) {
   }
 }
 
+TEST(SignCodeIndexTest, CandidatesAreTheNearestCodesByDistanceThenSlot) {
+  // With rerank >= candidates and k = candidates, a search returns exactly its candidate set:
+  // the `candidates` codes nearest the query's by Hamming distance, ties broken by slot. The
+  // reference computes every distance from the stored half-precision values' signs; random
+  // 256-bit codes put hundreds of codes at each distance near the cut, so the tie rule and
+  // the scan's pruning of codes that cannot be kept are both exercised.
+  constexpr size_t kBase = 6000;
+  std::mt19937_64 rng(21);
+  const std::vector<float> base = store_test::RandomUnitRows(rng, kBase);
+  internal::SignCodeTier tier(kCodeDim);
+  tier.Add(Ids(1, kBase), base);
+  ASSERT_TRUE(tier.Contains(1));
+  tier.Remove(17);  // a moved slot too
+  const std::vector<float> queries = store_test::RandomUnitRows(rng, 5);
+  const std::span<const uint64_t> slot_ids = tier.ids();
+  const std::span<const uint16_t> halves = tier.halves();
+  for (size_t candidates : {37u, 300u, 1000u}) {
+    for (size_t threads : {1u, 2u}) {
+      const auto got = tier.Search(queries, candidates, candidates, candidates, threads, 1);
+      for (size_t q = 0; q < 5; ++q) {
+        std::vector<std::pair<int, size_t>> by_distance;  // (distance, slot)
+        for (size_t slot = 0; slot < slot_ids.size(); ++slot) {
+          int distance = 0;
+          for (int i = 0; i < kCodeDim; ++i) {
+            const bool stored = static_cast<int16_t>(halves[slot * kCodeDim + i]) > 0;
+            distance += stored != (queries[q * kCodeDim + i] > 0);
+          }
+          by_distance.emplace_back(distance, slot);
+        }
+        std::sort(by_distance.begin(), by_distance.end());
+        std::vector<uint64_t> want;
+        for (size_t j = 0; j < candidates; ++j) want.push_back(slot_ids[by_distance[j].second]);
+        std::vector<uint64_t> have;
+        for (const SearchHit& hit : got[q]) have.push_back(hit.vector_id);
+        std::sort(want.begin(), want.end());
+        std::sort(have.begin(), have.end());
+        EXPECT_EQ(have, want) << candidates << " candidates, " << threads << " threads, query "
+                              << q;
+      }
+    }
+  }
+}
+
 // Labelled concurrent with the others of its kind (tests/registry/CMakeLists.txt).
 TEST(SignCodeIndexTest, ConcurrentSearchesWhileAdding) {
   constexpr int kBase = 500;

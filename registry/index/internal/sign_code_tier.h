@@ -45,8 +45,14 @@ class SignCodeTier {
   void Add(std::span<const uint64_t> ids, std::span<const float> vectors);
   // REQUIRES: id new; halves holds dim() binary16 values.
   void AddHalves(uint64_t id, const uint16_t* halves);
+  // Appends n vectors given as stored in the index file: n little-endian u64 ids, then n *
+  // dim() binary16 values (host byte order, as the file writes them). One pass: the values
+  // are copied as a block and the codes computed in bulk.
+  // REQUIRES: every id new and distinct.
+  void AddStored(const uint8_t* ids_le, const uint8_t* halves, size_t n);
   // Removes `id` if present (the last slot moves into its place).
   void Remove(uint64_t id);
+  // Capacity for n vectors in all, exactly (Add grows it geometrically by itself).
   void Reserve(size_t n);
 
   // For each of the n = queries.size() / dim() queries, the k best hits by exact inner product,
@@ -79,6 +85,9 @@ class SignCodeTier {
   size_t words() const { return words_; }
   // Writes the code of slot `slot` from its half-precision values.
   void EncodeSlot(size_t slot);
+  // Room for `more` vectors beyond size(), growing by at least a quarter of the capacity, so
+  // that a registry extended batch by batch copies its vectors a bounded number of times.
+  void Grow(size_t more);
 
   int dim_;
   size_t words_;                   // 64-bit words per sign code
