@@ -3,6 +3,8 @@
 // save (with the unsynced data a power cut loses dropped), and the index catching up from the
 // store's change log at open. After each, the reopened registry must answer exactly as a
 // registry built cleanly from the models that survived.
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <map>
 #include <random>
@@ -174,6 +176,37 @@ TEST_F(CrashRecoveryTest, FsyncFailureDuringIndexSaveKeepsThePreviousIndex) {
   }  // the save at shutdown fails too
   faults->DropUnsyncedData();
   ExpectRecovered(models, Path::kReplayed);
+}
+
+TEST_F(CrashRecoveryTest, ClosingSavesTheIndexOnlyWhenItChanged) {
+  // The index file is replaced by a new file on every save (written aside, then renamed), so
+  // its inode tells whether a close wrote it.
+  auto inode = [&] {
+    struct stat st {};
+    EXPECT_EQ(::stat(index_path().c_str(), &st), 0);
+    return st.st_ino;
+  };
+  ino_t flushed = 0;
+  {
+    std::unique_ptr<Registry> r = OpenOrDie(db());
+    ASSERT_TRUE(Register(*r, "org/a", 1).ok());
+    ASSERT_TRUE(r->Flush().ok());
+    flushed = inode();
+  }  // nothing changed since the flush: closing writes nothing
+  EXPECT_EQ(inode(), flushed);
+  const uint64_t epoch_a = SavedEpoch();
+  {
+    std::unique_ptr<Registry> r = OpenOrDie(db());
+    EXPECT_EQ(r->index_recovery().path, Path::kLoaded);
+    ASSERT_TRUE(Register(*r, "org/b", 2).ok());  // far below the periodic save's 20,000
+  }  // changed: closing saves
+  EXPECT_NE(inode(), flushed);
+  EXPECT_GT(SavedEpoch(), epoch_a);
+  std::unique_ptr<Registry> r = OpenOrDie(db());
+  EXPECT_EQ(r->index_recovery().path, Path::kLoaded);  // nothing left to replay
+  std::map<std::string, uint64_t> surviving;
+  ExpectConsistent(*r, {{"org/a", 1}, {"org/b", 2}}, &surviving);
+  EXPECT_EQ(surviving.size(), 2u);
 }
 
 TEST_F(CrashRecoveryTest, RenameFailureDuringIndexSaveKeepsThePreviousIndex) {

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <random>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -105,6 +106,48 @@ TEST(SearchCoalescerTest, SearchesWithOtherParametersAreNotMixed) {
   // Two of each key were queued: each key's pair shares a batch of two, never of four.
   for (float size : sizes) EXPECT_EQ(size, 2.0f);
   EXPECT_EQ(coalescer.batches(), 3u);
+}
+
+TEST(SearchCoalescerTest, AFailedScanReleasesItsFollowers) {
+  // The leader of the second batch fails (its search throws, as an allocation failure would):
+  // its followers get one row without hits per query, and later callers still get searched.
+  internal::SearchCoalescer coalescer;
+  const internal::CoalesceKey key{&coalescer, 32, 4096, 512};
+  std::atomic<bool> leader_scanning{false};
+  auto blocking = [&](std::span<const float> queries) {
+    leader_scanning = true;
+    while (coalescer.waiting() < 3) std::this_thread::yield();
+    return EchoSearch(queries);
+  };
+  std::thread leader([&] {
+    const std::vector<float> query(kEchoDim, 1.0f);
+    coalescer.Search(key, query, kEchoDim, blocking);
+  });
+  while (!leader_scanning) std::this_thread::yield();
+  auto failing = [](std::span<const float>) -> std::vector<std::vector<SearchHit>> {
+    throw std::runtime_error("no memory");
+  };
+  std::atomic<int> threw{0}, empty_rows{0};
+  std::vector<std::thread> followers;
+  for (int f = 0; f < 3; ++f) {
+    followers.emplace_back([&, f] {
+      const std::vector<float> queries(2 * kEchoDim, static_cast<float>(f));
+      try {
+        auto hits = coalescer.Search(key, queries, kEchoDim, failing);
+        if (hits.size() == 2 && hits[0].empty() && hits[1].empty()) ++empty_rows;
+      } catch (const std::runtime_error&) {
+        ++threw;
+      }
+    });
+  }
+  leader.join();
+  for (std::thread& t : followers) t.join();
+  EXPECT_EQ(threw.load(), 1);       // the one that led the failed batch
+  EXPECT_EQ(empty_rows.load(), 2);  // its followers
+  const std::vector<float> query(kEchoDim, 7.0f);
+  auto after = coalescer.Search(key, query, kEchoDim, EchoSearch);
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0][0].vector_id, 7u);
 }
 
 TEST(SearchCoalescerTest, ConcurrentIndexSearchesGetTheirOwnHits) {

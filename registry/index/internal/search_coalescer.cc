@@ -31,13 +31,37 @@ std::vector<std::vector<SearchHit>> SearchCoalescer::Search(const CoalesceKey& k
     }
     lock.unlock();
     std::vector<std::vector<SearchHit>> hits;
-    if (batch.size() == 1) {
-      hits = search(batch[0]->queries);
-    } else {
-      std::vector<float> joined;
-      for (const Request* r : batch) joined.insert(joined.end(), r->queries.begin(),
-                                                   r->queries.end());
-      hits = search(joined);
+    {
+      // Should the search unwind (out of memory), the other callers of this batch get a row
+      // without hits per query and the next caller can lead, instead of everyone waiting for
+      // a scan that never ends.
+      struct Release {
+        SearchCoalescer* self;
+        std::vector<Request*>* batch;
+        std::unique_lock<std::mutex>* lock;
+        size_t dim;
+        bool finished = false;
+        ~Release() {
+          if (finished) return;
+          lock->lock();
+          for (Request* r : *batch) {
+            r->hits.assign(dim == 0 ? 0 : r->queries.size() / dim, {});
+            r->done = true;
+          }
+          self->scanning_ = false;
+          self->finished_.notify_all();
+        }
+      } release{this, &batch, &lock, dim};
+      if (batch.size() == 1) {
+        hits = search(batch[0]->queries);
+      } else {
+        std::vector<float> joined;
+        for (const Request* r : batch) {
+          joined.insert(joined.end(), r->queries.begin(), r->queries.end());
+        }
+        hits = search(joined);
+      }
+      release.finished = true;
     }
     lock.lock();
     size_t row = 0;
