@@ -133,7 +133,9 @@ class FingerprintVersionsTest : public ::testing::Test {
     EXPECT_EQ(best.model.id, base_info.id);
     EXPECT_EQ(best.relation, Relation::kDerived);
     for (const CandidateReport& c : report.candidates) {
-      if (c.model.id == other_info.id) EXPECT_EQ(c.relation, Relation::kUnrelated);
+      if (c.model.id == other_info.id) {
+        EXPECT_EQ(c.relation, Relation::kUnrelated);
+      }
     }
     const TensorMatch down = MatchIn(report, base_info.id, kDown);
     EXPECT_EQ(down.relation, Relation::kDerived);
@@ -184,7 +186,9 @@ TEST_F(FingerprintVersionsTest, AcrossVersionsALargeTensorIsUnderEstimatedNeverA
   EXPECT_EQ(MatchIn(mixed, base_info.id, kEmbedding).pearson_estimate,
             MatchIn(same, base_info.id, kEmbedding).pearson_estimate);
   for (const CandidateReport& c : mixed.candidates) {
-    if (c.model.id == other_info.id) EXPECT_EQ(c.relation, Relation::kUnrelated);
+    if (c.model.id == other_info.id) {
+      EXPECT_EQ(c.relation, Relation::kUnrelated);
+    }
   }
 }
 
