@@ -1,12 +1,14 @@
 #include "indexer/fingerprint/model_invariants.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <set>
+#include <span>
 #include <thread>
 #include <utility>
 
@@ -34,6 +36,97 @@ uint64_t SplitMix64(uint64_t x) {
   x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
   return x ^ (x >> 31);
 }
+
+// The two products below are most of the features' cost (a probe of 64 rows times every
+// projection matrix). They are cloned per vector width; each lane keeps its own sum in the
+// same order as a scalar loop, and the file is compiled without floating-point contraction
+// (indexer/CMakeLists.txt), so every clone computes the same bits.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define WP_INVARIANT_LOOP __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#else
+#define WP_INVARIANT_LOOP
+#endif
+
+// For each of the `rows` rows w[j] (d floats each, `stride` apart): sums[j * m + i] = the sum
+// over k < d of pt[k * m + i] * w[j][k], summed in increasing k. Several rows share each read
+// of the transposed probe `pt`; the probe's usual 64 rows, two at a time, keep their sums in
+// vector registers.
+WP_INVARIANT_LOOP void ProbeRowProducts(const double* pt, const float* w, int64_t stride,
+                                        int64_t rows, int64_t d, int64_t m, double* sums) {
+  int64_t j = 0;
+  if (m == kProbeTokens) {
+    for (; j + 2 <= rows; j += 2) {
+      const float* w0 = w + j * stride;
+      const float* w1 = w0 + stride;
+      double acc0[kProbeTokens] = {};
+      double acc1[kProbeTokens] = {};
+      for (int64_t k = 0; k < d; ++k) {
+        const double a = w0[k], b = w1[k];
+        const double* pk = pt + k * kProbeTokens;
+#pragma omp simd
+        for (int i = 0; i < kProbeTokens; ++i) {
+          acc0[i] += pk[i] * a;
+          acc1[i] += pk[i] * b;
+        }
+      }
+      std::copy(acc0, acc0 + kProbeTokens, sums + j * m);
+      std::copy(acc1, acc1 + kProbeTokens, sums + (j + 1) * m);
+    }
+  }
+  for (; j < rows; ++j) {
+    const float* wj = w + j * stride;
+    double* out = sums + j * m;
+    std::fill(out, out + m, 0.0);
+    for (int64_t k = 0; k < d; ++k) {
+      const double wk = wj[k];
+      const double* pk = pt + k * m;
+#pragma omp simd
+      for (int64_t i = 0; i < m; ++i) out[i] += pk[i] * wk;
+    }
+  }
+}
+
+// a[c] += x[0] * w[0][c], then += x[1] * w[1][c], ... for the `rows` rows w[j] (n floats each,
+// `stride` apart), for c < n: each a[c] takes the terms one by one in row order, as a row at a
+// time would, but is read and written once per batch of rows.
+WP_INVARIANT_LOOP void AddScaledRows(double* a, const float* w, int64_t stride, int64_t rows,
+                                     int64_t n, const double* x) {
+  constexpr int64_t kColumns = 512;
+  for (int64_t c0 = 0; c0 < n; c0 += kColumns) {
+    const int64_t c1 = std::min(n, c0 + kColumns);
+    for (int64_t j = 0; j < rows; ++j) {
+      const float* wj = w + j * stride;
+      const double xj = x[j];
+#pragma omp simd
+      for (int64_t c = c0; c < c1; ++c) a[c] += xj * wj[c];
+    }
+  }
+}
+
+// Rows of a weight matrix gathered as they stream past, so that the products above read
+// their other operand once per batch instead of once per row.
+constexpr int64_t kRowBatch = 8;
+class RowBatch {
+ public:
+  explicit RowBatch(int64_t width)
+      : width_(width), values_(static_cast<size_t>(kRowBatch * width)) {}
+  // Copies the row in; true when the batch is full.
+  bool Add(int64_t index, std::span<const float> row) {
+    std::copy(row.begin(), row.end(), values_.begin() + size_ * width_);
+    indices_[static_cast<size_t>(size_++)] = index;
+    return size_ == kRowBatch;
+  }
+  int64_t size() const { return size_; }
+  int64_t index(int64_t j) const { return indices_[static_cast<size_t>(j)]; }
+  const float* values() const { return values_.data(); }
+  void Clear() { size_ = 0; }
+
+ private:
+  int64_t width_;
+  std::vector<float> values_;
+  std::array<int64_t, kRowBatch> indices_{};
+  int64_t size_ = 0;
+};
 
 // An m x width row-major matrix of doubles.
 struct Matrix {
@@ -200,20 +293,22 @@ class Computation {
     for (int64_t i = 0; i < m; ++i) {
       for (int64_t k = 0; k < d; ++k) pt[k * m + i] = p.row(i)[k];
     }
-    std::vector<double> acc(static_cast<size_t>(m));
+    RowBatch batch(d);
+    std::vector<double> sums(static_cast<size_t>(kRowBatch * m));
+    auto flush = [&] {
+      const int64_t rows = batch.size();
+      ProbeRowProducts(pt.data(), batch.values(), d, rows, d, m, sums.data());
+      for (int64_t j = 0; j < rows; ++j) {
+        for (int64_t i = 0; i < m; ++i) a.row(i)[batch.index(j)] = sums[j * m + i];
+      }
+      batch.Clear();
+    };
     absl::Status s = rows_(name, [&](int64_t r, std::span<const float> w) {
       if (r < 0 || r >= a.cols || static_cast<int64_t>(w.size()) != d) return;
-      std::fill(acc.begin(), acc.end(), 0.0);
-      double* sums = acc.data();
-      for (int64_t k = 0; k < d; ++k) {
-        const double wk = w[k];
-        const double* pk = pt.data() + k * m;
-#pragma omp simd
-        for (int64_t i = 0; i < m; ++i) sums[i] += pk[i] * wk;
-      }
-      for (int64_t i = 0; i < m; ++i) a.row(i)[r] = sums[i];
+      if (batch.Add(r, w)) flush();
     });
     if (!s.ok()) return s;
+    if (batch.size() > 0) flush();
     return a;
   }
 
@@ -222,16 +317,23 @@ class Computation {
     const std::vector<int64_t>& shape = shapes_.at(name);
     if (shape.size() != 2 || shape[0] != d) return Matrix();
     Matrix a(normalised_.rows, shape[1]);
+    // Rows are applied in the order they arrive, a batch at a time.
+    RowBatch batch(a.cols);
+    std::vector<double> x(static_cast<size_t>(kRowBatch));
+    auto flush = [&] {
+      const int64_t rows = batch.size();
+      for (int64_t i = 0; i < a.rows; ++i) {
+        for (int64_t j = 0; j < rows; ++j) x[j] = normalised_.row(i)[batch.index(j)];
+        AddScaledRows(a.row(i), batch.values(), a.cols, rows, a.cols, x.data());
+      }
+      batch.Clear();
+    };
     absl::Status s = rows_(name, [&](int64_t k, std::span<const float> w) {
       if (k < 0 || k >= d || static_cast<int64_t>(w.size()) != a.cols) return;
-      for (int64_t i = 0; i < a.rows; ++i) {
-        const double x = normalised_.row(i)[k];
-        double* ai = a.row(i);
-#pragma omp simd
-        for (int64_t c = 0; c < a.cols; ++c) ai[c] += x * w[c];
-      }
+      if (batch.Add(k, w)) flush();
     });
     if (!s.ok()) return s;
+    if (batch.size() > 0) flush();
     return a;
   }
 
