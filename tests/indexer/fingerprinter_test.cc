@@ -15,6 +15,7 @@
 #include "indexer/dtype.h"
 #include "indexer/formats/safetensors/safetensors_writer.h"
 #include "indexer/fingerprint/tensor_fingerprint.h"
+#include "tests/indexer/expect_same_fingerprint.h"
 
 namespace weightprint::indexer {
 namespace {
@@ -46,23 +47,6 @@ TensorFingerprint FingerprintFloats(const std::vector<float>& values,
                                     const std::vector<int64_t>& shape, DType dtype = DType::kF32,
                                     const std::string& name = "w") {
   return MustFingerprint(name, dtype, shape, EncodeFloats(values, dtype));
-}
-
-void ExpectSameFingerprint(const TensorFingerprint& a, const TensorFingerprint& b) {
-  EXPECT_EQ(a.exact_hash, b.exact_hash);
-  EXPECT_EQ(a.bf16_hash, b.bf16_hash);
-  EXPECT_EQ(a.f16_hash, b.f16_hash);
-  EXPECT_EQ(a.stats.count, b.stats.count);
-  EXPECT_EQ(a.stats.mean, b.stats.mean);
-  EXPECT_EQ(a.stats.std, b.stats.std);
-  EXPECT_EQ(a.stats.min, b.stats.min);
-  EXPECT_EQ(a.stats.max, b.stats.max);
-  EXPECT_EQ(a.stats.excess_kurtosis, b.stats.excess_kurtosis);
-  EXPECT_EQ(a.stats.zero_fraction, b.stats.zero_fraction);
-  EXPECT_EQ(a.stats.non_finite_count, b.stats.non_finite_count);
-  EXPECT_EQ(a.sketch, b.sketch);
-  EXPECT_EQ(a.long_sketch, b.long_sketch);
-  EXPECT_EQ(a.evidence, b.evidence);
 }
 
 TEST(FingerprinterTest, OddChunksMatchOneShot) {
