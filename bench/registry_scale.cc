@@ -12,7 +12,8 @@
 //   reuse    DB_DIR holds the registry an earlier run with the same N built: only the
 //            measurements after the build are repeated.
 // Except for reuse, DB_DIR must not exist (it is created). LOAD_SECONDS 0 skips the load test;
-// WP_SCALE_NO_GRPC=1 skips every gRPC measurement (for profiling the library alone). Prints
+// WP_SCALE_NO_GRPC=1 skips every gRPC measurement (for profiling the library alone);
+// WP_CANDIDATE_CACHE_BYTES sets the measured registry's candidate cache (0: off). Prints
 // "key=value" lines, one per measurement; progress goes to stderr.
 //
 // The synthetic models have 300 tensors each, Llama-like names and shapes, random sketches
@@ -441,7 +442,13 @@ int main(int argc, char** argv) {
   // Start-up: open the existing registry (the persisted index is loaded, not rebuilt).
   auto a = Clock::now();
   const double open_cpu = ProcessCpuSeconds();
-  auto opened = reg::Registry::Open(dir);
+  reg::RegistryOptions query_options;
+  if (const char* cache = std::getenv("WP_CANDIDATE_CACHE_BYTES"); cache != nullptr) {
+    query_options.candidate_cache_bytes = std::strtoull(cache, nullptr, 10);
+  }
+  std::printf("candidate_cache_bytes=%llu\n",
+              static_cast<unsigned long long>(query_options.candidate_cache_bytes));
+  auto opened = reg::Registry::Open(dir, query_options);
   if (!opened.ok()) return Fail("open", opened.status());
   std::printf("open_s=%.2f\nopen_cpu_s=%.2f\n", Seconds(a, Clock::now()),
               ProcessCpuSeconds() - open_cpu);
@@ -482,6 +489,15 @@ int main(int argc, char** argv) {
           return registry->QueryTensor(q, o);
         };
       });
+  {
+    const reg::CandidateCacheCounters c = registry->CandidateCacheStats();
+    std::printf("candidate_cache_hits=%llu\ncandidate_cache_misses=%llu\n"
+                "candidate_cache_evictions=%llu\ncandidate_cache_models=%llu\n"
+                "candidate_cache_mb=%.1f\n",
+                static_cast<unsigned long long>(c.hits), static_cast<unsigned long long>(c.misses),
+                static_cast<unsigned long long>(c.evictions),
+                static_cast<unsigned long long>(c.models), c.bytes / 1048576.0);
+  }
   if (!grpc) return inprocess_errors == 0 ? 0 : 1;
 
   // Over gRPC on loopback.

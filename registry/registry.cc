@@ -102,6 +102,8 @@ struct Registry::Impl {
   std::optional<uint64_t> saved_epoch;
   std::chrono::steady_clock::time_point last_save = std::chrono::steady_clock::now();
   std::unique_ptr<FingerprintStore> store;
+  // Stage 2's candidate models, read from `store` (declared after it: destroyed before it).
+  std::unique_ptr<CandidateCache> candidate_cache;
   // Swapped whole when a compaction rebuilds it; queries hold their own reference.
   mutable internal::SharedMutex index_mu;
   std::shared_ptr<SketchIndex> index ABSL_GUARDED_BY(index_mu);  // the pointer itself
@@ -372,6 +374,8 @@ absl::StatusOr<std::unique_ptr<Registry>> Registry::Open(const std::string& dir,
                              StoreOptions{.file_system = options.store_file_system});
   if (!store.ok()) return store.status();
   impl->store = *std::move(store);
+  impl->candidate_cache =
+      std::make_unique<CandidateCache>(*impl->store, options.candidate_cache_bytes);
 
   std::error_code ec;
   std::filesystem::create_directories(dir + "/index", ec);
@@ -618,7 +622,7 @@ absl::StatusOr<ProvenanceReport> Registry::QueryModel(const std::vector<TensorFi
   if (absl::Status s = ValidateTensors(tensors); !s.ok()) return s;
   std::shared_ptr<const NullModel> null = impl_->null();
   const std::shared_ptr<SketchIndex> index = impl_->current_index();
-  ProvenanceMatcher matcher(*impl_->store, *index, *null);
+  ProvenanceMatcher matcher(*impl_->store, *index, *null, impl_->candidate_cache.get());
   absl::StatusOr<ProvenanceReport> report = matcher.QueryModel(tensors, options);
   if (!report.ok()) return report;
   const FingerprintStore& store = *impl_->store;
@@ -647,8 +651,12 @@ absl::StatusOr<TensorQueryResult> Registry::QueryTensor(const TensorFingerprint&
   if (absl::Status s = ValidateTensors({tensor}); !s.ok()) return s;
   std::shared_ptr<const NullModel> null = impl_->null();
   const std::shared_ptr<SketchIndex> index = impl_->current_index();
-  ProvenanceMatcher matcher(*impl_->store, *index, *null);
+  ProvenanceMatcher matcher(*impl_->store, *index, *null, impl_->candidate_cache.get());
   return matcher.QueryTensor(tensor, options);
+}
+
+CandidateCacheCounters Registry::CandidateCacheStats() const {
+  return impl_->candidate_cache->counters();
 }
 
 absl::StatusOr<ModelInfo> Registry::GetModel(const ModelKey& key) const {

@@ -21,6 +21,7 @@
 #include "registry/store/file_system.h"
 #include "registry/store/fingerprint_store.h"
 #include "registry/index/index_recovery.h"
+#include "registry/provenance/candidate_cache.h"
 #include "registry/provenance/known_constants.h"
 #include "registry/model_info.h"
 #include "registry/provenance/null_model.h"
@@ -53,6 +54,11 @@ struct RegistryOptions {
   // sampled, so its cost stays bounded as the registry grows. 0: no limit (every calibration
   // reads everything, and every registration calibrates). Default: 50,000.
   uint64_t calibration_scan_max_vectors = 50'000;
+
+  // Bytes of candidate models kept decoded for stage 2 of queries (registry/provenance/
+  // candidate_cache.h): a model proposed again is not read from the store again. 0: none kept.
+  // Default: 64 MiB (about thirty models of 300 tensors with long sketches).
+  uint64_t candidate_cache_bytes = CandidateCache::kDefaultCapacityBytes;
 
   // Failure-injection seams (tests): the file system RocksDB writes through, and the one the
   // index file is written through. Default (null): the real ones.
@@ -113,6 +119,8 @@ class Registry {
   absl::StatusOr<std::vector<AuditEntry>> ListAudit(int64_t since_unix_micros,
                                                     size_t limit) const;
   absl::StatusOr<RegistryStats> Stats() const;
+  // What the candidate cache (RegistryOptions::candidate_cache_bytes) has done since open.
+  CandidateCacheCounters CandidateCacheStats() const;
 
   // Known constants (docs/VERDICTS.md, "Constants"): the curated and pinned ones stored in the
   // registry, then every common one its trusted registrations make so, with those models.

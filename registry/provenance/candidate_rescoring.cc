@@ -11,6 +11,8 @@
 #include "registry/internal/code_dot.h"
 #include "registry/internal/dot_product.h"
 #include "registry/internal/normal_tail.h"
+#include "registry/provenance/candidate_cache.h"
+#include "registry/provenance/candidate_model.h"
 #include "registry/provenance/layer_similarity.h"
 #include "registry/provenance/summary_tensor.h"
 
@@ -22,24 +24,6 @@ using indexer::TensorFingerprint;
 
 const double kLogTensorAlpha = std::log(kTensorAlpha);
 
-// The statistic an invariant feature computes ("attn_qk"); features are compared only with
-// features of the same statistic (any layer).
-std::string StatisticOf(const TensorFingerprint& t) {
-  std::optional<indexer::InvariantName> parsed = indexer::ParseInvariantName(t.name);
-  return parsed ? parsed->version + "/" + parsed->statistic : std::string();
-}
-
-// The norm of a tensor's long-sketch codes, or 0 when it has none (then stage 2 compares the
-// 256-bucket sketches).
-double LongNorm(const TensorFingerprint& t) {
-  if (t.long_sketch.size() != static_cast<size_t>(indexer::kLongSketchDim)) return 0;
-  return internal::CodeNorm(t.long_sketch);
-}
-
-struct HashKey {
-  size_t operator()(const Hash128& h) const { return h.high ^ (h.low * 0x9E3779B97F4A7C15ull); }
-};
-
 // The screen's bound on |float dot - exact dot| of two 256-float sketches, relative to the
 // product of their norms: any summation order of n products in float is within n·u·sum|a·b|
 // (u = 2^-24), and sum|a·b| <= |a|·|b|; twice that for margin. kDotFloor covers underflow.
@@ -47,12 +31,6 @@ const double kFloatDotError = 2.0 * indexer::kSketchDim * std::ldexp(1.0, -24);
 constexpr double kDotFloor = 1e-30;
 // Slack for the few roundings between a float score and its z, relative to |z| + 1.
 constexpr double kZSlack = 1e-9;
-
-double SketchNorm(const std::vector<float>& sketch) {
-  double sum = 0;
-  for (float v : sketch) sum += static_cast<double>(v) * static_cast<double>(v);
-  return std::sqrt(sum);
-}
 
 }  // namespace
 
@@ -62,7 +40,7 @@ CandidateScorer::CandidateScorer(const QueryContext& context) : context_(context
   query_norm_.reserve(n);
   query_role_.reserve(n);
   for (const TensorFingerprint* q : context_.query) {
-    query_long_norm_.push_back(LongNorm(*q));
+    query_long_norm_.push_back(LongSketchNorm(*q));
     query_norm_.push_back(SketchNorm(q->sketch));
     query_role_.push_back(RoleOf(q->name, q->shape));
   }
@@ -70,33 +48,19 @@ CandidateScorer::CandidateScorer(const QueryContext& context) : context_(context
 
 absl::StatusOr<CandidateEvaluation> CandidateScorer::Evaluate(uint64_t model_id) const {
   CandidateEvaluation eval;
-  absl::StatusOr<ModelInfo> model = context_.store.GetModel(model_id);
-  if (!model.ok()) return model.status();
-  eval.model = *std::move(model);
-  absl::StatusOr<std::vector<StoredTensor>> stored = context_.store.GetTensors(model_id, true);
-  if (!stored.ok()) return stored.status();
-
-  std::vector<const TensorFingerprint*> usable;
-  std::vector<double> long_norm;  // per usable tensor; 0 = no long sketch
-  std::vector<double> sketch_norm;  // per usable tensor
-  std::vector<float> sketches;      // the usable tensors' sketches, one row each
-  sketches.reserve(stored->size() * indexer::kSketchDim);
-  std::map<std::string, std::vector<const TensorFingerprint*>> invariants;  // by statistic
-  std::unordered_map<Hash128, std::vector<const TensorFingerprint*>, HashKey> by_hash[3];
-  for (const StoredTensor& s : *stored) {
-    if (!indexer::HasUsableSketch(s.fingerprint)) continue;
-    if (IsInvariantFeature(s.fingerprint)) {
-      invariants[StatisticOf(s.fingerprint)].push_back(&s.fingerprint);
-      continue;
-    }
-    usable.push_back(&s.fingerprint);
-    long_norm.push_back(LongNorm(s.fingerprint));
-    sketch_norm.push_back(SketchNorm(s.fingerprint.sketch));
-    sketches.insert(sketches.end(), s.fingerprint.sketch.begin(), s.fingerprint.sketch.end());
-    by_hash[0][s.fingerprint.exact_hash].push_back(&s.fingerprint);
-    by_hash[1][s.fingerprint.bf16_hash].push_back(&s.fingerprint);
-    by_hash[2][s.fingerprint.f16_hash].push_back(&s.fingerprint);
-  }
+  absl::StatusOr<std::shared_ptr<const CandidateModel>> loaded =
+      context_.candidates != nullptr ? context_.candidates->Get(model_id)
+                                     : LoadCandidateModel(context_.store, model_id);
+  if (!loaded.ok()) return loaded.status();
+  // Held for the whole evaluation: `usable` and the maps point into it.
+  const CandidateModel& candidate = **loaded;
+  eval.model = candidate.model;
+  const std::vector<const TensorFingerprint*>& usable = candidate.usable;
+  const std::vector<double>& long_norm = candidate.long_norm;
+  const std::vector<double>& sketch_norm = candidate.sketch_norm;
+  const std::vector<float>& sketches = candidate.sketches;
+  const auto& invariants = candidate.invariants;
+  const auto& by_hash = candidate.by_hash;
 
   {  // The heatmap is of real tensors: invariant features are not layers' slots.
     std::vector<const TensorFingerprint*> real;
@@ -122,7 +86,7 @@ absl::StatusOr<CandidateEvaluation> CandidateScorer::Evaluate(uint64_t model_id)
       const TensorFingerprint* best = nullptr;
       NullJudgement best_j;
       double best_r = 0;
-      auto it = invariants.find(StatisticOf(q));
+      auto it = invariants.find(InvariantStatistic(q));
       if (it == invariants.end()) continue;  // the candidate has none: no test, no evidence
       for (const TensorFingerprint* t : it->second) {
         const double r = indexer::SketchDot(q.sketch, t->sketch);
@@ -179,7 +143,7 @@ absl::StatusOr<CandidateEvaluation> CandidateScorer::Evaluate(uint64_t model_id)
     NullJudgement best_j;
     double best_r = 0;
     if (best != nullptr) {
-      best_j = deviate(*best, LongNorm(*best), &best_r);
+      best_j = deviate(*best, LongSketchNorm(*best), &best_r);
     } else if (!usable.empty()) {
       // The best is the first tensor of greatest z. Screen: bound every pair's z from a
       // float inner product (the vectorised kernel; exact for long-sketch pairs), then score

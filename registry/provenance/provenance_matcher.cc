@@ -76,7 +76,7 @@ absl::StatusOr<ProvenanceReport> ProvenanceMatcher::QueryModel(
     report.informative_tensors += 1;
     report.informative_parameters += t.num_elements();
   }
-  const QueryContext context(store_, index_, null_, informative);
+  const QueryContext context(store_, index_, null_, informative, candidates_);
   report.registry_tensors = context.registry_vectors;
   const size_t top = std::max<uint32_t>(1, options.top);
 
@@ -201,7 +201,7 @@ absl::StatusOr<TensorQueryResult> ProvenanceMatcher::QueryTensor(
       return result;
     }
   }
-  const QueryContext context(store_, index_, null_, {&query});
+  const QueryContext context(store_, index_, null_, {&query}, candidates_);
   const size_t top = std::max<uint32_t>(1, options.top);
   absl::StatusOr<std::vector<uint64_t>> candidates =
       ProposeCandidates(context, std::max(kMinCandidates, 2 * top));

@@ -27,9 +27,10 @@ namespace weightprint::registry {
 
 class ProvenanceMatcher {
  public:
+  // `candidates` (optional) caches the candidate models stage 2 reads; it must read `store`.
   ProvenanceMatcher(const FingerprintStore& store, const SketchIndex& index,
-                    const NullModel& null_model)
-      : store_(store), index_(index), null_(null_model) {}
+                    const NullModel& null_model, CandidateCache* candidates = nullptr)
+      : store_(store), index_(index), null_(null_model), candidates_(candidates) {}
 
   absl::StatusOr<ProvenanceReport> QueryModel(
       const std::vector<indexer::TensorFingerprint>& query, const QueryOptions& options) const;
@@ -41,6 +42,7 @@ class ProvenanceMatcher {
   const FingerprintStore& store_;
   const SketchIndex& index_;
   const NullModel& null_;
+  CandidateCache* const candidates_;
 };
 
 }  // namespace weightprint::registry

@@ -32,12 +32,16 @@ inline bool IsInvariantFeature(const indexer::TensorFingerprint& t) {
   return indexer::IsInvariantName(t.name);
 }
 
+class CandidateCache;
+
 struct QueryContext {
   QueryContext(const FingerprintStore& store_in, const SketchIndex& index_in,
-               const NullModel& null_in, std::vector<const indexer::TensorFingerprint*> query_in)
+               const NullModel& null_in, std::vector<const indexer::TensorFingerprint*> query_in,
+               CandidateCache* candidates_in = nullptr)
       : store(store_in),
         index(index_in),
         null(null_in),
+        candidates(candidates_in),
         query(std::move(query_in)),
         registry_vectors(index_in.size()),
         log_m(std::log(static_cast<double>(registry_vectors > 0 ? registry_vectors : 1))) {}
@@ -45,6 +49,9 @@ struct QueryContext {
   const FingerprintStore& store;
   const SketchIndex& index;
   const NullModel& null;
+  // Where stage 2 reads candidate models (candidate_cache.h), shared with other queries on the
+  // same store; null: straight from the store.
+  CandidateCache* candidates;
   // The informative query tensors (and invariant features), in query order.
   std::vector<const indexer::TensorFingerprint*> query;
   // Vectors in the index when the query started, and the log of their count: the Bonferroni

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <ctime>
 #include <filesystem>
@@ -337,6 +338,13 @@ struct FingerprintStore::Impl {
   // Guards `state`. Only holders of write_mu change it, after their batch has committed.
   mutable internal::Mutex state_mu;
   StoreState state ABSL_GUARDED_BY(state_mu);
+  // FingerprintStore::rewrite_generation(); incremented after the write it counts.
+  std::atomic<uint64_t> rewrite_generation{0};
+  // Model ids below this may have been handed out before in this process: ApplyRecordEdits
+  // moved meta/next_model_id back (a repair). A registration under such an id counts as a
+  // rewrite. 0: none.
+  uint64_t reissued_ids_below ABSL_GUARDED_BY(write_mu) = 0;
+  void CountRewrite() { rewrite_generation.fetch_add(1, std::memory_order_acq_rel); }
 };
 
 FingerprintStore::FingerprintStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -563,8 +571,10 @@ absl::StatusOr<ModelInfo> FingerprintStore::PutModel(
 
   if (absl::Status s = impl_->Write(&batch, ErrorText("register '", info.DisplayName(), "'"));
       !s.ok()) {
+    impl_->CountRewrite();  // the id may be handed out again: drop whatever was read under it
     return s;
   }
+  if (info.id < impl_->reissued_ids_below) impl_->CountRewrite();
   impl_->PublishState(next);
   if (vector_ids != nullptr) *vector_ids = std::move(assigned);
   return info;
@@ -672,8 +682,10 @@ absl::StatusOr<std::vector<ModelInfo>> FingerprintStore::PutModels(
   if (absl::Status s = si::FromRocksDb(impl_->db->IngestExternalFiles(args),
                                        ErrorText("bulk ingest of ", models.size(), " models"));
       !s.ok()) {
+    impl_->CountRewrite();
     return s;
   }
+  if (!stored.empty() && stored.front().id < impl_->reissued_ids_below) impl_->CountRewrite();
   impl_->PublishState(next);
   if (vector_ids != nullptr) *vector_ids = std::move(assigned);
   return stored;
@@ -856,10 +868,9 @@ absl::StatusOr<ModelInfo> FingerprintStore::DeleteModel(uint64_t model_id,
   }
   if (audit != nullptr) impl_->PutAudit(*audit, *info, &next, &batch);
   impl_->PutState(next, &batch);
-  if (absl::Status w = impl_->Write(&batch, ErrorText("delete '", info->DisplayName(), "'"));
-      !w.ok()) {
-    return w;
-  }
+  absl::Status w = impl_->Write(&batch, ErrorText("delete '", info->DisplayName(), "'"));
+  impl_->CountRewrite();  // after the write: a reader that saw the old count read the old records
+  if (!w.ok()) return w;
   impl_->PublishState(next);
   if (removed_vector_ids != nullptr) *removed_vector_ids = std::move(removed);
   return info;
@@ -1011,6 +1022,9 @@ absl::Status FingerprintStore::TrimIndexLog(uint64_t through_epoch) {
 StoreCounts FingerprintStore::counts() const { return impl_->LoadState().counts; }
 
 uint64_t FingerprintStore::index_epoch() const { return impl_->LoadState().index_epoch; }
+uint64_t FingerprintStore::rewrite_generation() const {
+  return impl_->rewrite_generation.load(std::memory_order_acquire);
+}
 
 absl::Status FingerprintStore::PutMeta(std::string_view key, std::string_view value) {
   if (key.empty()) return absl::InvalidArgumentError("empty meta key");
@@ -1111,7 +1125,10 @@ absl::Status FingerprintStore::ApplyRecordEdits(const std::vector<RecordEdit>& e
                                    : batch.Delete(impl_->cf(*which), ToSlice(edit.key));
     if (!s.ok()) return si::FromRocksDb(s, "record edit");
   }
-  if (absl::Status w = impl_->Write(&batch, "apply record edits"); !w.ok()) return w;
+  absl::Status w = impl_->Write(&batch, "apply record edits");
+  impl_->CountRewrite();  // the edits may rewrite any model's records
+  if (!w.ok()) return w;
+  const uint64_t next_model_id_before = impl_->LoadState().next_model_id;
   // The edits may have set the ids, counters or epoch: mirror them again.
   StoreState state;
   for (auto [key, field] : {std::pair{si::kMetaNextModelId, &state.next_model_id},
@@ -1128,6 +1145,9 @@ absl::Status FingerprintStore::ApplyRecordEdits(const std::vector<RecordEdit>& e
   absl::StatusOr<StoreCounts> decoded = si::DecodeCounts(**counts, si::kMetaCf, si::kMetaCounts);
   if (!decoded.ok()) return decoded.status();
   state.counts = *decoded;
+  if (state.next_model_id < next_model_id_before) {
+    impl_->reissued_ids_below = std::max(impl_->reissued_ids_below, next_model_id_before);
+  }
   impl_->PublishState(state);
   return absl::OkStatus();
 }

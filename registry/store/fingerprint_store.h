@@ -180,6 +180,14 @@ class FingerprintStore {
   StoreCounts counts() const;
   // Incremented by every write that adds or removes vectors.
   uint64_t index_epoch() const;
+  // Incremented, after the write, by every write that deletes or rewrites records of a model
+  // id (DeleteModel, ApplyRecordEdits), by every write that failed (its effect is unknown),
+  // and by a registration under an id handed out before (possible only after
+  // ApplyRecordEdits moved meta/next_model_id back). Other registrations do not move it: they
+  // take fresh ids, so the records stored under an id change only when this counter moves.
+  // Kept in memory only (0 at open); what caches a model's records
+  // (registry/provenance/candidate_cache.h) drops them when it changes.
+  uint64_t rewrite_generation() const;
 
   // Known constants (the `constants` column family, docs/STORAGE.md): opaque records keyed by
   // hash kind and hash, written by the registry. One atomic write puts and deletes records.
