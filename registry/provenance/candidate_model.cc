@@ -14,25 +14,25 @@ using indexer::TensorFingerprint;
 
 // Heap bytes of a vector's buffer.
 template <typename T>
-size_t Buffer(const std::vector<T>& v) {
+size_t HeapBytes(const std::vector<T>& v) {
   return v.capacity() * sizeof(T);
 }
 
 // Heap bytes of a string beyond its inline buffer (libstdc++ keeps 15 characters inline).
-size_t Buffer(const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 : 0; }
+size_t HeapBytes(const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 : 0; }
 
 size_t ModelInfoBytes(const ModelInfo& m) {
-  size_t bytes = Buffer(m.name) + Buffer(m.revision) + Buffer(m.license) + Buffer(m.source) +
-                 Buffer(m.base_model) + Buffer(m.base_models) + Buffer(m.base_model_relation) +
-                 Buffer(m.base_model_declared_in) + Buffer(m.format) + Buffer(m.architecture);
-  for (const std::string& b : m.base_models) bytes += Buffer(b);
+  size_t bytes = HeapBytes(m.name) + HeapBytes(m.revision) + HeapBytes(m.license) + HeapBytes(m.source) +
+                 HeapBytes(m.base_model) + HeapBytes(m.base_models) + HeapBytes(m.base_model_relation) +
+                 HeapBytes(m.base_model_declared_in) + HeapBytes(m.format) + HeapBytes(m.architecture);
+  for (const std::string& b : m.base_models) bytes += HeapBytes(b);
   return bytes;
 }
 
 size_t TensorBytes(const StoredTensor& t) {
   const TensorFingerprint& f = t.fingerprint;
-  return sizeof(StoredTensor) + Buffer(f.name) + Buffer(f.shape) + Buffer(f.sketch) +
-         Buffer(f.long_sketch) + Buffer(f.fixed_family);
+  return sizeof(StoredTensor) + HeapBytes(f.name) + HeapBytes(f.shape) + HeapBytes(f.sketch) +
+         HeapBytes(f.long_sketch) + HeapBytes(f.fixed_family);
 }
 
 // A node-based container's allocations, roughly: one node per element with two pointers and
@@ -41,20 +41,20 @@ template <typename Value>
 constexpr size_t kNodeBytes = sizeof(Value) + 4 * sizeof(void*);
 
 size_t EstimateBytes(const CandidateModel& c) {
-  size_t bytes = sizeof(CandidateModel) + ModelInfoBytes(c.model) + Buffer(c.tensors) +
-                 Buffer(c.usable) + Buffer(c.long_norm) + Buffer(c.sketch_norm) +
-                 Buffer(c.sketches);
+  size_t bytes = sizeof(CandidateModel) + ModelInfoBytes(c.model) + HeapBytes(c.tensors) +
+                 HeapBytes(c.usable) + HeapBytes(c.long_norm) + HeapBytes(c.sketch_norm) +
+                 HeapBytes(c.sketches);
   for (const StoredTensor& t : c.tensors) bytes += TensorBytes(t) - sizeof(StoredTensor);
   for (const auto& [statistic, features] : c.invariants) {
     bytes += kNodeBytes<std::pair<const std::string, std::vector<const TensorFingerprint*>>> +
-             Buffer(statistic) + Buffer(features);
+             HeapBytes(statistic) + HeapBytes(features);
   }
   for (const auto& map : c.by_hash) {
     bytes += map.bucket_count() * sizeof(void*);
     for (const auto& [hash, tensors] : map) {
       bytes += kNodeBytes<std::pair<const indexer::Hash128,
                                     std::vector<const TensorFingerprint*>>> +
-               Buffer(tensors);
+               HeapBytes(tensors);
     }
   }
   return bytes;

@@ -11,6 +11,10 @@
 // computed for the best pair alone. The match reported is the exhaustive double-precision one,
 // bit for bit (docs/PERFORMANCE.md, "Stage 2").
 //
+// A candidate is read as a CandidateModel (candidate_model.h): through the context's candidate
+// cache when it has one (candidate_cache.h), else straight from the store; either way the
+// evaluation is the same, bit for bit.
+//
 // A CandidateScorer holds references to one query's context and per-query values computed once
 // (sketch norms, roles); Evaluate is const and safe to call from several threads when the
 // store is.
