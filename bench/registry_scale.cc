@@ -455,6 +455,8 @@ int main(int argc, char** argv) {
   reg::Registry* registry = opened->get();
   std::printf("index_type_after_open=%s\nopen_peak_rss_mb=%.0f\nrss_after_open_mb=%.0f\n",
               registry->Stats()->index_type.c_str(), PeakRssMb(), StatusMb("VmRSS"));
+  // WP_SCALE_OPEN_ONLY: stop after the open (to time it whole-process, run after run).
+  if (std::getenv("WP_SCALE_OPEN_ONLY") != nullptr) return 0;
 
   // Queries derived from kept models.
   std::mt19937_64 rng(2024);

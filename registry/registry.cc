@@ -98,7 +98,8 @@ struct Registry::Impl {
   IndexRecoveryReport recovery;
   // Save bookkeeping. REQUIRES: write_mu held.
   uint64_t vectors_changed_since_save = 0;
-  // The store epoch of the last save in this process, if any (see ~Registry).
+  // The store epoch of the index file as this process last saved or loaded it unchanged, if
+  // any (see ~Registry).
   std::optional<uint64_t> saved_epoch;
   std::chrono::steady_clock::time_point last_save = std::chrono::steady_clock::now();
   std::unique_ptr<FingerprintStore> store;
@@ -395,6 +396,11 @@ absl::StatusOr<std::unique_ptr<Registry>> Registry::Open(const std::string& dir,
     // only states what SaveIndexLocked requires.)
     internal::MutexLock lock(&impl->write_mu);
     (void)impl->SaveIndexLocked();
+  } else if (!impl->recovery.converted) {
+    // The file on disk is this index at the store's epoch: closing without a change writes
+    // nothing (~Registry), where it rewrote the whole file (5 GB at 10M vectors).
+    internal::MutexLock lock(&impl->write_mu);
+    impl->saved_epoch = impl->recovery.store_epoch;
   }
 
   impl->set_null(std::make_shared<const NullModel>());

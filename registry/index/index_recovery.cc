@@ -137,6 +137,7 @@ absl::StatusOr<RecoveredIndex> RecoverIndex(const FingerprintStore& store, const
       return absl::StrCat("the index holds ", (*loaded)->size(), " vectors, the store ",
                           live_vectors);
     }
+    report.converted = (*loaded)->converted_on_load();
     report.path = epoch == report.store_epoch && report.replayed_changes == 0
                       ? IndexRecoveryReport::Path::kLoaded
                       : IndexRecoveryReport::Path::kReplayed;

@@ -29,6 +29,9 @@ struct IndexRecoveryReport {
   uint64_t store_epoch = 0;       // the store's epoch, which the index now reflects
   uint64_t replayed_changes = 0;  // log records applied (kReplayed)
   std::string rebuild_reason;     // why the file could not be used or caught up (kRebuilt)
+  // kLoaded or kReplayed: the file's tier was converted on load (an HNSW file read as sign
+  // codes), so the file must be written again even when nothing changed.
+  bool converted = false;
   double seconds = 0;             // wall time of the whole step
 };
 

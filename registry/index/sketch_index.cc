@@ -31,6 +31,7 @@
 #include "registry/internal/error_text.h"
 #include "registry/internal/annotated_mutex.h"
 #include "registry/index/internal/fast_storage.h"
+#include "registry/index/internal/half_storage.h"
 #include "registry/index/internal/index_file.h"
 #include "registry/index/internal/loaded_index_check.h"
 #include "registry/index/internal/search_coalescer.h"
@@ -149,6 +150,7 @@ struct SketchIndex::Impl {
   // Exactly one of `index` (the exact and HNSW tiers) and `signs` (the sign-code tier) is set.
   std::unique_ptr<faiss::IndexIDMap2> index ABSL_GUARDED_BY(mu);  // owns its inner index
   std::unique_ptr<internal::SignCodeTier> signs ABSL_GUARDED_BY(mu);
+  bool converted_on_load ABSL_GUARDED_BY(mu) = false;  // see SketchIndex::converted_on_load
   std::unordered_set<IdT> tombstones ABSL_GUARDED_BY(mu);          // HNSW tier only
   // Concurrent sign-code searches share scans through it (each caller holds `mu` shared).
   mutable internal::SearchCoalescer coalescer;
@@ -173,8 +175,14 @@ struct SketchIndex::Impl {
 
   // Moves the exact tier's vectors into a new HNSW index.
   void MigrateToHnsw() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
-  // Reads a sign-code payload (already checked by CheckSignCodePayload).
-  void LoadSignCodes(std::span<const uint8_t> payload) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Reads a sign-code payload (already checked by CheckSignCodePayload) of the index file
+  // `path`, whose bytes are `file`: the values in place when options.map_sign_values and the
+  // file maps, else copied.
+  // Returns what is wrong with the stored vectors (CheckSignCodePayload checks the rest), or
+  // nullopt.
+  std::optional<std::string> LoadSignCodes(const std::string& path, std::span<const uint8_t> file,
+                                           std::span<const uint8_t> payload)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // Sets the HNSW search breadth for the current size.
   void TuneSearch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 };
@@ -226,13 +234,31 @@ bool IsKnownHnsw(const faiss::Index* index) {
 
 }  // namespace
 
-void SketchIndex::Impl::LoadSignCodes(std::span<const uint8_t> payload) {
+std::optional<std::string> SketchIndex::Impl::LoadSignCodes(const std::string& path,
+                                                            std::span<const uint8_t> file,
+                                                            std::span<const uint8_t> payload) {
   const uint64_t n = GetLe(payload.data(), 8);
   auto tier = std::make_unique<internal::SignCodeTier>(dim);
-  tier->Reserve(static_cast<size_t>(n));
   const uint8_t* ids = payload.data() + 8;
-  tier->AddStored(ids, ids + 8 * n, static_cast<size_t>(n));
-  signs = std::move(tier);
+  const uint8_t* values = ids + 8 * n;
+  const size_t count = static_cast<size_t>(n) * static_cast<size_t>(dim);
+  if (options.map_sign_values && count > 0) {
+    // Room to register a quarter more (at least 65,536 vectors) before the values must move.
+    const size_t capacity = count + std::max<size_t>(static_cast<size_t>(n) / 4, 65536) * dim;
+    absl::StatusOr<internal::HalfStorage> mapped = internal::HalfStorage::MapFile(
+        path, file.first(internal::kIndexHeaderSize), file.size(),
+        static_cast<uint64_t>(values - file.data()), count, capacity);
+    if (mapped.ok()) {
+      std::optional<std::string> bad =
+          tier->AdoptStored(ids, *std::move(mapped), static_cast<size_t>(n));
+      if (!bad.has_value()) signs = std::move(tier);
+      return bad;
+    }
+  }
+  tier->Reserve(static_cast<size_t>(n));
+  std::optional<std::string> bad = tier->AddStored(ids, values, static_cast<size_t>(n));
+  if (!bad.has_value()) signs = std::move(tier);
+  return bad;
 }
 
 void SketchIndex::Impl::TuneSearch() {
@@ -341,7 +367,12 @@ absl::StatusOr<std::unique_ptr<SketchIndex>> SketchIndex::Load(
     impl->dim = static_cast<int>(dim);
     impl->options = options;
     internal::WriterLock init(&impl->mu);
-    impl->LoadSignCodes(view->payload);
+    if (std::optional<std::string> bad = impl->LoadSignCodes(
+            path,
+            {reinterpret_cast<const uint8_t*>((*file)->bytes().data()), (*file)->bytes().size()},
+            view->payload)) {
+      return corrupt(*bad);
+    }
     if (epoch != nullptr) *epoch = stored_epoch;
     return std::unique_ptr<SketchIndex>(new SketchIndex(std::move(impl)));
   }
@@ -391,6 +422,7 @@ absl::StatusOr<std::unique_ptr<SketchIndex>> SketchIndex::Load(
       options.large_tier == SketchIndexOptions::LargeTier::kSignCode) {
     try {
       impl->MigrateToSignCodes();
+      impl->converted_on_load = true;
     } catch (const std::exception& e) {
       return FaissError("move HNSW vectors to sign codes", e);
     }
@@ -427,6 +459,11 @@ double SketchIndex::tombstone_fraction() const {
   Impl::ReadLock lock(*impl_);
   const uint64_t n = impl_->stored();
   return n == 0 ? 0.0 : static_cast<double>(impl_->tombstones.size()) / static_cast<double>(n);
+}
+
+bool SketchIndex::converted_on_load() const {
+  Impl::ReadLock lock(*impl_);
+  return impl_->converted_on_load;
 }
 
 std::string SketchIndex::description() const {

@@ -59,6 +59,11 @@ struct SketchIndexOptions {
   // one scan of the codes (internal/search_coalescer.h); the hits are those each would have
   // got alone. Default: true.
   bool coalesce_sign_searches = true;
+  // Sign-code tier, on Load: read the half-precision values in place from a private
+  // (copy-on-write) mapping of the index file instead of copying them into fresh memory
+  // (internal/half_storage.h); falls back to the copy when the file cannot be mapped.
+  // Default: true.
+  bool map_sign_values = true;
   int hnsw_m = 32;         // graph degree. Default: 32
   // HNSW search breadth: one per `vectors_per_ef` stored vectors, but at least ef_search and at
   // most ef_search_max (and never below k). Sketches of unrelated tensors are like random
@@ -93,6 +98,9 @@ class SketchIndex {
   // The ids of the live vectors (tombstones excluded), ascending; for consistency checks.
   std::vector<uint64_t> ids() const;
   std::string description() const;   // e.g. "IDMap2,Flat(IP)", "SignCode256,fp16(IP) C=2048"
+  // Whether Load turned the file's tier into another (an HNSW file loaded as sign codes): the
+  // file no longer matches the index until it is saved again.
+  bool converted_on_load() const;
 
   // Adds n = ids.size() vectors; `vectors` holds n * dim() floats.
   absl::Status Add(std::span<const uint64_t> ids, std::span<const float> vectors);

@@ -202,6 +202,12 @@ TEST_F(CrashRecoveryTest, ClosingSavesTheIndexOnlyWhenItChanged) {
   }  // changed: closing saves
   EXPECT_NE(inode(), flushed);
   EXPECT_GT(SavedEpoch(), epoch_a);
+  const ino_t saved_on_close = inode();
+  {
+    std::unique_ptr<Registry> r = OpenOrDie(db());
+    EXPECT_EQ(r->index_recovery().path, Path::kLoaded);
+  }  // opened as saved, queried at most: closing writes nothing either
+  EXPECT_EQ(inode(), saved_on_close);
   std::unique_ptr<Registry> r = OpenOrDie(db());
   EXPECT_EQ(r->index_recovery().path, Path::kLoaded);  // nothing left to replay
   std::map<std::string, uint64_t> surviving;

@@ -316,6 +316,7 @@ TEST(SignCodeIndexTest, LoadsHnswFilesAsSignCodes) {
   ASSERT_TRUE(signs.ok()) << signs.status();
   EXPECT_EQ(epoch, 9u);
   EXPECT_EQ((*signs)->description(), "SignCode256,fp16(IP) C=4096 R=512");
+  EXPECT_TRUE((*signs)->converted_on_load());  // the registry must save it again
   EXPECT_EQ((*signs)->size(), 540u);
   EXPECT_EQ((*signs)->tombstone_fraction(), 0.0);
   EXPECT_EQ((*signs)->ids(), Ids(61, 540));
@@ -328,6 +329,7 @@ TEST(SignCodeIndexTest, LoadsHnswFilesAsSignCodes) {
   absl::StatusOr<std::unique_ptr<SketchIndex>> kept = SketchIndex::Load(path, nullptr, hnsw_options);
   ASSERT_TRUE(kept.ok()) << kept.status();
   EXPECT_NE((*kept)->description().find("HNSW"), std::string::npos);
+  EXPECT_FALSE((*kept)->converted_on_load());
 }
 
 // Sign codes of other widths than 256 bits (the last word partly used).

@@ -263,43 +263,15 @@ std::optional<std::string> CheckSignCodePayload(std::span<const uint8_t> payload
                         " vectors of dimension ", dim);
   }
   if (n > uint64_t{0xffffffffu}) return absl::StrCat(n, " vectors in a sign-code index");
-  // The ids seen so far, in an open-addressing table (linear probing; kEmpty is above every
-  // valid id): at millions of vectors a node-based set cost seconds of every open.
-  constexpr uint64_t kEmpty = std::numeric_limits<uint64_t>::max();
-  size_t slots = 16;
-  while (slots < 2 * n) slots *= 2;
-  std::vector<uint64_t> seen(slots, kEmpty);
+  // Repeated ids and non-finite values are found by the load itself, which reads every id
+  // and value anyway (SignCodeTier::AddStored): a second pass cost seconds at 10M vectors.
   const uint8_t* ids = payload.data() + 8;
   for (uint64_t i = 0; i < n; ++i) {
-    uint64_t id = 0;
-    for (int b = 7; b >= 0; --b) id = (id << 8) | ids[8 * i + b];
-    if (id > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    // Ids are non-negative int64: the high bit of the last (most significant) byte is clear.
+    if ((ids[8 * i + 7] & 0x80u) != 0) {
+      uint64_t id = 0;
+      for (int b = 7; b >= 0; --b) id = (id << 8) | ids[8 * i + b];
       return absl::StrCat("id ", id, " at byte offset ", 8 + 8 * i, " out of range");
-    }
-    size_t at = static_cast<size_t>((id * 0x9E3779B97F4A7C15ull) >> 17) & (slots - 1);
-    while (seen[at] != kEmpty && seen[at] != id) at = (at + 1) & (slots - 1);
-    if (seen[at] == id) return absl::StrCat("id ", id, " stored twice");
-    seen[at] = id;
-  }
-  // Non-finite values: a binary16 with every exponent bit set. Checked a block at a time
-  // without branching (billions of values at 10M vectors); a block that holds one is searched
-  // again for the first.
-  const uint8_t* values = ids + 8 * n;
-  const uint64_t total = n * dim;
-  constexpr uint64_t kBlock = 4096;
-  for (uint64_t first = 0; first < total; first += kBlock) {
-    const uint64_t end = std::min(total, first + kBlock);
-    unsigned bad = 0;
-    for (uint64_t i = first; i < end; ++i) {
-      // The exponent bits are bits 2..6 of the value's high (second) byte.
-      bad |= (values[2 * i + 1] & 0x7cu) == 0x7cu;
-    }
-    if (bad == 0) continue;
-    for (uint64_t i = first; i < end; ++i) {
-      const uint16_t h = static_cast<uint16_t>(values[2 * i] | (values[2 * i + 1] << 8));
-      if ((h & 0x7c00u) == 0x7c00u) {
-        return absl::StrCat("value ", i % dim, " of vector ", i / dim, " is not finite");
-      }
     }
   }
   return std::nullopt;

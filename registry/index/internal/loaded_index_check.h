@@ -34,8 +34,9 @@ std::optional<std::string> CheckIndexPayload(std::span<const uint8_t> payload);
 std::optional<std::string> CheckLoadedIndex(const faiss::IndexIDMap2& map);
 
 // The sign-code tier's payload (docs/STORAGE.md): u64 count n, n u64 ids, n * dim binary16
-// values. What is wrong (length not exactly that, an id out of range or repeated, a value that
-// is infinite or NaN), or nullopt.
+// values. What is wrong with its framing (length not exactly that, an id out of range), or
+// nullopt. Repeated ids and infinite or NaN values are reported by the load that reads them
+// (SignCodeTier::AddStored), in one pass with the work it does anyway.
 std::optional<std::string> CheckSignCodePayload(std::span<const uint8_t> payload, uint32_t dim);
 
 }  // namespace weightprint::registry::internal

@@ -3,18 +3,19 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <optional>
+#include <string>
 #include <thread>
 
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 
 #include "base/half_float.h"
 #include "registry/internal/dot_product.h"
+#include "registry/internal/error_text.h"
 #include "registry/index/internal/hamming.h"
+#include "registry/index/internal/huge_pages.h"
 
 namespace weightprint::registry::internal {
 namespace {
@@ -22,21 +23,6 @@ namespace {
 // Codes scanned per step: 4096 codes of 256 bits are 128 KiB, which stays in the L2 cache while
 // every query of a batch scans it.
 constexpr size_t kBlocksPerChunk = 512;
-
-// Asks the kernel to back [data, data + bytes) with huge pages where it can: a tier of
-// millions of vectors then costs hundreds of page faults to fill instead of millions. Advice
-// only; nothing depends on it being taken.
-void AdviseHugePages(const void* data, size_t bytes) {
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
-  const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + kHuge - 1) & ~(kHuge - 1);
-  const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + bytes) & ~(kHuge - 1);
-  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
-#else
-  (void)data;
-  (void)bytes;
-#endif
-}
 
 // 64 sign bits of 64 binary16 values: bit i set when value i is positive, that is sign clear
 // and not zero, which is exactly "greater than zero" read as a signed 16-bit integer.
@@ -60,6 +46,26 @@ uint64_t SignWord(const uint16_t* v) {
   return bits;
 #endif
 }
+
+// Whether any of the `count` binary16 values is infinite or NaN (every exponent bit set).
+bool AnyNonFinite(const uint16_t* v, size_t count) {
+  size_t i = 0;
+  unsigned bad = 0;
+#if defined(__SSE2__)
+  const __m128i exponent = _mm_set1_epi16(0x7c00);
+  __m128i any = _mm_setzero_si128();
+  for (; i + 8 <= count; i += 8) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(v + i));
+    any = _mm_or_si128(any, _mm_cmpeq_epi16(_mm_and_si128(a, exponent), exponent));
+  }
+  bad = static_cast<unsigned>(_mm_movemask_epi8(any));
+#endif
+  for (; i < count; ++i) bad |= (v[i] & 0x7c00u) == 0x7c00u;
+  return bad != 0;
+}
+
+// Below this many vectors a load indexes its ids on the calling thread alone.
+constexpr size_t kParallelIndexing = 1 << 16;
 
 }  // namespace
 
@@ -186,11 +192,10 @@ SignCodeTier::SignCodeTier(int dim)
     : dim_(dim), words_((static_cast<size_t>(dim) + 63) / 64) {}
 
 void SignCodeTier::Reserve(size_t n) {
-  halves_.reserve(n * dim_);
+  halves_.Reserve(n * dim_);  // advises huge pages itself
   ids_.reserve(n);
   blocks_.reserve((n + kCodesPerBlock - 1) / kCodesPerBlock * kCodesPerBlock * words_);
   position_.reserve(n);
-  AdviseHugePages(halves_.data(), halves_.capacity() * sizeof(uint16_t));
   AdviseHugePages(blocks_.data(), blocks_.capacity() * sizeof(uint64_t));
 }
 
@@ -217,31 +222,68 @@ void SignCodeTier::EncodeSlot(size_t slot) {
   }
 }
 
-void SignCodeTier::AddStored(const uint8_t* ids_le, const uint8_t* halves, size_t n) {
+std::optional<std::string> SignCodeTier::AddStored(const uint8_t* ids_le, const uint8_t* halves,
+                                                   size_t n) {
+  Reserve(ids_.size() + n);
+  halves_.Append(halves, n * dim_);  // one block copy, whatever the alignment
+  return IndexStored(ids_le, n);
+}
+
+std::optional<std::string> SignCodeTier::AdoptStored(const uint8_t* ids_le, HalfStorage values,
+                                                     size_t n) {
+  halves_ = std::move(values);
+  ids_.reserve(n);
+  blocks_.reserve((n + kCodesPerBlock - 1) / kCodesPerBlock * kCodesPerBlock * words_);
+  position_.reserve(n);
+  AdviseHugePages(blocks_.data(), blocks_.capacity() * sizeof(uint64_t));
+  return IndexStored(ids_le, n);
+}
+
+std::optional<std::string> SignCodeTier::IndexStored(const uint8_t* ids_le, size_t n) {
   const size_t first = ids_.size();
-  Reserve(first + n);
-  if (reinterpret_cast<uintptr_t>(halves) % alignof(uint16_t) == 0) {
-    // Copied straight in (a resize first would also zero gigabytes at 10M vectors). The file
-    // layout keeps the values 2-byte aligned in a mapped file.
-    const auto* values = reinterpret_cast<const uint16_t*>(halves);
-    halves_.insert(halves_.end(), values, values + n * dim_);
-  } else {
-    halves_.resize((first + n) * dim_);
-    std::memcpy(halves_.data() + first * dim_, halves, n * dim_ * sizeof(uint16_t));
-  }
   blocks_.resize((first + n + kCodesPerBlock - 1) / kCodesPerBlock * words_ * kCodesPerBlock, 0);
+  ids_.resize(first + n);
   for (size_t i = 0; i < n; ++i) {
     uint64_t id = 0;
     for (int b = 7; b >= 0; --b) id = (id << 8) | ids_le[8 * i + b];
-    ids_.push_back(id);
-    position_.emplace(id, static_cast<uint32_t>(first + i));
+    ids_[first + i] = id;
+  }
+  // The id map and the codes are independent work over millions of vectors: the map is built
+  // on a second thread while this one encodes the codes and checks the values.
+  std::optional<std::string> repeated;
+  auto map_ids = [&] {
+    for (size_t i = 0; i < n; ++i) {
+      if (!position_.emplace(ids_[first + i], static_cast<uint32_t>(first + i)).second) {
+        repeated = ErrorText("id ", ids_[first + i], " stored twice");
+        return;
+      }
+    }
+  };
+  std::thread mapper;
+  if (n >= kParallelIndexing) mapper = std::thread(map_ids);
+  size_t first_bad = n;
+  for (size_t i = 0; i < n; ++i) {
+    if (first_bad == n && AnyNonFinite(halves_.data() + (first + i) * dim_, dim_)) first_bad = i;
     EncodeSlot(first + i);
   }
+  if (mapper.joinable()) {
+    mapper.join();
+  } else {
+    map_ids();
+  }
+  if (repeated.has_value()) return repeated;
+  if (first_bad < n) {
+    const uint16_t* v = halves_.data() + (first + first_bad) * dim_;
+    int value = 0;
+    while ((v[value] & 0x7c00u) != 0x7c00u) ++value;
+    return ErrorText("value ", value, " of vector ", first_bad, " is not finite");
+  }
+  return std::nullopt;
 }
 
 void SignCodeTier::AddHalves(uint64_t id, const uint16_t* halves) {
   const size_t slot = ids_.size();
-  halves_.insert(halves_.end(), halves, halves + dim_);
+  halves_.Append(halves, dim_);
   ids_.push_back(id);
   position_.emplace(id, static_cast<uint32_t>(slot));
   EncodeSlot(slot);
@@ -270,7 +312,7 @@ void SignCodeTier::Remove(uint64_t id) {
     EncodeSlot(slot);
   }
   ids_.pop_back();
-  halves_.resize(last * dim_);
+  halves_.Truncate(last * dim_);
   // Shrink the code blocks to those still used; the freed lane's bits no longer matter (scans
   // stop at size()).
   const size_t blocks = (last + kCodesPerBlock - 1) / kCodesPerBlock;

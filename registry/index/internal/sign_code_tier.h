@@ -21,10 +21,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
-#include <unordered_map>
+#include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "registry/index/internal/half_storage.h"
 #include "registry/index/sketch_index.h"
 
 namespace weightprint::registry::internal {
@@ -39,7 +42,9 @@ class SignCodeTier {
   // Stored ids in slot order (the order Save writes them).
   std::span<const uint64_t> ids() const { return ids_; }
   // Half-precision values in slot order, dim() per vector.
-  std::span<const uint16_t> halves() const { return halves_; }
+  std::span<const uint16_t> halves() const { return {halves_.data(), halves_.size()}; }
+  // Whether the values are read in place from a mapped index file (half_storage.h).
+  bool values_mapped() const { return halves_.mapped(); }
 
   // REQUIRES: every id new and distinct; vectors holds ids.size() * dim() floats.
   void Add(std::span<const uint64_t> ids, std::span<const float> vectors);
@@ -47,9 +52,14 @@ class SignCodeTier {
   void AddHalves(uint64_t id, const uint16_t* halves);
   // Appends n vectors given as stored in the index file: n little-endian u64 ids, then n *
   // dim() binary16 values (host byte order, as the file writes them). One pass: the values
-  // are copied as a block and the codes computed in bulk.
-  // REQUIRES: every id new and distinct.
-  void AddStored(const uint8_t* ids_le, const uint8_t* halves, size_t n);
+  // are copied as a block and the codes computed in bulk. Returns what is wrong with the
+  // stored vectors (an id repeated, a value infinite or NaN), or nullopt; after an error the
+  // tier must be discarded.
+  std::optional<std::string> AddStored(const uint8_t* ids_le, const uint8_t* halves, size_t n);
+  // The same for an empty tier whose n * dim() values are `values` (a mapped index file's,
+  // used in place): only the ids and the codes are computed.
+  // REQUIRES: size() == 0; values.size() == n * dim().
+  std::optional<std::string> AdoptStored(const uint8_t* ids_le, HalfStorage values, size_t n);
   // Removes `id` if present (the last slot moves into its place).
   void Remove(uint64_t id);
   // Capacity for n vectors in all, exactly (Add grows it geometrically by itself).
@@ -85,6 +95,9 @@ class SignCodeTier {
   size_t words() const { return words_; }
   // Writes the code of slot `slot` from its half-precision values.
   void EncodeSlot(size_t slot);
+  // Reads n little-endian ids into slots size().. and encodes the codes of those slots, whose
+  // values are already in halves_; what is wrong with them, or nullopt (see AddStored).
+  std::optional<std::string> IndexStored(const uint8_t* ids_le, size_t n);
   // Room for `more` vectors beyond size(), growing by at least a quarter of the capacity, so
   // that a registry extended batch by batch copies its vectors a bounded number of times.
   void Grow(size_t more);
@@ -92,9 +105,9 @@ class SignCodeTier {
   int dim_;
   size_t words_;                   // 64-bit words per sign code
   std::vector<uint64_t> blocks_;   // codes in the block layout of hamming.h
-  std::vector<uint16_t> halves_;   // slot-major, dim_ per slot
+  HalfStorage halves_;             // slot-major, dim_ per slot
   std::vector<uint64_t> ids_;      // id of each slot
-  std::unordered_map<uint64_t, uint32_t> position_;  // id -> slot
+  absl::flat_hash_map<uint64_t, uint32_t> position_;  // id -> slot
 };
 
 }  // namespace weightprint::registry::internal
