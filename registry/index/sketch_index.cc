@@ -176,9 +176,8 @@ struct SketchIndex::Impl {
   // Moves the exact tier's vectors into a new HNSW index.
   void MigrateToHnsw() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // Reads a sign-code payload (already checked by CheckSignCodePayload) of the index file
-  // `path`, whose bytes are `file`: the values in place when options.map_sign_values and the
-  // file maps, else copied.
-  // Returns what is wrong with the stored vectors (CheckSignCodePayload checks the rest), or
+  // `path`, whose bytes are `file`: the values in place when they reach
+  // options.map_sign_values_from_bytes and the file maps, else copied. Returns what is wrong with the stored vectors (CheckSignCodePayload checks the rest), or
   // nullopt.
   std::optional<std::string> LoadSignCodes(const std::string& path, std::span<const uint8_t> file,
                                            std::span<const uint8_t> payload)
@@ -242,7 +241,7 @@ std::optional<std::string> SketchIndex::Impl::LoadSignCodes(const std::string& p
   const uint8_t* ids = payload.data() + 8;
   const uint8_t* values = ids + 8 * n;
   const size_t count = static_cast<size_t>(n) * static_cast<size_t>(dim);
-  if (options.map_sign_values && count > 0) {
+  if (count > 0 && count * sizeof(uint16_t) >= options.map_sign_values_from_bytes) {
     // Room to register a quarter more (at least 65,536 vectors) before the values must move.
     const size_t capacity = count + std::max<size_t>(static_cast<size_t>(n) / 4, 65536) * dim;
     absl::StatusOr<internal::HalfStorage> mapped = internal::HalfStorage::MapFile(

@@ -59,11 +59,14 @@ struct SketchIndexOptions {
   // one scan of the codes (internal/search_coalescer.h); the hits are those each would have
   // got alone. Default: true.
   bool coalesce_sign_searches = true;
-  // Sign-code tier, on Load: read the half-precision values in place from a private
-  // (copy-on-write) mapping of the index file instead of copying them into fresh memory
-  // (internal/half_storage.h); falls back to the copy when the file cannot be mapped.
-  // Default: true.
-  bool map_sign_values = true;
+  // Sign-code tier, on Load: from how many bytes of half-precision values they are read in
+  // place from a private (copy-on-write) mapping of the index file instead of being copied into
+  // fresh memory (internal/half_storage.h); 0: always; UINT64_MAX: never. In place, a 10M
+  // registry opens in a third of the time, but its values sit in 4 KiB pages where the copy
+  // gets huge pages, and the scattered reads of re-ranking cost more (at 1M, about 0.4 ms more
+  // CPU per tensor query: docs/PERFORMANCE.md, "Opening a large registry"). Falls back to the
+  // copy when the file cannot be mapped. Default: 2 GiB (about 4M vectors).
+  uint64_t map_sign_values_from_bytes = uint64_t{2} << 30;
   int hnsw_m = 32;         // graph degree. Default: 32
   // HNSW search breadth: one per `vectors_per_ef` stored vectors, but at least ef_search and at
   // most ef_search_max (and never below k). Sketches of unrelated tensors are like random

@@ -106,7 +106,7 @@ TEST(HalfStorageTest, RefusesAFileThatIsNotTheOneChecked) {
 SketchIndexOptions TierOptions(bool map_values) {
   SketchIndexOptions options;
   options.exact_limit = 100;  // the sign-code tier from 101 vectors
-  options.map_sign_values = map_values;
+  options.map_sign_values_from_bytes = map_values ? 0 : UINT64_MAX;
   return options;
 }
 
