@@ -208,19 +208,24 @@ TEST_F(ServerLimitsTest, StreamPastTheCallDeadlineIsDeadlineExceeded) {
 
 TEST_F(ServerLimitsTest, StreamIdleLongerThanTheTimeoutIsDeadlineExceeded) {
   registry::ServerLimits limits;
-  limits.idle_timeout = 300ms;
+  // Long enough that the two writes below always land within it, even on a loaded machine
+  // under TSan; the stall after them is well past it.
+  limits.idle_timeout = 1000ms;
   StartLimited(limits);
+  // Built before the stream opens, so that nothing slow runs between the two writes.
+  const auto info = InfoMessage("acme/stalled");
+  const auto tensors = TensorsMessage(MakeModel(1));
   grpc::ClientContext context;
   SetDeadline(&context);
   v1::RegisterModelResponse response;
   auto stream = limited_stub_->RegisterModel(&context, &response);
-  ASSERT_TRUE(stream->Write(InfoMessage("acme/stalled")));
-  ASSERT_TRUE(stream->Write(TensorsMessage(MakeModel(1))));
-  std::this_thread::sleep_for(1000ms);  // the client stalls before half-closing
+  ASSERT_TRUE(stream->Write(info));
+  ASSERT_TRUE(stream->Write(tensors));
+  std::this_thread::sleep_for(2500ms);  // the client stalls before half-closing
   stream->WritesDone();
   grpc::Status status = stream->Finish();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << status.error_message();
-  EXPECT_NE(status.error_message().find("idle timeout of 300 ms (--idle-timeout)"),
+  EXPECT_NE(status.error_message().find("idle timeout of 1000 ms (--idle-timeout)"),
             std::string::npos)
       << status.error_message();
   ExpectNothingStored();
