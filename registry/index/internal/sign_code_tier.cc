@@ -232,10 +232,7 @@ std::optional<std::string> SignCodeTier::AddStored(const uint8_t* ids_le, const 
 std::optional<std::string> SignCodeTier::AdoptStored(const uint8_t* ids_le, HalfStorage values,
                                                      size_t n) {
   halves_ = std::move(values);
-  ids_.reserve(n);
-  blocks_.reserve((n + kCodesPerBlock - 1) / kCodesPerBlock * kCodesPerBlock * words_);
-  position_.reserve(n);
-  AdviseHugePages(blocks_.data(), blocks_.capacity() * sizeof(uint64_t));
+  Reserve(n);  // the values already hold n vectors: only the ids, codes and map grow
   return IndexStored(ids_le, n);
 }
 
