@@ -12,6 +12,7 @@
 #include "indexer/fingerprint/fingerprinter.h"
 #include "indexer/model_reader.h"
 #include "tests/formats/tflite/tflite_builder.h"
+#include "tests/formats/tflite/tflite_test_util.h"
 #include "tests/testing/safetensors_builder.h"
 #include "tests/testing/temp_dir.h"
 
@@ -190,6 +191,44 @@ TEST_F(TfliteMalformedTest, OffsetsOutOfRangeOrMisaligned) {
   std::string bad = model;
   PutU32(bad, root, 0x80000000u);
   ExpectRejected(bad, "vtable");
+}
+
+TEST_F(TfliteMalformedTest, ZeroPointsOffTheirAlignmentReadCorrectly) {
+  // The flatbuffers verifier checks a vector's length prefix to 4-byte alignment only, so a
+  // file may place the int64 zero points of a quantized tensor at an address that is 4 mod 8.
+  // The reader must copy them rather than load them in place (UBSan flags a misaligned load).
+  std::string model = BuildTflite(Sample());
+  const size_t root = U32(model, 0);
+  const size_t subgraphs = Follow(model, FieldAt(model, root, 2));
+  const size_t graph = Follow(model, ElementSlot(subgraphs, 0));
+  const size_t tensors = Follow(model, FieldAt(model, graph, 0));
+  const size_t q_tensor = Follow(model, ElementSlot(tensors, 3));  // "q", per-channel int8
+  const size_t quantization = Follow(model, FieldAt(model, q_tensor, 4));
+  const size_t zero_slot = FieldAt(model, quantization, 3);
+  ASSERT_NE(zero_slot, 0u);
+  // A copy of the vector appended at the end: its length on an 8-byte boundary puts the
+  // elements on a 4 mod 8 one. Different zero points than the original, to see them read.
+  model.resize((model.size() + 7) / 8 * 8, '\0');
+  const size_t moved = model.size();
+  const std::vector<int64_t> zeros = {3, -5};
+  std::string tail(4 + 8 * zeros.size(), '\0');
+  PutU32(tail, 0, static_cast<uint32_t>(zeros.size()));
+  std::memcpy(tail.data() + 4, zeros.data(), 8 * zeros.size());
+  model += tail;
+  ASSERT_EQ((moved + 4) % 8, 4u);
+  PutU32(model, zero_slot, static_cast<uint32_t>(moved - zero_slot));
+
+  absl::StatusOr<std::unique_ptr<ModelReader>> r = OpenBytes(model);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ExpectReadable(**r);
+  // q is [[1, -2, 3], [-4, 5, -6]] with scales {0.5, 0.25} along dimension 0.
+  const std::vector<int8_t> q = {1, -2, 3, -4, 5, -6};
+  const std::vector<float> scales = {0.5f, 0.25f};
+  const std::vector<float> got = CanonicalValues(**r, "q");
+  ASSERT_EQ(got.size(), q.size());
+  for (size_t i = 0; i < q.size(); ++i) {
+    EXPECT_FLOAT_EQ(got[i], scales[i / 3] * float(q[i] - zeros[i / 3])) << i;
+  }
 }
 
 TEST_F(TfliteMalformedTest, SharedAndBackwardPointingTablesStaySafe) {

@@ -447,10 +447,15 @@ absl::StatusOr<TfliteModelIndex> IndexTfliteModel(const std::string& path,
         const uint32_t zeros = q->zero_point() == nullptr ? 0 : q->zero_point()->size();
         TfliteQuantization quant;
         quant.scales.assign(q->scale()->begin(), q->scale()->end());
+        // The verifier checks a vector's length to 4-byte alignment only, so a crafted file
+        // can place these int64 values off their 8-byte alignment: copied bytewise, never
+        // loaded in place.
+        std::vector<int64_t> stored(zeros);
+        if (zeros > 0) std::memcpy(stored.data(), q->zero_point()->Data(), zeros * sizeof(int64_t));
         if (zeros == scales) {
-          quant.zero_points.assign(q->zero_point()->begin(), q->zero_point()->end());
+          quant.zero_points = std::move(stored);
         } else if (zeros <= 1) {
-          quant.zero_points.assign(scales, zeros == 0 ? 0 : q->zero_point()->Get(0));
+          quant.zero_points.assign(scales, zeros == 0 ? 0 : stored[0]);
         } else {
           return FormatError(path, offset_of(q),
                              absl::StrCat(where, ": expected 0, 1 or ", scales,
