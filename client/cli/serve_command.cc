@@ -98,6 +98,9 @@ Command AddServeCommand(CLI::App& app, const GlobalOptions& g) {
   serve->add_option("--max-upload-memory", limits.max_upload_memory_bytes,
                     "bytes all open streams may hold in decoded fingerprints")
       ->capture_default_str();
+  serve->add_option("--library-threads", limits.library_threads,
+                    "threads running registrations and queries at once (0: eight per core, at "
+                    "least 32)")->capture_default_str();
   serve->add_option("--call-deadline", a->call_deadline_s,
                     "seconds a stream may take to deliver its request (0: none)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);

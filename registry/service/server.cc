@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "registry/service/grpc/access_policy.h"
 #include "registry/service/metrics/metrics_endpoint.h"
 #include "registry/service/metrics/rpc_metrics.h"
@@ -28,6 +29,9 @@ namespace {
 
 // How long Shutdown() lets calls in flight finish before cancelling them.
 constexpr std::chrono::seconds kShutdownGrace{5};
+// Most threads ServerLimits::library_threads may ask for (more could not run at once anyway:
+// every one holds an upload stream, and streams are bounded too).
+constexpr uint32_t kMaxLibraryThreads = 4096;
 // The health-check service name clients ask for, besides "" (the whole server).
 constexpr const char* kServiceName = "weightprint.v1.Registry";
 
@@ -168,6 +172,11 @@ absl::StatusOr<std::unique_ptr<RunningServer>> Start(Registry* registry,
     return absl::InvalidArgumentError(
         "StartServer: limits must be positive (time limits 0 to disable), and the message size "
         "below 2 GiB");
+  }
+  if (limits.library_threads > kMaxLibraryThreads) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "StartServer: --library-threads ", limits.library_threads, " is more than ",
+        kMaxLibraryThreads, " threads"));
   }
   auto service = std::make_unique<RegistryService>(registry, *std::move(policy),
                                                    options.max_raw_tensor_bytes,

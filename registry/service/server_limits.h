@@ -34,6 +34,12 @@ struct ServerLimits {
   // Longest a client-streaming call may wait between two messages. 0: none. Default: 60 s.
   // Flag: --idle-timeout.
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};
+  // Threads that run the library calls of client-streaming calls (a registration or query, once
+  // its request has arrived): how many run at once; more wait their turn. Concurrent tensor
+  // queries share scans of the index, so too few threads cost throughput (docs/PERFORMANCE.md,
+  // "The load test over gRPC"). 0: eight per core, at least 32; at most 4096. Flag:
+  // --library-threads.
+  uint32_t library_threads = 0;
 };
 
 }  // namespace weightprint::registry

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -73,6 +74,11 @@ RegistryService::RegistryService(Registry* registry, grpc_edge::AccessPolicy pol
     watchdog_ = std::make_unique<grpc_edge::StreamWatchdog>(std::clamp(
         shortest / 10, std::chrono::milliseconds(5), std::chrono::milliseconds(1000)));
   }
+  const uint32_t threads =
+      limits.library_threads > 0
+          ? limits.library_threads
+          : std::max(32u, 8 * std::max(1u, std::thread::hardware_concurrency()));
+  library_ = std::make_unique<grpc_edge::LibraryPool>(threads);
 }
 
 absl::StatusOr<grpc_edge::UploadAllowance> RegistryService::Admit(const char* rpc) {
@@ -102,7 +108,7 @@ grpc::ServerReadReactor<typename Stream::Request>* RegistryService::StartUpload(
   return new ClientStreamReactor<Stream>(
       rpc, context,
       make_stream(allowance.ok() ? *std::move(allowance) : grpc_edge::UploadAllowance()),
-      response, admitted, watchdog_.get(), TimeLimits());
+      response, admitted, watchdog_.get(), TimeLimits(), library_.get());
 }
 
 template <typename Stream>

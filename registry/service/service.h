@@ -17,6 +17,7 @@
 #include <memory>
 
 #include "registry/service/grpc/access_policy.h"
+#include "registry/service/grpc/library_pool.h"
 #include "registry/service/grpc/read_reactor.h"
 #include "registry/service/grpc/stream_watchdog.h"
 #include "registry/service/grpc/upload_budget.h"
@@ -114,6 +115,9 @@ class RegistryService final : public v1::Registry::CallbackService {
   // Null when neither time limit is set. Outlives every call: the server that dispatches the
   // calls is destroyed first.
   std::unique_ptr<grpc_edge::StreamWatchdog> watchdog_;
+  // Runs the streams' library calls (limits_.library_threads). Declared last, so destroyed
+  // first: its threads finish what they hold while the watchdog and budget still exist.
+  std::unique_ptr<grpc_edge::LibraryPool> library_;
 };
 
 }  // namespace weightprint::registry

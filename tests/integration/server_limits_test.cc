@@ -3,6 +3,7 @@
 // and its value, nothing is stored, and the server keeps serving within its limits.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -233,11 +234,77 @@ TEST_F(ServerLimitsTest, StreamIdleLongerThanTheTimeoutIsDeadlineExceeded) {
       limited_client_->Register(MakeInfo("acme/brisk", "v1"), FingerprintOf(MakeModel(1))).ok());
 }
 
+TEST_F(ServerLimitsTest, OneLibraryThreadStillAnswersEveryConcurrentCall) {
+  // Streams' library calls queue for the pool's one thread; each still gets its own answer.
+  MustRegister("acme/base", "v1", MakeModel(1));
+  registry::ServerLimits limits;
+  limits.library_threads = 1;
+  StartLimited(limits);
+  const std::vector<indexer::TensorFingerprint> derived =
+      FingerprintOf(Perturb(MakeModel(1), 0.05, 7));
+  constexpr int kClients = 6;
+  std::vector<std::string> failures(kClients);
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      for (int i = 0; i < 3; ++i) {
+        absl::StatusOr<registry::ProvenanceReport> model =
+            limited_client_->QueryModel(derived, registry::QueryOptions{});
+        if (!model.ok()) {
+          failures[c] = model.status().ToString();
+        } else if (model->candidates.empty() || model->candidates[0].model.name != "acme/base") {
+          failures[c] = "model query did not find acme/base first";
+        }
+        absl::StatusOr<registry::TensorQueryResult> tensor =
+            limited_client_->QueryTensor(derived[(c + i) % derived.size()], {});
+        if (!tensor.ok()) failures[c] = tensor.status().ToString();
+      }
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  for (int c = 0; c < kClients; ++c) EXPECT_EQ(failures[c], "") << "client " << c;
+}
+
+TEST_F(ServerLimitsTest, ShutdownWithLibraryCallsQueuedIsClean) {
+  // The server goes away while streams' library calls are running or waiting for the pool's
+  // one thread: every call ends (answered, or with an error), nothing crashes or leaks (this
+  // test runs under ASan and TSan in CI), and the registry stays usable.
+  MustRegister("acme/base", "v1", MakeModel(1));
+  registry::ServerLimits limits;
+  limits.library_threads = 1;
+  StartLimited(limits);
+  const std::vector<indexer::TensorFingerprint> query = FingerprintOf(MakeModel(1));
+  constexpr int kClients = 8;
+  std::atomic<int> answered{0}, ended{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&] {
+      absl::StatusOr<registry::ProvenanceReport> r =
+          limited_client_->QueryModel(query, registry::QueryOptions{});
+      (r.ok() ? answered : ended).fetch_add(1);
+    });
+  }
+  std::this_thread::sleep_for(20ms);
+  limited_.reset();  // shuts down, waiting for the calls in flight
+  for (std::thread& t : clients) t.join();
+  EXPECT_EQ(answered.load() + ended.load(), kClients);
+  absl::StatusOr<registry::ProvenanceReport> after =
+      client_->QueryModel(query, registry::QueryOptions{});
+  ASSERT_TRUE(after.ok()) << after.status();
+  ASSERT_FALSE(after->candidates.empty());
+  EXPECT_EQ(after->candidates[0].model.name, "acme/base");
+}
+
 TEST_F(ServerLimitsTest, NonsensicalLimitsAreRefusedAtStart) {
   registry::ServerOptions options;
   options.limits.max_upload_streams = 0;
   EXPECT_EQ(registry::StartServer(registry_.get(), options).status().code(),
             absl::StatusCode::kInvalidArgument);
+  options.limits = registry::ServerLimits{};
+  options.limits.library_threads = 1'000'000;
+  absl::Status threads = registry::StartServer(registry_.get(), options).status();
+  EXPECT_EQ(threads.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(threads.message().find("--library-threads"), std::string::npos) << threads;
 }
 
 }  // namespace

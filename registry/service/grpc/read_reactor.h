@@ -13,9 +13,9 @@
 // Threading: gRPC runs at most one reaction of a reactor at a time, so the Stream needs no
 // lock. The one other thread that touches a reactor is the StreamWatchdog enforcing the
 // server's time limits: finishing is guarded by a mutex so the call is finished exactly once,
-// and the reactor is reference-counted so the watchdog never sees it deleted. Finish runs the
-// library call on the reactor's callback thread; that is accepted in v1 (the library is itself
-// thread-safe and calls are short) and documented in docs/API.md.
+// and the reactor is reference-counted so the watchdog never sees it deleted. With a
+// LibraryPool, the library call (Stream::Finish) runs on one of its threads, which holds a
+// reference until it has finished the call; without one, on the reaction's own thread.
 // The reactor deletes itself after OnDone (when the watchdog holds no reference), as the
 // callback API requires. gRPC's ordering of the reactions is told to ThreadSanitizer through
 // a ReactionOrder (reaction_order.h): HandOff before each StartRead and Finish from a reaction
@@ -33,6 +33,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "registry/service/grpc/library_pool.h"
 #include "registry/service/grpc/reaction_order.h"
 #include "registry/service/grpc/status_edge.h"
 #include "registry/service/grpc/stream_watchdog.h"
@@ -57,14 +58,17 @@ class ClientStreamReactor final : public grpc::ServerReadReactor<typename Stream
   // A call that was not `admitted` (e.g. refused by the access policy or the upload budget)
   // finishes at once with that status, before reading any message. With a `watchdog`, the
   // call is ended with DEADLINE_EXCEEDED if `limits` pass while its request is still arriving.
+  // With a `pool` (which must outlive the call), the library call runs there.
   ClientStreamReactor(const char* rpc, grpc::CallbackServerContext* context, Stream stream,
                       Response* response, const absl::Status& admitted = absl::OkStatus(),
-                      StreamWatchdog* watchdog = nullptr, StreamTimeLimits limits = {})
+                      StreamWatchdog* watchdog = nullptr, StreamTimeLimits limits = {},
+                      LibraryPool* pool = nullptr)
       : rpc_(rpc),
         context_(context),
         stream_(std::move(stream)),
         response_(response),
         limits_(limits),
+        pool_(pool),
         started_(Clock::now()),
         last_message_ns_(started_.time_since_epoch().count()) {
     if (!admitted.ok()) {
@@ -176,6 +180,20 @@ class ClientStreamReactor final : public grpc::ServerReadReactor<typename Stream
       }
       working_ = true;  // from here the watchdog leaves the call alone
     }
+    if (pool_ == nullptr) {
+      RunLibraryCall();
+      return;
+    }
+    // gRPC may run OnDone, and drop its reference, as soon as the call is finished, while the
+    // pool's thread is still returning from TryFinish: the task holds a reference of its own.
+    Ref();
+    pool_->Submit([this] {
+      RunLibraryCall();
+      Unref();
+    });
+  }
+
+  void RunLibraryCall() {
     absl::Status status = GuardExceptions(rpc_, [&] { return stream_.Finish(response_); });
     TryFinish(ToGrpcStatus(status), /*only_while_reading=*/false);
   }
@@ -186,6 +204,7 @@ class ClientStreamReactor final : public grpc::ServerReadReactor<typename Stream
   Response* const response_;
   Request request_;
   const StreamTimeLimits limits_;
+  LibraryPool* const pool_;
   const Clock::time_point started_;
   std::atomic<Clock::rep> last_message_ns_;
   StreamWatchdog* watchdog_ = nullptr;
