@@ -14,8 +14,8 @@
 // Except for reuse, DB_DIR must not exist (it is created). LOAD_SECONDS 0 skips the load test;
 // WP_SCALE_NO_GRPC=1 skips every gRPC measurement (for profiling the library alone);
 // WP_CANDIDATE_CACHE_BYTES sets the measured registry's candidate cache (0: off);
-// WP_LIBRARY_THREADS the server's ServerLimits::library_threads (0: its default). Prints
-// "key=value" lines, one per measurement; progress goes to stderr.
+// WP_TENSOR_QUERY_THREADS the server's ServerLimits::tensor_query_threads (0: its default).
+// Prints "key=value" lines, one per measurement; progress goes to stderr.
 //
 // The synthetic models have 300 tensors each, Llama-like names and shapes, random sketches
 // (unrelated tensors have sketches that behave like independent random unit vectors) and
@@ -505,10 +505,10 @@ int main(int argc, char** argv) {
 
   // Over gRPC on loopback.
   reg::ServerOptions server_options;
-  if (const char* threads = std::getenv("WP_LIBRARY_THREADS"); threads != nullptr) {
-    server_options.limits.library_threads = static_cast<uint32_t>(std::atoi(threads));
+  if (const char* threads = std::getenv("WP_TENSOR_QUERY_THREADS"); threads != nullptr) {
+    server_options.limits.tensor_query_threads = static_cast<uint32_t>(std::atoi(threads));
   }
-  std::printf("grpc_library_threads=%u\n", server_options.limits.library_threads);
+  std::printf("grpc_tensor_query_threads=%u\n", server_options.limits.tensor_query_threads);
   auto server = reg::StartServer(registry, server_options);
   if (!server.ok()) return Fail("server", server.status());
   const std::string address = "127.0.0.1:" + std::to_string((*server)->port());

@@ -99,8 +99,11 @@ Command AddServeCommand(CLI::App& app, const GlobalOptions& g) {
                     "bytes all open streams may hold in decoded fingerprints")
       ->capture_default_str();
   serve->add_option("--library-threads", limits.library_threads,
-                    "threads running registrations and queries at once (0: eight per core, at "
-                    "least 32)")->capture_default_str();
+                    "registrations and model queries running at once (0: one per core)")
+      ->capture_default_str();
+  serve->add_option("--tensor-query-threads", limits.tensor_query_threads,
+                    "tensor queries running at once (0: eight per core, at least 32)")
+      ->capture_default_str();
   serve->add_option("--call-deadline", a->call_deadline_s,
                     "seconds a stream may take to deliver its request (0: none)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);

@@ -29,7 +29,7 @@ namespace {
 
 // How long Shutdown() lets calls in flight finish before cancelling them.
 constexpr std::chrono::seconds kShutdownGrace{5};
-// Most threads ServerLimits::library_threads may ask for (more could not run at once anyway:
+// Most threads ServerLimits::library_threads or tensor_query_threads may ask for (more could not run at once anyway:
 // every one holds an upload stream, and streams are bounded too).
 constexpr uint32_t kMaxLibraryThreads = 4096;
 // The health-check service name clients ask for, besides "" (the whole server).
@@ -173,10 +173,14 @@ absl::StatusOr<std::unique_ptr<RunningServer>> Start(Registry* registry,
         "StartServer: limits must be positive (time limits 0 to disable), and the message size "
         "below 2 GiB");
   }
-  if (limits.library_threads > kMaxLibraryThreads) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "StartServer: --library-threads ", limits.library_threads, " is more than ",
-        kMaxLibraryThreads, " threads"));
+  for (const auto& [threads, flag] : {std::pair{limits.library_threads, "--library-threads"},
+                                      std::pair{limits.tensor_query_threads,
+                                                "--tensor-query-threads"}}) {
+    if (threads > kMaxLibraryThreads) {
+      return absl::InvalidArgumentError(absl::StrCat("StartServer: ", flag, " ", threads,
+                                                     " is more than ", kMaxLibraryThreads,
+                                                     " threads"));
+    }
   }
   auto service = std::make_unique<RegistryService>(registry, *std::move(policy),
                                                    options.max_raw_tensor_bytes,

@@ -34,12 +34,17 @@ struct ServerLimits {
   // Longest a client-streaming call may wait between two messages. 0: none. Default: 60 s.
   // Flag: --idle-timeout.
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};
-  // Threads that run the library calls of client-streaming calls (a registration or query, once
-  // its request has arrived): how many run at once; more wait their turn. Concurrent tensor
-  // queries share scans of the index, so too few threads cost throughput (docs/PERFORMANCE.md,
-  // "The load test over gRPC"). 0: eight per core, at least 32; at most 4096. Flag:
-  // --library-threads.
+  // Threads that run the library calls of client-streaming calls once their request has
+  // arrived; more calls wait their turn (docs/API.md, "Threading"). Registrations and model
+  // queries: each is heavy and uses the cores itself (many searches, FAISS's OpenMP), so more
+  // of them at once than cores only costs (the soak: 96 operations/s with 2 threads, 29 with
+  // 32). 0: one per core. Flag: --library-threads.
   uint32_t library_threads = 0;
+  // Single-tensor queries: concurrent ones share scans of the sign-code index, so more at once
+  // raise throughput (the 1M load test over gRPC: about 350 qps with 2, 880 with 32;
+  // docs/PERFORMANCE.md, "The load test over gRPC"). 0: eight per core, at least 32.
+  // Flag: --tensor-query-threads. Each at most 4096.
+  uint32_t tensor_query_threads = 0;
 };
 
 }  // namespace weightprint::registry

@@ -74,11 +74,11 @@ RegistryService::RegistryService(Registry* registry, grpc_edge::AccessPolicy pol
     watchdog_ = std::make_unique<grpc_edge::StreamWatchdog>(std::clamp(
         shortest / 10, std::chrono::milliseconds(5), std::chrono::milliseconds(1000)));
   }
-  const uint32_t threads =
-      limits.library_threads > 0
-          ? limits.library_threads
-          : std::max(32u, 8 * std::max(1u, std::thread::hardware_concurrency()));
-  library_ = std::make_unique<grpc_edge::LibraryPool>(threads);
+  const uint32_t cores = std::max(1u, std::thread::hardware_concurrency());
+  library_ = std::make_unique<grpc_edge::LibraryPool>(
+      limits.library_threads > 0 ? limits.library_threads : cores);
+  tensor_queries_ = std::make_unique<grpc_edge::LibraryPool>(
+      limits.tensor_query_threads > 0 ? limits.tensor_query_threads : std::max(32u, 8 * cores));
 }
 
 absl::StatusOr<grpc_edge::UploadAllowance> RegistryService::Admit(const char* rpc) {
@@ -101,14 +101,14 @@ absl::StatusOr<grpc_edge::WriteGrant> RegistryService::GrantWrite(
 template <typename Stream, typename MakeStream>
 grpc::ServerReadReactor<typename Stream::Request>* RegistryService::StartUpload(
     const char* rpc, grpc::CallbackServerContext* context, typename Stream::Response* response,
-    const absl::Status& authorized, MakeStream make_stream) {
+    const absl::Status& authorized, MakeStream make_stream, grpc_edge::LibraryPool* pool) {
   absl::StatusOr<grpc_edge::UploadAllowance> allowance =
       authorized.ok() ? Admit(rpc) : absl::StatusOr<grpc_edge::UploadAllowance>(authorized);
   const absl::Status admitted = allowance.status();
   return new ClientStreamReactor<Stream>(
       rpc, context,
       make_stream(allowance.ok() ? *std::move(allowance) : grpc_edge::UploadAllowance()),
-      response, admitted, watchdog_.get(), TimeLimits(), library_.get());
+      response, admitted, watchdog_.get(), TimeLimits(), pool);
 }
 
 template <typename Stream>
@@ -119,7 +119,7 @@ grpc::ServerReadReactor<typename Stream::Request>* RegistryService::StartWrite(
       rpc, context, response, grant.status(), [&](grpc_edge::UploadAllowance allowance) {
         return Stream(registry_, grant.ok() ? *std::move(grant) : grpc_edge::WriteGrant(),
                       std::move(allowance));
-      });
+      }, library_.get());
 }
 
 grpc::ServerReadReactor<v1::RegisterModelRequest>* RegistryService::RegisterModel(
@@ -140,7 +140,7 @@ grpc::ServerReadReactor<v1::QueryModelRequest>* RegistryService::QueryModel(
       policy_.Authorize(*context, AccessRole::kReader).status(),
       [&](grpc_edge::UploadAllowance allowance) {
         return grpc_edge::QueryModelStream(registry_, std::move(allowance));
-      });
+      }, library_.get());
 }
 
 grpc::ServerReadReactor<v1::QueryTensorRequest>* RegistryService::QueryTensor(
@@ -151,7 +151,7 @@ grpc::ServerReadReactor<v1::QueryTensorRequest>* RegistryService::QueryTensor(
       [&](grpc_edge::UploadAllowance allowance) {
         return grpc_edge::QueryTensorStream(registry_, max_raw_tensor_bytes_,
                                             std::move(allowance));
-      });
+      }, tensor_queries_.get());
 }
 
 grpc::ServerUnaryReactor* RegistryService::GetModel(grpc::CallbackServerContext* context,

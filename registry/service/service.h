@@ -96,11 +96,12 @@ class RegistryService final : public v1::Registry::CallbackService {
       const grpc::CallbackServerContext& context) const;
   // Starts the reactor of one upload stream: admitted under the limits when `authorized` is
   // OK (otherwise the call finishes with `authorized` before reading anything), the stream made
-  // by `make_stream` from the allowance it holds (an empty one for a refused call).
+  // by `make_stream` from the allowance it holds (an empty one for a refused call), its library
+  // call run on `pool`.
   template <typename Stream, typename MakeStream>
   grpc::ServerReadReactor<typename Stream::Request>* StartUpload(
       const char* rpc, grpc::CallbackServerContext* context, typename Stream::Response* response,
-      const absl::Status& authorized, MakeStream make_stream);
+      const absl::Status& authorized, MakeStream make_stream, grpc_edge::LibraryPool* pool);
   // StartUpload for a write stream (RegisterModel, IngestBundles): the caller needs the writer
   // role, and the stream is made with the caller's grant.
   template <typename Stream>
@@ -115,9 +116,12 @@ class RegistryService final : public v1::Registry::CallbackService {
   // Null when neither time limit is set. Outlives every call: the server that dispatches the
   // calls is destroyed first.
   std::unique_ptr<grpc_edge::StreamWatchdog> watchdog_;
-  // Runs the streams' library calls (limits_.library_threads). Declared last, so destroyed
-  // first: its threads finish what they hold while the watchdog and budget still exist.
+  // Run the streams' library calls: registrations and model queries on `library_`
+  // (limits_.library_threads), tensor queries on `tensor_queries_` (tensor_query_threads).
+  // Declared last, so destroyed first: their threads finish what they hold while the watchdog
+  // and budget still exist.
   std::unique_ptr<grpc_edge::LibraryPool> library_;
+  std::unique_ptr<grpc_edge::LibraryPool> tensor_queries_;
 };
 
 }  // namespace weightprint::registry

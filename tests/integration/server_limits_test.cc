@@ -235,10 +235,11 @@ TEST_F(ServerLimitsTest, StreamIdleLongerThanTheTimeoutIsDeadlineExceeded) {
 }
 
 TEST_F(ServerLimitsTest, OneLibraryThreadStillAnswersEveryConcurrentCall) {
-  // Streams' library calls queue for the pool's one thread; each still gets its own answer.
+  // Streams' library calls queue for their pool's one thread; each still gets its own answer.
   MustRegister("acme/base", "v1", MakeModel(1));
   registry::ServerLimits limits;
   limits.library_threads = 1;
+  limits.tensor_query_threads = 1;
   StartLimited(limits);
   const std::vector<indexer::TensorFingerprint> derived =
       FingerprintOf(Perturb(MakeModel(1), 0.05, 7));
@@ -266,22 +267,27 @@ TEST_F(ServerLimitsTest, OneLibraryThreadStillAnswersEveryConcurrentCall) {
 }
 
 TEST_F(ServerLimitsTest, ShutdownWithLibraryCallsQueuedIsClean) {
-  // The server goes away while streams' library calls are running or waiting for the pool's
+  // The server goes away while streams' library calls are running or waiting for their pool's
   // one thread: every call ends (answered, or with an error), nothing crashes or leaks (this
   // test runs under ASan and TSan in CI), and the registry stays usable.
   MustRegister("acme/base", "v1", MakeModel(1));
   registry::ServerLimits limits;
   limits.library_threads = 1;
+  limits.tensor_query_threads = 1;
   StartLimited(limits);
   const std::vector<indexer::TensorFingerprint> query = FingerprintOf(MakeModel(1));
   constexpr int kClients = 8;
   std::atomic<int> answered{0}, ended{0};
   std::vector<std::thread> clients;
   for (int c = 0; c < kClients; ++c) {
-    clients.emplace_back([&] {
-      absl::StatusOr<registry::ProvenanceReport> r =
-          limited_client_->QueryModel(query, registry::QueryOptions{});
-      (r.ok() ? answered : ended).fetch_add(1);
+    clients.emplace_back([&, c] {
+      bool ok;
+      if (c % 2 == 0) {
+        ok = limited_client_->QueryModel(query, registry::QueryOptions{}).ok();
+      } else {
+        ok = limited_client_->QueryTensor(query[c % query.size()], {}).ok();
+      }
+      (ok ? answered : ended).fetch_add(1);
     });
   }
   std::this_thread::sleep_for(20ms);
@@ -305,6 +311,11 @@ TEST_F(ServerLimitsTest, NonsensicalLimitsAreRefusedAtStart) {
   absl::Status threads = registry::StartServer(registry_.get(), options).status();
   EXPECT_EQ(threads.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(threads.message().find("--library-threads"), std::string::npos) << threads;
+  options.limits = registry::ServerLimits{};
+  options.limits.tensor_query_threads = 5000;
+  threads = registry::StartServer(registry_.get(), options).status();
+  EXPECT_EQ(threads.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(threads.message().find("--tensor-query-threads"), std::string::npos) << threads;
 }
 
 }  // namespace
