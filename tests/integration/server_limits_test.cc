@@ -32,6 +32,16 @@ class ServerLimitsTest : public RemoteRegistryTest {
         "127.0.0.1:" + std::to_string(limited_->port()), grpc::InsecureChannelCredentials()));
   }
 
+  // Registers acme/base (MakeModel(1)) and starts the limited server with one thread in each
+  // pool of library threads, so that concurrent calls queue for them.
+  void RegisterBaseAndStartWithOneLibraryThreadPerPool() {
+    MustRegister("acme/base", "v1", MakeModel(1));
+    registry::ServerLimits limits;
+    limits.library_threads = 1;
+    limits.tensor_query_threads = 1;
+    StartLimited(limits);
+  }
+
   void TearDown() override {
     limited_client_.reset();
     limited_stub_.reset();
@@ -236,11 +246,7 @@ TEST_F(ServerLimitsTest, StreamIdleLongerThanTheTimeoutIsDeadlineExceeded) {
 
 TEST_F(ServerLimitsTest, OneLibraryThreadStillAnswersEveryConcurrentCall) {
   // Streams' library calls queue for their pool's one thread; each still gets its own answer.
-  MustRegister("acme/base", "v1", MakeModel(1));
-  registry::ServerLimits limits;
-  limits.library_threads = 1;
-  limits.tensor_query_threads = 1;
-  StartLimited(limits);
+  RegisterBaseAndStartWithOneLibraryThreadPerPool();
   const std::vector<indexer::TensorFingerprint> derived =
       FingerprintOf(Perturb(MakeModel(1), 0.05, 7));
   constexpr int kClients = 6;
@@ -270,11 +276,7 @@ TEST_F(ServerLimitsTest, ShutdownWithLibraryCallsQueuedIsClean) {
   // The server goes away while streams' library calls are running or waiting for their pool's
   // one thread: every call ends (answered, or with an error), nothing crashes or leaks (this
   // test runs under ASan and TSan in CI), and the registry stays usable.
-  MustRegister("acme/base", "v1", MakeModel(1));
-  registry::ServerLimits limits;
-  limits.library_threads = 1;
-  limits.tensor_query_threads = 1;
-  StartLimited(limits);
+  RegisterBaseAndStartWithOneLibraryThreadPerPool();
   const std::vector<indexer::TensorFingerprint> query = FingerprintOf(MakeModel(1));
   constexpr int kClients = 8;
   std::atomic<int> answered{0}, ended{0};
