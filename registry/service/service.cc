@@ -79,6 +79,7 @@ RegistryService::RegistryService(Registry* registry, grpc_edge::AccessPolicy pol
       limits.library_threads > 0 ? limits.library_threads : cores);
   tensor_queries_ = std::make_unique<grpc_edge::LibraryPool>(
       limits.tensor_query_threads > 0 ? limits.tensor_query_threads : std::max(32u, 8 * cores));
+  started_.HandOff();
 }
 
 absl::StatusOr<grpc_edge::UploadAllowance> RegistryService::Admit(const char* rpc) {
@@ -124,17 +125,20 @@ grpc::ServerReadReactor<typename Stream::Request>* RegistryService::StartWrite(
 
 grpc::ServerReadReactor<v1::RegisterModelRequest>* RegistryService::RegisterModel(
     grpc::CallbackServerContext* context, v1::RegisterModelResponse* response) {
+  started_.TakeOver();
   return StartWrite<grpc_edge::RegisterModelStream>("RegisterModel", context, response);
 }
 
 grpc::ServerReadReactor<v1::IngestBundlesRequest>* RegistryService::IngestBundles(
     grpc::CallbackServerContext* context, v1::IngestBundlesResponse* response) {
+  started_.TakeOver();
   // An untrusted write exactly as RegisterModel: same roles, trust, limits and audit identity.
   return StartWrite<grpc_edge::IngestBundlesStream>("IngestBundles", context, response);
 }
 
 grpc::ServerReadReactor<v1::QueryModelRequest>* RegistryService::QueryModel(
     grpc::CallbackServerContext* context, v1::ProvenanceReport* response) {
+  started_.TakeOver();
   return StartUpload<grpc_edge::QueryModelStream>(
       "QueryModel", context, response,
       policy_.Authorize(*context, AccessRole::kReader).status(),
@@ -145,6 +149,7 @@ grpc::ServerReadReactor<v1::QueryModelRequest>* RegistryService::QueryModel(
 
 grpc::ServerReadReactor<v1::QueryTensorRequest>* RegistryService::QueryTensor(
     grpc::CallbackServerContext* context, v1::TensorQueryResponse* response) {
+  started_.TakeOver();
   return StartUpload<grpc_edge::QueryTensorStream>(
       "QueryTensor", context, response,
       policy_.Authorize(*context, AccessRole::kReader).status(),
@@ -157,6 +162,7 @@ grpc::ServerReadReactor<v1::QueryTensorRequest>* RegistryService::QueryTensor(
 grpc::ServerUnaryReactor* RegistryService::GetModel(grpc::CallbackServerContext* context,
                                                     const v1::GetModelRequest* request,
                                                     v1::GetModelResponse* response) {
+  started_.TakeOver();
   return FinishUnary("GetModel", context, [&]() -> absl::Status {
     if (absl::Status s = policy_.Authorize(*context, AccessRole::kReader).status(); !s.ok()) return s;
     absl::StatusOr<ModelKey> key = KeyFromRequest("GetModel", *request);
@@ -180,6 +186,7 @@ grpc::ServerUnaryReactor* RegistryService::GetModel(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* RegistryService::ListModels(grpc::CallbackServerContext* context,
                                                       const v1::ListModelsRequest* request,
                                                       v1::ListModelsResponse* response) {
+  started_.TakeOver();
   return FinishUnary("ListModels", context, [&]() -> absl::Status {
     if (absl::Status s = policy_.Authorize(*context, AccessRole::kReader).status(); !s.ok()) return s;
     absl::StatusOr<std::vector<ModelInfo>> models =
@@ -193,6 +200,7 @@ grpc::ServerUnaryReactor* RegistryService::ListModels(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* RegistryService::DeleteModel(grpc::CallbackServerContext* context,
                                                        const v1::DeleteModelRequest* request,
                                                        v1::DeleteModelResponse* response) {
+  started_.TakeOver();
   return FinishUnary("DeleteModel", context, [&]() -> absl::Status {
     absl::StatusOr<WriteIdentity> who = policy_.Authorize(*context, AccessRole::kAdmin);
     if (!who.ok()) return who.status();
@@ -223,6 +231,7 @@ absl::Status RegistryService::AdmitConstantEdit(const grpc::CallbackServerContex
 grpc::ServerUnaryReactor* RegistryService::ListConstants(grpc::CallbackServerContext* context,
                                                          const v1::ListConstantsRequest*,
                                                          v1::ListConstantsResponse* response) {
+  started_.TakeOver();
   return FinishUnary("ListConstants", context, [&]() -> absl::Status {
     if (absl::Status s = policy_.Authorize(*context, AccessRole::kReader).status(); !s.ok()) return s;
     absl::StatusOr<std::vector<KnownConstant>> constants = registry_->ListConstants();
@@ -235,6 +244,7 @@ grpc::ServerUnaryReactor* RegistryService::ListConstants(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* RegistryService::AddConstants(grpc::CallbackServerContext* context,
                                                         const v1::AddConstantsRequest* request,
                                                         v1::AddConstantsResponse* response) {
+  started_.TakeOver();
   return FinishUnary("AddConstants", context, [&]() -> absl::Status {
     if (absl::Status s = AdmitConstantEdit(*context, "AddConstants"); !s.ok()) return s;
     std::vector<indexer::TensorFingerprint> tensors;
@@ -254,6 +264,7 @@ grpc::ServerUnaryReactor* RegistryService::AddConstants(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* RegistryService::RemoveConstant(grpc::CallbackServerContext* context,
                                                           const v1::RemoveConstantRequest* request,
                                                           v1::RemoveConstantResponse* response) {
+  started_.TakeOver();
   return FinishUnary("RemoveConstant", context, [&]() -> absl::Status {
     if (absl::Status s = AdmitConstantEdit(*context, "RemoveConstant"); !s.ok()) return s;
     absl::StatusOr<KnownConstant> removed = registry_->RemoveConstant(request->hash());
@@ -266,6 +277,7 @@ grpc::ServerUnaryReactor* RegistryService::RemoveConstant(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* RegistryService::Stats(grpc::CallbackServerContext* context,
                                                  const v1::StatsRequest* /*request*/,
                                                  v1::StatsResponse* response) {
+  started_.TakeOver();
   return FinishUnary("Stats", context, [&]() -> absl::Status {
     if (absl::Status s = policy_.Authorize(*context, AccessRole::kReader).status(); !s.ok()) return s;
     absl::StatusOr<RegistryStats> stats = registry_->Stats();
@@ -278,6 +290,7 @@ grpc::ServerUnaryReactor* RegistryService::Stats(grpc::CallbackServerContext* co
 grpc::ServerUnaryReactor* RegistryService::ListAudit(grpc::CallbackServerContext* context,
                                                      const v1::ListAuditRequest* request,
                                                      v1::ListAuditResponse* response) {
+  started_.TakeOver();
   return FinishUnary("ListAudit", context, [&]() -> absl::Status {
     if (absl::Status s = policy_.Authorize(*context, AccessRole::kReader).status(); !s.ok()) return s;
     absl::StatusOr<std::vector<AuditEntry>> entries =
@@ -291,6 +304,7 @@ grpc::ServerUnaryReactor* RegistryService::ListAudit(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* RegistryService::Backup(grpc::CallbackServerContext* context,
                                                   const v1::BackupRequest* request,
                                                   v1::BackupResponse* response) {
+  started_.TakeOver();
   return FinishUnary("Backup", context, [&]() -> absl::Status {
     // A backup is a copy of everything: an operator's call.
     if (absl::Status s = policy_.Authorize(*context, AccessRole::kAdmin).status(); !s.ok()) return s;

@@ -18,6 +18,7 @@
 
 #include "registry/service/grpc/access_policy.h"
 #include "registry/service/grpc/library_pool.h"
+#include "registry/service/grpc/reaction_order.h"
 #include "registry/service/grpc/read_reactor.h"
 #include "registry/service/grpc/stream_watchdog.h"
 #include "registry/service/grpc/upload_budget.h"
@@ -111,6 +112,11 @@ class RegistryService final : public v1::Registry::CallbackService {
     return {limits_.call_deadline, limits_.idle_timeout};
   }
 
+  // The service is built on the thread that starts the server, and its handlers run on
+  // gRPC's threads; libgrpc orders the two (the server starts after the service is
+  // registered), where ThreadSanitizer cannot see it. The constructor hands off last, each
+  // handler takes over first (reaction_order.h; empty outside TSan builds).
+  grpc_edge::ReactionOrder started_;
   const ServerLimits limits_;
   grpc_edge::UploadBudget budget_;
   // Null when neither time limit is set. Outlives every call: the server that dispatches the

@@ -19,7 +19,9 @@
 // The reactor deletes itself after OnDone (when the watchdog holds no reference), as the
 // callback API requires. gRPC's ordering of the reactions is told to ThreadSanitizer through
 // a ReactionOrder (reaction_order.h): HandOff before each StartRead and Finish from a reaction
-// or the constructor, TakeOver first in each reaction; the watchdog does neither.
+// or the constructor, and before a reaction returns to find a time limit has finished the call
+// (OnDone may come next, on another thread), TakeOver first in each reaction; the watchdog does
+// neither.
 #ifndef WEIGHTPRINT_REGISTRY_SERVICE_GRPC_READ_REACTOR_H_
 #define WEIGHTPRINT_REGISTRY_SERVICE_GRPC_READ_REACTOR_H_
 
@@ -97,10 +99,10 @@ class ClientStreamReactor final : public grpc::ServerReadReactor<typename Stream
     }
     request_.Clear();
     std::lock_guard lock(finish_mu_);
-    if (!finished_) {  // never read after a time limit finished us
-      order_.HandOff();
-      this->StartRead(&request_);
-    }
+    // Before the next read, or, when a time limit finished us meanwhile, before giving the
+    // reactor back to gRPC, whose OnDone may then follow on another thread.
+    order_.HandOff();
+    if (!finished_) this->StartRead(&request_);  // never read after a time limit finished us
   }
 
   void OnDone() override {
@@ -161,7 +163,10 @@ class ClientStreamReactor final : public grpc::ServerReadReactor<typename Stream
   void EndOfStream() {
     {
       std::lock_guard lock(finish_mu_);
-      if (finished_) return;  // a time limit ended the call while a read was pending
+      if (finished_) {  // a time limit ended the call while a read was pending
+        order_.HandOff();  // OnDone may follow on another thread
+        return;
+      }
     }
     if (context_->IsCancelled()) {
       // Nobody is listening for the answer: skip the library call.
@@ -171,7 +176,10 @@ class ClientStreamReactor final : public grpc::ServerReadReactor<typename Stream
     }
     {
       std::lock_guard lock(finish_mu_);
-      if (finished_) return;
+      if (finished_) {
+        order_.HandOff();
+        return;
+      }
       if (absl::Status expired = Expired(Clock::now()); !expired.ok()) {
         finished_ = true;
         order_.HandOff();
